@@ -1,0 +1,35 @@
+# Helpers so every area declares libraries, tests and benchmarks the same way.
+#
+#   tgpulse_library(NAME SOURCES a.cc b.cc DEPS x y)      -> static library NAME, include root src/
+#   tgpulse_test(NAME SOURCES a_test.cc DEPS x y)         -> GoogleTest binary registered with CTest
+#   tgpulse_bench(NAME SOURCES a_bench.cc DEPS x y)       -> Google Benchmark binary (make bench runs it)
+function(tgpulse_library name)
+  cmake_parse_arguments(A "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(${name} STATIC ${A_SOURCES})
+  target_include_directories(${name} PUBLIC ${CMAKE_SOURCE_DIR}/src)
+  target_link_libraries(${name} PUBLIC ${A_DEPS})
+  tgpulse_warnings(${name})
+endfunction()
+
+function(tgpulse_test name)
+  if(NOT TGPULSE_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(A "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${A_SOURCES})
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/src)
+  target_link_libraries(${name} PRIVATE ${A_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  tgpulse_warnings(${name})
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit TIMEOUT 120)
+endfunction()
+
+function(tgpulse_bench name)
+  if(NOT TGPULSE_BUILD_BENCH)
+    return()
+  endif()
+  cmake_parse_arguments(A "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${A_SOURCES})
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/src)
+  target_link_libraries(${name} PRIVATE ${A_DEPS} benchmark::benchmark)
+  set_property(GLOBAL APPEND PROPERTY TGPULSE_BENCHES ${name})
+endfunction()

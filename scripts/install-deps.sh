@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Installs everything tgpulse needs to build, test and run its demo on Debian 12.
+# Idempotent: packages already present are skipped, the TDLib binary is fetched once.
+# Works as root, or as a user with sudo.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TDLIB_NPM_PACKAGE="@prebuilt-tdlib/linux-x64-glibc@0.1008067.0"
+TDLIB_DIR="${here}/third_party/tdlib"
+
+# Debian packages: build toolchain, libraries, and the real servers the tests start.
+PACKAGES=(
+  build-essential cmake pkg-config git ca-certificates curl
+  libboost-dev libboost-system-dev
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libsqlite3-dev sqlite3 libqrencode-dev
+  libcli11-dev libyaml-cpp-dev libcurl4-openssl-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev
+  python3
+  zbar-tools chromium
+  docker-compose
+)
+# Installed without recommends (Debian's prometheus recommends a node exporter and more).
+NO_RECOMMENDS=(prometheus prometheus-alertmanager)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "install-deps: not root and sudo is missing; install these by hand: ${PACKAGES[*]} ${NO_RECOMMENDS[*]}" >&2
+    exit 1
+  fi
+fi
+
+missing=()
+for p in "${PACKAGES[@]}" "${NO_RECOMMENDS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+# Node.js: this machine image may carry its own build (with npm inside); Debian's only when none is there.
+if ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  rec=(); norec=()
+  for p in "${missing[@]}"; do
+    case " ${NO_RECOMMENDS[*]} " in *" $p "*) norec+=("$p");; *) rec+=("$p");; esac
+  done
+  if [ "${#rec[@]}" -gt 0 ]; then $SUDO apt-get install -y -qq "${rec[@]}" >/dev/null; fi
+  if [ "${#norec[@]}" -gt 0 ]; then $SUDO apt-get install -y -qq --no-install-recommends "${norec[@]}" >/dev/null; fi
+  # Debian starts these as system services on install; tgpulse's tests start their own on free ports.
+  for svc in prometheus prometheus-alertmanager; do
+    $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+    $SUDO pkill -x "$svc" >/dev/null 2>&1 || true
+  done
+fi
+
+# The real TDLib (libtdjson.so 1.8.67) from the npm registry, never committed.
+if [ ! -f "${TDLIB_DIR}/libtdjson.so" ]; then
+  echo "install-deps: fetching ${TDLIB_NPM_PACKAGE}"
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && npm pack --silent "${TDLIB_NPM_PACKAGE}" >/dev/null)
+  tar -xzf "$tmp"/*.tgz -C "$tmp"
+  so="$(find "$tmp/package" -name 'libtdjson.so*' -type f | head -n1)"
+  if [ -z "$so" ]; then echo "install-deps: no libtdjson.so in ${TDLIB_NPM_PACKAGE}" >&2; exit 1; fi
+  mkdir -p "$TDLIB_DIR"
+  cp "$so" "${TDLIB_DIR}/libtdjson.so.partial" && mv "${TDLIB_DIR}/libtdjson.so.partial" "${TDLIB_DIR}/libtdjson.so"
+fi
+
+# npm packages used by tests (OpenTelemetry JS SDK as the OTLP reference, playwright-core for the browser test).
+if [ ! -d "${here}/tests/node/node_modules/@opentelemetry/sdk-trace-base" ] || [ ! -d "${here}/tests/node/node_modules/playwright-core" ]; then
+  echo "install-deps: npm ci in tests/node"
+  (cd "${here}/tests/node" && { [ -f package-lock.json ] && npm ci --silent --no-audit --no-fund || npm install --silent --no-audit --no-fund; })
+fi
+echo "install-deps: ok"

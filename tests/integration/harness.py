@@ -1,0 +1,159 @@
+"""Shared helpers for tgpulse's integration tests (stdlib only).
+
+Every server a test starts listens on 127.0.0.1 on a free port and is stopped when the test ends
+(use `with Proc(...)` or `stack = contextlib.ExitStack()`).
+"""
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+SOURCE_DIR = os.environ.get("TGPULSE_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+BUILD_DIR = os.environ.get("TGPULSE_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
+TGPULSE = os.path.join(BUILD_DIR, "tgpulse")
+TDSIM_LIB = os.path.join(BUILD_DIR, "libtdsim.so")
+TDJSON_LIB = os.path.join(SOURCE_DIR, "third_party", "tdlib", "libtdjson.so")
+NODE_DIR = os.path.join(SOURCE_DIR, "tests", "node")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method, url, body=None, headers=None, timeout=10):
+    """Returns (status, headers_dict_lowercase, body_bytes); never raises on HTTP error codes."""
+    data = None
+    hdrs = dict(headers or {})
+    if body is not None:
+        if isinstance(body, (dict, list)):
+            data = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        elif isinstance(body, str):
+            data = body.encode()
+        else:
+            data = body
+    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+def http_json(method, url, body=None, headers=None, timeout=10):
+    status, hdrs, raw = http(method, url, body, headers, timeout)
+    try:
+        doc = json.loads(raw) if raw else None
+    except ValueError:
+        doc = None
+    return status, hdrs, doc
+
+
+def wait_until(pred, timeout=30.0, interval=0.1, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = pred()
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 - polling tolerates transient errors
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def wait_http_ok(url, timeout=30.0):
+    def ok():
+        try:
+            return http("GET", url, timeout=2)[0] == 200
+        except OSError:
+            return False
+    wait_until(ok, timeout, what=url)
+
+
+class Proc:
+    """A child process with stdout/stderr captured to files; stopped (SIGTERM, then SIGKILL) on exit."""
+
+    def __init__(self, args, env=None, cwd=None, name=None):
+        self.name = name or os.path.basename(args[0])
+        self.dir = tempfile.mkdtemp(prefix=f"tgpulse-{self.name}-")
+        self.stdout_path = os.path.join(self.dir, "stdout")
+        self.stderr_path = os.path.join(self.dir, "stderr")
+        full_env = dict(os.environ)
+        if env:
+            full_env.update(env)
+        self._out = open(self.stdout_path, "wb")
+        self._err = open(self.stderr_path, "wb")
+        self.p = subprocess.Popen(args, stdout=self._out, stderr=self._err, env=full_env, cwd=cwd,
+                                  start_new_session=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.p.poll() is None:
+            try:
+                self.p.send_signal(sig)
+                self.p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.p.pid, signal.SIGKILL)
+                self.p.wait()
+        self._out.close()
+        self._err.close()
+        return self.p.returncode
+
+    def kill9(self):
+        os.killpg(self.p.pid, signal.SIGKILL)
+        self.p.wait()
+
+    def stdout(self):
+        with open(self.stdout_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stderr(self):
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def json_lines(self, path=None):
+        """Parses JSON log lines from stdout (or a file); non-JSON lines raise."""
+        text = self.stdout() if path is None else open(path).read()
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def main(tests):
+    """Runs test functions in order; prints 'N passed, N failed'; exit code 1 on any failure."""
+    import traceback
+    passed = failed = 0
+    for t in tests:
+        name = t.__name__
+        t0 = time.monotonic()
+        try:
+            t()
+            passed += 1
+            print(f"[ OK ] {name} ({time.monotonic() - t0:.1f}s)", flush=True)
+        except Exception:  # noqa: BLE001
+            failed += 1
+            print(f"[FAIL] {name} ({time.monotonic() - t0:.1f}s)", flush=True)
+            traceback.print_exc()
+    print(f"{passed} passed, {failed} failed", flush=True)
+    raise SystemExit(1 if failed else 0)
