@@ -1,0 +1,20 @@
+#include "throttle/flood_wait_policy.h"
+
+namespace tgpulse::throttle {
+
+FloodDecision FloodWaitPolicy::on_flood_wait(int retry_after_s, int retries_done, FloodMode mode,
+                                             Clock::Duration time_left) const noexcept {
+  FloodDecision d;
+  d.seconds = effective_seconds(retry_after_s);
+  d.wait = std::chrono::seconds(d.seconds);
+  d.retry = mode == FloodMode::wait && d.wait <= options_.sleep_threshold &&
+            retries_done < options_.request_retries && d.wait <= time_left;
+  return d;
+}
+
+bool FloodWaitPolicy::may_wait_for_ledger(Clock::Duration remaining, FloodMode mode,
+                                          Clock::Duration time_left) const noexcept {
+  return mode == FloodMode::wait && remaining <= options_.sleep_threshold && remaining <= time_left;
+}
+
+}  // namespace tgpulse::throttle

@@ -1,0 +1,87 @@
+// ThrottleLayers: the token buckets of the request path, in three layers, each configured per method
+// with a default for the rest (ThrottleOptions):
+//   session  — one bucket per (session, method); adaptive (slows down after a FloodWait)
+//   process  — one bucket per method, shared by every session of this process
+//   tenant   — one bucket per (tenant, method): the tenant's quota on the HTTP API
+//
+// Reservation semantics: a call reserves in every layer it passes or in none. reserve_call() looks at
+// the session and process layers together; the delay is the larger of the two, and when it would pass
+// `max_delay` nothing is taken and the call is refused with the delay it would have needed.
+// reserve_tenant() is the quota: a token now or a refusal with the time until the next one.
+//
+// Pure logic on a Clock: nothing sleeps; the caller waits the returned delay (see Throttle).
+// Buckets of unlimited limits are never stored. Idle buckets (full, back at their configured rate) are
+// dropped by sweep_idle(); forget_session() drops a session's buckets when the session goes away.
+//
+// Thread-safety: thread-safe (one mutex; every operation is O(1) apart from sweep_idle and
+// forget_session).
+#pragma once
+
+#include <cstddef>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/clock.h"
+#include "throttle/throttle_options.h"
+#include "throttle/token_bucket.h"
+
+namespace tgpulse::throttle {
+
+// The answer of a reservation.
+struct Grant {
+  bool granted = false;
+  // Granted: how long to wait before acting (zero: go now). Refused: how long it would have taken.
+  Clock::Duration delay{0};
+};
+
+class ThrottleLayers {
+ public:
+  ThrottleLayers(ThrottleOptions options, const Clock& clock);
+
+  // Session + process layers for one call of `method` on `session_id`: all or none, delay = max.
+  Grant reserve_call(std::string_view session_id, std::string_view method, Clock::Duration max_delay);
+  // The tenant's HTTP quota for `method`: granted now (delay zero) or refused with the time until the
+  // next token.
+  Grant reserve_tenant(std::string_view tenant_id, std::string_view method);
+
+  // Adaptive rate of the (session, method) bucket; both return the bucket's rate afterwards
+  // (0 when the method is unlimited for sessions).
+  double on_flood_wait(std::string_view session_id, std::string_view method);
+  double on_success(std::string_view session_id, std::string_view method);
+  // Current rate of the (session, method) bucket: the configured one when it has no bucket yet.
+  double current_rate(std::string_view session_id, std::string_view method) const;
+
+  void forget_session(std::string_view session_id);
+  void forget_tenant(std::string_view tenant_id);
+  // Drops buckets that are full and back at their configured rate; returns how many.
+  std::size_t sweep_idle();
+  // Buckets held (all layers), for tests and a gauge.
+  std::size_t bucket_count() const;
+
+  const ThrottleOptions& options() const noexcept { return options_; }
+
+ private:
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  using BucketsByMethod = std::unordered_map<std::string, TokenBucket, StringHash, std::equal_to<>>;
+  using BucketsByOwner = std::unordered_map<std::string, BucketsByMethod, StringHash, std::equal_to<>>;
+
+  // The bucket for (owner, method) in `layer`, created full; null when the limit is unlimited.
+  TokenBucket* bucket(BucketsByOwner& layer, const LayerOptions& opts, std::string_view owner,
+                      std::string_view method, Clock::TimePoint now, bool adaptive);
+  TokenBucket* process_bucket(std::string_view method, Clock::TimePoint now);
+  const TokenBucket* find_session_bucket(std::string_view session_id, std::string_view method) const;
+
+  const ThrottleOptions options_;
+  const Clock& clock_;
+  mutable std::mutex mu_;
+  BucketsByOwner sessions_;  // guarded by mu_
+  BucketsByOwner tenants_;   // guarded by mu_
+  BucketsByMethod process_;  // guarded by mu_
+};
+
+}  // namespace tgpulse::throttle
