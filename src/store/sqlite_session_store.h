@@ -72,11 +72,14 @@ class SqliteSessionStore final : public SessionStore {
  private:
   class Statement;
   SqliteSessionStore(sqlite3* db, std::string path, const Clock& clock);
+  Status configure(const SqliteStoreOptions& options);  // pragmas, then migrate()
   Status migrate();
   Status exec(const char* sql, const char* operation);
   Error sqlite_error(const char* operation) const;
+  // Ends the open transaction without its changes; returns cause (noting a failed rollback in it).
+  Error rollback(Error cause);
   Result<SessionRecord> find_session_locked(std::string_view session_id);
-  Result<std::vector<SessionRecord>> query_sessions(const char* sql, std::string_view arg, const char* operation);
+  Result<std::vector<SessionRecord>> query_sessions(const char* where, std::string_view arg, const char* operation);
   std::int64_t now_ms() const;
 
   std::mutex mu_;

@@ -15,6 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/result.h"
+
 namespace tgpulse::store {
 
 enum class SessionState {
@@ -72,5 +74,12 @@ struct SessionStateChange {
   std::optional<std::int64_t> authorized_at_ms;
   std::optional<std::int64_t> user_id;
 };
+
+// The checks every SessionStore applies before a write: Errc::invalid_argument naming the bad field.
+// Tenant: valid tenant id, token_hash of 64 lowercase hex chars. Session: session id as
+// TenantTokens::is_valid_session_id, valid tenant id, absolute engine_dir, non-empty db_key, page_key_hash
+// of 64 lowercase hex chars.
+Status validate_tenant_record(const TenantRecord& tenant);
+Status validate_session_record(const SessionRecord& session);
 
 }  // namespace tgpulse::store

@@ -1,0 +1,476 @@
+#include "store/sqlite_session_store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include "store/tenant_tokens.h"
+
+namespace tgpulse::store {
+namespace {
+
+// Schema migrations, in order; migration i takes the schema from version i to i + 1. Never edit one
+// that has shipped: append a new one.
+constexpr std::array<const char*, 1> kMigrations = {
+    // 1: tenants and sessions.
+    "CREATE TABLE tenants ("
+    "  tenant_id TEXT PRIMARY KEY NOT NULL,"
+    "  token_hash TEXT NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE sessions ("
+    "  session_id TEXT PRIMARY KEY NOT NULL,"
+    "  tenant_id TEXT NOT NULL REFERENCES tenants(tenant_id) ON DELETE RESTRICT,"
+    "  state TEXT NOT NULL CHECK (state IN ('qr_pending','password_required','authorized',"
+    "                                      'cleanup_pending','cleanup_closing','cleanup_removing')),"
+    "  cleanup_trigger TEXT NOT NULL DEFAULT '',"
+    "  cleanup_logout INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  authorized_at INTEGER,"
+    "  last_used_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  engine_dir TEXT NOT NULL,"
+    "  db_key TEXT NOT NULL,"
+    "  page_key_hash TEXT NOT NULL,"
+    "  user_id INTEGER"
+    ");"
+    "CREATE INDEX sessions_by_tenant ON sessions (tenant_id, created_at, session_id);"
+    "CREATE INDEX sessions_by_state ON sessions (state, created_at, session_id);",
+};
+
+constexpr const char* kSessionColumns =
+    "session_id, tenant_id, state, cleanup_trigger, cleanup_logout, created_at, authorized_at, "
+    "last_used_at, updated_at, engine_dir, db_key, page_key_hash, user_id";
+constexpr const char* kOrder = " ORDER BY created_at, session_id";
+
+Error no_session() { return Error(Errc::not_found, "no such session"); }
+Error no_tenant() { return Error(Errc::not_found, "no such tenant"); }
+
+// Creates the file if missing and sets its mode to 0600 (also when it existed with a wider mode).
+Status make_private_file(const std::string& path, bool create) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+  if (fd < 0) {
+    if (!create && errno == ENOENT) return {};
+    return Error(Errc::store_error, "open store: cannot create " + path + ": " + std::strerror(errno));
+  }
+  const int rc = ::fchmod(fd, 0600);
+  const int saved_errno = errno;
+  ::close(fd);
+  if (rc != 0) {
+    return Error(Errc::store_error, "open store: cannot chmod 0600 " + path + ": " + std::strerror(saved_errno));
+  }
+  return {};
+}
+
+}  // namespace
+
+// A prepared statement, finalized when it goes out of scope.
+class SqliteSessionStore::Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  Statement(sqlite3* db, const std::string& sql) : Statement(db, sql.c_str()) {}
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  bool prepared() const { return rc_ == SQLITE_OK; }
+  void bind(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void bind(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void bind(int i, const std::optional<std::int64_t>& v) {
+    if (v) {
+      sqlite3_bind_int64(stmt_, i, *v);
+    } else {
+      sqlite3_bind_null(stmt_, i);
+    }
+  }
+  void bind_null(int i) { sqlite3_bind_null(stmt_, i); }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int step() { return sqlite3_step(stmt_); }
+
+  std::string text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::optional<std::int64_t> optional_int64(int col) const {
+    if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) return std::nullopt;
+    return sqlite3_column_int64(stmt_, col);
+  }
+
+  // The session record in the current row (columns in kSessionColumns order).
+  SessionRecord session() const {
+    SessionRecord s;
+    s.session_id = text(0);
+    s.tenant_id = text(1);
+    s.state = parse_session_state(text(2)).value_or(SessionState::cleanup_pending);
+    s.cleanup_trigger = text(3);
+    s.cleanup_logout = int64(4) != 0;
+    s.created_at_ms = int64(5);
+    s.authorized_at_ms = optional_int64(6);
+    s.last_used_at_ms = int64(7);
+    s.updated_at_ms = int64(8);
+    s.engine_dir = text(9);
+    s.db_key = text(10);
+    s.page_key_hash = text(11);
+    s.user_id = optional_int64(12);
+    return s;
+  }
+  TenantRecord tenant() const { return TenantRecord{text(0), text(1), int64(2)}; }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_ERROR;
+};
+
+Result<std::unique_ptr<SqliteSessionStore>> SqliteSessionStore::open(const SqliteStoreOptions& options,
+                                                                     const Clock& clock) {
+  namespace fs = std::filesystem;
+  if (options.data_dir.empty()) return Error(Errc::invalid_argument, "open store: data_dir is empty");
+  if (options.file_name.empty() || options.file_name.find('/') != std::string::npos) {
+    return Error(Errc::invalid_argument, "open store: file_name must be a plain file name");
+  }
+  std::error_code ec;
+  const fs::path dir = fs::absolute(options.data_dir, ec);
+  if (ec) return Error(Errc::store_error, "open store: bad data_dir: " + ec.message());
+  if (!fs::exists(dir, ec)) {
+    fs::create_directories(dir, ec);
+    if (ec) return Error(Errc::store_error, "open store: cannot create " + dir.string() + ": " + ec.message());
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+    if (ec) return Error(Errc::store_error, "open store: cannot chmod " + dir.string() + ": " + ec.message());
+  }
+  const std::string path = (dir / options.file_name).string();
+  if (auto made = make_private_file(path, true); !made) return made.error();
+  for (const char* suffix : {"-wal", "-shm"}) {
+    if (auto narrowed = make_private_file(path + suffix, false); !narrowed) return narrowed.error();
+  }
+
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return Error(Errc::store_error, "open store: " + path + ": " + msg);
+  }
+  sqlite3_extended_result_codes(db, 1);
+  std::unique_ptr<SqliteSessionStore> store(new SqliteSessionStore(db, path, clock));
+  if (auto s = store->configure(options); !s) return s.error();
+  return store;
+}
+
+SqliteSessionStore::SqliteSessionStore(sqlite3* db, std::string path, const Clock& clock)
+    : db_(db), path_(std::move(path)), clock_(clock) {}
+
+SqliteSessionStore::~SqliteSessionStore() { sqlite3_close_v2(db_); }
+
+Status SqliteSessionStore::configure(const SqliteStoreOptions& options) {
+  std::lock_guard lock(mu_);
+  sqlite3_busy_timeout(db_, options.busy_timeout_ms);
+  if (auto s = exec("PRAGMA foreign_keys = ON", "open store: foreign_keys"); !s) return s;
+  {
+    Statement wal(db_, "PRAGMA journal_mode = WAL");
+    if (!wal.prepared() || wal.step() != SQLITE_ROW) return sqlite_error("open store: journal_mode");
+    if (wal.text(0) != "wal") return Error(Errc::store_error, "open store: WAL mode refused (" + wal.text(0) + ")");
+  }
+  const char* sync = options.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+  if (auto s = exec(sync, "open store: synchronous"); !s) return s;
+  return migrate();
+}
+
+int SqliteSessionStore::latest_schema_version() noexcept { return static_cast<int>(kMigrations.size()); }
+
+Error SqliteSessionStore::sqlite_error(const char* operation) const {
+  return Error(Errc::store_error, std::string(operation) + ": " + sqlite3_errmsg(db_));
+}
+
+Status SqliteSessionStore::exec(const char* sql, const char* operation) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Error(Errc::store_error, std::string(operation) + ": " + msg);
+  }
+  return {};
+}
+
+Error SqliteSessionStore::rollback(Error cause) {
+  if (sqlite3_get_autocommit(db_) != 0) return cause;  // SQLite already rolled the transaction back
+  if (auto s = exec("ROLLBACK", "rollback"); !s) cause.message += " (and " + s.error().message + ")";
+  return cause;
+}
+
+std::int64_t SqliteSessionStore::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall().time_since_epoch()).count();
+}
+
+Status SqliteSessionStore::migrate() {
+  if (auto s = exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+                    "migrate: schema_version");
+      !s) {
+    return s;
+  }
+  if (auto s = exec("BEGIN IMMEDIATE", "migrate: begin"); !s) return s;
+  auto fail = [this](Error e) -> Status { return rollback(std::move(e)); };
+  int version = 0;
+  bool has_row = false;
+  {
+    Statement q(db_, "SELECT version FROM schema_version");
+    if (!q.prepared()) return fail(sqlite_error("migrate: read version"));
+    if (q.step() == SQLITE_ROW) {
+      version = static_cast<int>(q.int64(0));
+      has_row = true;
+    }
+  }
+  if (version > latest_schema_version()) {
+    return fail(Error(Errc::store_error, "migrate: the database has schema version " + std::to_string(version) +
+                                             ", newer than this build's " +
+                                             std::to_string(latest_schema_version())));
+  }
+  for (int v = version; v < latest_schema_version(); ++v) {
+    if (auto s = exec(kMigrations[static_cast<std::size_t>(v)], "migrate: apply"); !s) return fail(s.error());
+  }
+  if (version != latest_schema_version() || !has_row) {
+    Statement w(db_, has_row ? "UPDATE schema_version SET version = ?1" : "INSERT INTO schema_version VALUES (?1)");
+    w.bind(1, std::int64_t{latest_schema_version()});
+    if (!w.prepared() || w.step() != SQLITE_DONE) return fail(sqlite_error("migrate: write version"));
+  }
+  return exec("COMMIT", "migrate: commit");
+}
+
+Result<int> SqliteSessionStore::schema_version() {
+  std::lock_guard lock(mu_);
+  Statement q(db_, "SELECT version FROM schema_version");
+  if (!q.prepared() || q.step() != SQLITE_ROW) return sqlite_error("schema_version");
+  return static_cast<int>(q.int64(0));
+}
+
+Result<std::string> SqliteSessionStore::journal_mode() {
+  std::lock_guard lock(mu_);
+  Statement q(db_, "PRAGMA journal_mode");
+  if (!q.prepared() || q.step() != SQLITE_ROW) return sqlite_error("journal_mode");
+  return q.text(0);
+}
+
+// --- tenants ---
+
+Status SqliteSessionStore::create_tenant(const TenantRecord& tenant) {
+  if (auto valid = validate_tenant_record(tenant); !valid) return valid;
+  std::lock_guard lock(mu_);
+  Statement q(db_, "INSERT INTO tenants (tenant_id, token_hash, created_at) VALUES (?1, ?2, ?3)");
+  if (!q.prepared()) return sqlite_error("create tenant");
+  q.bind(1, tenant.tenant_id);
+  q.bind(2, tenant.token_hash);
+  q.bind(3, tenant.created_at_ms);
+  const int rc = q.step();
+  if (rc == SQLITE_DONE) return {};
+  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) return Error(Errc::conflict, "tenant already exists");
+  if (rc == SQLITE_CONSTRAINT_UNIQUE) return Error(Errc::conflict, "token hash already in use");
+  return sqlite_error("create tenant");
+}
+
+Result<TenantRecord> SqliteSessionStore::get_tenant(std::string_view tenant_id) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, "SELECT tenant_id, token_hash, created_at FROM tenants WHERE tenant_id = ?1");
+  if (!q.prepared()) return sqlite_error("get tenant");
+  q.bind(1, tenant_id);
+  const int rc = q.step();
+  if (rc == SQLITE_ROW) return q.tenant();
+  if (rc == SQLITE_DONE) return no_tenant();
+  return sqlite_error("get tenant");
+}
+
+Result<std::vector<TenantRecord>> SqliteSessionStore::list_tenants() {
+  std::lock_guard lock(mu_);
+  Statement q(db_, "SELECT tenant_id, token_hash, created_at FROM tenants ORDER BY tenant_id");
+  if (!q.prepared()) return sqlite_error("list tenants");
+  std::vector<TenantRecord> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) out.push_back(q.tenant());
+  if (rc != SQLITE_DONE) return sqlite_error("list tenants");
+  return out;
+}
+
+Status SqliteSessionStore::delete_tenant(std::string_view tenant_id, TenantDeletion mode) {
+  std::lock_guard lock(mu_);
+  if (auto s = exec("BEGIN IMMEDIATE", "delete tenant"); !s) return s;
+  auto finish = [this](Status result) -> Status {
+    if (!result) return rollback(std::move(result).error());
+    return exec("COMMIT", "delete tenant: commit");
+  };
+  {
+    Statement q(db_, "SELECT (SELECT COUNT(*) FROM tenants WHERE tenant_id = ?1),"
+                     "       (SELECT COUNT(*) FROM sessions WHERE tenant_id = ?1)");
+    if (!q.prepared()) return finish(sqlite_error("delete tenant"));
+    q.bind(1, tenant_id);
+    if (q.step() != SQLITE_ROW) return finish(sqlite_error("delete tenant"));
+    if (q.int64(0) == 0) return finish(no_tenant());
+    if (q.int64(1) > 0 && mode == TenantDeletion::only_if_empty) {
+      return finish(Error(Errc::conflict, "tenant still has sessions"));
+    }
+  }
+  for (const char* sql : {"DELETE FROM sessions WHERE tenant_id = ?1", "DELETE FROM tenants WHERE tenant_id = ?1"}) {
+    Statement d(db_, sql);
+    if (!d.prepared()) return finish(sqlite_error("delete tenant"));
+    d.bind(1, tenant_id);
+    if (d.step() != SQLITE_DONE) return finish(sqlite_error("delete tenant"));
+  }
+  return finish({});
+}
+
+Result<TenantRecord> SqliteSessionStore::find_tenant_by_token(std::string_view token) {
+  const std::string hash = TenantTokens::hash_token(token);
+  std::lock_guard lock(mu_);
+  Statement q(db_, "SELECT tenant_id, token_hash, created_at FROM tenants WHERE token_hash = ?1");
+  if (!q.prepared()) return sqlite_error("find tenant by token");
+  q.bind(1, hash);
+  const int rc = q.step();
+  if (rc == SQLITE_ROW) {
+    TenantRecord t = q.tenant();
+    if (TenantTokens::constant_time_equal(t.token_hash, hash)) return t;
+  } else if (rc != SQLITE_DONE) {
+    return sqlite_error("find tenant by token");
+  }
+  return Error(Errc::unauthorized, "no tenant has this token");
+}
+
+// --- sessions ---
+
+Status SqliteSessionStore::create_session(const SessionRecord& session) {
+  if (auto valid = validate_session_record(session); !valid) return valid;
+  std::lock_guard lock(mu_);
+  Statement q(db_, std::string("INSERT INTO sessions (") + kSessionColumns +
+                       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+  if (!q.prepared()) return sqlite_error("create session");
+  q.bind(1, session.session_id);
+  q.bind(2, session.tenant_id);
+  q.bind(3, std::string_view(session_state_name(session.state)));
+  q.bind(4, session.cleanup_trigger);
+  q.bind(5, std::int64_t{session.cleanup_logout ? 1 : 0});
+  q.bind(6, session.created_at_ms);
+  q.bind(7, session.authorized_at_ms);
+  q.bind(8, session.last_used_at_ms);
+  q.bind(9, now_ms());
+  q.bind(10, session.engine_dir);
+  q.bind(11, session.db_key);
+  q.bind(12, session.page_key_hash);
+  q.bind(13, session.user_id);
+  const int rc = q.step();
+  if (rc == SQLITE_DONE) return {};
+  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) return Error(Errc::conflict, "session already exists");
+  if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) return no_tenant();
+  return sqlite_error("create session");
+}
+
+Result<SessionRecord> SqliteSessionStore::find_session_locked(std::string_view session_id) {
+  Statement q(db_, std::string("SELECT ") + kSessionColumns + " FROM sessions WHERE session_id = ?1");
+  if (!q.prepared()) return sqlite_error("get session");
+  q.bind(1, session_id);
+  const int rc = q.step();
+  if (rc == SQLITE_ROW) return q.session();
+  if (rc == SQLITE_DONE) return no_session();
+  return sqlite_error("get session");
+}
+
+Result<SessionRecord> SqliteSessionStore::get_session(std::string_view tenant_id, std::string_view session_id) {
+  std::lock_guard lock(mu_);
+  auto found = find_session_locked(session_id);
+  if (found && found->tenant_id != tenant_id) return no_session();
+  return found;
+}
+
+Result<SessionRecord> SqliteSessionStore::find_session(std::string_view session_id) {
+  std::lock_guard lock(mu_);
+  return find_session_locked(session_id);
+}
+
+Result<std::vector<SessionRecord>> SqliteSessionStore::query_sessions(const char* where, std::string_view arg,
+                                                                      const char* operation) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, std::string("SELECT ") + kSessionColumns + " FROM sessions" + where + kOrder);
+  if (!q.prepared()) return sqlite_error(operation);
+  if (!arg.empty()) q.bind(1, arg);
+  std::vector<SessionRecord> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) out.push_back(q.session());
+  if (rc != SQLITE_DONE) return sqlite_error(operation);
+  return out;
+}
+
+Result<std::vector<SessionRecord>> SqliteSessionStore::list_sessions(std::string_view tenant_id) {
+  if (tenant_id.empty()) return std::vector<SessionRecord>{};
+  return query_sessions(" WHERE tenant_id = ?1", tenant_id, "list sessions");
+}
+
+Result<std::vector<SessionRecord>> SqliteSessionStore::list_sessions_by_state(SessionState state) {
+  return query_sessions(" WHERE state = ?1", session_state_name(state), "list sessions by state");
+}
+
+Result<std::vector<SessionRecord>> SqliteSessionStore::list_all_sessions() {
+  return query_sessions("", {}, "list all sessions");
+}
+
+Result<SessionRecord> SqliteSessionStore::update_state(std::string_view session_id,
+                                                       const SessionStateChange& change) {
+  std::lock_guard lock(mu_);
+  if (auto s = exec("BEGIN IMMEDIATE", "update session state"); !s) return s.error();
+  auto fail = [this](Error e) -> Error { return rollback(std::move(e)); };
+  auto current = find_session_locked(session_id);
+  if (!current) return fail(std::move(current).error());
+  if (change.expected_from && current->state != *change.expected_from) {
+    return fail(Error(Errc::conflict, std::string("session is ") + session_state_name(current->state) + ", not " +
+                                          session_state_name(*change.expected_from)));
+  }
+  Statement q(db_,
+              "UPDATE sessions SET state = ?1, cleanup_trigger = COALESCE(?2, cleanup_trigger),"
+              " cleanup_logout = COALESCE(?3, cleanup_logout), authorized_at = COALESCE(?4, authorized_at),"
+              " user_id = COALESCE(?5, user_id), updated_at = ?6 WHERE session_id = ?7");
+  if (!q.prepared()) return fail(sqlite_error("update session state"));
+  q.bind(1, std::string_view(session_state_name(change.to)));
+  if (change.cleanup_trigger) {
+    q.bind(2, *change.cleanup_trigger);
+  } else {
+    q.bind_null(2);
+  }
+  q.bind(3, change.cleanup_logout ? std::optional<std::int64_t>(*change.cleanup_logout ? 1 : 0) : std::nullopt);
+  q.bind(4, change.authorized_at_ms);
+  q.bind(5, change.user_id);
+  q.bind(6, now_ms());
+  q.bind(7, session_id);
+  if (q.step() != SQLITE_DONE) return fail(sqlite_error("update session state"));
+  auto updated = find_session_locked(session_id);
+  if (!updated) return fail(std::move(updated).error());
+  if (auto s = exec("COMMIT", "update session state: commit"); !s) return fail(s.error());
+  return updated;
+}
+
+Status SqliteSessionStore::touch_last_used(std::string_view session_id) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, "UPDATE sessions SET last_used_at = ?1, updated_at = ?1 WHERE session_id = ?2");
+  if (!q.prepared()) return sqlite_error("touch session");
+  q.bind(1, now_ms());
+  q.bind(2, session_id);
+  if (q.step() != SQLITE_DONE) return sqlite_error("touch session");
+  if (sqlite3_changes(db_) == 0) return no_session();
+  return {};
+}
+
+Status SqliteSessionStore::delete_session(std::string_view session_id) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, "DELETE FROM sessions WHERE session_id = ?1");
+  if (!q.prepared()) return sqlite_error("delete session");
+  q.bind(1, session_id);
+  if (q.step() != SQLITE_DONE) return sqlite_error("delete session");
+  if (sqlite3_changes(db_) == 0) return no_session();
+  return {};
+}
+
+}  // namespace tgpulse::store
