@@ -1,0 +1,120 @@
+#include "td/td_codec.h"
+
+#include <charconv>
+
+namespace tgpulse::td {
+
+std::optional<nlohmann::json> TdCodec::parse(std::string_view text) noexcept {
+  try {
+    auto doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded() || !doc.is_object()) {
+      return std::nullopt;
+    }
+    return doc;
+  } catch (...) {  // allocation failure
+    return std::nullopt;
+  }
+}
+
+std::string_view TdCodec::type_of(const nlohmann::json& object) noexcept {
+  if (!object.is_object()) return {};
+  auto it = object.find("@type");
+  if (it == object.end() || !it->is_string()) return {};
+  return it->get_ref<const std::string&>();
+}
+
+std::optional<int> TdCodec::client_id_of(const nlohmann::json& object) noexcept {
+  if (!object.is_object()) return std::nullopt;
+  auto it = object.find("@client_id");
+  if (it == object.end() || !it->is_number_integer()) return std::nullopt;
+  return it->get<int>();
+}
+
+std::optional<std::uint64_t> TdCodec::extra_of(const nlohmann::json& object) noexcept {
+  if (!object.is_object()) return std::nullopt;
+  auto it = object.find("@extra");
+  if (it == object.end()) return std::nullopt;
+  if (it->is_number_unsigned()) return it->get<std::uint64_t>();
+  if (it->is_number_integer() && it->get<std::int64_t>() >= 0) {
+    return static_cast<std::uint64_t>(it->get<std::int64_t>());
+  }
+  return std::nullopt;
+}
+
+bool TdCodec::is_error(const nlohmann::json& object) noexcept { return type_of(object) == "error"; }
+
+std::optional<int> TdCodec::retry_after(std::string_view message) noexcept {
+  constexpr std::string_view prefix = "Too Many Requests: retry after ";
+  if (message.substr(0, prefix.size()) != prefix) return std::nullopt;
+  auto rest = message.substr(prefix.size());
+  int value = 0;
+  auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), value);
+  if (ec != std::errc() || ptr == rest.data() || value < 0) return std::nullopt;
+  return value;
+}
+
+Error TdCodec::error_from(const nlohmann::json& error_object) {
+  int code = 0;
+  std::string message;
+  if (error_object.is_object()) {
+    auto c = error_object.find("code");
+    if (c != error_object.end() && c->is_number_integer()) code = c->get<int>();
+    auto m = error_object.find("message");
+    if (m != error_object.end() && m->is_string()) message = m->get<std::string>();
+  }
+  if (code == 429) {
+    if (auto seconds = retry_after(message)) {
+      return Error::flood(*seconds == 0 ? 1 : *seconds, message);
+    }
+  }
+  Error e(Errc::engine_error, message.empty() ? "TDLib error without a message" : message);
+  e.td_code = code;
+  return e;
+}
+
+namespace {
+struct StateName {
+  AuthorizationState state;
+  const char* type;
+  const char* label;
+};
+constexpr StateName kStates[] = {
+    {AuthorizationState::unknown, "", "unknown"},
+    {AuthorizationState::wait_tdlib_parameters, "authorizationStateWaitTdlibParameters", "wait_tdlib_parameters"},
+    {AuthorizationState::wait_phone_number, "authorizationStateWaitPhoneNumber", "wait_phone_number"},
+    {AuthorizationState::wait_other_device_confirmation, "authorizationStateWaitOtherDeviceConfirmation",
+     "wait_other_device_confirmation"},
+    {AuthorizationState::wait_password, "authorizationStateWaitPassword", "wait_password"},
+    {AuthorizationState::ready, "authorizationStateReady", "ready"},
+    {AuthorizationState::logging_out, "authorizationStateLoggingOut", "logging_out"},
+    {AuthorizationState::closing, "authorizationStateClosing", "closing"},
+    {AuthorizationState::closed, "authorizationStateClosed", "closed"},
+    {AuthorizationState::other, "", "other"},
+};
+static_assert(std::size(kStates) == kAuthorizationStateCount);
+}  // namespace
+
+AuthorizationState TdCodec::authorization_state_from_type(std::string_view type) noexcept {
+  for (const auto& s : kStates) {
+    if (s.type[0] != '\0' && type == s.type) return s.state;
+  }
+  if (type.substr(0, 18) == "authorizationState") return AuthorizationState::other;
+  return AuthorizationState::unknown;
+}
+
+AuthorizationState TdCodec::authorization_state(const nlohmann::json& state_object) noexcept {
+  if (state_object.is_string()) {
+    return authorization_state_from_type(state_object.get_ref<const std::string&>());
+  }
+  return authorization_state_from_type(type_of(state_object));
+}
+
+const char* TdCodec::state_label(AuthorizationState s) noexcept {
+  return kStates[static_cast<int>(s)].label;
+}
+
+const char* TdCodec::state_type_name(AuthorizationState s) noexcept {
+  return kStates[static_cast<int>(s)].type;
+}
+
+}  // namespace tgpulse::td
