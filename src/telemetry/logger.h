@@ -6,6 +6,14 @@
 // Fields named like secrets (token, link, password, api_hash, authorization, ...) are redacted to
 // "[REDACTED]", and tg://login?token=... anywhere in a message or string value is masked.
 //
+// Built on its own small writer rather than spdlog: the line is ECS JSON that we format ourselves
+// (spdlog's pattern formatter would only wrap it), redaction must see the structured fields, and the
+// queue must drop-and-count instead of blocking or overwriting silently. What is left is a bounded
+// queue, one thread and a LogSink, which is less code than adapting spdlog's async logger.
+//
+// A line goes to the queue only when its level passes the filter (checked before any formatting).
+// After shutdown(), further lines are dropped and counted.
+//
 // Thread-safety: thread-safe.
 #pragma once
 
@@ -16,6 +24,8 @@
 #include <string_view>
 #include <variant>
 
+#include "core/clock.h"
+#include "telemetry/log_sink.h"
 #include "telemetry/trace_context.h"
 
 namespace tgpulse::telemetry {
@@ -33,7 +43,9 @@ struct LogField {
   Value value;
   LogField(std::string_view k, std::string_view v) : key(k), value(v) {}
   LogField(std::string_view k, const char* v) : key(k), value(std::string_view(v)) {}
-  LogField(std::string_view k, std::string v) : key(k), value(std::move(v)) {}
+  // Temporaries are kept (moved in); lvalue strings are viewed. (An rvalue reference rather than a
+  // by-value parameter: by value, every std::string argument would be ambiguous with the overload below.)
+  LogField(std::string_view k, std::string&& v) : key(k), value(std::move(v)) {}
   LogField(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
   LogField(std::string_view k, std::int64_t v) : key(k), value(v) {}
   LogField(std::string_view k, int v) : key(k), value(static_cast<std::int64_t>(v)) {}
@@ -55,7 +67,11 @@ struct LoggerOptions {
 
 class Logger {
  public:
+  // Writes to options.path (stdout when empty or "-"). If the file cannot be opened, the logger writes
+  // to stderr instead and its first line is an error naming the path.
   explicit Logger(LoggerOptions options);
+  // Writes to `sink` (options.path is ignored); `clock` stamps the lines and must outlive the logger.
+  Logger(LoggerOptions options, std::unique_ptr<LogSink> sink, const Clock& clock = SystemClock::instance());
   ~Logger();  // shutdown()
   Logger(const Logger&) = delete;
   Logger& operator=(const Logger&) = delete;
@@ -72,7 +88,10 @@ class Logger {
   void set_level(LogLevel level) noexcept;
   std::uint64_t dropped() const noexcept;
   std::uint64_t written() const noexcept;
+  // Blocks until every line accepted before the call is written (or failed to write, which counts as
+  // dropped).
   void flush();
+  // Writes every accepted line, stops the writer thread and flushes the sink. Idempotent.
   void shutdown();
 
  private:
