@@ -61,6 +61,9 @@ struct MethodMetrics {
 
 class TelethonMetrics {
  public:
+  // Registers the catalog (idempotent on the same registry) and pre-creates every known series at zero.
+  // Throws std::invalid_argument when `options.ns` is not [a-zA-Z_][a-zA-Z0-9_]* or a known method is
+  // empty, duplicated, or one of the reserved values "other"/"engine".
   TelethonMetrics(Registry& registry, CatalogOptions options = {});
 
   // Handles for a method label value: the method's own when known, else "other". Lock-free lookup in
@@ -89,8 +92,14 @@ class TelethonMetrics {
   static const std::vector<double>& throttling_buckets();
 
  private:
+  // Transparent hash so method() can look up a std::string_view without building a std::string.
+  struct MethodNameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
   MethodMetrics make(Registry& r, const std::string& name);
-  std::unordered_map<std::string, MethodMetrics, std::hash<std::string>, std::equal_to<>> methods_;
+  std::string ns_;
+  std::unordered_map<std::string, MethodMetrics, MethodNameHash, std::equal_to<>> methods_;
   MethodMetrics other_;
   MethodMetrics engine_;
 };
