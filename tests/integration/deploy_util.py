@@ -186,3 +186,199 @@ def prom_query(base_url, expr):
     """Instant query; returns (http_status, json_doc)."""
     status, _, doc = harness.http_json("GET", base_url + "/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
     return status, doc
+
+
+# ---- tgpulse's log fields, as the code writes them -------------------------------------------------------
+
+# The ECS core fields every JSON line starts with (src/telemetry/log_line_formatter.h).
+LOG_CORE_FIELDS = ["@timestamp", "log.level", "message", "ecs.version", "service.name", "trace.id", "span.id"]
+
+
+def logged_fields_in_source():
+    """{field key: set of source files} for every event field passed to a Logger call in src/ (tests
+    excluded): `logger.warn("msg", {{"key", value}, ...})`. A key that collides with a core field is
+    written as "fields.<key>" (log_line_formatter.h), and reported so."""
+    fields = {}
+    src = os.path.join(harness.SOURCE_DIR, "src")
+    for root, _, files in os.walk(src):
+        for name in files:
+            if not name.endswith((".cc", ".h")) or name.endswith("_test.cc"):
+                continue
+            path = os.path.join(root, name)
+            with open(path, errors="replace") as f:
+                text = f.read()
+            for m in re.finditer(r"(?:\.|->)(info|warn|error|debug|log)\s*\(", text):
+                i, depth = m.end(), 1
+                while i < len(text) and depth:
+                    depth += {"(": 1, ")": -1}.get(text[i], 0)
+                    i += 1
+                for key in re.findall(r'\{\s*"([A-Za-z_@][\w.@]*)"\s*,', text[m.end():i]):
+                    if key in LOG_CORE_FIELDS:
+                        key = "fields." + key
+                    fields.setdefault(key, set()).add(os.path.relpath(path, harness.SOURCE_DIR))
+    return fields
+
+
+def template_field(mapping, dotted):
+    """The mapping of a dotted field path in an index template's mappings (None if unmapped). A path
+    below an object mapped with "dynamic": true resolves to that object."""
+    props = mapping.get("properties", {})
+    parts = dotted.split(".")
+    node = None
+    for i, part in enumerate(parts):
+        node = props.get(part)
+        if node is None:
+            return None
+        if i < len(parts) - 1:
+            if "properties" not in node:
+                return node if node.get("type") == "object" and node.get("dynamic") is True else None
+            props = node["properties"]
+    return node
+
+
+# ---- Logstash configuration syntax -------------------------------------------------------------------
+
+_LS_TOKEN = re.compile(r"""
+    (?P<ws>\s+|\#[^\n]*)
+  | (?P<selector>(?:\[[^\[\]"',\s]+\])+)
+  | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+  | (?P<regex>/(?:[^/\\\n]|\\.)+/)
+  | (?P<arrow>=>)
+  | (?P<op>==|!=|<=|>=|=~|!~|<|>|!)
+  | (?P<number>-?\d+(?:\.\d+)?)
+  | (?P<word>[A-Za-z_][\w-]*)
+  | (?P<punct>[{}\[\](),])
+""", re.X)
+
+
+def _ls_tokens(text):
+    pos, out = 0, []
+    while pos < len(text):
+        m = _LS_TOKEN.match(text, pos)
+        if not m:
+            line = text.count("\n", 0, pos) + 1
+            raise ValueError(f"logstash config: unexpected character {text[pos]!r} on line {line}")
+        if m.lastgroup != "ws":
+            out.append((m.lastgroup, m.group(0), text.count("\n", 0, pos) + 1))
+        pos = m.end()
+    return out
+
+
+class LogstashConfig:
+    """A recursive-descent parser for the Logstash pipeline grammar (sections, plugins, attributes with
+    strings/numbers/barewords/arrays/hashes/nested codecs, if/else if/else with conditions). Collects
+    plugins as (section, name, {option: value}) and the field selectors used in conditions."""
+
+    SECTIONS = ("input", "filter", "output")
+
+    def __init__(self, text):
+        self.toks = _ls_tokens(text)
+        self.i = 0
+        self.plugins = []
+        self.condition_selectors = []
+        while self.i < len(self.toks):
+            kind, word, line = self._next()
+            if kind != "word" or word not in self.SECTIONS:
+                raise ValueError(f"line {line}: expected input/filter/output, got {word!r}")
+            self._expect("{")
+            self._block_body(word)
+
+    def _next(self):
+        if self.i >= len(self.toks):
+            raise ValueError("logstash config: unexpected end (unbalanced braces?)")
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def _peek(self):
+        return self.toks[self.i][1] if self.i < len(self.toks) else None
+
+    def _expect(self, value):
+        kind, word, line = self._next()
+        if word != value:
+            raise ValueError(f"line {line}: expected {value!r}, got {word!r}")
+
+    def _block_body(self, section):
+        while self._peek() != "}":
+            kind, word, line = self._next()
+            if kind != "word":
+                raise ValueError(f"line {line}: expected a plugin or if, got {word!r}")
+            if word == "if":
+                self._branch(section)
+            else:
+                self.plugins.append((section, word, self._plugin_body()))
+        self._next()
+
+    def _branch(self, section):
+        self._condition()
+        self._block_body(section)
+        while self._peek() == "else":
+            self._next()
+            if self._peek() == "if":
+                self._next()
+                self._condition()
+            else:
+                self._expect("{")
+            self._block_body(section)
+
+    def _condition(self):
+        depth, count = 0, 0
+        while True:
+            kind, word, line = self._next()
+            if word == "{" and depth == 0:
+                if count == 0:
+                    raise ValueError(f"line {line}: empty condition")
+                return
+            count += 1
+            if word in ("(", "["):
+                depth += 1
+            elif word in (")", "]"):
+                depth -= 1
+            elif kind == "selector":
+                self.condition_selectors.append(word)
+            elif kind == "word" and word not in ("and", "or", "in", "not", "nand", "xor"):
+                raise ValueError(f"line {line}: unexpected {word!r} in a condition")
+
+    def _plugin_body(self):
+        self._expect("{")
+        options = {}
+        while self._peek() != "}":
+            kind, name, line = self._next()
+            if kind not in ("word", "string"):
+                raise ValueError(f"line {line}: expected an option name, got {name!r}")
+            self._expect("=>")
+            options[name] = self._value()
+        self._next()
+        return options
+
+    def _value(self):
+        kind, word, line = self._next()
+        if kind == "string":
+            return word[1:-1]
+        if kind == "number":
+            return float(word)
+        if kind == "word":
+            if self._peek() == "{":  # a nested plugin, e.g. codec => json_lines { ... }
+                return {"plugin": word, "options": self._plugin_body()}
+            return word
+        if kind == "selector":  # ["a"] is lexed as an array; a bare [x] here is an array of a bareword
+            return [w.strip("[]") for w in re.findall(r"\[[^\]]+\]", word)]
+        if word == "[":
+            items = []
+            while self._peek() != "]":
+                items.append(self._value())
+                if self._peek() == ",":
+                    self._next()
+            self._next()
+            return items
+        if word == "{":
+            entries = {}
+            while self._peek() != "}":
+                kind, key, line = self._next()
+                self._expect("=>")
+                entries[key.strip("\"'")] = self._value()
+                if self._peek() == ",":
+                    self._next()
+            self._next()
+            return entries
+        raise ValueError(f"line {line}: unexpected {word!r} as a value")
