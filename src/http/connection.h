@@ -1,0 +1,70 @@
+// Connection: one accepted HTTP/1.1 connection, served by a coroutine on its own strand: read a request
+// (idle/read timeouts, body and header limits), answer it (Server's contract), repeat while keep-alive.
+// Internal to the server.
+//
+// Thread-safety: everything runs on the connection's strand; stop() and force_close() may be called
+// from any thread (they post to the strand).
+#pragma once
+
+#include <utility>  // before Boost.Asio: 1.74's awaitable.hpp uses std::exchange without it
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "http/response.h"
+#include "telemetry/trace_context.h"
+
+namespace tgpulse::http {
+
+class Server;
+class SseWriter;
+struct Request;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Server& server, boost::asio::ip::tcp::socket socket);
+  // Serves the connection until it closes; runs on the socket's strand. `self` keeps it alive.
+  boost::asio::awaitable<void> run(std::shared_ptr<Connection> self);
+  // Shutdown: close when idle, finish the current request, end an event stream.
+  void stop();
+  // End of the grace period: close the socket now.
+  void force_close();
+
+ private:
+  enum class Phase { idle, reading, handling, streaming, closing };
+  using RawRequest = boost::beast::http::request<boost::beast::http::string_body>;
+
+  // Answers one parsed request; returns whether the connection may serve another.
+  boost::asio::awaitable<bool> serve(RawRequest raw, std::chrono::steady_clock::time_point started);
+  boost::asio::awaitable<bool> write_response(std::string_view request_id, const std::string& traceparent,
+                                              Response& res, unsigned version, bool keep_alive,
+                                              bool head_only);
+  // Sends the event-stream head and runs the producer; returns the status the access log reports.
+  boost::asio::awaitable<unsigned> stream_events(const Request& req, Response& res);
+  boost::asio::awaitable<void> watch_for_disconnect(std::shared_ptr<Connection> self,
+                                                    std::shared_ptr<SseWriter> writer);
+  boost::asio::awaitable<void> answer_parse_error(boost::system::error_code ec, unsigned version,
+                                                  std::string_view method,
+                                                  std::chrono::steady_clock::time_point started);
+  void finish(std::size_t metric_slot, unsigned status, std::string_view method, std::string_view path,
+              std::string_view request_id, std::chrono::steady_clock::time_point started,
+              const telemetry::SpanContext* ctx);
+
+  Server& server_;
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  Phase phase_ = Phase::idle;
+  bool stop_requested_ = false;
+  std::shared_ptr<SseWriter> sse_;  // while streaming
+};
+
+}  // namespace tgpulse::http

@@ -1,0 +1,45 @@
+// Request: what a route handler sees of one HTTP request — method, target, path, the route pattern it
+// matched, path and query parameters, headers, body, the request id (echoed as X-Request-Id) and the
+// SpanContext of the request's server span (pass it as the parent of the handler's own spans).
+//
+// Thread-safety: owned by the connection coroutine that serves the request; a handler may read it
+// until its awaitable completes. Not for concurrent use.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "telemetry/trace_context.h"
+
+namespace tgpulse::http {
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+  boost::beast::http::verb method = boost::beast::http::verb::get;
+  std::string target;        // as received: "/v1/sessions/abc/invoke?x=1"
+  std::string path;          // target without the query: "/v1/sessions/abc/invoke"
+  std::string route;         // the matched pattern: "/v1/sessions/{id}/invoke" ("unmatched" if none)
+  Params path_params;        // {"id", "abc"}, percent-decoded
+  Params query_params;       // in order of appearance, percent-decoded ('+' is a space)
+  boost::beast::http::fields headers;
+  std::string body;
+  std::string request_id;    // accepted from X-Request-Id when sane, else generated
+  telemetry::SpanContext span_context;  // the server span of this request
+  boost::asio::any_io_executor executor;  // the connection's strand; handlers may run timers on it
+
+  // The value of path parameter `name`, or "" when the route has no such parameter.
+  std::string_view param(std::string_view name) const noexcept;
+  // The first value of query parameter `name`, or nullopt when absent.
+  std::optional<std::string_view> query(std::string_view name) const noexcept;
+  // The value of header `name` (case-insensitive), or "" when absent.
+  std::string_view header(std::string_view name) const noexcept;
+};
+
+}  // namespace tgpulse::http

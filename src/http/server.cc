@@ -1,0 +1,172 @@
+#include "http/server.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "http/connection.h"
+#include "http/http_metrics.h"
+#include "telemetry/logger.h"
+
+namespace tgpulse::http {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+struct Server::Listener {
+  explicit Listener(asio::io_context& ioc) : strand(asio::make_strand(ioc)), acceptor(strand) {}
+  asio::any_io_executor strand;
+  tcp::acceptor acceptor;
+};
+
+Server::Server(ServerOptions options, const Router& router, ServerTelemetry telemetry)
+    : options_(std::move(options)), router_(router), telemetry_(telemetry) {}
+
+Server::~Server() { shutdown(); }
+
+std::string Server::url() const {
+  const bool v6 = options_.host.find(':') != std::string::npos;
+  return "http://" + (v6 ? "[" + options_.host + "]" : options_.host) + ":" + std::to_string(port());
+}
+
+Status Server::start() {
+  if (started_) return Error(Errc::conflict, "server already started");
+  if (options_.threads < 1) return Error(Errc::invalid_argument, "server needs at least one thread");
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(options_.host, ec);
+  if (ec) return Error(Errc::invalid_argument, "\"" + options_.host + "\" is not an IP address");
+  const tcp::endpoint endpoint(address, options_.port);
+  const std::string where = options_.host + ":" + std::to_string(options_.port);
+
+  if (telemetry_.registry != nullptr) metrics_ = std::make_unique<HttpMetrics>(*telemetry_.registry, router_.routes());
+  listener_ = std::make_unique<Listener>(ioc_);
+  auto& acceptor = listener_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    listener_.reset();
+    return Error(Errc::unavailable, "cannot listen on " + where + ": " + ec.message());
+  }
+  bound_port_.store(acceptor.local_endpoint().port());
+  work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(ioc_.get_executor());
+  asio::co_spawn(listener_->strand, accept_loop(), asio::detached);
+  threads_.reserve(static_cast<std::size_t>(options_.threads));
+  for (int i = 0; i < options_.threads; ++i) {
+    threads_.emplace_back([this] {
+      for (;;) {
+        try {
+          ioc_.run();
+          return;
+        } catch (const std::exception& e) {
+          // A handler escaped with an exception: report it once and keep the thread serving.
+          if (telemetry_.logger != nullptr) telemetry_.logger->error("io thread exception", {{"error.message", e.what()}});
+        }
+      }
+    });
+  }
+  started_ = true;
+  return {};
+}
+
+asio::awaitable<void> Server::accept_loop() {
+  auto& acceptor = listener_->acceptor;
+  while (true) {
+    boost::system::error_code ec;
+    asio::any_io_executor strand = asio::make_strand(ioc_);
+    tcp::socket socket = co_await acceptor.async_accept(strand, asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping_.load() || !acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      // Out of file descriptors and the like: say so once per occurrence and back off a little.
+      if (telemetry_.logger != nullptr) telemetry_.logger->warn("http accept failed", {{"error.message", ec.message()}});
+      asio::steady_timer pause(listener_->strand, std::chrono::milliseconds(100));
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto connection = std::make_shared<Connection>(*this, std::move(socket));
+    asio::co_spawn(strand, connection->run(connection), asio::detached);
+  }
+}
+
+std::uint64_t Server::register_connection(const std::shared_ptr<Connection>& c) {
+  std::lock_guard lock(conn_mu_);
+  const std::uint64_t id = next_connection_id_++;
+  connections_.emplace(id, c);
+  if (stopping_.load()) c->stop();
+  return id;
+}
+
+void Server::unregister_connection(std::uint64_t id) {
+  {
+    std::lock_guard lock(conn_mu_);
+    connections_.erase(id);
+  }
+  conn_cv_.notify_all();
+}
+
+std::size_t Server::live_connections() {
+  std::lock_guard lock(conn_mu_);
+  return connections_.size();
+}
+
+bool Server::wait_for_connections(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(conn_mu_);
+  return conn_cv_.wait_until(lock, deadline, [this] { return connections_.empty(); });
+}
+
+void Server::drain() {
+  if (!started_ || drained_) return;
+  drained_ = true;
+  stopping_.store(true);
+  asio::post(listener_->strand, [this] {
+    boost::system::error_code ignored;
+    listener_->acceptor.close(ignored);
+  });
+  std::vector<std::shared_ptr<Connection>> live;
+  {
+    std::lock_guard lock(conn_mu_);
+    for (auto& [id, weak] : connections_) {
+      if (auto c = weak.lock()) live.push_back(std::move(c));
+    }
+  }
+  for (auto& c : live) c->stop();
+  live.clear();
+  const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_grace;
+  if (wait_for_connections(deadline)) return;
+  const std::size_t left = live_connections();
+  if (telemetry_.logger != nullptr) {
+    telemetry_.logger->warn("http shutdown grace expired; closing connections",
+                            {{"connections", static_cast<std::int64_t>(left)}});
+  }
+  {
+    std::lock_guard lock(conn_mu_);
+    for (auto& [id, weak] : connections_) {
+      if (auto c = weak.lock()) live.push_back(std::move(c));
+    }
+  }
+  for (auto& c : live) c->force_close();
+  live.clear();
+  wait_for_connections(std::chrono::steady_clock::now() + std::chrono::seconds(1));
+}
+
+void Server::stop() {
+  if (!started_ || stopped_) return;
+  drain();
+  stopped_ = true;
+  work_.reset();
+  ioc_.stop();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+}  // namespace tgpulse::http

@@ -1,0 +1,130 @@
+// Server: the HTTP/1.1 server (Boost.Beast, C++20 coroutines). One io_context run by `threads`
+// threads; each connection is a coroutine on its own strand. For every request it assigns a request id
+// (X-Request-Id), opens a server span "HTTP <method> <route>" as a child of an incoming W3C
+// `traceparent` (echoed back as `traceparent`), routes through the Router (404, 405 with Allow), runs the
+// handler, answers JSON errors for every failure it produces itself (malformed request line/header/
+// Content-Length → 400, body over the limit → 413, headers over the limit → 431, a handler that
+// throws → 500, logged once), counts it in HttpMetrics and writes the access log line "http request".
+//
+// Timeouts: an idle keep-alive connection is closed after idle_timeout; once the first byte of a
+// request arrived, the whole request must arrive within read_timeout; each response write must finish
+// within write_timeout.
+//
+// Shutdown: stop accepting, close idle connections, let in-flight requests finish (their responses carry
+// Connection: close), end event streams, and after `shutdown_grace` close whatever is left.
+//
+// Thread-safety: start() and shutdown() are called from one controlling thread (not from a handler);
+// port(), url(), stopping() and io_context() are thread-safe. The Router must not change after start().
+#pragma once
+
+#include <utility>  // before Boost.Asio: 1.74's awaitable.hpp uses std::exchange without it
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/result.h"
+#include "http/router.h"
+#include "http/sse_writer.h"
+
+namespace tgpulse::telemetry {
+class Registry;
+class Logger;
+class Tracer;
+}  // namespace tgpulse::telemetry
+
+namespace tgpulse::http {
+
+class HttpMetrics;
+class Connection;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";  // address to bind (IPv4 or IPv6 literal)
+  std::uint16_t port = 8080;       // 0 = any free port (see port() after start())
+  int threads = 2;                 // threads running the io_context; 2 fits a small service
+  std::size_t body_limit = 1024 * 1024;   // bytes; a larger body is refused with 413 before it is read
+  std::size_t header_limit = 16 * 1024;   // bytes of request line + headers; more → 431
+  std::chrono::milliseconds read_timeout{30000};    // first byte of a request → whole request read
+  std::chrono::milliseconds idle_timeout{60000};    // keep-alive connection with no request → closed
+  std::chrono::milliseconds write_timeout{30000};   // one response (or event) write
+  std::chrono::milliseconds shutdown_grace{10000};  // in-flight requests may finish within this
+  std::chrono::milliseconds sse_heartbeat{15000};   // event streams: comment after this much silence
+};
+
+// What the server reports to; any pointer may be null (then that signal is not produced).
+struct ServerTelemetry {
+  telemetry::Registry* registry = nullptr;  // tgpulse_http_* metrics
+  telemetry::Logger* logger = nullptr;      // access log, handler failures
+  telemetry::Tracer* tracer = nullptr;      // server spans
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, const Router& router, ServerTelemetry telemetry);
+  ~Server();  // shutdown() if still running
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds, listens and starts the threads. Fails (Errc::unavailable) when the address cannot be bound.
+  Status start();
+  // The bound port (useful with port 0) and "http://host:port".
+  std::uint16_t port() const noexcept { return bound_port_.load(); }
+  std::string url() const;
+  bool stopping() const noexcept { return stopping_.load(); }
+  // The server's io_context, for areas that want to run their coroutines and timers on its threads.
+  boost::asio::io_context& io_context() noexcept { return ioc_; }
+  // Graceful stop (see above), bounded by options.shutdown_grace plus one second to close the rest.
+  // The threads keep running (other areas may still need them to wind down). Idempotent.
+  void drain();
+  // Stops the io_context and joins the threads. Idempotent; drains first if needed.
+  void stop();
+  void shutdown() { drain(); stop(); }
+
+  // Connection bookkeeping (used by Connection).
+  std::uint64_t register_connection(const std::shared_ptr<Connection>& c);
+  void unregister_connection(std::uint64_t id);
+  const ServerOptions& options() const noexcept { return options_; }
+  const Router& router() const noexcept { return router_; }
+  HttpMetrics* metrics() const noexcept { return metrics_.get(); }
+  const ServerTelemetry& telemetry() const noexcept { return telemetry_; }
+
+ private:
+  struct Listener;
+  boost::asio::awaitable<void> accept_loop();
+  std::size_t live_connections();
+  bool wait_for_connections(std::chrono::steady_clock::time_point deadline);
+
+  ServerOptions options_;
+  const Router& router_;
+  ServerTelemetry telemetry_;
+  std::unique_ptr<HttpMetrics> metrics_;
+  std::atomic<std::uint16_t> bound_port_{0};
+  std::atomic<bool> stopping_{false};
+  bool started_ = false;
+  bool drained_ = false;
+  bool stopped_ = false;
+
+  std::mutex conn_mu_;
+  std::condition_variable conn_cv_;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections_;
+  std::uint64_t next_connection_id_ = 1;
+
+  std::vector<std::thread> threads_;
+  // Declared last: destroyed first, so pending coroutine frames die while the members they use live.
+  boost::asio::io_context ioc_;
+  std::unique_ptr<Listener> listener_;
+  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+};
+
+}  // namespace tgpulse::http
