@@ -1,0 +1,230 @@
+#include "tdsim/profile.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+namespace tgpulse::tdsim {
+namespace {
+
+using nlohmann::json;
+
+json yaml_to_json(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      json out = json::object();
+      for (const auto& kv : node) out[kv.first.as<std::string>()] = yaml_to_json(kv.second);
+      return out;
+    }
+    case YAML::NodeType::Sequence: {
+      json out = json::array();
+      for (const auto& v : node) out.push_back(yaml_to_json(v));
+      return out;
+    }
+    case YAML::NodeType::Scalar: {
+      const auto& s = node.Scalar();
+      if (node.Tag() == "!") return s;  // quoted
+      if (s == "true") return true;
+      if (s == "false") return false;
+      try {
+        std::size_t used = 0;
+        long long i = std::stoll(s, &used);
+        if (used == s.size()) return i;
+      } catch (...) {
+      }
+      try {
+        std::size_t used = 0;
+        double d = std::stod(s, &used);
+        if (used == s.size()) return d;
+      } catch (...) {
+      }
+      return s;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+struct Reader {
+  std::string error;
+  bool number(const json& obj, const char* key, const std::string& path, double* out, double min = 0) {
+    auto it = obj.find(key);
+    if (it == obj.end()) return true;
+    if (!it->is_number() || it->get<double>() < min) {
+      error = path + key + " must be a number >= " + std::to_string(min);
+      return false;
+    }
+    *out = it->get<double>();
+    return true;
+  }
+  bool probability(const json& obj, const char* key, const std::string& path, double* out) {
+    if (!number(obj, key, path, out)) return false;
+    if (*out > 1) {
+      error = path + key + " must be within [0, 1]";
+      return false;
+    }
+    return true;
+  }
+  bool string(const json& obj, const char* key, const std::string& path, std::string* out) {
+    auto it = obj.find(key);
+    if (it == obj.end()) return true;
+    if (!it->is_string()) {
+      error = path + key + " must be a string";
+      return false;
+    }
+    *out = it->get<std::string>();
+    return true;
+  }
+  bool range(const json& obj, const char* key, const std::string& path, LatencyRange* out) {
+    auto it = obj.find(key);
+    if (it == obj.end()) return true;
+    if (!it->is_object()) {
+      error = path + key + " must be an object {min, max}";
+      return false;
+    }
+    const std::string p = path + key + ".";
+    if (!number(*it, "min", p, &out->min_ms) || !number(*it, "max", p, &out->max_ms)) return false;
+    if (out->max_ms < out->min_ms) {
+      error = p + "max must be >= min";
+      return false;
+    }
+    return true;
+  }
+  bool flood(const json& obj, const std::string& path, FloodLimit* out) {
+    if (!obj.is_object()) {
+      error = path + " must be an object {rate_per_second, burst}";
+      return false;
+    }
+    return number(obj, "rate_per_second", path + ".", &out->rate_per_second) &&
+           number(obj, "burst", path + ".", &out->burst);
+  }
+};
+
+json range_json(const LatencyRange& r) { return {{"min", r.min_ms}, {"max", r.max_ms}}; }
+json flood_json(const FloodLimit& f) { return {{"rate_per_second", f.rate_per_second}, {"burst", f.burst}}; }
+
+}  // namespace
+
+Result<Profile> Profile::apply(const Profile& base, const json& patch) {
+  if (!patch.is_object()) return Error(Errc::invalid_argument, "a tdsim profile must be an object");
+  static const char* const kKeys[] = {"seed", "qr_token_ttl_seconds", "flood_wait_limit_seconds", "latency_ms",
+                                      "auth_latency_ms", "method_latency_ms", "flood", "qr", "faults", "chats"};
+  for (const auto& [key, value] : patch.items()) {
+    bool known = false;
+    for (const char* k : kKeys) known = known || key == k;
+    if (!known) return Error(Errc::invalid_argument, "unknown tdsim profile key: " + key);
+  }
+  Profile p = base;
+  Reader r;
+  double seed = static_cast<double>(p.seed);
+  double chats = p.chats;
+  bool ok = r.number(patch, "seed", "", &seed) && r.number(patch, "qr_token_ttl_seconds", "", &p.qr_token_ttl_seconds, 0.01) &&
+            r.number(patch, "flood_wait_limit_seconds", "", &p.flood_wait_limit_seconds) &&
+            r.range(patch, "latency_ms", "", &p.latency) && r.range(patch, "auth_latency_ms", "", &p.auth_latency) &&
+            r.number(patch, "chats", "", &chats);
+  if (ok && patch.contains("method_latency_ms")) {
+    const auto& m = patch["method_latency_ms"];
+    if (!m.is_object()) {
+      r.error = "method_latency_ms must be an object {method: {min, max}}";
+      ok = false;
+    } else {
+      for (const auto& [method, value] : m.items()) {
+        LatencyRange lr;
+        json wrapper = {{method, value}};
+        if (!(ok = r.range(wrapper, method.c_str(), "method_latency_ms.", &lr))) break;
+        p.method_latency[method] = lr;
+      }
+    }
+  }
+  if (ok && patch.contains("flood")) {
+    const auto& f = patch["flood"];
+    if (!f.is_object()) {
+      r.error = "flood must be an object {default, methods}";
+      ok = false;
+    } else {
+      if (f.contains("default")) ok = r.flood(f["default"], "flood.default", &p.default_flood);
+      if (ok && f.contains("methods")) {
+        if (!f["methods"].is_object()) {
+          r.error = "flood.methods must be an object";
+          ok = false;
+        } else {
+          for (const auto& [method, value] : f["methods"].items()) {
+            FloodLimit fl = p.flood_for(method);
+            if (!(ok = r.flood(value, "flood.methods." + method, &fl))) break;
+            p.flood[method] = fl;
+          }
+        }
+      }
+    }
+  }
+  if (ok && patch.contains("qr")) {
+    const auto& q = patch["qr"];
+    ok = q.is_object() && r.probability(q, "scan_probability", "qr.", &p.qr.scan_probability) &&
+         r.probability(q, "password_probability", "qr.", &p.qr.password_probability) &&
+         r.probability(q, "decline_probability", "qr.", &p.qr.decline_probability) &&
+         r.range(q, "scan_delay_ms", "qr.", &p.qr.scan_delay) && r.string(q, "password", "qr.", &p.qr.password) &&
+         r.string(q, "password_hint", "qr.", &p.qr.password_hint);
+    if (!q.is_object()) r.error = "qr must be an object";
+  }
+  if (ok && patch.contains("faults")) {
+    const auto& f = patch["faults"];
+    ok = f.is_object() && r.probability(f, "error_rate", "faults.", &p.faults.error_rate);
+    if (!f.is_object()) r.error = "faults must be an object";
+  }
+  if (!ok) return Error(Errc::invalid_argument, "bad tdsim profile: " + r.error);
+  p.seed = static_cast<std::uint64_t>(seed);
+  p.chats = static_cast<int>(chats);
+  return p;
+}
+
+Result<Profile> Profile::load_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Error(Errc::not_found, "cannot read tdsim profile " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  json doc;
+  try {
+    doc = yaml_to_json(YAML::Load(text.str()));  // YAML is a superset of JSON
+  } catch (const YAML::Exception& e) {
+    return Error(Errc::invalid_argument, "tdsim profile " + path + " is not YAML/JSON: " + e.what());
+  }
+  if (doc.is_null()) doc = json::object();
+  auto p = apply(defaults(), doc);
+  if (!p.ok()) return Error(Errc::invalid_argument, path + ": " + p.error().message);
+  return p;
+}
+
+json Profile::to_json() const {
+  json methods = json::object();
+  for (const auto& [m, f] : flood) methods[m] = flood_json(f);
+  json lat = json::object();
+  for (const auto& [m, l] : method_latency) lat[m] = range_json(l);
+  return {{"seed", seed},
+          {"qr_token_ttl_seconds", qr_token_ttl_seconds},
+          {"flood_wait_limit_seconds", flood_wait_limit_seconds},
+          {"latency_ms", range_json(latency)},
+          {"auth_latency_ms", range_json(auth_latency)},
+          {"method_latency_ms", lat},
+          {"flood", {{"default", flood_json(default_flood)}, {"methods", methods}}},
+          {"qr",
+           {{"scan_probability", qr.scan_probability},
+            {"password_probability", qr.password_probability},
+            {"decline_probability", qr.decline_probability},
+            {"scan_delay_ms", range_json(qr.scan_delay)},
+            {"password_hint", qr.password_hint}}},
+          {"faults", {{"error_rate", faults.error_rate}}},
+          {"chats", chats}};
+}
+
+const LatencyRange& Profile::latency_for(const std::string& method) const {
+  auto it = method_latency.find(method);
+  return it == method_latency.end() ? latency : it->second;
+}
+
+const FloodLimit& Profile::flood_for(const std::string& method) const {
+  auto it = flood.find(method);
+  return it == flood.end() ? default_flood : it->second;
+}
+
+}  // namespace tgpulse::tdsim

@@ -1,0 +1,43 @@
+// SimClient: the state tdsim keeps for one TDLib client id — its authorization state, its database
+// directory, the current QR login token, and the simulated account (2FA password).
+//
+// Thread-safety: none; owned by the Simulator and touched under its lock.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace tgpulse::tdsim {
+
+enum class SimAuthState {
+  wait_tdlib_parameters,
+  wait_phone_number,
+  wait_other_device_confirmation,
+  wait_password,
+  ready,
+  logging_out,
+  closing,
+  closed,
+};
+
+// TDLib's constructor name of a state ("authorizationStateWaitPhoneNumber", ...).
+const char* sim_state_type(SimAuthState s) noexcept;
+
+struct SimClient {
+  int id = 0;
+  bool started = false;  // TDLib creates a client on its first request
+  SimAuthState state = SimAuthState::wait_tdlib_parameters;
+  std::string database_directory;
+  std::int64_t user_id = 0;
+  std::string link;            // current tg://login?token=... while waiting for confirmation
+  std::uint64_t token_generation = 0;  // bumps on every new token; stale expiry events compare it
+  std::string login_link;      // the link that was scanned (for POST /revoke {"link"})
+  bool auto_scan_rolled = false;  // the simulated phone decided for this QR login already
+  std::string password;        // the account's 2FA password; "" = no 2FA
+  std::string password_hint;
+  // Answers of one client leave in order: nothing is delivered before this (absorbed flood waits excepted).
+  std::chrono::steady_clock::time_point last_delivery{};
+};
+
+}  // namespace tgpulse::tdsim

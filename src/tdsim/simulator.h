@@ -1,0 +1,113 @@
+// Simulator: tdsim's Telegram. Implements the five functions of TDLib's JSON interface for the C exports
+// in tdsim_api.cc, and the operations of the control interface (scan, flood, revoke, state, profile).
+//
+// What it plays (see docs/tdsim.md): authorization states with TDLib's names, QR tokens that expire and
+// are replaced, the 2FA password step, logOut/close/destroy (and loss of authorization) down to
+// authorizationStateClosed, a handful of ordinary functions with latency, Telegram's flood limits with
+// TDLib's absorption rule and WARNING log lines, and TDLib's error objects for bad requests.
+//
+// Thread-safety: thread-safe. receive() must be called from one thread at a time (as TDLib's).
+// Client state is guarded by one mutex; answers go through an OutputQueue; delayed work runs on an
+// EventScheduler thread; the log callback is called without the lock held.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.h"
+#include "tdsim/event_scheduler.h"
+#include "tdsim/flood_control.h"
+#include "tdsim/output_queue.h"
+#include "tdsim/profile.h"
+#include "tdsim/sim_client.h"
+#include "tdsim/static_functions.h"
+#include "tdsim/td_request.h"
+
+namespace tgpulse::tdsim {
+
+class Simulator {
+ public:
+  using LogMessageCallback = void (*)(int verbosity_level, const char* message);
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  explicit Simulator(Profile profile);
+  ~Simulator();
+  Simulator(const Simulator&) = delete;
+  Simulator& operator=(const Simulator&) = delete;
+
+  // TDLib's JSON interface.
+  int create_client_id();
+  void send(int client_id, std::string_view request);
+  const char* receive(double timeout_seconds);
+  const char* execute(std::string_view request);  // valid until the calling thread's next execute()
+  void set_log_message_callback(int max_verbosity_level, LogMessageCallback callback);
+
+  // Control interface. Errors: not_found (no such link/client), conflict (wrong state),
+  // invalid_argument (bad outcome/method/seconds).
+  Result<nlohmann::json> scan(const std::string& link, const std::string& outcome, const std::string& password);
+  Result<nlohmann::json> force_flood(const std::string& method, int client_id, int seconds);
+  Result<nlohmann::json> revoke(const std::string& link, int client_id);
+  nlohmann::json state() const;
+  Result<nlohmann::json> update_profile(const nlohmann::json& patch);
+  Profile profile() const;
+
+ private:
+  struct Outgoing;  // objects to deliver and log lines to write after the lock is released
+
+  void handle(SimClient& client, TdRequest request, Outgoing& out);
+  void handle_auth(SimClient& client, const TdRequest& request, Outgoing& out, TimePoint at);
+  void handle_ordinary(SimClient& client, const TdRequest& request, Outgoing& out, TimePoint at);
+  nlohmann::json ordinary_answer(SimClient& client, const TdRequest& request);
+
+  void set_state(SimClient& client, SimAuthState state, Outgoing& out, TimePoint at);
+  nlohmann::json state_object(const SimClient& client) const;
+  void new_qr_token(SimClient& client, Outgoing& out, TimePoint at);
+  void on_token_expiry(int client_id, std::uint64_t generation);
+  void apply_scan(SimClient& client, const std::string& outcome, const std::string& password, Outgoing& out);
+  void finish_logout(SimClient& client, Outgoing& out, TimePoint at, bool remove_database);
+  void roll_auto_scan(SimClient& client);
+
+  // Flood control: extra delay (absorbed) or a 429 error object.
+  struct FloodDecision {
+    double delay_seconds = 0;
+    std::optional<nlohmann::json> error;
+  };
+  FloodDecision flood_decision(SimClient& client, const std::string& method, Outgoing& out);
+  std::string flood_log_line(bool absorbed, int client_id, int seconds, const std::string& method);
+
+  TimePoint after_latency(const LatencyRange& range);
+  void deliver(Outgoing& out);  // called without the lock
+  // Queues `object` for `client` at `at` (not before the client's previous object unless `in_order` is
+  // false, which absorbed flood waits use), echoing `extra`.
+  void emit(Outgoing& out, SimClient& client, nlohmann::json object, TimePoint at,
+            const std::optional<nlohmann::json>& extra = std::nullopt, bool in_order = true);
+  SimClient* find(int client_id);
+  void write_database(const SimClient& client, bool authorized) const;
+  bool read_database_authorized(const SimClient& client) const;
+
+  mutable std::mutex mutex_;
+  Profile profile_;                       // guarded by mutex_
+  std::mt19937_64 rng_;                   // guarded by mutex_
+  std::map<int, SimClient> clients_;      // guarded by mutex_
+  FloodControl flood_;                    // guarded by mutex_
+  std::uint64_t next_query_id_ = 1;       // guarded by mutex_
+  std::atomic<int> next_client_id_{1};
+
+  StaticFunctions static_functions_;
+  std::atomic<int> log_max_verbosity_{0};
+  std::atomic<LogMessageCallback> log_callback_{nullptr};
+  OutputQueue output_;
+  EventScheduler scheduler_;  // last: its thread stops first
+};
+
+}  // namespace tgpulse::tdsim
