@@ -151,9 +151,12 @@ std::atomic<std::uint64_t>& Histogram::cell(std::size_t shard, std::size_t index
 
 std::size_t Histogram::bucket_index(double v) const noexcept {
   const std::size_t n = bounds_.size();
-  if (n <= 16) {
+  if (n <= 32) {
+    // Branch-free: the number of bounds below v is its bucket (bounds are increasing); a NaN is below
+    // none of them, so `!(v <= b)` sends it to +Inf.
+    const double* b = bounds_.data();
     std::size_t i = 0;
-    while (i < n && !(v <= bounds_[i])) ++i;
+    for (std::size_t k = 0; k < n; ++k) i += static_cast<std::size_t>(!(v <= b[k]));
     return i;
   }
   if (std::isnan(v)) return n;
