@@ -102,34 +102,25 @@ BENCHMARK(BM_HistogramObserve_PromCpp)->Threads(1)->Threads(2)->UseRealTime();
 std::string method_label(long i) { return "method" + std::to_string(i % 100); }
 std::string status_label(long i) { return "status" + std::to_string(i / 100); }
 
-void BM_ExposeText_Ours(benchmark::State& state) {
+// Exposes a registry holding state.range(0) counter series in `format`.
+void expose_ours(benchmark::State& state, ExpositionFormat format) {
   tgpulse::telemetry::Registry registry;
   auto& family = registry.counter("bench_requests_total", "Requests", {"method", "status"});
   for (long i = 0; i < state.range(0); ++i) family.labels({method_label(i), status_label(i)}).inc(static_cast<double>(i));
   std::size_t bytes = 0;
   for (auto _ : state) {
-    std::string text = registry.expose(ExpositionFormat::prometheus_text_004);
+    std::string text = registry.expose(format);
     bytes = text.size();
     benchmark::DoNotOptimize(text.data());
   }
   state.counters["bytes"] = static_cast<double>(bytes);
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
+
+void BM_ExposeText_Ours(benchmark::State& state) { expose_ours(state, ExpositionFormat::prometheus_text_004); }
 BENCHMARK(BM_ExposeText_Ours)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
 
-void BM_ExposeOpenMetrics_Ours(benchmark::State& state) {
-  tgpulse::telemetry::Registry registry;
-  auto& family = registry.counter("bench_requests_total", "Requests", {"method", "status"});
-  for (long i = 0; i < state.range(0); ++i) family.labels({method_label(i), status_label(i)}).inc(static_cast<double>(i));
-  std::size_t bytes = 0;
-  for (auto _ : state) {
-    std::string text = registry.expose(ExpositionFormat::openmetrics_100);
-    bytes = text.size();
-    benchmark::DoNotOptimize(text.data());
-  }
-  state.counters["bytes"] = static_cast<double>(bytes);
-  state.SetItemsProcessed(state.iterations() * state.range(0));
-}
+void BM_ExposeOpenMetrics_Ours(benchmark::State& state) { expose_ours(state, ExpositionFormat::openmetrics_100); }
 BENCHMARK(BM_ExposeOpenMetrics_Ours)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
 
 void BM_ExposeText_PromCpp(benchmark::State& state) {
