@@ -71,16 +71,21 @@ Status make_private_file(const std::string& path, bool create) {
 
 }  // namespace
 
-// A prepared statement, finalized when it goes out of scope.
+// One use of a cached prepared statement (SqliteSessionStore::cached_statement); reset and unbound
+// when it goes out of scope, ready for the next use. Used only under the store's mutex.
 class SqliteSessionStore::Statement {
  public:
-  Statement(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
-  Statement(sqlite3* db, const std::string& sql) : Statement(db, sql.c_str()) {}
-  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(SqliteSessionStore& store, std::string_view sql) : stmt_(store.cached_statement(sql)) {}
+  ~Statement() {
+    if (stmt_ != nullptr) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
-  bool prepared() const { return rc_ == SQLITE_OK; }
+  bool prepared() const { return stmt_ != nullptr; }
   void bind(int i, std::string_view v) {
     sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
   }
@@ -128,8 +133,7 @@ class SqliteSessionStore::Statement {
   TenantRecord tenant() const { return TenantRecord{text(0), text(1), int64(2)}; }
 
  private:
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_ = SQLITE_ERROR;
+  sqlite3_stmt* stmt_ = nullptr;  // owned by the store's cache
 };
 
 Result<std::unique_ptr<SqliteSessionStore>> SqliteSessionStore::open(const SqliteStoreOptions& options,
@@ -170,14 +174,30 @@ Result<std::unique_ptr<SqliteSessionStore>> SqliteSessionStore::open(const Sqlit
 SqliteSessionStore::SqliteSessionStore(sqlite3* db, std::string path, const Clock& clock)
     : db_(db), path_(std::move(path)), clock_(clock) {}
 
-SqliteSessionStore::~SqliteSessionStore() { sqlite3_close_v2(db_); }
+SqliteSessionStore::~SqliteSessionStore() {
+  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
+
+sqlite3_stmt* SqliteSessionStore::cached_statement(std::string_view sql) {
+  auto it = statements_.find(sql);
+  if (it != statements_.end()) return it->second;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+                         nullptr) != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return nullptr;
+  }
+  statements_.emplace(std::string(sql), stmt);
+  return stmt;
+}
 
 Status SqliteSessionStore::configure(const SqliteStoreOptions& options) {
   std::lock_guard lock(mu_);
   sqlite3_busy_timeout(db_, options.busy_timeout_ms);
   if (auto s = exec("PRAGMA foreign_keys = ON", "open store: foreign_keys"); !s) return s;
   {
-    Statement wal(db_, "PRAGMA journal_mode = WAL");
+    Statement wal(*this, "PRAGMA journal_mode = WAL");
     if (!wal.prepared() || wal.step() != SQLITE_ROW) return sqlite_error("open store: journal_mode");
     if (wal.text(0) != "wal") return Error(Errc::store_error, "open store: WAL mode refused (" + wal.text(0) + ")");
   }
@@ -202,9 +222,15 @@ Status SqliteSessionStore::exec(const char* sql, const char* operation) {
   return {};
 }
 
+Status SqliteSessionStore::step_once(std::string_view sql, const char* operation) {
+  Statement q(*this, sql);
+  if (!q.prepared() || q.step() != SQLITE_DONE) return sqlite_error(operation);
+  return {};
+}
+
 Error SqliteSessionStore::rollback(Error cause) {
   if (sqlite3_get_autocommit(db_) != 0) return cause;  // SQLite already rolled the transaction back
-  if (auto s = exec("ROLLBACK", "rollback"); !s) cause.message += " (and " + s.error().message + ")";
+  if (auto s = step_once("ROLLBACK", "rollback"); !s) cause.message += " (and " + s.error().message + ")";
   return cause;
 }
 
@@ -223,7 +249,7 @@ Status SqliteSessionStore::migrate() {
   int version = 0;
   bool has_row = false;
   {
-    Statement q(db_, "SELECT version FROM schema_version");
+    Statement q(*this, "SELECT version FROM schema_version");
     if (!q.prepared()) return fail(sqlite_error("migrate: read version"));
     if (q.step() == SQLITE_ROW) {
       version = static_cast<int>(q.int64(0));
@@ -239,7 +265,7 @@ Status SqliteSessionStore::migrate() {
     if (auto s = exec(kMigrations[static_cast<std::size_t>(v)], "migrate: apply"); !s) return fail(s.error());
   }
   if (version != latest_schema_version() || !has_row) {
-    Statement w(db_, has_row ? "UPDATE schema_version SET version = ?1" : "INSERT INTO schema_version VALUES (?1)");
+    Statement w(*this, has_row ? "UPDATE schema_version SET version = ?1" : "INSERT INTO schema_version VALUES (?1)");
     w.bind(1, std::int64_t{latest_schema_version()});
     if (!w.prepared() || w.step() != SQLITE_DONE) return fail(sqlite_error("migrate: write version"));
   }
@@ -248,14 +274,14 @@ Status SqliteSessionStore::migrate() {
 
 Result<int> SqliteSessionStore::schema_version() {
   std::lock_guard lock(mu_);
-  Statement q(db_, "SELECT version FROM schema_version");
+  Statement q(*this, "SELECT version FROM schema_version");
   if (!q.prepared() || q.step() != SQLITE_ROW) return sqlite_error("schema_version");
   return static_cast<int>(q.int64(0));
 }
 
 Result<std::string> SqliteSessionStore::journal_mode() {
   std::lock_guard lock(mu_);
-  Statement q(db_, "PRAGMA journal_mode");
+  Statement q(*this, "PRAGMA journal_mode");
   if (!q.prepared() || q.step() != SQLITE_ROW) return sqlite_error("journal_mode");
   return q.text(0);
 }
@@ -265,7 +291,7 @@ Result<std::string> SqliteSessionStore::journal_mode() {
 Status SqliteSessionStore::create_tenant(const TenantRecord& tenant) {
   if (auto valid = validate_tenant_record(tenant); !valid) return valid;
   std::lock_guard lock(mu_);
-  Statement q(db_, "INSERT INTO tenants (tenant_id, token_hash, created_at) VALUES (?1, ?2, ?3)");
+  Statement q(*this, "INSERT INTO tenants (tenant_id, token_hash, created_at) VALUES (?1, ?2, ?3)");
   if (!q.prepared()) return sqlite_error("create tenant");
   q.bind(1, tenant.tenant_id);
   q.bind(2, tenant.token_hash);
@@ -279,7 +305,7 @@ Status SqliteSessionStore::create_tenant(const TenantRecord& tenant) {
 
 Result<TenantRecord> SqliteSessionStore::get_tenant(std::string_view tenant_id) {
   std::lock_guard lock(mu_);
-  Statement q(db_, "SELECT tenant_id, token_hash, created_at FROM tenants WHERE tenant_id = ?1");
+  Statement q(*this, "SELECT tenant_id, token_hash, created_at FROM tenants WHERE tenant_id = ?1");
   if (!q.prepared()) return sqlite_error("get tenant");
   q.bind(1, tenant_id);
   const int rc = q.step();
@@ -290,7 +316,7 @@ Result<TenantRecord> SqliteSessionStore::get_tenant(std::string_view tenant_id) 
 
 Result<std::vector<TenantRecord>> SqliteSessionStore::list_tenants() {
   std::lock_guard lock(mu_);
-  Statement q(db_, "SELECT tenant_id, token_hash, created_at FROM tenants ORDER BY tenant_id");
+  Statement q(*this, "SELECT tenant_id, token_hash, created_at FROM tenants ORDER BY tenant_id");
   if (!q.prepared()) return sqlite_error("list tenants");
   std::vector<TenantRecord> out;
   int rc;
@@ -301,13 +327,13 @@ Result<std::vector<TenantRecord>> SqliteSessionStore::list_tenants() {
 
 Status SqliteSessionStore::delete_tenant(std::string_view tenant_id, TenantDeletion mode) {
   std::lock_guard lock(mu_);
-  if (auto s = exec("BEGIN IMMEDIATE", "delete tenant"); !s) return s;
+  if (auto s = step_once("BEGIN IMMEDIATE", "delete tenant"); !s) return s;
   auto finish = [this](Status result) -> Status {
     if (!result) return rollback(std::move(result).error());
-    return exec("COMMIT", "delete tenant: commit");
+    return step_once("COMMIT", "delete tenant: commit");
   };
   {
-    Statement q(db_, "SELECT (SELECT COUNT(*) FROM tenants WHERE tenant_id = ?1),"
+    Statement q(*this, "SELECT (SELECT COUNT(*) FROM tenants WHERE tenant_id = ?1),"
                      "       (SELECT COUNT(*) FROM sessions WHERE tenant_id = ?1)");
     if (!q.prepared()) return finish(sqlite_error("delete tenant"));
     q.bind(1, tenant_id);
@@ -318,7 +344,7 @@ Status SqliteSessionStore::delete_tenant(std::string_view tenant_id, TenantDelet
     }
   }
   for (const char* sql : {"DELETE FROM sessions WHERE tenant_id = ?1", "DELETE FROM tenants WHERE tenant_id = ?1"}) {
-    Statement d(db_, sql);
+    Statement d(*this, sql);
     if (!d.prepared()) return finish(sqlite_error("delete tenant"));
     d.bind(1, tenant_id);
     if (d.step() != SQLITE_DONE) return finish(sqlite_error("delete tenant"));
@@ -329,7 +355,7 @@ Status SqliteSessionStore::delete_tenant(std::string_view tenant_id, TenantDelet
 Result<TenantRecord> SqliteSessionStore::find_tenant_by_token(std::string_view token) {
   const std::string hash = TenantTokens::hash_token(token);
   std::lock_guard lock(mu_);
-  Statement q(db_, "SELECT tenant_id, token_hash, created_at FROM tenants WHERE token_hash = ?1");
+  Statement q(*this, "SELECT tenant_id, token_hash, created_at FROM tenants WHERE token_hash = ?1");
   if (!q.prepared()) return sqlite_error("find tenant by token");
   q.bind(1, hash);
   const int rc = q.step();
@@ -347,7 +373,7 @@ Result<TenantRecord> SqliteSessionStore::find_tenant_by_token(std::string_view t
 Status SqliteSessionStore::create_session(const SessionRecord& session) {
   if (auto valid = validate_session_record(session); !valid) return valid;
   std::lock_guard lock(mu_);
-  Statement q(db_, std::string("INSERT INTO sessions (") + kSessionColumns +
+  Statement q(*this, std::string("INSERT INTO sessions (") + kSessionColumns +
                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
   if (!q.prepared()) return sqlite_error("create session");
   q.bind(1, session.session_id);
@@ -371,7 +397,7 @@ Status SqliteSessionStore::create_session(const SessionRecord& session) {
 }
 
 Result<SessionRecord> SqliteSessionStore::find_session_locked(std::string_view session_id) {
-  Statement q(db_, std::string("SELECT ") + kSessionColumns + " FROM sessions WHERE session_id = ?1");
+  Statement q(*this, std::string("SELECT ") + kSessionColumns + " FROM sessions WHERE session_id = ?1");
   if (!q.prepared()) return sqlite_error("get session");
   q.bind(1, session_id);
   const int rc = q.step();
@@ -395,7 +421,7 @@ Result<SessionRecord> SqliteSessionStore::find_session(std::string_view session_
 Result<std::vector<SessionRecord>> SqliteSessionStore::query_sessions(const char* where, std::string_view arg,
                                                                       const char* operation) {
   std::lock_guard lock(mu_);
-  Statement q(db_, std::string("SELECT ") + kSessionColumns + " FROM sessions" + where + kOrder);
+  Statement q(*this, std::string("SELECT ") + kSessionColumns + " FROM sessions" + where + kOrder);
   if (!q.prepared()) return sqlite_error(operation);
   if (!arg.empty()) q.bind(1, arg);
   std::vector<SessionRecord> out;
@@ -421,7 +447,7 @@ Result<std::vector<SessionRecord>> SqliteSessionStore::list_all_sessions() {
 Result<SessionRecord> SqliteSessionStore::update_state(std::string_view session_id,
                                                        const SessionStateChange& change) {
   std::lock_guard lock(mu_);
-  if (auto s = exec("BEGIN IMMEDIATE", "update session state"); !s) return s.error();
+  if (auto s = step_once("BEGIN IMMEDIATE", "update session state"); !s) return s.error();
   auto fail = [this](Error e) -> Error { return rollback(std::move(e)); };
   auto current = find_session_locked(session_id);
   if (!current) return fail(std::move(current).error());
@@ -429,7 +455,7 @@ Result<SessionRecord> SqliteSessionStore::update_state(std::string_view session_
     return fail(Error(Errc::conflict, std::string("session is ") + session_state_name(current->state) + ", not " +
                                           session_state_name(*change.expected_from)));
   }
-  Statement q(db_,
+  Statement q(*this,
               "UPDATE sessions SET state = ?1, cleanup_trigger = COALESCE(?2, cleanup_trigger),"
               " cleanup_logout = COALESCE(?3, cleanup_logout), authorized_at = COALESCE(?4, authorized_at),"
               " user_id = COALESCE(?5, user_id), updated_at = ?6 WHERE session_id = ?7");
@@ -448,13 +474,13 @@ Result<SessionRecord> SqliteSessionStore::update_state(std::string_view session_
   if (q.step() != SQLITE_DONE) return fail(sqlite_error("update session state"));
   auto updated = find_session_locked(session_id);
   if (!updated) return fail(std::move(updated).error());
-  if (auto s = exec("COMMIT", "update session state: commit"); !s) return fail(s.error());
+  if (auto s = step_once("COMMIT", "update session state: commit"); !s) return fail(s.error());
   return updated;
 }
 
 Status SqliteSessionStore::touch_last_used(std::string_view session_id) {
   std::lock_guard lock(mu_);
-  Statement q(db_, "UPDATE sessions SET last_used_at = ?1, updated_at = ?1 WHERE session_id = ?2");
+  Statement q(*this, "UPDATE sessions SET last_used_at = ?1, updated_at = ?1 WHERE session_id = ?2");
   if (!q.prepared()) return sqlite_error("touch session");
   q.bind(1, now_ms());
   q.bind(2, session_id);
@@ -465,7 +491,7 @@ Status SqliteSessionStore::touch_last_used(std::string_view session_id) {
 
 Status SqliteSessionStore::delete_session(std::string_view session_id) {
   std::lock_guard lock(mu_);
-  Statement q(db_, "DELETE FROM sessions WHERE session_id = ?1");
+  Statement q(*this, "DELETE FROM sessions WHERE session_id = ?1");
   if (!q.prepared()) return sqlite_error("delete session");
   q.bind(1, session_id);
   if (q.step() != SQLITE_DONE) return sqlite_error("delete session");

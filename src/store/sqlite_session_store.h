@@ -11,15 +11,18 @@
 // (busy_timeout bounds the wait for another process holding the write lock).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "core/clock.h"
 #include "core/result.h"
 #include "store/session_store.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace tgpulse::store {
 
@@ -72,9 +75,13 @@ class SqliteSessionStore final : public SessionStore {
  private:
   class Statement;
   SqliteSessionStore(sqlite3* db, std::string path, const Clock& clock);
+  // The prepared statement for sql, prepared on first use and kept; nullptr if it does not prepare
+  // (sqlite3_errmsg tells why). Caller holds mu_.
+  sqlite3_stmt* cached_statement(std::string_view sql);
   Status configure(const SqliteStoreOptions& options);  // pragmas, then migrate()
   Status migrate();
-  Status exec(const char* sql, const char* operation);
+  Status exec(const char* sql, const char* operation);          // one-off SQL, may hold several statements
+  Status step_once(std::string_view sql, const char* operation);  // one cached statement without rows
   Error sqlite_error(const char* operation) const;
   // Ends the open transaction without its changes; returns cause (noting a failed rollback in it).
   Error rollback(Error cause);
@@ -84,6 +91,7 @@ class SqliteSessionStore final : public SessionStore {
 
   std::mutex mu_;
   sqlite3* db_;  // owned; closed in the destructor; used only under mu_
+  std::map<std::string, sqlite3_stmt*, std::less<>> statements_;  // owned, by SQL text; guarded by mu_
   std::string path_;
   const Clock& clock_;
 };
