@@ -148,6 +148,7 @@ if [ -n "$alertmanager_bin" ]; then
 fi
 
 prom_url=""
+prom_alerts=""
 if command -v prometheus >/dev/null; then
   prom_port="$(pick_port "${TGPULSE_DEMO_PROMETHEUS_PORT:-9090}")"
   # The shipped rules as they are; scrape and evaluate every 5 s so the demo moves quickly.
@@ -166,6 +167,9 @@ if command -v prometheus >/dev/null; then
     --enable-feature=exemplar-storage
   prom_url="http://${host}:${prom_port}"
   wait_url "${prom_url}/-/ready" 60 prometheus "${pids[-1]}"
+  # Debian's Prometheus ships only the classic web UI.
+  prom_alerts="${prom_url}/alerts"
+  curl -fsS -o /dev/null --max-time 5 "$prom_alerts" 2>/dev/null || prom_alerts="${prom_url}/classic/alerts"
 fi
 
 cat <<EOF
@@ -173,7 +177,7 @@ cat <<EOF
 tgpulse demo is running (Ctrl-C stops everything):
   tgpulse          ${base}            (metrics: ${base}/metrics)
   QR login page    ${qr_page:-(could not create one; see ${run_dir}/tgpulse.log)}
-  Prometheus       ${prom_url:-(not installed: run scripts/install-deps.sh)}${prom_url:+/alerts}
+  Prometheus       ${prom_alerts:-(not installed: run scripts/install-deps.sh)}
   Alertmanager     ${am_url:-(not installed: run scripts/install-deps.sh)}
   tdsim control    http://${host}:${control_port}
   load             ${load_note}
