@@ -143,6 +143,27 @@ def test_alertmanager_config_is_valid_and_routes_by_severity():
         check(r.returncode == 0 and r.stdout.strip() == receiver, f"{labels} -> {r.stdout!r} {r.stderr!r}")
 
 
+def test_a_page_inhibits_the_ticket_of_the_same_slo_in_a_real_alertmanager():
+    proc, url = du.start_alertmanager(os.path.join(du.DEPLOY, "alertmanager", "alertmanager.yml"))
+    with proc:
+        def alert(severity, slo):
+            return {"labels": {"alertname": "QRAuthorizationErrorBudgetBurn", "severity": severity, "slo": slo},
+                    "annotations": {"summary": "test"}}
+        burn = [alert("critical", "qr_authorization_availability"), alert("warning", "qr_authorization_availability"),
+                alert("warning", "session_cleanup_latency")]
+        status, _, _ = harness.http_json("POST", url + "/api/v2/alerts", burn)
+        check(status == 200, f"POST /api/v2/alerts: {status}")
+
+        def states():
+            _, _, doc = harness.http_json("GET", url + "/api/v2/alerts")
+            got = {(a["labels"]["severity"], a["labels"]["slo"]): a["status"]["state"] for a in doc}
+            return got if len(got) == 3 else None
+        got = harness.wait_until(states, timeout=15, what="three alerts at Alertmanager")
+        check(got[("critical", "qr_authorization_availability")] == "active", f"page: {got}")
+        check(got[("warning", "qr_authorization_availability")] == "suppressed", f"ticket under the page: {got}")
+        check(got[("warning", "session_cleanup_latency")] == "active", f"ticket of another SLO: {got}")
+
+
 def test_a_real_prometheus_loads_and_evaluates_every_rule():
     with tempfile.TemporaryDirectory() as d:
         config = du.write_prometheus_config(d, evaluation_interval="1s")
@@ -169,5 +190,6 @@ if __name__ == "__main__":
         test_rules_select_only_catalog_metrics_or_recorded_series,
         test_prometheus_config_is_valid_and_its_rule_files_resolve,
         test_alertmanager_config_is_valid_and_routes_by_severity,
+        test_a_page_inhibits_the_ticket_of_the_same_slo_in_a_real_alertmanager,
         test_a_real_prometheus_loads_and_evaluates_every_rule,
     ])
