@@ -1,0 +1,82 @@
+// Config: everything `tgpulse serve` can be told, one nested section per area. Defaults live here (and
+// in the option structs embedded from other areas); docs/configuration.md lists every key. The values
+// come from, in increasing precedence: these defaults, the YAML file (--config), TGPULSE_* environment
+// variables, command-line flags — see ConfigLoader. To add a key: add the field here with its default,
+// then one entry in config_schema.cc (path, env var, flag, parser, help), then a line in the docs.
+//
+// Thread-safety: a value type; built once at start-up and read-only afterwards.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "throttle/throttle_options.h"
+
+namespace tgpulse::app {
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";  // server.listen = HOST:PORT; loopback unless told otherwise
+  std::uint16_t port = 8080;       // 0 = any free port (logged at start-up)
+  int threads = 2;                 // threads serving HTTP (and other areas' coroutines)
+  std::size_t body_limit = 1024 * 1024;  // 1 MiB; larger bodies → 413
+  std::size_t header_limit = 16 * 1024;  // 16 KiB of request line + headers; more → 431
+  std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};   // first byte → whole request
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};   // keep-alive without a request
+  std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};  // one response write
+  std::chrono::milliseconds shutdown_grace{std::chrono::seconds(10)}; // in-flight work on SIGTERM
+  std::chrono::milliseconds sse_heartbeat{std::chrono::seconds(15)};  // event-stream keep-alive comment
+};
+
+struct LogConfig {
+  std::string level = "info";   // trace | debug | info | warn | error
+  std::string format = "json";  // json (ECS, one object per line) | console (for people)
+  std::string path;             // "" or "-" = stdout; else a file, appended to
+};
+
+struct MetricsConfig {
+  std::string ns = "telethon";  // metrics.namespace: prefix of the seed catalog (telethon_floodwait_total)
+};
+
+struct TdConfig {
+  // Path to libtdjson.so (real TDLib) or libtdsim.so (the simulator). "" = libtdsim.so next to the
+  // tgpulse binary (resolved by the loader into `library`).
+  std::string library;
+  bool library_explicit = false;  // set by the loader: the path came from file/env/flag
+  int verbosity = 1;              // TDLib log verbosity 0..10 (1 = errors); lines go to our log
+  std::chrono::milliseconds request_timeout{std::chrono::seconds(30)};  // one TDLib request
+  int api_id = 1;                 // from my.telegram.org; the default is accepted by tdsim only
+  std::string api_hash = "00000000000000000000000000000000";  // secret: never printed
+};
+
+struct StoreConfig {
+  std::string data_dir = "./data";  // SQLite database and per-session TDLib directories
+};
+
+struct QrConfig {
+  std::chrono::milliseconds timeout{std::chrono::seconds(120)};   // overall deadline of one QR login
+  std::chrono::milliseconds token_ttl{std::chrono::seconds(30)};  // lifetime of one QR link (tdsim)
+};
+
+struct SessionsConfig {
+  std::chrono::milliseconds idle_ttl{0};  // authorized session unused this long is logged out; 0 = never
+};
+
+struct Config {
+  ServerConfig server;
+  LogConfig log;
+  MetricsConfig metrics;
+  TdConfig td;
+  StoreConfig store;
+  QrConfig qr;
+  SessionsConfig sessions;
+  throttle::FloodOptions flood;          // flood.sleep_threshold (60s), flood.request_retries (5)
+  throttle::ThrottleOptions throttle;    // throttle.* (its .flood is replaced by `flood` at wiring)
+  std::string admin_token;               // "" = admin API off; secret: never printed or logged
+
+  // "host:port" as configured (IPv6 in brackets).
+  std::string listen() const;
+};
+
+}  // namespace tgpulse::app

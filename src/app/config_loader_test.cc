@@ -1,0 +1,243 @@
+#include "app/config_loader.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "app/config_schema.h"
+
+namespace tgpulse::app {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ConfigLoaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tgpulse-config-test-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string write_yaml(const std::string& text) {
+    const auto path = (dir_ / "tgpulse.yaml").string();
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  ConfigSources sources(const std::string& file = {}) {
+    ConfigSources s;
+    s.file = file;
+    s.env = [this](const std::string& name) -> std::optional<std::string> {
+      auto it = env_.find(name);
+      if (it == env_.end()) return std::nullopt;
+      return it->second;
+    };
+    s.binary_dir = "/opt/tgpulse/bin";
+    return s;
+  }
+
+  // The whole error text of a load that must fail.
+  std::string failure(const ConfigSources& s) {
+    auto r = load_config(s);
+    EXPECT_FALSE(r.ok());
+    return r.ok() ? std::string() : r.error().message;
+  }
+
+  std::filesystem::path dir_;
+  std::map<std::string, std::string> env_;
+};
+
+TEST_F(ConfigLoaderTest, DefaultsWithoutAnySource) {
+  auto r = load_config(sources());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const Config& c = *r;
+  EXPECT_EQ(c.listen(), "127.0.0.1:8080");
+  EXPECT_EQ(c.server.threads, 2);
+  EXPECT_EQ(c.server.body_limit, 1024u * 1024u);
+  EXPECT_EQ(c.metrics.ns, "telethon");
+  EXPECT_EQ(c.store.data_dir, "./data");
+  EXPECT_EQ(c.qr.timeout, 120s);
+  EXPECT_EQ(c.flood.sleep_threshold, 60s);
+  EXPECT_EQ(c.flood.request_retries, 5);
+  EXPECT_EQ(c.td.library, "/opt/tgpulse/bin/libtdsim.so");
+  EXPECT_FALSE(c.td.library_explicit);
+  EXPECT_EQ(c.log.level, "info");
+  EXPECT_EQ(c.log.format, "json");
+  EXPECT_TRUE(c.admin_token.empty());
+}
+
+TEST_F(ConfigLoaderTest, FileThenEnvThenFlagsWin) {
+  const auto file = write_yaml(
+      "server:\n  listen: 127.0.0.1:7001\n  threads: 3\n  read_timeout: 5s\n"
+      "log:\n  level: debug\n  format: console\n"
+      "store:\n  data_dir: /from/file\n"
+      "qr:\n  timeout: 2m\n");
+  env_["TGPULSE_LISTEN"] = "127.0.0.1:7002";
+  env_["TGPULSE_DATA_DIR"] = "/from/env";
+  env_["TGPULSE_LOG_LEVEL"] = "warn";
+  auto s = sources(file);
+  s.flags = {{"server.listen", "127.0.0.1:7003"}, {"log.level", "error"}};
+  auto r = load_config(s);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->listen(), "127.0.0.1:7003");          // flag over env over file
+  EXPECT_EQ(r->log.level, "error");                  // flag over env
+  EXPECT_EQ(r->store.data_dir, "/from/env");         // env over file
+  EXPECT_EQ(r->server.threads, 3);                   // file over default
+  EXPECT_EQ(r->server.read_timeout, 5s);
+  EXPECT_EQ(r->log.format, "console");
+  EXPECT_EQ(r->qr.timeout, 120s);
+}
+
+TEST_F(ConfigLoaderTest, BadListenNamesKeyValueAndExample) {
+  auto s = sources();
+  s.flags = {{"server.listen", "abc"}};
+  EXPECT_EQ(failure(s), "config: server.listen: \"abc\" is not HOST:PORT (e.g. 127.0.0.1:8080) [from --listen]");
+}
+
+TEST_F(ConfigLoaderTest, EveryValueKindIsCheckedWithTheAllowedValues) {
+  struct Case {
+    const char* env;
+    const char* value;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"TGPULSE_THREADS", "0", "config: server.threads: \"0\" must be between 1 and 64 [from TGPULSE_THREADS]"},
+      {"TGPULSE_THREADS", "two", "config: server.threads: \"two\" is not a whole number [from TGPULSE_THREADS]"},
+      {"TGPULSE_BODY_LIMIT", "1XB",
+       "config: server.body_limit: \"1XB\" is not a size (bytes, or a number with a unit: 64KiB, 1MiB) [from "
+       "TGPULSE_BODY_LIMIT]"},
+      {"TGPULSE_BODY_LIMIT", "2GiB",
+       "config: server.body_limit: \"2GiB\" must be between 1KiB and 1GiB [from TGPULSE_BODY_LIMIT]"},
+      {"TGPULSE_QR_TIMEOUT", "120",
+       "config: qr.timeout: \"120\" is not a duration (a number with a unit: 500ms, 120s, 2m, 1h) [from "
+       "TGPULSE_QR_TIMEOUT]"},
+      {"TGPULSE_QR_TIMEOUT", "1s", "config: qr.timeout: \"1s\" must be between 5s and 1h [from TGPULSE_QR_TIMEOUT]"},
+      {"TGPULSE_LOG_FORMAT", "xml",
+       "config: log.format: \"xml\" is not one of json, console [from TGPULSE_LOG_FORMAT]"},
+      {"TGPULSE_LOG_LEVEL", "loud",
+       "config: log.level: \"loud\" is not one of trace, debug, info, warn, error [from TGPULSE_LOG_LEVEL]"},
+      {"TGPULSE_THROTTLE_ENABLED", "maybe",
+       "config: throttle.enabled: \"maybe\" is not a boolean (true or false) [from TGPULSE_THROTTLE_ENABLED]"},
+      {"TGPULSE_METRICS_NAMESPACE", "9lives",
+       "config: metrics.namespace: \"9lives\" is not a metric name prefix (letters, digits and _, not starting with "
+       "a digit) [from TGPULSE_METRICS_NAMESPACE]"},
+      {"TGPULSE_FLOOD_SLEEP_THRESHOLD", "1500ms",
+       "config: flood.sleep_threshold: \"1500ms\" must be whole seconds (e.g. 60s) [from "
+       "TGPULSE_FLOOD_SLEEP_THRESHOLD]"},
+  };
+  for (const auto& c : cases) {
+    env_.clear();
+    env_[c.env] = c.value;
+    EXPECT_EQ(failure(sources()), c.expected);
+  }
+}
+
+TEST_F(ConfigLoaderTest, SecretsNeverAppearInMessages) {
+  env_["TGPULSE_ADMIN_TOKEN"] = "short-secret";
+  env_["TGPULSE_TD_API_HASH"] = "not-a-hash-secret";
+  const std::string msg = failure(sources());
+  EXPECT_EQ(msg.find("short-secret"), std::string::npos);
+  EXPECT_EQ(msg.find("not-a-hash-secret"), std::string::npos);
+  EXPECT_NE(msg.find("config: admin_token: must be 16 to 256 characters [from TGPULSE_ADMIN_TOKEN]"), std::string::npos);
+  EXPECT_NE(msg.find("config: td.api_hash: must be 32 hexadecimal digits"), std::string::npos);
+}
+
+TEST_F(ConfigLoaderTest, AcceptsAGoodAdminToken) {
+  env_["TGPULSE_ADMIN_TOKEN"] = "0123456789abcdef-admin";
+  auto r = load_config(sources());
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->admin_token, "0123456789abcdef-admin");
+  const ConfigKey* key = ConfigSchema::instance().find("admin_token", nullptr);
+  ASSERT_NE(key, nullptr);
+  EXPECT_EQ(key->show(*r), "(set)");
+}
+
+TEST_F(ConfigLoaderTest, UnknownKeysInTheFileAreNamed) {
+  const auto file = write_yaml("server:\n  listn: 127.0.0.1:1\nlogging:\n  level: info\n");
+  const std::string msg = failure(sources(file));
+  EXPECT_NE(msg.find("config: unknown key \"server.listn\""), std::string::npos) << msg;
+  EXPECT_NE(msg.find("known under server: listen, threads"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("config: unknown key \"logging\""), std::string::npos) << msg;
+}
+
+TEST_F(ConfigLoaderTest, ListsSectionsAndSyntaxErrorsAreRefused) {
+  EXPECT_NE(failure(sources(write_yaml("server:\n  listen: [a, b]\n"))).find(
+                "config: server.listen: must be a single value, not a list"),
+            std::string::npos);
+  EXPECT_NE(failure(sources(write_yaml("server: 8080\n"))).find("config: server: is a section"), std::string::npos);
+  const std::string syntax = failure(sources(write_yaml("server:\n  listen: [oops\n")));
+  EXPECT_NE(syntax.find("line "), std::string::npos) << syntax;
+  EXPECT_NE(failure(sources(write_yaml("- a\n- b\n"))).find("the top level must be a mapping"), std::string::npos);
+  EXPECT_NE(failure(sources((dir_ / "missing.yaml").string())).find("no such file"), std::string::npos);
+}
+
+TEST_F(ConfigLoaderTest, ReportsEveryProblemAtOnce) {
+  env_["TGPULSE_THREADS"] = "0";
+  auto s = sources();
+  s.flags = {{"server.listen", "abc"}, {"qr.timeout", "soon"}};
+  const std::string msg = failure(s);
+  EXPECT_NE(msg.find("server.threads"), std::string::npos);
+  EXPECT_NE(msg.find("server.listen"), std::string::npos);
+  EXPECT_NE(msg.find("qr.timeout"), std::string::npos);
+  EXPECT_EQ(std::count(msg.begin(), msg.end(), '\n'), 2);
+}
+
+TEST_F(ConfigLoaderTest, ThrottleMethodMapsAreReadFromTheFile) {
+  const auto file = write_yaml(
+      "throttle:\n  session:\n    default_rate: 4\n    methods:\n      getChats: {rate: 2, burst: 3}\n"
+      "  adaptive:\n    decrease_factor: 0.25\nflood:\n  sleep_threshold: 30s\n  request_retries: 2\n");
+  auto r = load_config(sources(file));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->throttle.session.default_limit.rate, 4);
+  EXPECT_EQ(r->throttle.session.limit_for("getChats").rate, 2);
+  EXPECT_EQ(r->throttle.session.limit_for("getChats").burst, 3);
+  EXPECT_EQ(r->throttle.session.limit_for("sendMessage").rate, 1);  // default entry kept
+  EXPECT_EQ(r->throttle.adaptive.decrease_factor, 0.25);
+  EXPECT_EQ(r->flood.sleep_threshold, 30s);
+  EXPECT_EQ(r->flood.request_retries, 2);
+
+  const std::string msg = failure(sources(write_yaml("throttle:\n  session:\n    methods:\n      getChats: {rate: -1}\n")));
+  EXPECT_NE(msg.find("config: throttle.session.methods.getChats.rate: \"-1\" must be between 0 and 1000000"),
+            std::string::npos)
+      << msg;
+  const std::string bad_name = failure(sources(write_yaml("throttle:\n  session:\n    methods:\n      \"get chats\": {rate: 1}\n")));
+  EXPECT_NE(bad_name.find("names no TDLib method"), std::string::npos) << bad_name;
+}
+
+TEST_F(ConfigLoaderTest, FileSystemChecks) {
+  env_["TGPULSE_TD_LIBRARY"] = (dir_ / "nope.so").string();
+  std::ofstream(dir_ / "plain-file") << "x";
+  env_["TGPULSE_DATA_DIR"] = (dir_ / "plain-file").string();
+  env_["TGPULSE_LOG_PATH"] = (dir_ / "no-such-dir" / "log.json").string();
+  const std::string msg = failure(sources());
+  EXPECT_NE(msg.find("config: td.library: \"" + (dir_ / "nope.so").string() + "\" is not a file"), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("config: store.data_dir: "), std::string::npos) << msg;
+  EXPECT_NE(msg.find("config: log.path: "), std::string::npos) << msg;
+}
+
+TEST_F(ConfigLoaderTest, EveryKeyHasHelpAndEveryEnvAndFlagIsUnique) {
+  std::map<std::string, std::string> envs;
+  std::map<std::string, std::string> flags;
+  for (const auto& k : ConfigSchema::instance().keys()) {
+    EXPECT_FALSE(k.help.empty()) << k.path;
+    EXPECT_TRUE(k.apply && k.show) << k.path;
+    if (!k.env.empty()) {
+      EXPECT_TRUE(envs.emplace(k.env, k.path).second) << k.env;
+    }
+    if (!k.flag.empty()) {
+      EXPECT_TRUE(flags.emplace(k.flag, k.path).second) << k.flag;
+    }
+    if (k.secret) {
+      EXPECT_TRUE(k.flag.empty()) << k.path << ": a secret on the command line shows in ps";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tgpulse::app

@@ -1,0 +1,435 @@
+#include "app/config_schema.h"
+
+#include <filesystem>
+#include <fmt/format.h>
+
+#include "app/config_values.h"
+
+namespace tgpulse::app {
+
+namespace {
+
+using std::chrono::milliseconds;
+using Wild = std::vector<std::string>;
+
+std::vector<std::string_view> split(std::string_view path) {
+  std::vector<std::string_view> out;
+  while (true) {
+    const auto dot = path.find('.');
+    out.push_back(path.substr(0, dot));
+    if (dot == std::string_view::npos) break;
+    path.remove_prefix(dot + 1);
+  }
+  return out;
+}
+
+std::string fmt_number(double v) { return fmt::format("{}", v); }
+
+// Builders: `get` is a generic lambda returning a reference to the field, for const and non-const Config.
+template <typename Get>
+ConfigKey duration_key(std::string path, std::string env, std::string flag, std::string help, Get get,
+                       milliseconds min, milliseconds max) {
+  ConfigKey k{std::move(path), std::move(env), std::move(flag), std::move(help), false, nullptr, nullptr};
+  k.apply = [get, min, max](Config& c, std::string_view v, const Wild&) -> std::string {
+    auto d = parse_duration(v);
+    if (!d) return "is not a duration (a number with a unit: 500ms, 120s, 2m, 1h)";
+    if (*d < min || *d > max) return "must be between " + format_duration(min) + " and " + format_duration(max);
+    get(c) = *d;
+    return {};
+  };
+  k.show = [get](const Config& c) { return format_duration(get(c)); };
+  return k;
+}
+
+template <typename Get>
+ConfigKey int_key(std::string path, std::string env, std::string flag, std::string help, Get get, std::int64_t min,
+                  std::int64_t max) {
+  ConfigKey k{std::move(path), std::move(env), std::move(flag), std::move(help), false, nullptr, nullptr};
+  k.apply = [get, min, max](Config& c, std::string_view v, const Wild&) -> std::string {
+    auto n = parse_int(v);
+    if (!n) return "is not a whole number";
+    if (*n < min || *n > max) return fmt::format("must be between {} and {}", min, max);
+    get(c) = static_cast<std::remove_reference_t<decltype(get(c))>>(*n);
+    return {};
+  };
+  k.show = [get](const Config& c) { return std::to_string(get(c)); };
+  return k;
+}
+
+template <typename Get>
+ConfigKey size_key(std::string path, std::string env, std::string flag, std::string help, Get get,
+                   std::uint64_t min, std::uint64_t max) {
+  ConfigKey k{std::move(path), std::move(env), std::move(flag), std::move(help), false, nullptr, nullptr};
+  k.apply = [get, min, max](Config& c, std::string_view v, const Wild&) -> std::string {
+    auto n = parse_byte_size(v);
+    if (!n) return "is not a size (bytes, or a number with a unit: 64KiB, 1MiB)";
+    if (*n < min || *n > max) return "must be between " + format_byte_size(min) + " and " + format_byte_size(max);
+    get(c) = static_cast<std::size_t>(*n);
+    return {};
+  };
+  k.show = [get](const Config& c) { return format_byte_size(get(c)); };
+  return k;
+}
+
+template <typename Get>
+ConfigKey enum_key(std::string path, std::string env, std::string flag, std::string help, Get get,
+                   std::vector<std::string> allowed) {
+  ConfigKey k{std::move(path), std::move(env), std::move(flag), std::move(help), false, nullptr, nullptr};
+  k.apply = [get, allowed](Config& c, std::string_view v, const Wild&) -> std::string {
+    for (const auto& a : allowed) {
+      if (a == v) {
+        get(c) = a;
+        return {};
+      }
+    }
+    return "is not one of " + fmt::format("{}", fmt::join(allowed, ", "));
+  };
+  k.show = [get](const Config& c) { return std::string(get(c)); };
+  return k;
+}
+
+template <typename Get>
+ConfigKey bool_key(std::string path, std::string env, std::string flag, std::string help, Get get) {
+  ConfigKey k{std::move(path), std::move(env), std::move(flag), std::move(help), false, nullptr, nullptr};
+  k.apply = [get](Config& c, std::string_view v, const Wild&) -> std::string {
+    auto b = parse_bool(v);
+    if (!b) return "is not a boolean (true or false)";
+    get(c) = *b;
+    return {};
+  };
+  k.show = [get](const Config& c) { return get(c) ? std::string("true") : std::string("false"); };
+  return k;
+}
+
+template <typename Get>
+ConfigKey number_key(std::string path, std::string help, Get get, double min, double max, bool min_open) {
+  ConfigKey k{std::move(path), "", "", std::move(help), false, nullptr, nullptr};
+  k.apply = [get, min, max, min_open](Config& c, std::string_view v, const Wild&) -> std::string {
+    auto n = parse_number(v);
+    if (!n) return "is not a number";
+    if ((min_open ? *n <= min : *n < min) || *n > max) {
+      return fmt::format("must be in {}{}, {}]", min_open ? "(" : "[", fmt_number(min), fmt_number(max));
+    }
+    get(c) = *n;
+    return {};
+  };
+  k.show = [get](const Config& c) { return fmt_number(get(c)); };
+  return k;
+}
+
+bool is_method_name(std::string_view s) {
+  if (s.empty() || s.size() > 64 || !std::isalpha(static_cast<unsigned char>(s[0]))) return false;
+  for (char ch : s) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') return false;
+  }
+  return true;
+}
+
+// throttle.<layer>.default_rate|default_burst and throttle.<layer>.methods.*.rate|burst
+void add_layer_keys(std::vector<ConfigKey>& keys, const std::string& layer,
+                    throttle::LayerOptions throttle::ThrottleOptions::*member, const std::string& what) {
+  const std::string base = "throttle." + layer;
+  auto layer_of = [member](Config& c) -> throttle::LayerOptions& { return c.throttle.*member; };
+  auto clayer_of = [member](const Config& c) -> const throttle::LayerOptions& { return c.throttle.*member; };
+  auto rate_apply = [](double* field, std::string_view v) -> std::string {
+    auto n = parse_number(v);
+    if (!n) return "is not a number (tokens per second; 0 = unlimited)";
+    if (*n < 0 || *n > 1e6) return "must be between 0 and 1000000 tokens per second (0 = unlimited)";
+    *field = *n;
+    return {};
+  };
+  auto burst_apply = [](double* field, std::string_view v) -> std::string {
+    auto n = parse_number(v);
+    if (!n) return "is not a number (tokens)";
+    if (*n < 1 || *n > 1e6) return "must be between 1 and 1000000 tokens";
+    *field = *n;
+    return {};
+  };
+  keys.push_back({base + ".default_rate", "", "", what + ": tokens per second for methods not listed (0 = unlimited)",
+                  false,
+                  [=](Config& c, std::string_view v, const Wild&) { return rate_apply(&layer_of(c).default_limit.rate, v); },
+                  [=](const Config& c) { return fmt_number(clayer_of(c).default_limit.rate); }});
+  keys.push_back({base + ".default_burst", "", "", what + ": bucket capacity for methods not listed", false,
+                  [=](Config& c, std::string_view v, const Wild&) { return burst_apply(&layer_of(c).default_limit.burst, v); },
+                  [=](const Config& c) { return fmt_number(clayer_of(c).default_limit.burst); }});
+  for (const char* field : {"rate", "burst"}) {
+    const bool is_rate = std::string_view(field) == "rate";
+    keys.push_back({base + ".methods.*." + field, "", "",
+                    what + ": " + (is_rate ? "tokens per second" : "bucket capacity") + " for one TDLib method",
+                    false,
+                    [=](Config& c, std::string_view v, const Wild& w) -> std::string {
+                      if (w.empty() || !is_method_name(w[0])) return "names no TDLib method (letters, digits, _)";
+                      auto& limit = layer_of(c).per_method[w[0]];
+                      if (layer_of(c).per_method.size() > 1000) return "too many methods (at most 1000)";
+                      return is_rate ? rate_apply(&limit.rate, v) : burst_apply(&limit.burst, v);
+                    },
+                    [](const Config&) { return std::string(); }});
+  }
+}
+
+}  // namespace
+
+const ConfigSchema& ConfigSchema::instance() {
+  static const ConfigSchema schema;
+  return schema;
+}
+
+ConfigSchema::ConfigSchema() {
+  using namespace std::chrono_literals;
+  auto& k = keys_;
+
+  // server
+  {
+    ConfigKey listen{"server.listen", "TGPULSE_LISTEN", "--listen",
+                     "HOST:PORT to serve HTTP on (IP literal or localhost; port 0 = any free port)", false, nullptr,
+                     nullptr};
+    listen.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      auto hp = parse_host_port(v);
+      if (!hp) return "is not HOST:PORT (e.g. 127.0.0.1:8080)";
+      c.server.host = hp->host;
+      c.server.port = hp->port;
+      return {};
+    };
+    listen.show = [](const Config& c) { return c.listen(); };
+    k.push_back(std::move(listen));
+  }
+  k.push_back(int_key("server.threads", "TGPULSE_THREADS", "--threads", "threads serving HTTP (1-64)",
+                      [](auto& c) -> auto& { return c.server.threads; }, 1, 64));
+  k.push_back(size_key("server.body_limit", "TGPULSE_BODY_LIMIT", "--body-limit",
+                       "largest request body; larger → 413 (1KiB-1GiB)",
+                       [](auto& c) -> auto& { return c.server.body_limit; }, 1024, 1ULL << 30));
+  k.push_back(size_key("server.header_limit", "TGPULSE_HEADER_LIMIT", "--header-limit",
+                       "largest request line + headers; larger → 431 (1KiB-1MiB)",
+                       [](auto& c) -> auto& { return c.server.header_limit; }, 1024, 1ULL << 20));
+  k.push_back(duration_key("server.read_timeout", "TGPULSE_READ_TIMEOUT", "--read-timeout",
+                           "time to receive a whole request once it started (100ms-1h)",
+                           [](auto& c) -> auto& { return c.server.read_timeout; }, 100ms, 1h));
+  k.push_back(duration_key("server.idle_timeout", "TGPULSE_IDLE_TIMEOUT", "--idle-timeout",
+                           "keep-alive connection without a request is closed after (100ms-1h)",
+                           [](auto& c) -> auto& { return c.server.idle_timeout; }, 100ms, 1h));
+  k.push_back(duration_key("server.write_timeout", "TGPULSE_WRITE_TIMEOUT", "--write-timeout",
+                           "time to write one response or event (100ms-1h)",
+                           [](auto& c) -> auto& { return c.server.write_timeout; }, 100ms, 1h));
+  k.push_back(duration_key("server.shutdown_grace", "TGPULSE_SHUTDOWN_GRACE", "--shutdown-grace",
+                           "on SIGTERM/SIGINT, time in-flight requests get to finish (0-10m)",
+                           [](auto& c) -> auto& { return c.server.shutdown_grace; }, 0ms, 10min));
+  k.push_back(duration_key("server.sse_heartbeat", "TGPULSE_SSE_HEARTBEAT", "--sse-heartbeat",
+                           "event streams send a keep-alive comment after this much silence (100ms-10m)",
+                           [](auto& c) -> auto& { return c.server.sse_heartbeat; }, 100ms, 10min));
+
+  // log
+  k.push_back(enum_key("log.level", "TGPULSE_LOG_LEVEL", "--log-level", "trace, debug, info, warn or error",
+                       [](auto& c) -> auto& { return c.log.level; }, {"trace", "debug", "info", "warn", "error"}));
+  k.push_back(enum_key("log.format", "TGPULSE_LOG_FORMAT", "--log-format",
+                       "json (ECS, one object per line) or console (for people)",
+                       [](auto& c) -> auto& { return c.log.format; }, {"json", "console"}));
+  {
+    ConfigKey path{"log.path", "TGPULSE_LOG_PATH", "--log-path", "log file (appended to); \"\" or - = stdout", false,
+                   nullptr, nullptr};
+    path.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      c.log.path = std::string(v);
+      return {};
+    };
+    path.show = [](const Config& c) { return c.log.path; };
+    k.push_back(std::move(path));
+  }
+
+  // metrics
+  {
+    ConfigKey ns{"metrics.namespace", "TGPULSE_METRICS_NAMESPACE", "--metrics-namespace",
+                 "prefix of the seed metrics (telethon_floodwait_total): [a-zA-Z_][a-zA-Z0-9_]*", false, nullptr,
+                 nullptr};
+    ns.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      bool ok = !v.empty() && v.size() <= 64 && (std::isalpha(static_cast<unsigned char>(v[0])) || v[0] == '_');
+      for (char ch : v) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
+      if (!ok) return "is not a metric name prefix (letters, digits and _, not starting with a digit)";
+      c.metrics.ns = std::string(v);
+      return {};
+    };
+    ns.show = [](const Config& c) { return c.metrics.ns; };
+    k.push_back(std::move(ns));
+  }
+
+  // td
+  {
+    ConfigKey lib{"td.library", "TGPULSE_TD_LIBRARY", "--td-library",
+                  "libtdjson.so (real TDLib) or libtdsim.so (simulator); default: libtdsim.so next to tgpulse", false,
+                  nullptr, nullptr};
+    lib.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      if (v.empty()) return "is empty (give the path of libtdjson.so or libtdsim.so)";
+      c.td.library = std::string(v);
+      c.td.library_explicit = true;
+      return {};
+    };
+    lib.show = [](const Config& c) { return c.td.library; };
+    k.push_back(std::move(lib));
+  }
+  k.push_back(int_key("td.verbosity", "TGPULSE_TD_VERBOSITY", "--td-verbosity", "TDLib log verbosity (0-10)",
+                      [](auto& c) -> auto& { return c.td.verbosity; }, 0, 10));
+  k.push_back(duration_key("td.request_timeout", "TGPULSE_TD_REQUEST_TIMEOUT", "--td-request-timeout",
+                           "time one TDLib request may take (100ms-10m)",
+                           [](auto& c) -> auto& { return c.td.request_timeout; }, 100ms, 10min));
+  k.push_back(int_key("td.api_id", "TGPULSE_TD_API_ID", "--td-api-id", "Telegram api_id from my.telegram.org",
+                      [](auto& c) -> auto& { return c.td.api_id; }, 1, 2147483647));
+  {
+    ConfigKey hash{"td.api_hash", "TGPULSE_TD_API_HASH", "", "Telegram api_hash (32 hex digits); secret", true,
+                   nullptr, nullptr};
+    hash.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      bool ok = v.size() == 32;
+      for (char ch : v) ok = ok && std::isxdigit(static_cast<unsigned char>(ch));
+      if (!ok) return "must be 32 hexadecimal digits";
+      c.td.api_hash = std::string(v);
+      return {};
+    };
+    hash.show = [](const Config& c) { return c.td.api_hash.empty() ? std::string() : std::string("(set)"); };
+    k.push_back(std::move(hash));
+  }
+
+  // store
+  {
+    ConfigKey dir{"store.data_dir", "TGPULSE_DATA_DIR", "--data-dir",
+                  "directory of the SQLite database and the TDLib session directories", false, nullptr, nullptr};
+    dir.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      if (v.empty()) return "is empty (give a directory)";
+      c.store.data_dir = std::string(v);
+      return {};
+    };
+    dir.show = [](const Config& c) { return c.store.data_dir; };
+    k.push_back(std::move(dir));
+  }
+
+  // qr, sessions
+  k.push_back(duration_key("qr.timeout", "TGPULSE_QR_TIMEOUT", "--qr-timeout",
+                           "overall deadline of a QR login (5s-1h)", [](auto& c) -> auto& { return c.qr.timeout; },
+                           5s, 1h));
+  k.push_back(duration_key("qr.token_ttl", "TGPULSE_QR_TOKEN_TTL", "", "lifetime of one QR link (1s-10m)",
+                           [](auto& c) -> auto& { return c.qr.token_ttl; }, 1s, 10min));
+  k.push_back(duration_key("sessions.idle_ttl", "TGPULSE_SESSIONS_IDLE_TTL", "--idle-ttl",
+                           "authorized session unused this long is logged out; 0 = never (0-365d)",
+                           [](auto& c) -> auto& { return c.sessions.idle_ttl; }, 0ms, 24h * 365));
+
+  // flood
+  {
+    ConfigKey t{"flood.sleep_threshold", "TGPULSE_FLOOD_SLEEP_THRESHOLD", "--flood-sleep-threshold",
+                "FloodWaits up to this are slept and retried, longer ones fail fast (whole seconds, 0-1d)", false,
+                nullptr, nullptr};
+    t.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      auto d = parse_duration(v);
+      if (!d) return "is not a duration (a number with a unit: 500ms, 120s, 2m, 1h)";
+      if (d->count() % 1000 != 0) return "must be whole seconds (e.g. 60s)";
+      if (*d > 24h) return "must be between 0s and 24h";
+      c.flood.sleep_threshold = std::chrono::duration_cast<std::chrono::seconds>(*d);
+      return {};
+    };
+    t.show = [](const Config& c) { return format_duration(c.flood.sleep_threshold); };
+    k.push_back(std::move(t));
+  }
+  k.push_back(int_key("flood.request_retries", "TGPULSE_FLOOD_REQUEST_RETRIES", "--flood-request-retries",
+                      "retries of one call after FloodWaits (0-100)",
+                      [](auto& c) -> auto& { return c.flood.request_retries; }, 0, 100));
+
+  // throttle
+  k.push_back(bool_key("throttle.enabled", "TGPULSE_THROTTLE_ENABLED", "",
+                       "false: session and process buckets grant at once (tenant quota and FloodWait policy stay)",
+                       [](auto& c) -> auto& { return c.throttle.enabled; }));
+  add_layer_keys(k, "session", &throttle::ThrottleOptions::session, "per session and method");
+  add_layer_keys(k, "process", &throttle::ThrottleOptions::process, "per process and method");
+  add_layer_keys(k, "tenant", &throttle::ThrottleOptions::tenant, "per tenant HTTP quota");
+  k.push_back(bool_key("throttle.adaptive.enabled", "", "", "slow a bucket down after a FloodWait (AIMD)",
+                       [](auto& c) -> auto& { return c.throttle.adaptive.enabled; }));
+  k.push_back(number_key("throttle.adaptive.decrease_factor", "rate multiplier per FloodWait, (0, 1]",
+                         [](auto& c) -> auto& { return c.throttle.adaptive.decrease_factor; }, 0, 1, true));
+  k.push_back(number_key("throttle.adaptive.recovery_step", "fraction of the rate regained per success, (0, 1]",
+                         [](auto& c) -> auto& { return c.throttle.adaptive.recovery_step; }, 0, 1, true));
+  k.push_back(number_key("throttle.adaptive.floor_fraction", "slowest rate as a fraction of the configured, (0, 1]",
+                         [](auto& c) -> auto& { return c.throttle.adaptive.floor_fraction; }, 0, 1, true));
+
+  // admin
+  {
+    ConfigKey token{"admin_token", "TGPULSE_ADMIN_TOKEN", "",
+                    "bearer token of the admin API (tenants); \"\" = admin API off; secret, at least 16 characters",
+                    true, nullptr, nullptr};
+    token.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      if (v.empty()) {
+        c.admin_token.clear();
+        return {};
+      }
+      if (v.size() < 16 || v.size() > 256) return "must be 16 to 256 characters";
+      for (char ch : v) {
+        if (ch <= ' ' || ch == 0x7f) return "must not contain spaces or control characters";
+      }
+      c.admin_token = std::string(v);
+      return {};
+    };
+    token.show = [](const Config& c) { return c.admin_token.empty() ? std::string() : std::string("(set)"); };
+    k.push_back(std::move(token));
+  }
+}
+
+const ConfigKey* ConfigSchema::find(std::string_view path, std::vector<std::string>* wildcards) const {
+  const auto want = split(path);
+  for (const auto& key : keys_) {
+    const auto have = split(key.path);
+    if (have.size() != want.size()) continue;
+    std::vector<std::string> wild;
+    bool ok = true;
+    for (std::size_t i = 0; i < have.size() && ok; ++i) {
+      if (have[i] == "*") {
+        wild.emplace_back(want[i]);
+      } else {
+        ok = have[i] == want[i];
+      }
+    }
+    if (ok) {
+      if (wildcards != nullptr) *wildcards = std::move(wild);
+      return &key;
+    }
+  }
+  return nullptr;
+}
+
+bool ConfigSchema::is_section(std::string_view path) const {
+  const auto want = split(path);
+  for (const auto& key : keys_) {
+    const auto have = split(key.path);
+    if (have.size() <= want.size()) continue;
+    bool ok = true;
+    for (std::size_t i = 0; i < want.size() && ok; ++i) ok = have[i] == "*" || have[i] == want[i];
+    if (ok) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> ConfigSchema::keys_under(std::string_view section) const {
+  std::vector<std::string> out;
+  const std::string prefix = section.empty() ? std::string() : std::string(section) + ".";
+  for (const auto& key : keys_) {
+    if (key.path.rfind(prefix, 0) == 0) out.push_back(key.path);
+  }
+  return out;
+}
+
+std::vector<std::string> validate_config(const Config& config) {
+  std::vector<std::string> errors;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (config.td.library_explicit && !fs::is_regular_file(config.td.library, ec)) {
+    errors.push_back("config: td.library: \"" + config.td.library +
+                     "\" is not a file (give the path of libtdjson.so or libtdsim.so)");
+  }
+  if (fs::exists(config.store.data_dir, ec) && !fs::is_directory(config.store.data_dir, ec)) {
+    errors.push_back("config: store.data_dir: \"" + config.store.data_dir + "\" exists and is not a directory");
+  }
+  if (!config.log.path.empty() && config.log.path != "-") {
+    const fs::path parent = fs::absolute(config.log.path, ec).parent_path();
+    if (!fs::is_directory(parent, ec)) {
+      errors.push_back("config: log.path: \"" + config.log.path + "\" is in a directory that does not exist");
+    }
+  }
+  throttle::ThrottleOptions t = config.throttle;
+  t.flood = config.flood;
+  if (auto s = t.validate(); !s) errors.push_back("config: " + s.error().message);
+  return errors;
+}
+
+}  // namespace tgpulse::app
