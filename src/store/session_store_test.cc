@@ -2,7 +2,9 @@
 // SQLite store has: files, modes, WAL, migrations, reopening.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -507,6 +509,59 @@ TEST_F(SqliteSessionStoreTest, ReportsAnUnusableDataDir) {
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.error().code, Errc::store_error);
   EXPECT_EQ(SqliteSessionStore::open(SqliteStoreOptions{}, clock_).error().code, Errc::invalid_argument);
+}
+
+// A process killed (SIGKILL) in the middle of its writes leaves a database that opens, passes SQLite's
+// integrity check and holds only whole records: each write is all or nothing.
+TEST_F(SqliteSessionStoreTest, SurvivesAKill9InTheMiddleOfWrites) {
+  {
+    auto store = open();
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->create_tenant(tenant("acme")).ok());
+  }
+  for (int round = 0; round < 3; ++round) {
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      // The writer: creates sessions and walks each through login and cleanup, forever.
+      FakeClock clock;
+      auto store = SqliteSessionStore::open(SqliteStoreOptions{data_dir().string()}, clock);
+      if (!store.ok()) ::_exit(3);
+      for (int i = 0;; ++i) {
+        const std::string id = session_id(round * 1'000'000 + i);
+        if (!(*store)->create_session(session(id, "acme", i))) ::_exit(4);
+        for (auto to : {SessionState::authorized, SessionState::cleanup_pending, SessionState::cleanup_closing}) {
+          if (!(*store)->update_state(id, SessionStateChange{to, {}})) ::_exit(5);
+        }
+        if (i % 2 == 0 && !(*store)->delete_session(id)) ::_exit(6);
+      }
+    }
+    ::usleep(150'000 + 100'000 * round);
+    ASSERT_EQ(::kill(child, SIGKILL), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "the writer stopped by itself with exit code " << WEXITSTATUS(status);
+
+    auto store = open();
+    ASSERT_TRUE(store.ok()) << store.error().to_string();
+    auto all = (*store)->list_all_sessions();
+    ASSERT_TRUE(all.ok());
+    EXPECT_GT(all->size(), 0u) << "the writer wrote nothing before it was killed";
+    for (const auto& s : *all) {
+      EXPECT_EQ(s.tenant_id, "acme");
+      EXPECT_EQ(s.engine_dir, "/var/lib/tgpulse/engine/" + s.session_id);
+      EXPECT_FALSE(s.db_key.empty());
+    }
+    store.value().reset();
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path().c_str(), &raw), SQLITE_OK);
+    sqlite3_stmt* q = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(raw, "PRAGMA integrity_check", -1, &q, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+    EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)), "ok");
+    sqlite3_finalize(q);
+    sqlite3_close(raw);
+  }
 }
 
 TEST(SessionStateTest, NamesRoundTrip) {
