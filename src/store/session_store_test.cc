@@ -511,6 +511,25 @@ TEST_F(SqliteSessionStoreTest, ReportsAnUnusableDataDir) {
   EXPECT_EQ(SqliteSessionStore::open(SqliteStoreOptions{}, clock_).error().code, Errc::invalid_argument);
 }
 
+TEST_F(SqliteSessionStoreTest, ALockHeldTooLongIsAStoreErrorNamingTheOperation) {
+  SqliteStoreOptions options{data_dir().string()};
+  options.busy_timeout_ms = 100;
+  auto store = SqliteSessionStore::open(options, clock_);
+  ASSERT_TRUE(store.ok());
+  sqlite3* other = nullptr;  // another process holding the write lock
+  ASSERT_EQ(sqlite3_open(db_path().c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto blocked = (*store)->create_tenant(tenant("acme", "tgp_must_not_leak"));
+  ASSERT_FALSE(blocked.ok());
+  EXPECT_EQ(blocked.error().code, Errc::store_error);
+  EXPECT_NE(blocked.error().message.find("create tenant"), std::string::npos) << blocked.error().message;
+  EXPECT_EQ(blocked.error().message.find("tgp_must_not_leak"), std::string::npos);
+  EXPECT_TRUE((*store)->list_tenants().ok());  // readers are not blocked in WAL mode
+  ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  EXPECT_TRUE((*store)->create_tenant(tenant("acme")).ok());  // and the store works once it is free
+}
+
 // A process killed (SIGKILL) in the middle of its writes leaves a database that opens, passes SQLite's
 // integrity check and holds only whole records: each write is all or nothing.
 TEST_F(SqliteSessionStoreTest, SurvivesAKill9InTheMiddleOfWrites) {

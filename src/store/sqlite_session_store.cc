@@ -117,6 +117,8 @@ class SqliteSessionStore::Statement {
     SessionRecord s;
     s.session_id = text(0);
     s.tenant_id = text(1);
+    // The schema's CHECK constraint admits only known names; were one unknown anyway, cleaning the
+    // session up is the safe reading.
     s.state = parse_session_state(text(2)).value_or(SessionState::cleanup_pending);
     s.cleanup_trigger = text(3);
     s.cleanup_logout = int64(4) != 0;
