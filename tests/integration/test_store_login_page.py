@@ -191,17 +191,21 @@ const { chromium } = require('playwright-core');
 const readline = require('readline');
 (async () => {
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM, args: ['--no-sandbox'] });
-  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
-  const page = await context.newPage();
-  const requests = [];
-  page.on('request', (r) => requests.push(r.url()));
+  let context = null, page = null, requests = [];
   const rl = readline.createInterface({ input: process.stdin });
   for await (const line of rl) {
     const c = JSON.parse(line);
     let out = null;
     try {
       switch (c.cmd) {
-        case 'goto': await page.goto(c.url); break;
+        case 'goto':  // a fresh phone-sized context for every page: no state carried between tests
+          if (context) await context.close();
+          context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
+          page = await context.newPage();
+          requests = [];
+          page.on('request', (r) => requests.push(r.url()));
+          await page.goto(c.url);
+          break;
         case 'text': out = (await page.textContent(c.selector)).trim(); break;
         case 'visible': out = await page.isVisible(c.selector); break;
         case 'click': await page.click(c.selector); break;
@@ -276,17 +280,21 @@ class Browser:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+BROWSER = []  # the one browser of this run, started by the first test
+
+
 def with_page(simulator=True, key=KEY):
-    """Decorator: runs the test with a fresh stub and a browser on its page."""
+    """Decorator: runs the test with a fresh stub and the browser on its page."""
     def wrap(fn):
         def run():
+            if not BROWSER:
+                BROWSER.append(Browser())
+            browser = BROWSER[0]
             stub = LoginStub(simulator=simulator)
-            browser = Browser()
             try:
                 browser("goto", url=stub.page_url(key))
                 fn(stub, browser)
             finally:
-                browser.close()
                 stub.close()
         run.__name__ = fn.__name__
         return run
@@ -399,6 +407,8 @@ def test_loads_nothing_from_elsewhere(stub, browser):
 
 if __name__ == "__main__":
     harness.check(os.path.exists(QR_TOOL), f"{QR_TOOL} is not built")
+    import atexit
+    atexit.register(lambda: BROWSER and BROWSER[0].close())
     harness.main([
         test_qr_decodes_to_the_current_link_and_swaps_on_refresh,
         test_simulated_accept_shows_authorized_without_reload,
