@@ -1,0 +1,255 @@
+#include "session/qr_login_flow.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+namespace tgpulse::session {
+
+namespace {
+
+void set_common(telemetry::Span& span, const Session& session) {
+  span.set_attribute("telethon.operation", std::string("qr_login"));
+  span.set_attribute("telethon.tenant_id", session.tenant_id());
+  span.set_attribute("telethon.session_id", session.id());
+}
+
+// Sends requestQrCodeAuthentication; only a real error (not a timeout) reaches the flow, as a signal.
+asio::awaitable<void> request_qr(std::shared_ptr<Session> session, std::chrono::milliseconds timeout) {
+  EngineClient* c = session->client();
+  if (c == nullptr) co_return;
+  json request = {{"@type", "requestQrCodeAuthentication"}, {"other_user_ids", json::array()}};
+  Result<json> r = co_await c->send(std::move(request), timeout);
+  if (!r && r.error().code != Errc::timeout) {
+    SessionSignal s;
+    s.kind = SessionSignal::Kind::request_failed;
+    s.error = r.error();
+    session->deliver(std::move(s));
+  }
+}
+
+}  // namespace
+
+json QrLoginFlow::tdlib_parameters(const SessionOptions& o, const store::SessionRecord& record) {
+  return json{{"@type", "setTdlibParameters"},
+              {"use_test_dc", o.use_test_dc},
+              {"database_directory", record.engine_dir},
+              {"files_directory", record.engine_dir + "/files"},
+              {"database_encryption_key", record.db_key},
+              {"use_file_database", false},
+              {"use_chat_info_database", false},
+              {"use_message_database", false},
+              {"use_secret_chats", false},
+              {"api_id", o.api_id},
+              {"api_hash", o.api_hash},
+              {"system_language_code", o.system_language_code},
+              {"device_model", o.device_model},
+              {"system_version", o.system_version},
+              {"application_version", o.application_version}};
+}
+
+asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::SessionRecord& record,
+                                                        Clock::TimePoint deadline,
+                                                        std::optional<telemetry::SpanContext> parent) {
+  const SessionOptions& o = services_.options;
+  const auto started = services_.clock.now();
+  services_.metrics.qr_created.inc();
+
+  telemetry::Span root = services_.tracer.start_span("telethon_qr_login", parent ? &*parent : nullptr);
+  set_common(root, session);
+  Outcome out;
+
+  auto finish = [&](SessionStatus status, std::string reason) {
+    out.status = status;
+    out.reason = std::move(reason);
+  };
+
+  // --- connect: client + setTdlibParameters ----------------------------------------------------
+  {
+    telemetry::Span connect = services_.tracer.start_span("telethon_connect", &root.context());
+    set_common(connect, session);
+    Result<std::unique_ptr<EngineClient>> client = services_.engines.create({record.engine_dir});
+    if (!client) {
+      connect.set_status(telemetry::SpanStatus::error, client.error().message);
+      finish(SessionStatus::failed, "engine: " + client.error().message);
+    } else {
+      session.set_client(std::move(*client));
+      Result<json> answer =
+          co_await session.client()->send(tdlib_parameters(o, record), o.engine_request_timeout);
+      if (!answer) {
+        connect.set_status(telemetry::SpanStatus::error, answer.error().message);
+        finish(SessionStatus::failed, "engine: " + answer.error().message);
+      }
+    }
+  }
+
+  // --- generate: requestQrCodeAuthentication until the first link ------------------------------
+  telemetry::Span generate;
+  telemetry::Span wait;
+  if (out.reason.empty()) {
+    generate = services_.tracer.start_span("telethon_qr_generate", &root.context());
+    set_common(generate, session);
+    // The answer may never come (offline TDLib waits for the network forever): the deadline decides,
+    // so only a real error ends the login.
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - services_.clock.now());
+    asio::co_spawn(session.strand(), request_qr(session.shared_from_this(), remaining), asio::detached);
+  }
+
+  bool had_link = false;
+  while (out.reason.empty()) {
+    std::optional<SessionSignal> s = co_await session.next_signal(deadline, o.wake_interval);
+    if (!s) {
+      finish(SessionStatus::expired, "expired");
+      break;
+    }
+    if (s->kind == SessionSignal::Kind::cancel) {
+      finish(SessionStatus::failed, "cancelled");
+      break;
+    }
+    if (s->kind == SessionSignal::Kind::cleanup) {
+      out.cleanup_request = std::move(*s);
+      finish(SessionStatus::failed, "cancelled");
+      break;
+    }
+    if (s->kind == SessionSignal::Kind::request_failed) {
+      finish(SessionStatus::failed, "engine: " + s->error.message);
+      break;
+    }
+    const json& st = s->state;
+    const std::string type = st.value("@type", "");
+    session.publish([&](SessionView& v) { v.authorization_state = type; });
+    if (type == "authorizationStateWaitOtherDeviceConfirmation") {
+      std::string link = st.value("link", "");
+      if (!had_link) {
+        had_link = true;
+        generate.set_status(telemetry::SpanStatus::ok);
+        generate.end();
+        wait = services_.tracer.start_span("telethon_qr_wait", &root.context());
+        set_common(wait, session);
+      }
+      session.publish(
+          [&](SessionView& v) {
+            v.link = link;
+            ++v.link_version;
+          },
+          SessionEvent{"link", json{{"link", link}}});
+    } else if (type == "authorizationStateWaitPassword") {
+      std::string hint = st.value("password_hint", "");
+      Result<store::SessionRecord> u = services_.store.update_state(record.session_id,
+                                                                    {store::SessionState::password_required});
+      if (!u) {
+        finish(SessionStatus::failed, "store: " + u.error().message);
+        break;
+      }
+      record = std::move(*u);
+      session.publish(
+          [&](SessionView& v) {
+            v.status = SessionStatus::password_required;
+            v.password_hint = hint;
+            v.link.clear();
+          },
+          SessionEvent{"password_required", json{{"password_hint", hint}}});
+    } else if (type == "authorizationStateReady") {
+      store::SessionStateChange change;
+      change.to = store::SessionState::authorized;
+      change.authorized_at_ms = unix_ms(services_.clock.wall());
+      Result<store::SessionRecord> u = services_.store.update_state(record.session_id, change);
+      if (!u) {
+        finish(SessionStatus::failed, "store: " + u.error().message);
+        break;
+      }
+      record = std::move(*u);
+      (void)services_.store.touch_last_used(record.session_id);  // best effort: idle TTL starts now
+      finish(SessionStatus::authorized, "");
+      break;
+    } else if (type == "authorizationStateWaitPhoneNumber" && had_link) {
+      finish(SessionStatus::failed, "declined");  // the scan was refused: back to the start
+      break;
+    } else if (type == "authorizationStateLoggingOut" || type == "authorizationStateClosing" ||
+               type == "authorizationStateClosed") {
+      finish(SessionStatus::failed, "engine closed");
+      break;
+    }
+  }
+  if (!had_link && generate.recording()) {
+    generate.set_status(telemetry::SpanStatus::error, out.reason);
+  }
+  generate.end();
+
+  const double duration = std::chrono::duration<double>(services_.clock.now() - started).count();
+  const SessionStatus final_status = out.status;
+  const std::string reason = out.reason;
+  auto now_wall = services_.clock.wall();
+  switch (final_status) {
+    case SessionStatus::authorized:
+      services_.metrics.qr_authorized.inc();
+      wait.set_status(telemetry::SpanStatus::ok);
+      root.set_status(telemetry::SpanStatus::ok);
+      session.publish(
+          [&](SessionView& v) {
+            v.status = SessionStatus::authorized;
+            v.authorized_at = now_wall;
+            v.last_used_at = now_wall;
+            v.link.clear();
+          },
+          SessionEvent{"authorized", json::object()});
+      break;
+    case SessionStatus::expired:
+      services_.metrics.qr_expired.inc();
+      services_.metrics.qr_timeout.inc();
+      wait.set_status(telemetry::SpanStatus::error, "expired");
+      root.set_status(telemetry::SpanStatus::error, "expired");
+      services_.logger.warn("QR session timeout",
+                            {{"tenant_id", session.tenant_id()}, {"session_id", session.id()},
+                             {"duration", duration}},
+                            &root.context());
+      session.publish(
+          [&](SessionView& v) {
+            v.status = SessionStatus::expired;
+            v.link.clear();
+          },
+          SessionEvent{"expired", json::object()});
+      break;
+    default:
+      services_.metrics.qr_failed.inc();
+      wait.set_status(telemetry::SpanStatus::error, reason);
+      root.set_status(telemetry::SpanStatus::error, reason);
+      services_.logger.info("QR login failed",
+                            {{"tenant_id", session.tenant_id()}, {"session_id", session.id()},
+                             {"duration", duration}, {"reason", reason}},
+                            &root.context());
+      session.publish(
+          [&](SessionView& v) {
+            v.status = SessionStatus::failed;
+            v.error = reason;
+            v.link.clear();
+          },
+          SessionEvent{"failed", json{{"error", reason}}});
+      break;
+  }
+  root.set_attribute("telethon.qr.outcome", std::string(session_status_name(final_status)));
+  wait.end();
+  root.end();
+  co_return out;
+}
+
+asio::awaitable<Status> QrLoginFlow::submit_password(Session& session, std::string password,
+                                                     std::chrono::milliseconds timeout) {
+  if (session.view().status != SessionStatus::password_required || session.client() == nullptr) {
+    co_return Status(Errc::conflict, "the session is not waiting for a password");
+  }
+  json request = {{"@type", "checkAuthenticationPassword"}, {"password", std::move(password)}};
+  Result<json> answer = co_await session.client()->send(std::move(request), timeout);
+  if (answer) co_return Status{};
+  const Error& e = answer.error();
+  if (e.code == Errc::engine_error && e.td_code == 400) {
+    session.publish([](SessionView& v) { v.error = "password is not correct"; },
+                    SessionEvent{"password_rejected", json{{"error", "password is not correct"}}});
+    co_return Status(Errc::invalid_argument, "password is not correct");
+  }
+  co_return Status(e);
+}
+
+}  // namespace tgpulse::session

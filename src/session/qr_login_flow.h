@@ -1,0 +1,64 @@
+// QrLoginFlow: one QR login on the engine, from a new client to its outcome.
+//
+//   new client → setTdlibParameters (own database directory, the session's database key, api_id/api_hash)
+//   → requestQrCodeAuthentication → link (refreshed by the engine through updateAuthorizationState)
+//   → authorized | password_required (2FA, with hint) → authorized
+//   | expired at the overall deadline (options.qr_timeout) | failed (declined, engine error, cancelled).
+//
+// Telemetry: <ns>_qr_session_total{status=created|authorized|expired|failed}, <ns>_qr_timeout_total (+1 at
+// the deadline), the WARN log "QR session timeout" (tenant_id, session_id, duration), and the spans
+// telethon_qr_login ⊃ telethon_connect (client creation + setTdlibParameters), telethon_qr_generate
+// (requestQrCodeAuthentication until the first link), telethon_qr_wait (until the outcome), each with
+// telethon.operation="qr_login", telethon.tenant_id, telethon.session_id, the root parented to the
+// HTTP request's span. The link is a credential: it is only in the session's view, never in a log, a
+// metric, a span or an error.
+//
+// The password itself is checked by submit_password() (the HTTP route); the flow sees its effect as the
+// next authorization state.
+//
+// Thread-safety: run() and submit_password() execute on the session's strand.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <utility>  // boost/asio/awaitable.hpp uses std::exchange without including it
+#include <boost/asio/awaitable.hpp>
+
+#include "session/session.h"
+#include "store/store_records.h"
+#include "session/session_services.h"
+#include "telemetry/trace_context.h"
+
+namespace tgpulse::session {
+
+class QrLoginFlow {
+ public:
+  struct Outcome {
+    SessionStatus status = SessionStatus::failed;  // authorized, expired or failed
+    std::string reason;                            // for failed: "declined", "cancelled", "engine: ..."
+    // A cleanup request (DELETE) that arrived during the login; the caller runs it instead of the
+    // default cleanup of a failed login, so its waiter gets the outcome.
+    std::optional<SessionSignal> cleanup_request;
+  };
+
+  explicit QrLoginFlow(const SessionServices& services) : services_(services) {}
+
+  // The TDLib parameters of a session's client (also used to bring an authorized session back up).
+  static nlohmann::json tdlib_parameters(const SessionOptions& options, const store::SessionRecord& record);
+
+  // Runs the login of `session` (a fresh client is created and attached). Updates the record's state
+  // (password_required, authorized + authorized_at). Never throws.
+  boost::asio::awaitable<Outcome> run(Session& session, store::SessionRecord& record, Clock::TimePoint deadline,
+                                      std::optional<telemetry::SpanContext> parent);
+
+  // Sends checkAuthenticationPassword. conflict when the session is not waiting for a password;
+  // invalid_argument when the password is wrong (the session stays in password_required).
+  static boost::asio::awaitable<Status> submit_password(Session& session, std::string password,
+                                                       std::chrono::milliseconds timeout);
+
+ private:
+  const SessionServices& services_;
+};
+
+}  // namespace tgpulse::session

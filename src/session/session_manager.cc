@@ -1,0 +1,395 @@
+#include "session/session_manager.h"
+
+#include <filesystem>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "session/qr_login_flow.h"
+#include "store/tenant_tokens.h"
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace tgpulse::session {
+
+namespace {
+
+// A session that is authorized waits for signals this long between clock checks (it has no deadline).
+constexpr std::chrono::milliseconds kMonitorWake = std::chrono::hours(1);
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  t.expires_after(d);
+  boost::system::error_code ec;
+  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+}  // namespace
+
+SessionManager::SessionManager(asio::any_io_executor executor, SessionServices services)
+    : executor_(executor),
+      services_(std::move(services)),
+      cleanup_(services_),
+      idle_timer_(asio::make_strand(executor)) {}
+
+SessionManager::~SessionManager() = default;
+
+asio::awaitable<SessionManager::StartReport> SessionManager::start() {
+  StartReport report;
+  report.sweep = cleanup_.sweep_startup();
+  Result<std::vector<store::SessionRecord>> all = services_.store.list_all_sessions();
+  if (!all) {
+    services_.logger.error("Session restore could not list records", {{"error.message", all.error().message}});
+  } else {
+    for (store::SessionRecord& r : *all) {
+      if (store::is_login_state(r.state)) {
+        // The login's client and page key died with the previous process: it cannot finish.
+        services_.metrics.qr_failed.inc();
+        Status st = co_await cleanup_.run(nullptr, r, trigger::kRestart, false, nullptr);
+        (void)st;  // counted and logged by the cleanup
+        ++report.interrupted_logins;
+      } else if (r.state == store::SessionState::authorized) {
+        auto session = std::make_shared<Session>(executor_, services_.clock, r.session_id, r.tenant_id, "",
+                                                 from_unix_ms(r.created_at_ms), from_unix_ms(r.created_at_ms));
+        session->publish([&](SessionView& v) {
+          v.status = SessionStatus::qr_pending;
+          if (r.authorized_at_ms) v.authorized_at = from_unix_ms(*r.authorized_at_ms);
+          v.last_used_at = from_unix_ms(r.last_used_at_ms);
+        });
+        {
+          std::lock_guard lock(mu_);
+          sessions_[r.session_id] = session;
+        }
+        asio::co_spawn(session->strand(),
+                       run_session(session, r, Mode::restore, Clock::TimePoint::max(), std::nullopt),
+                       asio::detached);
+        ++report.restored;
+      }
+    }
+  }
+  if (services_.options.idle_ttl.count() > 0) {
+    asio::co_spawn(idle_timer_.get_executor(), idle_loop(), asio::detached);
+  }
+  services_.logger.info("Sessions started",
+                        {{"sessions.restored", report.restored},
+                         {"sessions.interrupted_logins", report.interrupted_logins},
+                         {"sessions.sweep.finished", report.sweep.finished},
+                         {"sessions.sweep.failed", report.sweep.failed},
+                         {"sessions.sweep.orphan_directories", report.sweep.orphan_directories}});
+  co_return report;
+}
+
+asio::awaitable<void> SessionManager::stop() {
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    for (const auto& [id, s] : sessions_) live.push_back(s);
+  }
+  asio::post(idle_timer_.get_executor(), [this] { idle_timer_.cancel(); });
+  for (const auto& s : live) {
+    SessionSignal sig;
+    sig.kind = SessionSignal::Kind::cancel;
+    sig.trigger = "shutdown";
+    s->deliver(std::move(sig));
+  }
+  const auto bound = services_.options.close_timeout + 2 * services_.options.engine_request_timeout;
+  const auto until = std::chrono::steady_clock::now() + bound;
+  while (live_count() > 0 && std::chrono::steady_clock::now() < until) {
+    co_await sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+asio::awaitable<Result<SessionManager::Created>> SessionManager::create_qr_login(
+    std::string tenant_id, std::optional<telemetry::SpanContext> parent,
+    std::chrono::milliseconds first_link_wait) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) co_return Error(Errc::unavailable, "the service is shutting down");
+  }
+  Result<std::string> id = store::TenantTokens::generate_session_id();
+  Result<std::string> key = store::TenantTokens::generate_db_key();
+  Result<std::string> login_key = store::TenantTokens::generate_page_key();
+  if (!id || !key || !login_key) co_return Error(Errc::internal, "the random source failed");
+  const Clock::WallTime created_at = services_.clock.wall();
+  store::SessionRecord record;
+  record.session_id = std::move(*id);
+  record.tenant_id = std::move(tenant_id);
+  record.state = store::SessionState::qr_pending;
+  record.engine_dir = (fs::path(cleanup_.sessions_root()) / record.session_id).string();
+  record.db_key = std::move(*key);
+  record.page_key_hash = store::TenantTokens::hash_token(*login_key);
+  record.created_at_ms = unix_ms(created_at);
+  record.last_used_at_ms = record.created_at_ms;
+  if (Status st = services_.store.create_session(record); !st) {
+    if (st.error().code == Errc::not_found) co_return Error(Errc::not_found, "no such tenant");
+    co_return Error(Errc::store_error, "could not store the session: " + st.error().message);
+  }
+  const auto deadline = services_.clock.now() + services_.options.qr_timeout;
+  const auto expires_at = created_at + std::chrono::duration_cast<Clock::WallTime::duration>(services_.options.qr_timeout);
+  auto session = std::make_shared<Session>(executor_, services_.clock, record.session_id, record.tenant_id,
+                                           record.page_key_hash, created_at, expires_at);
+  {
+    std::lock_guard lock(mu_);
+    sessions_[record.session_id] = session;
+  }
+  asio::co_spawn(session->strand(), run_session(session, record, Mode::login, deadline, parent), asio::detached);
+
+  // Wait for the first link (or an outcome) so the answer usually carries the link.
+  const auto until = std::chrono::steady_clock::now() + first_link_wait;
+  SessionView v = session->view();
+  while (v.link.empty() && v.status == SessionStatus::qr_pending && std::chrono::steady_clock::now() < until) {
+    co_await sleep_for(std::chrono::milliseconds(10));
+    v = session->view();
+  }
+  co_return Created{std::move(v), std::move(*login_key)};
+}
+
+std::shared_ptr<Session> SessionManager::find(std::string_view tenant_id, std::string_view session_id) const {
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(session_id);
+  if (it == sessions_.end() || it->second->tenant_id() != tenant_id) return nullptr;
+  return it->second;
+}
+
+std::shared_ptr<Session> SessionManager::find_by_login_key(std::string_view session_id, std::string_view key) const {
+  std::shared_ptr<Session> s;
+  {
+    std::lock_guard lock(mu_);
+    auto it = sessions_.find(session_id);
+    if (it == sessions_.end()) return nullptr;
+    s = it->second;
+  }
+  return s->key_matches(key) ? s : nullptr;
+}
+
+std::vector<SessionView> SessionManager::list(std::string_view tenant_id) const {
+  std::vector<std::shared_ptr<Session>> mine;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, s] : sessions_) {
+      if (s->tenant_id() == tenant_id) mine.push_back(s);
+    }
+  }
+  std::vector<SessionView> out;
+  out.reserve(mine.size());
+  for (const auto& s : mine) out.push_back(s->view());
+  std::stable_sort(out.begin(), out.end(),
+                   [](const SessionView& a, const SessionView& b) { return a.created_at < b.created_at; });
+  return out;
+}
+
+std::size_t SessionManager::live_count() const {
+  std::lock_guard lock(mu_);
+  return sessions_.size();
+}
+
+asio::awaitable<Status> SessionManager::submit_password(std::shared_ptr<Session> session, std::string password) {
+  co_return co_await asio::co_spawn(
+      session->strand(),
+      QrLoginFlow::submit_password(*session, std::move(password), services_.options.engine_request_timeout),
+      asio::use_awaitable);
+}
+
+asio::awaitable<Status> SessionManager::cancel_login(std::shared_ptr<Session> session,
+                                                     std::optional<telemetry::SpanContext> parent) {
+  SessionStatus st = session->view().status;
+  if (st != SessionStatus::qr_pending && st != SessionStatus::password_required) {
+    co_return Status(Errc::conflict, std::string("the login is not running (status ") + session_status_name(st) + ")");
+  }
+  co_return co_await remove(std::move(session), trigger::kQrCancelled, false, parent);
+}
+
+asio::awaitable<Status> SessionManager::remove(std::shared_ptr<Session> session, std::string trigger_name,
+                                               bool logout, std::optional<telemetry::SpanContext> parent) {
+  SessionSignal sig;
+  sig.kind = SessionSignal::Kind::cleanup;
+  sig.trigger = std::move(trigger_name);
+  sig.logout = logout;
+  sig.parent = parent;
+  co_return co_await request_cleanup(std::move(session), std::move(sig));
+}
+
+asio::awaitable<Status> SessionManager::request_cleanup(std::shared_ptr<Session> session, SessionSignal signal) {
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Status)>(
+      [session, &signal](auto handler) mutable {
+        using Handler = decltype(handler);
+        auto shared = std::make_shared<Handler>(std::move(handler));
+        signal.done = [shared](Status st) {
+          auto ex = asio::get_associated_executor(*shared);
+          asio::post(ex, [shared, st = std::move(st)]() mutable { (*shared)(std::move(st)); });
+        };
+        session->deliver(std::move(signal));
+      },
+      asio::use_awaitable);
+}
+
+asio::awaitable<int> SessionManager::remove_tenant(std::string tenant_id) {
+  std::vector<std::shared_ptr<Session>> mine;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, s] : sessions_) {
+      if (s->tenant_id() == tenant_id) mine.push_back(s);
+    }
+  }
+  int failed = 0;
+  for (auto& s : mine) {
+    Status st = co_await remove(s, trigger::kTenantDeleted, true, std::nullopt);
+    if (!st && st.error().code != Errc::not_found) ++failed;
+  }
+  co_return failed;
+}
+
+int SessionManager::sweep_idle() {
+  const auto ttl = services_.options.idle_ttl;
+  if (ttl.count() <= 0) return 0;
+  const auto now = services_.clock.wall();
+  std::vector<std::shared_ptr<Session>> idle;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, s] : sessions_) {
+      SessionView v = s->view();
+      if (v.status == SessionStatus::authorized &&
+          v.last_used_at + std::chrono::duration_cast<Clock::WallTime::duration>(ttl) <= now) {
+        idle.push_back(s);
+      }
+    }
+  }
+  for (auto& s : idle) {
+    s->publish([](SessionView& v) { v.status = SessionStatus::cleaning_up; });
+    SessionSignal sig;
+    sig.kind = SessionSignal::Kind::cleanup;
+    sig.trigger = trigger::kIdleTtl;
+    sig.logout = true;
+    s->deliver(std::move(sig));
+  }
+  return static_cast<int>(idle.size());
+}
+
+asio::awaitable<void> SessionManager::idle_loop() {
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) co_return;
+    }
+    idle_timer_.expires_after(services_.options.idle_sweep_interval);
+    boost::system::error_code ec;
+    co_await idle_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) co_return;
+    }
+    sweep_idle();
+  }
+}
+
+asio::awaitable<bool> SessionManager::restore(Session& session, const store::SessionRecord& record) {
+  Result<std::unique_ptr<EngineClient>> client = services_.engines.create({record.engine_dir});
+  if (!client) {
+    services_.logger.error("Session restore failed",
+                           {{"tenant_id", record.tenant_id}, {"session_id", record.session_id},
+                            {"error.message", client.error().message}});
+    co_return false;
+  }
+  session.set_client(std::move(*client));
+  Result<json> answer = co_await session.client()->send(QrLoginFlow::tdlib_parameters(services_.options, record),
+                                                         services_.options.engine_request_timeout);
+  if (!answer) {
+    services_.logger.error("Session restore failed",
+                           {{"tenant_id", record.tenant_id}, {"session_id", record.session_id},
+                            {"error.message", answer.error().message}});
+    co_return false;
+  }
+  const auto deadline = services_.clock.now() + services_.options.engine_request_timeout;
+  for (;;) {
+    std::optional<SessionSignal> s = co_await session.next_signal(deadline, services_.options.wake_interval);
+    if (!s) co_return false;
+    if (s->kind == SessionSignal::Kind::cleanup || s->kind == SessionSignal::Kind::cancel) {
+      session.deliver(std::move(*s));  // handled by the monitor after the restore
+      co_return true;
+    }
+    if (s->kind != SessionSignal::Kind::authorization_state) continue;
+    std::string type = s->state.value("@type", "");
+    session.publish([&](SessionView& v) { v.authorization_state = type; });
+    if (type == "authorizationStateReady") {
+      session.publish([](SessionView& v) { v.status = SessionStatus::authorized; });
+      co_return true;
+    }
+    if (type != "authorizationStateWaitTdlibParameters" && type != "authorizationStateWaitEncryptionKey") {
+      co_return false;  // anything else means the authorization is gone
+    }
+  }
+}
+
+asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> session, store::SessionRecord record,
+                                                  Mode mode,
+                                                  Clock::TimePoint deadline,
+                                                  std::optional<telemetry::SpanContext> parent) {
+  std::optional<SessionSignal> request;  // an explicit cleanup request (DELETE, idle TTL, tenant deletion)
+  std::string trigger_name;
+  bool authorized = false;
+  bool shutdown = false;
+
+  if (mode == Mode::login) {
+    QrLoginFlow flow(services_);
+    QrLoginFlow::Outcome out = co_await flow.run(*session, record, deadline, parent);
+    authorized = out.status == SessionStatus::authorized;
+    request = std::move(out.cleanup_request);
+    trigger_name = out.status == SessionStatus::expired ? trigger::kQrExpired
+                   : out.reason == "cancelled"          ? trigger::kQrCancelled
+                                                        : trigger::kQrFailed;
+  } else {
+    authorized = co_await restore(*session, record);
+    trigger_name = trigger::kAuthorizationLost;
+  }
+
+  while (authorized) {
+    std::optional<SessionSignal> s = co_await session->next_signal(Clock::TimePoint::max(), kMonitorWake);
+    if (!s) continue;
+    if (s->kind == SessionSignal::Kind::authorization_state) {
+      std::string type = s->state.value("@type", "");
+      session->publish([&](SessionView& v) { v.authorization_state = type; });
+      if (type != "authorizationStateReady") {
+        services_.logger.warn("Session lost its authorization",
+                              {{"tenant_id", session->tenant_id()}, {"session_id", session->id()},
+                               {"authorization_state", type}});
+        trigger_name = trigger::kAuthorizationLost;
+        authorized = false;
+      }
+    } else if (s->kind == SessionSignal::Kind::cleanup) {
+      request = std::move(*s);
+      authorized = false;
+    } else if (s->kind == SessionSignal::Kind::cancel && s->trigger == "shutdown") {
+      shutdown = true;
+      break;
+    }
+  }
+
+  if (shutdown) {
+    session->drop_client();
+  } else {
+    if (Result<store::SessionRecord> fresh = services_.store.find_session(record.session_id)) {
+      record = std::move(*fresh);
+    }
+    const bool logout = request ? request->logout : false;
+    if (request) trigger_name = request->trigger;
+    const telemetry::SpanContext* cleanup_parent = request && request->parent ? &*request->parent : nullptr;
+    Status st = co_await cleanup_.run(session.get(), record, trigger_name, logout, cleanup_parent);
+    if (request && request->done) request->done(st);
+  }
+  session->close_inbox();
+  erase(session->id());
+}
+
+void SessionManager::erase(const std::string& id) {
+  std::lock_guard lock(mu_);
+  sessions_.erase(id);
+}
+
+}  // namespace tgpulse::session

@@ -1,0 +1,104 @@
+// SessionManager: owns the live sessions (id → Session with its engine client and strand) and runs one
+// lifetime coroutine per session on its strand: QR login (QrLoginFlow) or restore → watching the
+// authorization → cleanup (SessionCleanup). Every end of a session goes through that coroutine, so
+// cleanups of one session never overlap.
+//
+//   start():  the start-up sweep (finish interrupted cleanups, remove orphan engine directories), clean
+//             logins a restart interrupted, bring authorized sessions back up (same directory and key:
+//             the client goes straight to authorizationStateReady), start the idle-TTL sweeper.
+//   Tenant isolation: every lookup takes the tenant; another tenant's session is "not found".
+//
+// Thread-safety: thread-safe. The map is guarded by a mutex; a session's state lives on its strand.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <utility>  // boost/asio/awaitable.hpp uses std::exchange without including it
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "session/session.h"
+#include "session/session_cleanup.h"
+#include "session/session_services.h"
+#include "telemetry/trace_context.h"
+
+namespace tgpulse::session {
+
+class SessionManager {
+ public:
+  struct StartReport {
+    SessionCleanup::SweepReport sweep;
+    int restored = 0;             // authorized sessions brought back up
+    int interrupted_logins = 0;   // QR logins a restart interrupted, cleaned up
+  };
+  struct Created {
+    SessionView view;       // after the first link (or the wait bound); status may already be final
+    std::string login_key;  // the end-user page's key (shown once, to the tenant)
+  };
+
+  SessionManager(boost::asio::any_io_executor executor, SessionServices services);
+  ~SessionManager();
+  SessionManager(const SessionManager&) = delete;
+  SessionManager& operator=(const SessionManager&) = delete;
+
+  const SessionServices& services() const noexcept { return services_; }
+
+  // Start-up (see above). Completes when the sweep ran and every restore was started.
+  boost::asio::awaitable<StartReport> start();
+  // Stops the idle sweeper and ends every session's coroutine without cleaning authorized sessions
+  // (they come back on the next start); running QR logins are cancelled and cleaned. Bounded by the
+  // engine timeouts.
+  boost::asio::awaitable<void> stop();
+
+  // Starts a QR login for `tenant_id` and waits until its first link, its outcome, or `first_link_wait`.
+  boost::asio::awaitable<Result<Created>> create_qr_login(std::string tenant_id,
+                                                          std::optional<telemetry::SpanContext> parent,
+                                                          std::chrono::milliseconds first_link_wait);
+
+  // The tenant's live session, or null (missing, or another tenant's).
+  std::shared_ptr<Session> find(std::string_view tenant_id, std::string_view session_id) const;
+  // The session whose end-user page key matches (constant-time compare), or null.
+  std::shared_ptr<Session> find_by_login_key(std::string_view session_id, std::string_view key) const;
+  std::vector<SessionView> list(std::string_view tenant_id) const;
+  std::size_t live_count() const;
+
+  // 2FA password of a login waiting for it (see QrLoginFlow::submit_password).
+  boost::asio::awaitable<Status> submit_password(std::shared_ptr<Session> session, std::string password);
+  // Cancels a running QR login (DELETE /v1/qr-logins/{id}); conflict once it is authorized.
+  boost::asio::awaitable<Status> cancel_login(std::shared_ptr<Session> session,
+                                              std::optional<telemetry::SpanContext> parent);
+  // Cleans the session up (logOut when `logout`, else close) and waits for the outcome.
+  boost::asio::awaitable<Status> remove(std::shared_ptr<Session> session, std::string trigger_name, bool logout,
+                                        std::optional<telemetry::SpanContext> parent);
+  // Cleans every session of the tenant (tenant deletion). Returns how many failed.
+  boost::asio::awaitable<int> remove_tenant(std::string tenant_id);
+
+  // Runs one idle-TTL pass now (the sweeper calls it periodically); returns how many were started.
+  int sweep_idle();
+
+ private:
+  enum class Mode { login, restore };
+  boost::asio::awaitable<void> run_session(std::shared_ptr<Session> session, store::SessionRecord record, Mode mode,
+                                           Clock::TimePoint deadline, std::optional<telemetry::SpanContext> parent);
+  boost::asio::awaitable<bool> restore(Session& session, const store::SessionRecord& record);
+  boost::asio::awaitable<void> idle_loop();
+  boost::asio::awaitable<Status> request_cleanup(std::shared_ptr<Session> session, SessionSignal signal);
+  void erase(const std::string& id);
+
+  boost::asio::any_io_executor executor_;
+  SessionServices services_;
+  SessionCleanup cleanup_;
+  boost::asio::steady_timer idle_timer_;
+  bool stopping_ = false;  // guarded by mu_
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Session>, std::less<>> sessions_;
+};
+
+}  // namespace tgpulse::session

@@ -1,0 +1,411 @@
+// The session layer on test doubles: QR login outcomes, 2FA, deadline, cleanup, restore, idle TTL,
+// lost authorization, tenant isolation and the start-up sweep — each with its seed telemetry.
+#include <filesystem>
+#include <fstream>
+
+#include "session/session_test_fixture.h"
+
+namespace tgpulse::session {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+class SessionManagerTest : public SessionTestFixture {
+ protected:
+  SessionManager::Created login(SessionManager& m, std::string tenant = "acme") {
+    auto created = run(m.create_qr_login(tenant, std::nullopt, std::chrono::milliseconds(500)));
+    EXPECT_TRUE(created.ok()) << (created.ok() ? "" : created.error().to_string());
+    return std::move(*created);
+  }
+  // Plays the scan that authorizes the latest login and waits for it.
+  bool authorize(SessionManager& m, const std::string& id) {
+    engine_.emit({{"@type", "authorizationStateReady"}});
+    return run_until([&] { return status_of(m, id) == SessionStatus::authorized; });
+  }
+  SessionStatus status_of(SessionManager& m, const std::string& id, const std::string& tenant = "acme") {
+    auto s = m.find(tenant, id);
+    return s ? s->view().status : SessionStatus::closed;
+  }
+};
+
+TEST_F(SessionManagerTest, ScanAuthorizesAndCountsTheFunnel) {
+  SessionManager& m = manager();
+  run(m.start());
+  auto created = login(m);
+  EXPECT_EQ(created.view.status, SessionStatus::qr_pending);
+  EXPECT_EQ(created.view.link, FakeEngine::link_for(0, 1));
+  EXPECT_FALSE(created.login_key.empty());
+  EXPECT_EQ(engine_.last().methods(), (std::vector<std::string>{"setTdlibParameters", "requestQrCodeAuthentication"}));
+  const json& params = engine_.last().sent[0];
+  EXPECT_EQ(params["database_directory"], data_dir_ + "/sessions/" + created.view.id);
+  EXPECT_EQ(params["database_encryption_key"].get<std::string>().size(), 44u);
+
+  // The engine refreshes the link: the view follows it.
+  engine_.emit({{"@type", "authorizationStateWaitOtherDeviceConfirmation"}, {"link", FakeEngine::link_for(0, 2)}});
+  ASSERT_TRUE(run_until([&] { return m.find("acme", created.view.id)->view().link == FakeEngine::link_for(0, 2); }));
+  EXPECT_EQ(m.find("acme", created.view.id)->view().link_version, 2u);
+
+  engine_.emit({{"@type", "authorizationStateReady"}});
+  ASSERT_TRUE(run_until([&] { return status_of(m, created.view.id) == SessionStatus::authorized; }));
+  auto rec = store_.get_session("acme", created.view.id);
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ(rec->state, store::SessionState::authorized);
+  EXPECT_TRUE(rec->authorized_at_ms.has_value());
+  EXPECT_EQ(metrics_.qr_created.value(), 1);
+  EXPECT_EQ(metrics_.qr_authorized.value(), 1);
+  EXPECT_EQ(metrics_.qr_expired.value() + metrics_.qr_failed.value(), 0);
+  EXPECT_TRUE(m.find("acme", created.view.id)->view().link.empty());
+  EXPECT_EQ(all_logs().find("tg://login"), std::string::npos);
+}
+
+TEST_F(SessionManagerTest, SpansNestUnderTheRequestAndNeverCarryTheLink) {
+  SessionManager& m = manager();
+  run(m.start());
+  auto parent = telemetry::SpanContext::parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  auto created = run(m.create_qr_login("acme", parent, std::chrono::milliseconds(500)));
+  ASSERT_TRUE(created.ok());
+  engine_.emit({{"@type", "authorizationStateReady"}});
+  ASSERT_TRUE(run_until([&] { return status_of(m, created->view.id) == SessionStatus::authorized; }));
+  ASSERT_TRUE(run_until([&] { return find_span(spans(), "telethon_qr_login") != nullptr; }));
+  auto all = spans();
+  const auto* root = find_span(all, "telethon_qr_login");
+  ASSERT_NE(root, nullptr);
+  EXPECT_EQ(root->context.trace_id_hex(), "0af7651916cd43dd8448eb211c80319c");
+  EXPECT_EQ(root->parent_span_id, parent->span_id);
+  for (const char* child : {"telethon_connect", "telethon_qr_generate", "telethon_qr_wait"}) {
+    const auto* s = find_span(all, child);
+    ASSERT_NE(s, nullptr) << child;
+    EXPECT_EQ(s->parent_span_id, root->context.span_id) << child;
+    EXPECT_EQ(attr(*s, "telethon.operation"), "qr_login");
+    EXPECT_EQ(attr(*s, "telethon.tenant_id"), "acme");
+    EXPECT_EQ(attr(*s, "telethon.session_id"), created->view.id);
+  }
+  for (const auto& s : all) {
+    for (const auto& a : s.attributes) {
+      if (auto* v = std::get_if<std::string>(&a.value)) {
+        EXPECT_EQ(v->find("tg://"), std::string::npos) << a.key;
+      }
+    }
+  }
+}
+
+TEST_F(SessionManagerTest, WrongPasswordKeepsWaitingThenTheRightOneAuthorizes) {
+  SessionManager& m = manager();
+  run(m.start());
+  auto created = login(m);
+  engine_.emit({{"@type", "authorizationStateWaitPassword"}, {"password_hint", "pet name"}});
+  ASSERT_TRUE(run_until([&] { return status_of(m, created.view.id) == SessionStatus::password_required; }));
+  auto session = m.find("acme", created.view.id);
+  EXPECT_EQ(session->view().password_hint, "pet name");
+  EXPECT_EQ(store_.get_session("acme", created.view.id)->state, store::SessionState::password_required);
+
+  engine_.respond_with([](const json& r) -> std::optional<Result<json>> {
+    if (r.value("@type", "") == "checkAuthenticationPassword" && r.value("password", "") != "right") {
+      Error e(Errc::engine_error, "PASSWORD_HASH_INVALID");
+      e.td_code = 400;
+      return Result<json>(e);
+    }
+    return std::nullopt;
+  });
+  Status wrong = run(m.submit_password(session, "wrong"));
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().code, Errc::invalid_argument);
+  EXPECT_EQ(session->view().status, SessionStatus::password_required);
+
+  Status right = run(m.submit_password(session, "right"));
+  EXPECT_TRUE(right.ok());
+  engine_.emit({{"@type", "authorizationStateReady"}});
+  ASSERT_TRUE(run_until([&] { return status_of(m, created.view.id) == SessionStatus::authorized; }));
+  EXPECT_EQ(all_logs().find("right"), std::string::npos);
+  EXPECT_EQ(all_logs().find("wrong"), std::string::npos);
+}
+
+TEST_F(SessionManagerTest, PasswordOutsideTwoFactorIsAConflict) {
+  SessionManager& m = manager();
+  run(m.start());
+  auto created = login(m);
+  Status st = run(m.submit_password(m.find("acme", created.view.id), "pw"));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, Errc::conflict);
+}
+
+TEST_F(SessionManagerTest, DeclinedScanFailsAndCleansUp) {
+  SessionManager& m = manager();
+  run(m.start());
+  auto created = login(m);
+  const std::string dir = engine_.last().directory;
+  fs::create_directories(dir);  // what the engine would have written
+  engine_.emit({{"@type", "authorizationStateWaitPhoneNumber"}});
+  ASSERT_TRUE(run_until([&] { return m.find("acme", created.view.id) == nullptr; }));
+  EXPECT_EQ(metrics_.qr_failed.value(), 1);
+  EXPECT_EQ(metrics_.session_cleanup_success.value(), 1);
+  EXPECT_FALSE(fs::exists(dir));
+  EXPECT_FALSE(store_.find_session(created.view.id).ok());
+  EXPECT_EQ(engine_.last().methods().back(), "close");
+  auto lines = log_lines("Session cleanup completed");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["trigger"], "qr_failed");
+  EXPECT_EQ(lines[0]["status"], "success");
+}
+
+TEST_F(SessionManagerTest, NeverScannedExpiresAtTheDeadline) {
+  SessionOptions o = options();
+  o.qr_timeout = std::chrono::seconds(30);
+  SessionManager& m = manager(o);
+  run(m.start());
+  auto created = login(m);
+  clock_.advance(std::chrono::seconds(29));
+  io_.run_for(std::chrono::milliseconds(30));
+  EXPECT_EQ(status_of(m, created.view.id), SessionStatus::qr_pending);
+  clock_.advance(std::chrono::seconds(2));
+  ASSERT_TRUE(run_until([&] { return m.find("acme", created.view.id) == nullptr; }));
+  EXPECT_EQ(metrics_.qr_expired.value(), 1);
+  EXPECT_EQ(metrics_.qr_timeout.value(), 1);
+  auto lines = log_lines("QR session timeout");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["log.level"], "warn");
+  EXPECT_EQ(lines[0]["tenant_id"], "acme");
+  EXPECT_EQ(lines[0]["session_id"], created.view.id);
+  EXPECT_GE(lines[0]["duration"].get<double>(), 30.0);
+  EXPECT_LT(lines[0]["duration"].get<double>(), 32.0);
+  auto cleaned = log_lines("Session cleanup completed");
+  ASSERT_EQ(cleaned.size(), 1u);
+  EXPECT_EQ(cleaned[0]["trigger"], "qr_expired");
+  EXPECT_FALSE(store_.find_session(created.view.id).ok());
+}
+
+TEST_F(SessionManagerTest, DeleteWithLogoutSendsLogOutAndRemovesEverything) {
+  SessionManager& m = manager();
+  run(m.start());
+  auto created = login(m);
+  ASSERT_TRUE(authorize(m, created.view.id));
+  const std::string dir = engine_.last().directory;
+  fs::create_directories(dir + "/db");
+  std::ofstream(dir + "/db/td.binlog") << "x";
+
+  Status st = run(m.remove(m.find("acme", created.view.id), trigger::kDelete, true, std::nullopt));
+  ASSERT_TRUE(st.ok()) << st.error().to_string();
+  EXPECT_EQ(engine_.last().methods().back(), "logOut");
+  EXPECT_TRUE(engine_.last().destroyed);
+  EXPECT_FALSE(fs::exists(dir));
+  EXPECT_FALSE(store_.find_session(created.view.id).ok());
+  EXPECT_EQ(m.find("acme", created.view.id), nullptr);
+  EXPECT_EQ(metrics_.session_cleanup_success.value(), 1);
+  EXPECT_EQ(metrics_.session_cleanup_duration.count(), 1u);
+  auto lines = log_lines("Session cleanup completed");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["log.level"], "info");
+  EXPECT_EQ(lines[0]["tenant_id"], "acme");
+  EXPECT_EQ(lines[0]["session_id"], created.view.id);
+  EXPECT_EQ(lines[0]["trigger"], "delete");
+  EXPECT_TRUE(lines[0].contains("duration"));
+  ASSERT_TRUE(run_until([&] { return find_span(spans(), "telethon_session_cleanup") != nullptr; }));
+  auto all = spans();
+  const auto* span = find_span(all, "telethon_session_cleanup");
+  EXPECT_EQ(attr(*span, "telethon.operation"), "session_cleanup");
+  EXPECT_EQ(attr(*span, "telethon.session_id"), created.view.id);
+}
+
+TEST_F(SessionManagerTest, DeleteWithoutLogoutOnlyCloses) {
+  SessionManager& m = manager();
+  run(m.start());
+  auto created = login(m);
+  ASSERT_TRUE(authorize(m, created.view.id));
+  Status st = run(m.remove(m.find("acme", created.view.id), trigger::kDelete, false, std::nullopt));
+  ASSERT_TRUE(st.ok());
+  auto methods = engine_.last().methods();
+  EXPECT_EQ(methods.back(), "close");
+  EXPECT_EQ(std::count(methods.begin(), methods.end(), "logOut"), 0);
+}
+
+TEST_F(SessionManagerTest, EngineThatNeverClosesFailsTheCleanupButRemovesLocalData) {
+  SessionOptions o = options();
+  o.close_timeout = std::chrono::seconds(5);
+  SessionManager& m = manager(o);
+  run(m.start());
+  auto created = login(m);
+  ASSERT_TRUE(authorize(m, created.view.id));
+  engine_.close_reaches_closed(false);
+  auto session = m.find("acme", created.view.id);
+  std::optional<Status> result;
+  boost::asio::co_spawn(io_, store_into(m.remove(session, trigger::kDelete, false, std::nullopt), &result),
+                        boost::asio::detached);
+  run_until([&] { return engine_.last().methods().back() == "close"; });
+  clock_.advance(std::chrono::seconds(6));
+  ASSERT_TRUE(run_until([&] { return result.has_value(); }));
+  EXPECT_FALSE(result->ok());
+  EXPECT_EQ(metrics_.session_cleanup_failed.value(), 1);
+  EXPECT_FALSE(store_.find_session(created.view.id).ok());
+  EXPECT_EQ(log_lines("Session cleanup completed").at(0)["status"], "failed");
+}
+
+TEST_F(SessionManagerTest, CancelDuringLoginCleansAndCountsFailed) {
+  SessionManager& m = manager();
+  run(m.start());
+  auto created = login(m);
+  Status st = run(m.cancel_login(m.find("acme", created.view.id), std::nullopt));
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(m.find("acme", created.view.id), nullptr);
+  EXPECT_EQ(metrics_.qr_failed.value(), 1);
+  EXPECT_EQ(log_lines("Session cleanup completed").at(0)["trigger"], "qr_cancelled");
+}
+
+TEST_F(SessionManagerTest, AnotherTenantSeesNothing) {
+  SessionManager& m = manager();
+  run(m.start());
+  auto created = login(m);
+  EXPECT_EQ(m.find("other", created.view.id), nullptr);
+  EXPECT_TRUE(m.list("other").empty());
+  EXPECT_EQ(m.list("acme").size(), 1u);
+  EXPECT_NE(m.find_by_login_key(created.view.id, created.login_key), nullptr);
+  EXPECT_EQ(m.find_by_login_key(created.view.id, "not-the-key"), nullptr);
+  EXPECT_EQ(m.find_by_login_key(created.view.id, ""), nullptr);
+}
+
+TEST_F(SessionManagerTest, UnknownTenantCannotLogIn) {
+  SessionManager& m = manager();
+  run(m.start());
+  auto created = run(m.create_qr_login("ghost", std::nullopt, std::chrono::milliseconds(10)));
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.error().code, Errc::not_found);
+  EXPECT_EQ(engine_.client_count(), 0u);
+}
+
+TEST_F(SessionManagerTest, LostAuthorizationCleansUp) {
+  SessionManager& m = manager();
+  run(m.start());
+  auto created = login(m);
+  ASSERT_TRUE(authorize(m, created.view.id));
+  engine_.emit({{"@type", "authorizationStateLoggingOut"}});
+  engine_.emit({{"@type", "authorizationStateClosed"}});
+  ASSERT_TRUE(run_until([&] { return m.find("acme", created.view.id) == nullptr; }));
+  EXPECT_EQ(log_lines("Session cleanup completed").at(0)["trigger"], "authorization_lost");
+  EXPECT_FALSE(store_.find_session(created.view.id).ok());
+}
+
+TEST_F(SessionManagerTest, IdleSessionsAreCleanedWithLogOut) {
+  SessionOptions o = options();
+  o.idle_ttl = std::chrono::minutes(10);
+  SessionManager& m = manager(o);
+  run(m.start());
+  auto created = login(m);
+  ASSERT_TRUE(authorize(m, created.view.id));
+  clock_.advance(std::chrono::minutes(5));
+  m.find("acme", created.view.id)->touch();
+  clock_.advance(std::chrono::minutes(6));
+  EXPECT_EQ(m.sweep_idle(), 0);  // used 6 minutes ago
+  clock_.advance(std::chrono::minutes(5));
+  EXPECT_EQ(m.sweep_idle(), 1);
+  ASSERT_TRUE(run_until([&] { return m.find("acme", created.view.id) == nullptr; }));
+  EXPECT_EQ(engine_.last().methods().back(), "logOut");
+  EXPECT_EQ(log_lines("Session cleanup completed").at(0)["trigger"], "idle");
+}
+
+TEST_F(SessionManagerTest, TenantDeletionCleansOnlyThatTenant) {
+  SessionManager& m = manager();
+  run(m.start());
+  auto a1 = login(m, "acme");
+  auto a2 = login(m, "acme");
+  auto b1 = login(m, "other");
+  int failed = run(m.remove_tenant("acme"));
+  EXPECT_EQ(failed, 0);
+  EXPECT_TRUE(m.list("acme").empty());
+  EXPECT_EQ(m.list("other").size(), 1u);
+  EXPECT_TRUE(store_.list_sessions("acme")->empty());
+  EXPECT_EQ(store_.list_sessions("other")->size(), 1u);
+}
+
+TEST_F(SessionManagerTest, RestartRestoresAuthorizedSessionsAndFinishesInterruptedWork) {
+  // What a previous process left: an authorized session, a login, a cleanup half done, an orphan dir.
+  auto make = [&](const std::string& id, store::SessionState state) {
+    store::SessionRecord r;
+    r.session_id = id;
+    r.tenant_id = "acme";
+    r.state = state;
+    r.engine_dir = data_dir_ + "/sessions/" + id;
+    r.db_key = "a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U=";
+    r.page_key_hash = store::TenantTokens::hash_token("page");
+    r.created_at_ms = 1000;
+    r.last_used_at_ms = 1000;
+    fs::create_directories(r.engine_dir);
+    EXPECT_TRUE(store_.create_session(r).ok());
+    if (store::is_cleanup_state(state) || state == store::SessionState::authorized) {
+      store::SessionStateChange c;
+      c.to = state;
+      EXPECT_TRUE(store_.update_state(id, c).ok());
+    }
+    return r;
+  };
+  auto authorized = make("s_AAAAAAAAAAAAAAAAAAAAAA", store::SessionState::authorized);
+  auto pending = make("s_BBBBBBBBBBBBBBBBBBBBBB", store::SessionState::qr_pending);
+  auto closing = make("s_CCCCCCCCCCCCCCCCCCCCCC", store::SessionState::cleanup_closing);
+  fs::create_directories(data_dir_ + "/sessions/s_DDDDDDDDDDDDDDDDDDDDDD");
+  engine_.mark_authorized(authorized.engine_dir);
+
+  SessionManager& m = manager();
+  auto report = run(m.start());
+  EXPECT_EQ(report.sweep.finished, 1);
+  EXPECT_EQ(report.sweep.orphan_directories, 1);
+  EXPECT_EQ(report.interrupted_logins, 1);
+  EXPECT_EQ(report.restored, 1);
+  ASSERT_TRUE(run_until([&] { return status_of(m, authorized.session_id) == SessionStatus::authorized; }));
+  EXPECT_EQ(engine_.last().sent[0]["database_encryption_key"], authorized.db_key);
+  EXPECT_TRUE(fs::exists(authorized.engine_dir));
+  for (const auto& gone : {pending, closing}) {
+    EXPECT_FALSE(store_.find_session(gone.session_id).ok());
+    EXPECT_FALSE(fs::exists(gone.engine_dir));
+  }
+  EXPECT_FALSE(fs::exists(data_dir_ + "/sessions/s_DDDDDDDDDDDDDDDDDDDDDD"));
+  EXPECT_EQ(store_.list_all_sessions()->size(), 1u);
+  EXPECT_EQ(metrics_.session_cleanup_success.value(), 2);
+}
+
+TEST_F(SessionManagerTest, RestoredSessionWithoutAuthorizationIsCleanedUp) {
+  store::SessionRecord r;
+  r.session_id = "s_EEEEEEEEEEEEEEEEEEEEEE";
+  r.tenant_id = "acme";
+  r.engine_dir = data_dir_ + "/sessions/" + r.session_id;
+  r.db_key = "a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U=";
+  r.page_key_hash = store::TenantTokens::hash_token("page");
+  ASSERT_TRUE(store_.create_session(r).ok());
+  ASSERT_TRUE(store_.update_state(r.session_id, {store::SessionState::authorized}).ok());
+  SessionManager& m = manager();
+  run(m.start());  // the fake answers WaitPhoneNumber: the authorization is gone
+  ASSERT_TRUE(run_until([&] { return m.live_count() == 0; }));
+  EXPECT_FALSE(store_.find_session(r.session_id).ok());
+  EXPECT_EQ(log_lines("Session cleanup completed").at(0)["trigger"], "authorization_lost");
+}
+
+TEST_F(SessionManagerTest, ShutdownKeepsAuthorizedSessions) {
+  SessionManager& m = manager();
+  run(m.start());
+  auto created = login(m);
+  ASSERT_TRUE(authorize(m, created.view.id));
+  run(m.stop());
+  EXPECT_EQ(m.live_count(), 0u);
+  EXPECT_EQ(store_.find_session(created.view.id)->state, store::SessionState::authorized);
+  auto again = run(m.create_qr_login("acme", std::nullopt, std::chrono::milliseconds(10)));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, Errc::unavailable);
+}
+
+TEST_F(SessionManagerTest, EngineFailureFailsTheLogin) {
+  SessionManager& m = manager();
+  run(m.start());
+  engine_.respond_with([](const json& r) -> std::optional<Result<json>> {
+    if (r.value("@type", "") == "setTdlibParameters") {
+      Error e(Errc::engine_error, "Valid api_id must be provided");
+      e.td_code = 400;
+      return Result<json>(e);
+    }
+    return std::nullopt;
+  });
+  auto created = login(m);
+  ASSERT_TRUE(run_until([&] { return m.find("acme", created.view.id) == nullptr; }));
+  EXPECT_EQ(metrics_.qr_failed.value(), 1);
+  EXPECT_FALSE(store_.find_session(created.view.id).ok());
+}
+
+}  // namespace
+}  // namespace tgpulse::session

@@ -1,0 +1,28 @@
+// SessionServices: everything the session layer is wired with — clock, the session store, the engine
+// client factory, the seed telemetry and the options. References only: the Application owns each
+// service and keeps it alive longer than the session layer.
+//
+// Thread-safety: every referenced service is thread-safe; the struct is read-only after wiring.
+#pragma once
+
+#include "core/clock.h"
+#include "session/engine_client.h"
+#include "session/session_options.h"
+#include "store/session_store.h"
+#include "telemetry/logger.h"
+#include "telemetry/telethon_metrics.h"
+#include "telemetry/tracer.h"
+
+namespace tgpulse::session {
+
+struct SessionServices {
+  const Clock& clock;
+  store::SessionStore& store;
+  EngineClientFactory& engines;
+  const telemetry::TelethonMetrics& metrics;
+  telemetry::Logger& logger;
+  telemetry::Tracer& tracer;
+  SessionOptions options;
+};
+
+}  // namespace tgpulse::session
