@@ -270,9 +270,11 @@ void Engine::route(const char* line) {
   }
   client->deliver_update(std::move(*doc), received);
   if (closed_now) {
+    {
+      std::lock_guard lock(clients_mutex_);
+      clients_.erase(client->id());
+    }
     client->mark_closed(Error(Errc::unavailable, "TDLib client " + std::to_string(client->id()) + " is closed"));
-    std::lock_guard lock(clients_mutex_);
-    clients_.erase(client->id());
   }
 }
 
