@@ -174,6 +174,43 @@ TEST(Concurrency, HistogramObservationsFromManyThreadsAreAllCounted) {
   EXPECT_EQ(h.sum(), kThreads * kPerThread / 2 * (0.5 + 1.5));
 }
 
+TEST(Concurrency, ExemplarsAreNeverTornWhileScraped) {
+  Registry r;
+  Counter& c = r.counter("ex_total", "h").get();
+  Histogram& h = r.histogram("ex_seconds", "h", {1, 2}).get();
+  constexpr int kThreads = 3;
+  constexpr int kPerThread = 20000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      // Each thread's trace and span ids repeat one byte; a torn copy would mix two threads' bytes.
+      const SpanContext ctx = span(static_cast<std::uint8_t>(0x11 * (t + 1)), static_cast<std::uint8_t>(0x11 * (t + 1)));
+      for (int i = 0; i < kPerThread; ++i) {
+        c.inc(1, ctx);
+        h.observe(0.5 + t, ctx);
+      }
+    });
+  }
+  auto check = [](const std::string& exemplar) {
+    if (exemplar.empty()) return;
+    const std::string trace = exemplar.substr(exemplar.find("trace_id=\"") + 10, 32);
+    const std::string span_id = exemplar.substr(exemplar.find("span_id=\"") + 9, 16);
+    EXPECT_EQ(trace, std::string(32, trace[0])) << exemplar;
+    EXPECT_EQ(span_id, std::string(16, trace[0])) << exemplar;
+  };
+  for (int i = 0; i < 50; ++i) {
+    auto p = parse_exposition(r.expose(ExpositionFormat::openmetrics_100));
+    for (const auto& s : p.samples) check(s.exemplar);
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(c.value(), kThreads * kPerThread);
+  EXPECT_EQ(h.count(), static_cast<std::uint64_t>(kThreads) * kPerThread);
+  auto last = parse_exposition(r.expose(ExpositionFormat::openmetrics_100));
+  ASSERT_NE(last.find("ex_total"), nullptr);
+  EXPECT_NE(last.find("ex_total")->exemplar, "");
+  check(last.find("ex_total")->exemplar);
+}
+
 TEST(Histogram, BucketsAreCumulativeAndUpperBoundsInclusive) {
   Registry r;
   Histogram& h = r.histogram("d_seconds", "Duration", {0.5, 1, 2.5}).get();
