@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "telemetry/log_memory_sink.h"
 
 namespace tgpulse::telemetry {
 namespace {
@@ -169,10 +170,10 @@ TEST(LoggerTest, ConsoleFormatIsOneReadableLineAndRedacts) {
 }
 
 TEST(LoggerTest, LevelFilterSkipsLinesBelowTheLevel) {
-  auto shared = std::make_shared<MemorySink::Shared>();
+  auto lines = std::make_shared<LogMemorySink::Lines>();
   LoggerOptions options;
   options.level = LogLevel::warn;
-  Logger logger(options, std::make_unique<MemorySink>(shared));
+  Logger logger(options, std::make_unique<LogMemorySink>(lines));
   EXPECT_FALSE(logger.enabled(LogLevel::info));
   EXPECT_TRUE(logger.enabled(LogLevel::error));
   logger.debug("d");
@@ -181,12 +182,12 @@ TEST(LoggerTest, LevelFilterSkipsLinesBelowTheLevel) {
   logger.error("e");
   logger.set_level(LogLevel::debug);
   logger.debug("d2");
-  logger.shutdown();
-  auto lines = parse_lines(shared->text);
-  ASSERT_EQ(lines.size(), 3u);
-  EXPECT_EQ(lines[0].at("message"), "w");
-  EXPECT_EQ(lines[1].at("message"), "e");
-  EXPECT_EQ(lines[2].at("message"), "d2");
+  logger.flush();
+  auto written = lines->snapshot();
+  ASSERT_EQ(written.size(), 3u);
+  EXPECT_EQ(json::parse(written[0]).at("message"), "w");
+  EXPECT_EQ(json::parse(written[1]).at("message"), "e");
+  EXPECT_EQ(json::parse(written[2]).at("message"), "d2");
   EXPECT_EQ(logger.dropped(), 0u);
 }
 

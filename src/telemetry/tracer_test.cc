@@ -11,6 +11,7 @@
 #include "telemetry/span_batch_processor.h"
 #include "telemetry/span_exporter.h"
 #include "telemetry/span_id_generator.h"
+#include "telemetry/span_memory_exporter.h"
 #include "telemetry/span_sampler.h"
 
 namespace tgpulse::telemetry {
@@ -99,8 +100,8 @@ TEST(TracerTest, ChildrenShareTheTraceAndPointToTheirParent) {
 }
 
 TEST(TracerTest, ContinuesARemoteTraceparent) {
-  auto shared = std::make_shared<MemoryExporter::Shared>();
-  Tracer tracer(quick_options(), std::make_unique<MemoryExporter>(shared));
+  auto exported = std::make_shared<SpanMemoryExporter::Spans>();
+  Tracer tracer(quick_options(), std::make_unique<SpanMemoryExporter>(exported));
   auto remote = SpanContext::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
   Span span = tracer.start_span("http.request", &*remote, SpanKind::server);
   EXPECT_EQ(span.context().trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
@@ -108,10 +109,10 @@ TEST(TracerTest, ContinuesARemoteTraceparent) {
   EXPECT_FALSE(span.context().remote);
   span.end();
   tracer.force_flush(milliseconds(5000));
-  std::lock_guard lock(shared->mu);
-  ASSERT_EQ(shared->spans.size(), 1u);
+  auto spans = exported->snapshot();
+  ASSERT_EQ(spans.size(), 1u);
   SpanContext parent;
-  parent.span_id = shared->spans[0].parent_span_id;
+  parent.span_id = spans[0].parent_span_id;
   EXPECT_EQ(parent.span_id_hex(), "00f067aa0ba902b7");
 }
 
