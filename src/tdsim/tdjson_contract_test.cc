@@ -1,0 +1,226 @@
+// Contract tests: the same scenarios against the real libtdjson (TDLib 1.8.67, offline) and against
+// libtdsim.so, requiring the same answers. The real library comes from TGPULSE_TDJSON or
+// third_party/tdlib/libtdjson.so (scripts/install-deps.sh fetches it); without it those cases skip.
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "td/td_library.h"
+
+namespace tgpulse::tdsim {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+std::string real_library_path() {
+  if (const char* env = std::getenv("TGPULSE_TDJSON"); env != nullptr && *env != '\0') return env;
+  return TGPULSE_SOURCE_DIR "/third_party/tdlib/libtdjson.so";
+}
+
+// Each library is loaded once per process (never unloaded) and keeps its log quiet.
+td::TdLibrary* library(const std::string& which) {
+  static std::map<std::string, std::unique_ptr<td::DlopenTdLibrary>> loaded;
+  auto it = loaded.find(which);
+  if (it != loaded.end()) return it->second.get();
+  const std::string path = which == "tdjson" ? real_library_path() : std::string(TGPULSE_TDSIM_LIBRARY);
+  auto lib = td::DlopenTdLibrary::load(path);
+  if (!lib.ok()) return nullptr;
+  lib.value()->execute(R"({"@type":"setLogVerbosityLevel","new_verbosity_level":0})");
+  return (loaded[which] = std::move(lib.value())).get();
+}
+
+class TdJsonContractTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    lib_ = library(GetParam());
+    if (lib_ == nullptr) GTEST_SKIP() << GetParam() << " library not available";
+    dir_ = fs::temp_directory_path() / ("tgpulse-contract-" + std::to_string(::getpid()) + "-" +
+                                        std::to_string(counter_++));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    if (!dir_.empty()) fs::remove_all(dir_, ec);
+  }
+
+  int new_client() { return lib_->create_client_id(); }
+  void send(int client, const json& request) { lib_->send(client, request.dump().c_str()); }
+  void send_raw(int client, const std::string& text) { lib_->send(client, text.c_str()); }
+
+  // Receives objects of `client` until `done` holds for one of them (bounded); returns all of them.
+  template <typename Pred>
+  std::vector<json> receive_until(int client, Pred done, double timeout_seconds = 20) {
+    std::vector<json> got;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const char* line = lib_->receive(0.2);
+      if (line == nullptr) continue;
+      json doc = json::parse(line);
+      if (doc.value("@client_id", -1) != client) continue;  // leftovers of earlier cases
+      got.push_back(doc);
+      if (done(doc)) return got;
+    }
+    ADD_FAILURE() << GetParam() << ": timed out; got " << json(got).dump();
+    return got;
+  }
+  json answer_to(int client, const json& extra) {
+    auto got = receive_until(client, [&](const json& d) { return d.contains("@extra") && d["@extra"] == extra; });
+    return got.empty() ? json() : got.back();
+  }
+  json parameters(const std::string& extra) const {
+    return {{"@type", "setTdlibParameters"}, {"database_directory", dir_.string()}, {"use_test_dc", false},
+            {"api_id", 94575}, {"api_hash", "a3406de8d171bb422bb6ddf3bbd800e2"}, {"system_language_code", "en"},
+            {"device_model", "tgpulse contract test"}, {"application_version", "1.0"}, {"@extra", extra}};
+  }
+  static std::vector<std::string> states(const std::vector<json>& objects) {
+    std::vector<std::string> out;
+    for (const auto& o : objects) {
+      if (o.value("@type", "") == "updateAuthorizationState") out.push_back(o["authorization_state"]["@type"]);
+    }
+    return out;
+  }
+  // Brings a new client to WaitPhoneNumber and returns it.
+  int started_client() {
+    int c = new_client();
+    send(c, parameters("params"));
+    auto got = receive_until(c, [](const json& d) { return d.value("@extra", json()) == "params"; });
+    EXPECT_EQ(got.back()["@type"], "ok");
+    return c;
+  }
+
+  td::TdLibrary* lib_ = nullptr;
+  fs::path dir_;
+  static inline int counter_ = 0;
+};
+
+TEST_P(TdJsonContractTest, StateSequenceUpToWaitPhoneNumber) {
+  int c = new_client();
+  send(c, parameters("p1"));
+  auto got = receive_until(c, [](const json& d) {
+    return d.value("@type", "") == "updateAuthorizationState" &&
+           d["authorization_state"]["@type"] == "authorizationStateWaitPhoneNumber";
+  });
+  EXPECT_EQ(states(got), (std::vector<std::string>{"authorizationStateWaitTdlibParameters",
+                                                   "authorizationStateWaitPhoneNumber"}));
+  auto ok = answer_to(c, "p1");
+  EXPECT_EQ(ok, (json{{"@type", "ok"}, {"@extra", "p1"}, {"@client_id", c}}));
+}
+
+TEST_P(TdJsonContractTest, ExtraAndClientIdAreEchoed) {
+  int c = new_client();
+  for (const json& extra : {json("text"), json(1234567), json{{"a", json::array({1, "x"})}}}) {
+    send(c, {{"@type", "getOption"}, {"name", "version"}, {"@extra", extra}});
+    auto answer = answer_to(c, extra);
+    EXPECT_EQ(answer, (json{{"@type", "optionValueString"}, {"value", "1.8.67"}, {"@extra", extra}, {"@client_id", c}}));
+  }
+}
+
+TEST_P(TdJsonContractTest, MalformedRequestError) {
+  int c = new_client();
+  send_raw(c, "{not json");
+  send(c, {{"@type", "getOption"}, {"name", "version"}, {"@extra", "after"}});
+  auto got = receive_until(c, [](const json& d) { return d.value("@extra", json()) == "after"; });
+  std::vector<json> errors;
+  for (const auto& d : got) {
+    if (d.value("@type", "") == "error") errors.push_back(d);
+  }
+  ASSERT_EQ(errors.size(), 1u) << json(got).dump();
+  EXPECT_EQ(errors[0]["code"], 400);
+  EXPECT_FALSE(errors[0].contains("@extra"));
+  EXPECT_EQ(errors[0]["message"].get<std::string>().rfind("Failed to parse request as JSON object: ", 0), 0u)
+      << errors[0].dump();
+}
+
+TEST_P(TdJsonContractTest, UnknownFunctionAndMissingTypeErrors) {
+  int c = new_client();
+  send(c, {{"@type", "noSuchFunction"}, {"@extra", "u"}});
+  EXPECT_EQ(answer_to(c, "u"), (json{{"@type", "error"}, {"code", 400},
+                                     {"message", "Failed to parse JSON object as TDLib request: Unknown class \"noSuchFunction\""},
+                                     {"@extra", "u"}, {"@client_id", c}}));
+  send(c, {{"chat_id", 1}, {"@extra", "t"}});
+  EXPECT_EQ(answer_to(c, "t")["message"], "Failed to parse JSON object as TDLib request: Can't find field \"@type\"");
+}
+
+TEST_P(TdJsonContractTest, RequestsNeedParametersFirst) {
+  int c = new_client();
+  send(c, {{"@type", "getMe"}, {"@extra", "me"}});
+  EXPECT_EQ(answer_to(c, "me"), (json{{"@type", "error"}, {"code", 400},
+                                      {"message", "Initialization parameters are needed: call setTdlibParameters first"},
+                                      {"@extra", "me"}, {"@client_id", c}}));
+  auto bad = parameters("bad");
+  bad.erase("api_id");
+  send(c, bad);
+  EXPECT_EQ(answer_to(c, "bad")["message"], "Valid api_id must be provided. Can be obtained at https://my.telegram.org");
+}
+
+TEST_P(TdJsonContractTest, WrongStateCallsAreRefused) {
+  int c = started_client();
+  send(c, {{"@type", "checkAuthenticationPassword"}, {"password", "x"}, {"@extra", "pw"}});
+  EXPECT_EQ(answer_to(c, "pw")["message"], "Call to checkAuthenticationPassword unexpected");
+  send(c, parameters("again"));
+  EXPECT_EQ(answer_to(c, "again")["message"], "Unexpected setTdlibParameters");
+  send(c, {{"@type", "getAuthorizationState"}, {"@extra", "gs"}});
+  EXPECT_EQ(answer_to(c, "gs"), (json{{"@type", "authorizationStateWaitPhoneNumber"}, {"@extra", "gs"}, {"@client_id", c}}));
+}
+
+TEST_P(TdJsonContractTest, CloseLeadsToClosed) {
+  int c = started_client();
+  send(c, {{"@type", "close"}, {"@extra", "close"}});
+  auto got = receive_until(c, [](const json& d) {
+    return d.value("@type", "") == "updateAuthorizationState" &&
+           d["authorization_state"]["@type"] == "authorizationStateClosed";
+  });
+  EXPECT_EQ(states(got), (std::vector<std::string>{"authorizationStateClosing", "authorizationStateClosed"}));
+  bool ok_seen = false;
+  for (const auto& d : got) ok_seen = ok_seen || (d.value("@extra", json()) == "close" && d["@type"] == "ok");
+  EXPECT_TRUE(ok_seen);
+  send(c, {{"@type", "getOption"}, {"name", "version"}, {"@extra", "late"}});
+  EXPECT_EQ(answer_to(c, "late"), (json{{"@type", "error"}, {"code", 500}, {"message", "Request aborted"},
+                                        {"@extra", "late"}, {"@client_id", c}}));
+}
+
+TEST_P(TdJsonContractTest, LogOutLeavesNoAuthorizationData) {
+  int c = started_client();
+  send(c, {{"@type", "logOut"}, {"@extra", "bye"}});
+  auto got = receive_until(c, [](const json& d) {
+    return d.value("@type", "") == "updateAuthorizationState" &&
+           d["authorization_state"]["@type"] == "authorizationStateClosed";
+  });
+  EXPECT_EQ(states(got), (std::vector<std::string>{"authorizationStateLoggingOut", "authorizationStateClosed"}));
+  EXPECT_FALSE(fs::exists(dir_ / "td.binlog"));
+}
+
+TEST_P(TdJsonContractTest, ExecuteStaticFunctions) {
+  auto exec = [&](const json& request) { return json::parse(lib_->execute(request.dump().c_str())); };
+  EXPECT_EQ(exec({{"@type", "getOption"}, {"name", "version"}}), (json{{"@type", "optionValueString"}, {"value", "1.8.67"}}));
+  EXPECT_EQ(exec({{"@type", "getOption"}, {"name", "version"}, {"@extra", 5}})["@extra"], 5);
+  EXPECT_EQ(exec({{"@type", "getTextEntities"}, {"text", "hi @user https://x.com #tag /start $USD a@b.com t.me/abc"}}),
+            json::parse(R"({"@type":"textEntities","entities":[
+              {"@type":"textEntity","offset":3,"length":5,"type":{"@type":"textEntityTypeMention"}},
+              {"@type":"textEntity","offset":9,"length":13,"type":{"@type":"textEntityTypeUrl"}},
+              {"@type":"textEntity","offset":23,"length":4,"type":{"@type":"textEntityTypeHashtag"}},
+              {"@type":"textEntity","offset":28,"length":6,"type":{"@type":"textEntityTypeBotCommand"}},
+              {"@type":"textEntity","offset":35,"length":4,"type":{"@type":"textEntityTypeCashtag"}},
+              {"@type":"textEntity","offset":40,"length":7,"type":{"@type":"textEntityTypeEmailAddress"}},
+              {"@type":"textEntity","offset":48,"length":8,"type":{"@type":"textEntityTypeUrl"}}]})"));
+  EXPECT_EQ(exec({{"@type", "setLogVerbosityLevel"}, {"new_verbosity_level", 1}}), (json{{"@type", "ok"}}));
+  EXPECT_EQ(exec({{"@type", "getLogVerbosityLevel"}}), (json{{"@type", "logVerbosityLevel"}, {"verbosity_level", 1}}));
+  exec({{"@type", "setLogVerbosityLevel"}, {"new_verbosity_level", 0}});
+  EXPECT_EQ(exec({{"@type", "getMe"}}),
+            (json{{"@type", "error"}, {"code", 400}, {"message", "The method can't be executed synchronously"}}));
+  EXPECT_EQ(exec({{"@type", "nope"}})["message"], "Failed to parse JSON object as TDLib request: Unknown class \"nope\"");
+  EXPECT_EQ(json::parse(lib_->execute("[1,2]")), (json{{"@type", "error"}, {"code", 400}, {"message", "Expected a JSON object"}}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Libraries, TdJsonContractTest, ::testing::Values("tdjson", "tdsim"),
+                         [](const ::testing::TestParamInfo<std::string>& param_info) { return param_info.param; });
+
+}  // namespace
+}  // namespace tgpulse::tdsim
