@@ -29,10 +29,21 @@ void append_timestamp(std::string* out, std::chrono::system_clock::time_point ti
     millis += 1000;
     --secs;
   }
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  fmt::format_to(std::back_inserter(*out), "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+  // "YYYY-MM-DDThh:mm:ss" changes once a second: keep the last one per thread.
+  thread_local std::time_t cached_secs = -1;
+  thread_local char cached[32];
+  if (secs != cached_secs) {
+    std::tm tm{};
+    ::gmtime_r(&secs, &tm);
+    auto end = fmt::format_to_n(cached, sizeof cached - 1, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", tm.tm_year + 1900,
+                                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    *end.out = '\0';
+    cached_secs = secs;
+  }
+  out->append(cached);
+  char frac[6] = {'.', static_cast<char>('0' + millis / 100), static_cast<char>('0' + millis / 10 % 10),
+                  static_cast<char>('0' + millis % 10), 'Z', '\0'};
+  out->append(frac);
 }
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not valid.

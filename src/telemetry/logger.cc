@@ -48,7 +48,9 @@ struct Logger::Impl {
     for (;;) {
       {
         std::unique_lock lock(mu);
+        writer_waiting = true;
         work_cv.wait(lock, [&] { return !queue.empty() || stopping; });
+        writer_waiting = false;
         if (queue.empty()) return;  // stopping, and everything is written
         batch.assign(std::make_move_iterator(queue.begin()), std::make_move_iterator(queue.end()));
         queue.clear();
@@ -87,6 +89,7 @@ struct Logger::Impl {
   std::uint64_t completed = 0;      // guarded by mu: lines written or failed
   bool stopping = false;            // guarded by mu
   bool stopped = false;             // guarded by mu: writer joined
+  bool writer_waiting = false;      // guarded by mu: only then does log() need to notify
 
   std::mutex shutdown_mu;  // serializes shutdown() callers
   std::thread writer;
@@ -128,6 +131,7 @@ void Logger::log(LogLevel level, std::string_view message, std::initializer_list
   std::string line;
   line.reserve(256);
   impl_->formatter.format(&line, impl_->clock.wall(), level, message, fields, ctx);
+  bool wake = false;
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->stopping || impl_->queue.size() >= impl_->options.queue_capacity) {
@@ -136,8 +140,9 @@ void Logger::log(LogLevel level, std::string_view message, std::initializer_list
     }
     impl_->queue.push_back(std::move(line));
     ++impl_->accepted;
+    wake = impl_->writer_waiting;
   }
-  impl_->work_cv.notify_one();
+  if (wake) impl_->work_cv.notify_one();  // a busy writer takes the line on its next round anyway
 }
 
 void Logger::set_level(LogLevel level) noexcept { impl_->level.store(static_cast<int>(level)); }
