@@ -303,5 +303,34 @@ TEST(OtlpHttpExporterTest, CollectorDownDropsAndCountsThenExportResumes) {
   tracer.shutdown();
 }
 
+// A collector that accepts connections but never answers: export hangs until its timeout. Span::end()
+// on the request path must still return at once, and shutdown() must not wait for the export timeout.
+TEST(OtlpHttpExporterTest, RequestPathNeverWaitsOnAHangingCollector) {
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 16), 0);  // the kernel completes connections; nobody reads or answers
+  socklen_t len = sizeof addr;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+
+  TracerOptions options;
+  options.endpoint = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/v1/traces";
+  options.schedule_delay = milliseconds(10);
+  options.export_timeout = milliseconds(60000);
+  Tracer tracer(options);
+  tracer.start_span("first").end();
+  tracer.force_flush(milliseconds(200));  // gives up: the export of "first" hangs
+  for (int i = 0; i < 100; ++i) tracer.start_span("during_hang").end();
+  EXPECT_EQ(tracer.exported_spans(), 0u);  // every end() above returned while the export was stuck
+  EXPECT_EQ(tracer.dropped_spans(), 0u);
+  auto start = SteadyClock::now();
+  tracer.shutdown(milliseconds(200));
+  EXPECT_LT(SteadyClock::now() - start, milliseconds(30000));  // not the 60 s export timeout
+  EXPECT_EQ(tracer.dropped_spans(), 101u);
+  ::close(listener);
+}
+
 }  // namespace
 }  // namespace tgpulse::telemetry
