@@ -1,0 +1,342 @@
+#include "tdsim/simulator.h"
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "tdsim/control_server.h"
+
+namespace tgpulse::tdsim {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::mutex g_log_mutex;
+std::vector<std::pair<int, std::string>> g_log_lines;
+void capture_log(int verbosity, const char* message) {
+  std::lock_guard lock(g_log_mutex);
+  g_log_lines.emplace_back(verbosity, message);
+}
+
+// A quick profile: no latency, so tests wait only for what they test.
+Profile fast_profile() {
+  auto p = Profile::apply(Profile::defaults(), json{{"latency_ms", {{"min", 0}, {"max", 0}}},
+                                                    {"auth_latency_ms", {{"min", 0}, {"max", 0}}}});
+  return p.value();
+}
+
+class SimulatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("tgpulse-tdsim-" + std::to_string(::getpid()) + "-" + std::to_string(n_++));
+    std::lock_guard lock(g_log_mutex);
+    g_log_lines.clear();
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  void make(Profile p = fast_profile()) {
+    sim_ = std::make_unique<Simulator>(std::move(p));
+    sim_->set_log_message_callback(2, &capture_log);
+  }
+  void send(int c, const json& r) { sim_->send(c, r.dump()); }
+  // Receives until `pred` matches (bounded).
+  template <typename Pred>
+  json until(Pred pred, double seconds = 5) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const char* line = sim_->receive(0.05);
+      if (line == nullptr) continue;
+      json d = json::parse(line);
+      received_.push_back(d);
+      if (pred(d)) return d;
+    }
+    ADD_FAILURE() << "timed out; received " << json(received_).dump();
+    return json();
+  }
+  json answer(const std::string& extra, double seconds = 5) {
+    return until([&](const json& d) { return d.value("@extra", json()) == extra; }, seconds);
+  }
+  json state(const std::string& type, double seconds = 5) {
+    return until([&](const json& d) {
+      return d.value("@type", "") == "updateAuthorizationState" && d["authorization_state"]["@type"] == type;
+    }, seconds)["authorization_state"];
+  }
+  json params(const std::string& extra = "p") {
+    return {{"@type", "setTdlibParameters"}, {"database_directory", dir_.string()}, {"api_id", 1},
+            {"api_hash", "abc"}, {"@extra", extra}};
+  }
+  // A client in WaitOtherDeviceConfirmation; returns {client id, link}.
+  std::pair<int, std::string> qr_client() {
+    int c = sim_->create_client_id();
+    send(c, params());
+    state("authorizationStateWaitPhoneNumber");
+    send(c, {{"@type", "requestQrCodeAuthentication"}, {"@extra", "qr"}});
+    auto s = state("authorizationStateWaitOtherDeviceConfirmation");
+    EXPECT_EQ(answer("qr")["@type"], "ok");
+    return {c, s["link"].get<std::string>()};
+  }
+  int ready_client() {
+    auto [c, link] = qr_client();
+    EXPECT_TRUE(sim_->scan(link, "accept", "").ok());
+    state("authorizationStateReady");
+    return c;
+  }
+  std::vector<std::string> logs() {
+    std::lock_guard lock(g_log_mutex);
+    std::vector<std::string> out;
+    for (auto& [v, m] : g_log_lines) out.push_back(m);
+    return out;
+  }
+
+  std::unique_ptr<Simulator> sim_;
+  std::vector<json> received_;
+  fs::path dir_;
+  static inline int n_ = 0;
+};
+
+TEST_F(SimulatorTest, QrLinkIsATelegramLoginTokenLink) {
+  make();
+  auto [c, link] = qr_client();
+  ASSERT_EQ(link.rfind("tg://login?token=", 0), 0u);
+  const auto token = link.substr(17);
+  EXPECT_GE(token.size(), 40u);
+  EXPECT_EQ(token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), std::string::npos);
+}
+
+TEST_F(SimulatorTest, ScanAcceptLeadsToReadyAndPersists) {
+  make();
+  int c = ready_client();
+  send(c, {{"@type", "getMe"}, {"@extra", "me"}});
+  auto me = answer("me");
+  EXPECT_EQ(me["@type"], "user");
+  EXPECT_EQ(me["id"], 700000000 + c);
+  // close keeps the database: a new client on the same directory is authorized at once.
+  send(c, {{"@type", "close"}, {"@extra", "c"}});
+  state("authorizationStateClosed");
+  int again = sim_->create_client_id();
+  send(again, params("p2"));
+  state("authorizationStateReady");
+}
+
+TEST_F(SimulatorTest, ScanWithPasswordNeedsTheRightPassword) {
+  make();
+  auto [c, link] = qr_client();
+  ASSERT_TRUE(sim_->scan(link, "password", "s3cret").ok());
+  auto s = state("authorizationStateWaitPassword");
+  EXPECT_EQ(s["password_hint"], "sim hint");
+  EXPECT_EQ(s["has_recovery_email_address"], false);
+  send(c, {{"@type", "checkAuthenticationPassword"}, {"password", "wrong"}, {"@extra", "bad"}});
+  EXPECT_EQ(answer("bad"), (json{{"@type", "error"}, {"code", 400}, {"message", "PASSWORD_HASH_INVALID"},
+                                 {"@extra", "bad"}, {"@client_id", c}}));
+  send(c, {{"@type", "checkAuthenticationPassword"}, {"password", "s3cret"}, {"@extra", "good"}});
+  state("authorizationStateReady");
+  EXPECT_EQ(answer("good")["@type"], "ok");
+}
+
+TEST_F(SimulatorTest, DeclineGoesBackToWaitPhoneNumber) {
+  make();
+  auto [c, link] = qr_client();
+  ASSERT_TRUE(sim_->scan(link, "decline", "").ok());
+  state("authorizationStateWaitPhoneNumber");
+  EXPECT_EQ(sim_->scan(link, "accept", "").error().code, Errc::not_found);  // the link is gone
+}
+
+TEST_F(SimulatorTest, ExpiredTokenIsReplacedByAFreshLink) {
+  auto p = fast_profile();
+  p.qr_token_ttl_seconds = 0.2;
+  make(p);
+  auto [c, first] = qr_client();
+  auto next = state("authorizationStateWaitOtherDeviceConfirmation", 3);
+  ASSERT_TRUE(next.contains("link"));
+  EXPECT_NE(next["link"], first);
+  EXPECT_EQ(sim_->scan(first, "accept", "").error().code, Errc::not_found);
+  EXPECT_TRUE(sim_->scan(next["link"], "accept", "").ok());
+  state("authorizationStateReady");
+}
+
+TEST_F(SimulatorTest, PhoneScansOnItsOwnWhenTheProfileSaysSo) {
+  auto p = fast_profile();
+  p.qr.scan_probability = 1;
+  p.qr.scan_delay = {10, 20};
+  make(p);
+  qr_client();
+  state("authorizationStateReady");
+}
+
+TEST_F(SimulatorTest, AbsorbedFloodWaitDelaysTheAnswerAndLogsLikeTdlib) {
+  make();
+  int c = ready_client();
+  ASSERT_TRUE(sim_->force_flood("getChats", 0, 1).ok());
+  const auto started = std::chrono::steady_clock::now();
+  send(c, {{"@type", "getChats"}, {"limit", 5}, {"@extra", "chats"}});
+  auto chats = answer("chats");
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 950ms);
+  EXPECT_EQ(chats["@type"], "chats");
+  auto lines = logs();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("\tDelay: [Query:"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("[timeout:1][total_timeout:1] because of [Error : 420 : FLOOD_WAIT_1]"), std::string::npos);
+}
+
+TEST_F(SimulatorTest, FloodWaitBeyondSixtySecondsIsA429) {
+  make();
+  int c = ready_client();
+  ASSERT_TRUE(sim_->force_flood("sendMessage", c, 61).ok());
+  send(c, {{"@type", "sendMessage"}, {"chat_id", 800000000}, {"@extra", "m"}});
+  EXPECT_EQ(answer("m"), (json{{"@type", "error"}, {"code", 429}, {"message", "Too Many Requests: retry after 61"},
+                               {"@extra", "m"}, {"@client_id", c}}));
+  auto lines = logs();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("\tFailed: "), std::string::npos);
+  // Only the next call was forced.
+  send(c, {{"@type", "sendMessage"}, {"chat_id", 800000000}, {"input_message_content", {{"@type", "inputMessageText"}}},
+           {"@extra", "m2"}});
+  EXPECT_EQ(answer("m2")["@type"], "message");
+}
+
+TEST_F(SimulatorTest, RateLimitsFollowTheProfileBuckets) {
+  auto p = fast_profile();
+  p.flood["searchPublicChat"] = FloodLimit{0.01, 2};  // 2 calls, then 100 s until the next token
+  make(p);
+  int c = ready_client();
+  for (const char* extra : {"a", "b", "c"}) {
+    send(c, {{"@type", "searchPublicChat"}, {"username", "tdsim_channel_4"}, {"@extra", extra}});
+  }
+  EXPECT_EQ(answer("a")["@type"], "chat");
+  EXPECT_EQ(answer("b")["@type"], "chat");
+  EXPECT_EQ(answer("c")["message"], "Too Many Requests: retry after 100");
+}
+
+TEST_F(SimulatorTest, RevokeLosesTheAuthorization) {
+  make();
+  int c = ready_client();
+  ASSERT_TRUE(fs::exists(dir_ / "td.binlog"));
+  auto r = sim_->revoke("", c);
+  ASSERT_TRUE(r.ok());
+  state("authorizationStateLoggingOut");
+  state("authorizationStateClosed");
+  EXPECT_FALSE(fs::exists(dir_ / "td.binlog"));
+  EXPECT_EQ(sim_->revoke("", c).error().code, Errc::conflict);
+  EXPECT_EQ(sim_->revoke("tg://login?token=unknown", 0).error().code, Errc::not_found);
+}
+
+TEST_F(SimulatorTest, OrdinaryFunctionsNeedAuthorization) {
+  make();
+  int c = sim_->create_client_id();
+  send(c, params());
+  send(c, {{"@type", "getMe"}, {"@extra", "me"}});
+  EXPECT_EQ(answer("me")["code"], 401);
+}
+
+TEST_F(SimulatorTest, OrdinaryFunctionsAnswerPlausibly) {
+  make();
+  int c = ready_client();
+  send(c, {{"@type", "getChats"}, {"limit", 3}, {"@extra", "1"}});
+  auto chats = answer("1");
+  ASSERT_EQ(chats["chat_ids"].size(), 3u);
+  send(c, {{"@type", "getChat"}, {"chat_id", chats["chat_ids"][0]}, {"@extra", "2"}});
+  EXPECT_EQ(answer("2")["@type"], "chat");
+  send(c, {{"@type", "getChat"}, {"chat_id", 1}, {"@extra", "3"}});
+  EXPECT_EQ(answer("3")["message"], "Chat not found");
+  send(c, {{"@type", "getChatHistory"}, {"chat_id", chats["chat_ids"][0]}, {"limit", 10}, {"@extra", "4"}});
+  EXPECT_EQ(answer("4")["messages"].size(), 10u);
+  send(c, {{"@type", "searchPublicChat"}, {"username", "nobody_here"}, {"@extra", "5"}});
+  EXPECT_EQ(answer("5")["message"], "USERNAME_NOT_OCCUPIED");
+  send(c, {{"@type", "getContacts"}, {"@extra", "6"}});
+  EXPECT_EQ(answer("6")["code"], 400);
+}
+
+TEST_F(SimulatorTest, FaultRateTurnsAnswersIntoServerErrors) {
+  auto p = fast_profile();
+  p.faults.error_rate = 1;
+  make(p);
+  int c = ready_client();
+  send(c, {{"@type", "getMe"}, {"@extra", "me"}});
+  EXPECT_EQ(answer("me")["message"], "INTERNAL_SERVER_ERROR");
+}
+
+TEST_F(SimulatorTest, SameSeedSameLinks) {
+  make();
+  auto first = qr_client().second;
+  make();
+  EXPECT_EQ(qr_client().second, first);
+}
+
+TEST(ProfileTest, DefaultProfileFileMatchesTheBuiltInDefaults) {
+  auto p = Profile::load_file(TGPULSE_TDSIM_PROFILES "/default.yaml");
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p.value().to_json(), Profile::defaults().to_json());
+}
+
+TEST(ProfileTest, EveryShippedProfileLoads) {
+  for (const auto& entry : fs::directory_iterator(TGPULSE_TDSIM_PROFILES)) {
+    auto p = Profile::load_file(entry.path().string());
+    EXPECT_TRUE(p.ok()) << entry.path() << ": " << (p.ok() ? "" : p.error().message);
+  }
+}
+
+TEST(ProfileTest, BadKeysAndValuesAreNamed) {
+  auto unknown = Profile::apply(Profile::defaults(), json{{"latency", 1}});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("latency"), std::string::npos);
+  auto bad = Profile::apply(Profile::defaults(), json{{"qr", {{"scan_probability", 2}}}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("qr.scan_probability"), std::string::npos);
+  auto range = Profile::apply(Profile::defaults(), json{{"latency_ms", {{"min", 5}, {"max", 1}}}});
+  EXPECT_FALSE(range.ok());
+  auto json_file = fs::temp_directory_path() / "tgpulse-tdsim-profile.json";
+  std::ofstream(json_file) << R"({"seed": 7, "flood": {"methods": {"getMe": {"rate_per_second": 2, "burst": 3}}}})";
+  auto loaded = Profile::load_file(json_file.string());
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(loaded.value().seed, 7u);
+  EXPECT_EQ(loaded.value().flood_for("getMe").burst, 3);
+  fs::remove(json_file);
+}
+
+class ControlRoutesTest : public SimulatorTest {};
+
+TEST_F(ControlRoutesTest, EachRouteAnswersJson) {
+  make();
+  ControlServer control(*sim_);
+  auto [c, link] = qr_client();
+  auto st = control.handle("GET", "/state", "");
+  ASSERT_EQ(st.status, 200);
+  ASSERT_EQ(st.body["clients"].size(), 1u);
+  EXPECT_EQ(st.body["clients"][0]["link"], link);
+  EXPECT_EQ(st.body["clients"][0]["state"], "authorizationStateWaitOtherDeviceConfirmation");
+  EXPECT_EQ(control.handle("GET", "/health", "").status, 200);
+
+  EXPECT_EQ(control.handle("POST", "/scan", json{{"link", "tg://login?token=nope"}}.dump()).status, 404);
+  EXPECT_EQ(control.handle("POST", "/scan", json{{"link", link}, {"outcome", "maybe"}}.dump()).status, 400);
+  auto scanned = control.handle("POST", "/scan", json{{"link", link}, {"outcome", "password"}, {"password", "pw"}}.dump());
+  EXPECT_EQ(scanned.status, 200);
+  EXPECT_EQ(scanned.body["state"], "authorizationStateWaitPassword");
+
+  EXPECT_EQ(control.handle("POST", "/flood", json{{"method", "getMe"}, {"seconds", 3}}.dump()).status, 200);
+  EXPECT_EQ(control.handle("POST", "/flood", json{{"method", "getMe"}}.dump()).status, 400);
+  EXPECT_EQ(control.handle("POST", "/flood", json{{"method", "noSuch"}, {"seconds", 3}}.dump()).status, 400);
+  EXPECT_EQ(control.handle("GET", "/state", "").body["forced_floods"], 1);
+
+  auto prof = control.handle("POST", "/profile", json{{"qr_token_ttl_seconds", 5}}.dump());
+  EXPECT_EQ(prof.status, 200);
+  EXPECT_EQ(prof.body["qr_token_ttl_seconds"], 5);
+  EXPECT_EQ(control.handle("POST", "/profile", json{{"bogus", 1}}.dump()).status, 400);
+
+  EXPECT_EQ(control.handle("POST", "/revoke", json{{"client_id", c}}.dump()).status, 200);
+  EXPECT_EQ(control.handle("POST", "/revoke", json{{"client_id", c}}.dump()).status, 409);
+  EXPECT_EQ(control.handle("POST", "/revoke", json::object().dump()).status, 400);
+
+  EXPECT_EQ(control.handle("GET", "/nowhere", "").status, 404);
+  EXPECT_EQ(control.handle("GET", "/scan", "").status, 405);
+  EXPECT_EQ(control.handle("POST", "/scan", "not json").status, 400);
+}
+
+}  // namespace
+}  // namespace tgpulse::tdsim
