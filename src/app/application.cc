@@ -1,0 +1,162 @@
+#include "app/application.h"
+
+#include <csignal>
+#include <ctime>
+#include <filesystem>
+
+#include "http/server.h"
+#include "http/standard_routes.h"
+#include "telemetry/logger.h"
+#include "telemetry/metrics.h"
+#include "telemetry/telethon_metrics.h"
+#include "telemetry/tracer.h"
+
+namespace tgpulse::app {
+
+namespace {
+
+sigset_t termination_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+telemetry::LogLevel level_of(const std::string& name) {
+  telemetry::LogLevel level = telemetry::LogLevel::info;
+  telemetry::parse_log_level(name, &level);  // validated by the config loader
+  return level;
+}
+
+}  // namespace
+
+void block_termination_signals() {
+  const sigset_t set = termination_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+Application::Application(Config config) : config_(std::move(config)) {}
+
+Application::~Application() { stop(); }
+
+std::string Application::url() const { return server_ ? server_->url() : std::string(); }
+
+Status Application::start() {
+  if (started_) return Error(Errc::conflict, "application already started");
+  started_ = true;
+
+  // 1. Logs first, so everything after can report.
+  telemetry::LoggerOptions log_options;
+  log_options.level = level_of(config_.log.level);
+  log_options.format = config_.log.format == "console" ? telemetry::LogFormat::console : telemetry::LogFormat::json;
+  log_options.path = config_.log.path;
+  logger_ = std::make_unique<telemetry::Logger>(log_options);
+
+  // 2. Metrics: the seed catalog under the configured namespace, and the process's own.
+  registry_ = std::make_unique<telemetry::Registry>();
+  telemetry::CatalogOptions catalog;
+  catalog.ns = config_.metrics.ns;
+  metrics_ = std::make_unique<telemetry::TelethonMetrics>(*registry_, catalog);
+
+  // 3. Traces, configured by the standard OTEL_* environment.
+  telemetry::TracerOptions trace_options;
+  std::string trace_error;
+  if (!telemetry::TracerOptions::from_env(&trace_options, &trace_error)) {
+    return Error(Errc::invalid_argument, "config: " + trace_error);
+  }
+  tracer_ = std::make_unique<telemetry::Tracer>(trace_options);
+  register_self_metrics();
+
+  // 4. [areas: store, engine, session manager — construct here; they may use logger_, metrics_,
+  //    tracer_, and server_->io_context() once the server exists (or their own executors).]
+
+  // 5. Routes and readiness.
+  http::add_standard_routes(router_, readiness_, *registry_);
+  // [areas: register routes here, e.g. session::add_routes(router_, *sessions_)]
+
+  // 6. HTTP server.
+  http::ServerOptions server_options;
+  server_options.host = config_.server.host;
+  server_options.port = config_.server.port;
+  server_options.threads = config_.server.threads;
+  server_options.body_limit = config_.server.body_limit;
+  server_options.header_limit = config_.server.header_limit;
+  server_options.read_timeout = config_.server.read_timeout;
+  server_options.idle_timeout = config_.server.idle_timeout;
+  server_options.write_timeout = config_.server.write_timeout;
+  server_options.shutdown_grace = config_.server.shutdown_grace;
+  server_options.sse_heartbeat = config_.server.sse_heartbeat;
+  server_ = std::make_unique<http::Server>(server_options, router_,
+                                           http::ServerTelemetry{registry_.get(), logger_.get(), tracer_.get()});
+  readiness_.add("shutdown", [server = server_.get()]() -> Status {
+    if (server->stopping()) return Error(Errc::unavailable, "shutting down");
+    return {};
+  });
+  if (auto s = server_->start(); !s) {
+    logger_->error("http server cannot start", {{"error.message", s.error().message}});
+    return s;
+  }
+  std::error_code ec;
+  logger_->info("tgpulse started",
+                {{"url.full", server_->url()},
+                 {"service.version", std::string(TGPULSE_VERSION)},
+                 {"td.library", config_.td.library},
+                 {"td.library_present", std::filesystem::is_regular_file(config_.td.library, ec)},
+                 {"store.data_dir", config_.store.data_dir},
+                 {"metrics.namespace", config_.metrics.ns},
+                 {"server.threads", config_.server.threads}});
+  return {};
+}
+
+void Application::register_self_metrics() {
+  // Counters mirrored from the logger and tracer at each scrape (delta since the previous scrape).
+  auto& log_dropped = registry_->counter("tgpulse_log_lines_dropped_total",
+                                         "Log lines dropped because the log queue was full").get();
+  auto& spans_dropped = registry_->counter("tgpulse_spans_dropped_total",
+                                           "Spans dropped: queue full, or the collector refused or was away").get();
+  auto& spans_exported = registry_->counter("tgpulse_spans_exported_total",
+                                            "Spans exported to the OTLP collector").get();
+  registry_->add_collect_hook([this, &log_dropped, &spans_dropped, &spans_exported,
+                               seen = std::make_shared<std::array<std::uint64_t, 3>>()]() {
+    auto mirror = [](telemetry::Counter& c, std::uint64_t now, std::uint64_t& last) {
+      if (now > last) c.inc(static_cast<double>(now - last));
+      last = now;
+    };
+    mirror(log_dropped, logger_->dropped(), (*seen)[0]);
+    mirror(spans_dropped, tracer_->dropped_spans(), (*seen)[1]);
+    mirror(spans_exported, tracer_->exported_spans(), (*seen)[2]);
+  });
+}
+
+int Application::wait_for_stop() {
+  const sigset_t set = termination_signals();
+  const timespec tick{0, 100'000'000};  // 100 ms: how quickly request_stop() is noticed
+  while (!stop_requested_.load()) {
+    siginfo_t info;
+    const int sig = sigtimedwait(&set, &info, &tick);
+    if (sig > 0) {
+      if (logger_) logger_->info("shutdown requested", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+      return sig;
+    }
+  }
+  return 0;
+}
+
+void Application::stop() {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  const auto begun = std::chrono::steady_clock::now();
+  // 1. Stop taking requests; let in-flight ones finish within the grace period; end event streams.
+  if (server_) server_->drain();
+  // 2. [areas, reverse order: session manager, engine, store — stop here while io threads still run]
+  // 3. The io threads.
+  if (server_) server_->stop();
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - begun);
+  if (logger_) logger_->info("tgpulse stopped", {{"event.duration", static_cast<std::int64_t>(took.count()) * 1'000'000}});
+  // 4. Flush spans, then logs (last: the tracer may still log).
+  if (tracer_) tracer_->shutdown(std::chrono::seconds(5));
+  if (logger_) logger_->shutdown();
+}
+
+}  // namespace tgpulse::app

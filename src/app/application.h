@@ -1,0 +1,93 @@
+// Application: the wiring of `tgpulse serve`. It owns every long-lived part and makes their order
+// explicit:
+//
+//   start():  Logger → Registry + TelethonMetrics (+ self-metrics) → Tracer → [areas: store, engine,
+//             session manager — constructed here, after telemetry] → Router (standard routes, then the
+//             areas' routes) → ReadinessChecks → http::Server (listen, threads)
+//   stop():   Server::drain (stop accepting, finish in-flight requests within server.shutdown_grace,
+//             end event streams) → [areas, in reverse order] → Server::stop (io threads) →
+//             Tracer::shutdown (flush spans) → Logger::shutdown (flush logs)
+//
+// To wire a new area: add its owner (unique_ptr) below in construction order, build it in start() at
+// the marked place, register its routes and readiness checks there, and stop it in stop() at the
+// marked place.
+//
+// Signals: block_termination_signals() must run before any thread is started (first thing in main);
+// wait_for_stop() then receives SIGINT/SIGTERM synchronously (sigtimedwait), so no signal handler runs
+// in an arbitrary thread.
+//
+// Thread-safety: start(), wait_for_stop() and stop() are called from the main thread;
+// request_stop() from any thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "app/config.h"
+#include "core/result.h"
+#include "http/readiness_checks.h"
+#include "http/router.h"
+
+namespace tgpulse::telemetry {
+class Logger;
+class Registry;
+class TelethonMetrics;
+class Tracer;
+}  // namespace tgpulse::telemetry
+
+namespace tgpulse::http {
+class Server;
+}
+
+namespace tgpulse::app {
+
+// Blocks SIGINT and SIGTERM in the calling thread (and so in every thread it starts later).
+void block_termination_signals();
+
+class Application {
+ public:
+  explicit Application(Config config);
+  ~Application();  // stop()
+  Application(const Application&) = delete;
+  Application& operator=(const Application&) = delete;
+
+  // Builds and starts everything; on failure (a bad tracer environment, the address cannot be bound)
+  // what was started is stopped again and the error says what failed.
+  Status start();
+  // Returns when SIGINT/SIGTERM arrives or request_stop() is called; returns the signal number (0 for
+  // request_stop()).
+  int wait_for_stop();
+  void request_stop() noexcept { stop_requested_.store(true); }
+  // Graceful shutdown in the order above. Idempotent.
+  void stop();
+
+  const Config& config() const noexcept { return config_; }
+  std::string url() const;  // "http://127.0.0.1:8080" once started
+  telemetry::Logger& logger() noexcept { return *logger_; }
+  telemetry::Registry& registry() noexcept { return *registry_; }
+  telemetry::TelethonMetrics& metrics() noexcept { return *metrics_; }
+  telemetry::Tracer& tracer() noexcept { return *tracer_; }
+  http::Router& router() noexcept { return router_; }
+  http::ReadinessChecks& readiness() noexcept { return readiness_; }
+
+ private:
+  void register_self_metrics();
+
+  Config config_;
+  std::atomic<bool> stop_requested_{false};
+  bool started_ = false;
+  bool stopped_ = false;
+
+  // Construction order (start()); destruction is explicit in stop().
+  std::unique_ptr<telemetry::Logger> logger_;
+  std::unique_ptr<telemetry::Registry> registry_;
+  std::unique_ptr<telemetry::TelethonMetrics> metrics_;
+  std::unique_ptr<telemetry::Tracer> tracer_;
+  // [areas: store, engine, session manager — owners go here]
+  http::Router router_;
+  http::ReadinessChecks readiness_;
+  std::unique_ptr<http::Server> server_;
+};
+
+}  // namespace tgpulse::app
