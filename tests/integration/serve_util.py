@@ -1,0 +1,106 @@
+"""Helpers for the `tgpulse serve` integration tests: start the service on a free loopback port, talk
+raw HTTP over a socket (for requests no HTTP client library will send), read its JSON log lines."""
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+
+import harness
+
+
+class Service(harness.Proc):
+    """`tgpulse serve` on 127.0.0.1:<free port>; stopped (SIGTERM) when the `with` block ends."""
+
+    def __init__(self, *flags, env=None, name="tgpulse"):
+        self.port = harness.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = tempfile.mkdtemp(prefix="tgpulse-data-")
+        args = [harness.TGPULSE, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir, *flags]
+        super().__init__(args, env=env, name=name)
+        try:
+            harness.wait_until(self._up, timeout=30, what=f"{self.url}/healthz")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _up(self):
+        if not self.alive():
+            raise AssertionError(f"tgpulse exited with {self.p.returncode}: {self.stderr()}")
+        try:
+            return harness.http("GET", self.url + "/healthz", timeout=2)[0] == 200
+        except OSError:
+            return False
+
+    def log_lines(self):
+        """The JSON log lines written so far (stdout)."""
+        return [json.loads(line) for line in self.stdout().splitlines() if line.startswith("{")]
+
+
+def raw_request(port, data, timeout=10.0, read_all=True):
+    """Sends raw bytes and returns (status, headers_lowercase, body_bytes) of the first response."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server may answer and close before reading everything (e.g. 413)
+        chunks = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if not read_all and _complete(b"".join(chunks)):
+                break
+    return parse_response(b"".join(chunks))
+
+
+def _complete(raw):
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value.strip())
+    return False
+
+
+def parse_response(raw):
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        raise AssertionError(f"no HTTP response head in {raw[:200]!r}")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    status = int(parts[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if "content-length" in headers:
+        body = body[: int(headers["content-length"])]
+    return status, headers, body
+
+
+def json_error(body):
+    """The {"error":{"code","message"}} object of an error body; fails when the body is not one."""
+    doc = json.loads(body)
+    err = doc["error"]
+    harness.check(isinstance(err.get("code"), str) and err["code"], f"error without code: {doc}")
+    harness.check(isinstance(err.get("message"), str) and err["message"], f"error without message: {doc}")
+    return err
+
+
+def run_serve_expecting_failure(args, env=None, timeout=20):
+    """Runs `tgpulse serve ARGS` that must refuse to start; returns (exit_code, stderr)."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    p = subprocess.run([harness.TGPULSE, "serve", *args], env=full_env, capture_output=True, text=True,
+                       timeout=timeout)
+    return p.returncode, p.stderr
