@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -69,13 +69,17 @@ struct Raster {
 
 Raster interpret(const std::string& svg) {
   Raster r;
-  std::smatch m;
-  EXPECT_TRUE(std::regex_search(svg, m, std::regex("viewBox=\"0 0 (\\d+) (\\d+)\"")));
-  if (m.empty()) return r;
-  r.size = std::stoi(m[1]);
-  EXPECT_EQ(m[1], m[2]);
+  // Plain searching, not std::regex: it recurses per character, too deep for a long path.
+  const std::size_t view_box = svg.find("viewBox=\"0 0 ");
+  EXPECT_NE(view_box, std::string::npos);
+  if (view_box == std::string::npos) return r;
+  std::istringstream dims(svg.substr(view_box + 13, 20));
+  int height = 0;
+  dims >> r.size >> height;
+  EXPECT_GT(r.size, 0);
+  EXPECT_EQ(r.size, height);
+  if (r.size <= 0) return r;
   r.dark.assign(static_cast<std::size_t>(r.size * r.size), false);
-  // (std::regex recurses per character: too deep for a long path, so plain searching here.)
   const std::size_t tag = svg.find("<path");
   const std::size_t attr = tag == std::string::npos ? tag : svg.find(" d=\"", tag);
   EXPECT_NE(attr, std::string::npos);
