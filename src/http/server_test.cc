@@ -1,0 +1,280 @@
+// The server in-process over real loopback sockets: handler failures, event streams (events,
+// heartbeats, waker, client gone, shutdown) and the graceful drain of in-flight requests.
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "http/sse_writer.h"
+#include "telemetry/logger.h"
+#include "telemetry/metrics.h"
+
+namespace tgpulse::http {
+namespace {
+
+namespace asio = boost::asio;
+using boost::beast::http::status;
+using boost::beast::http::verb;
+using namespace std::chrono_literals;
+
+// A blocking loopback client: one connection, raw bytes.
+class Client {
+ public:
+  explicit Client(std::uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ADD_FAILURE() << "connect failed";
+  }
+  ~Client() { close(); }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  void send(const std::string& data) { ASSERT_EQ(::send(fd_, data.data(), data.size(), MSG_NOSIGNAL), static_cast<ssize_t>(data.size())); }
+  // Reads until `needle` appears in what was read, the peer closes, or the timeout passes.
+  std::string read_until(const std::string& needle, std::chrono::milliseconds timeout = 5s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (buffer_.find(needle) == std::string::npos && !closed_) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+      char buf[4096];
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        closed_ = true;
+        break;
+      }
+      buffer_.append(buf, static_cast<std::size_t>(n));
+    }
+    return buffer_;
+  }
+  std::string read_to_close(std::chrono::milliseconds timeout = 5s) { return read_until(std::string(1, '\0'), timeout); }
+  bool closed() const { return closed_; }
+
+ private:
+  int fd_ = -1;
+  std::string buffer_;
+  bool closed_ = false;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void start(ServerOptions options = {}) {
+    options.port = 0;
+    log_path_ = std::filesystem::temp_directory_path() /
+                ("tgpulse-server-test-" + std::to_string(::getpid()) + "-" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".log");
+    std::filesystem::remove(log_path_);
+    telemetry::LoggerOptions lo;
+    lo.path = log_path_.string();
+    logger_ = std::make_unique<telemetry::Logger>(lo);
+    server_ = std::make_unique<Server>(options, router_, ServerTelemetry{&registry_, logger_.get(), nullptr});
+    ASSERT_TRUE(server_->start().ok());
+  }
+  void TearDown() override {
+    if (server_) server_->shutdown();
+    if (logger_) logger_->shutdown();
+    std::filesystem::remove(log_path_);
+  }
+  std::vector<nlohmann::json> log_lines() {
+    logger_->flush();
+    std::vector<nlohmann::json> out;
+    std::ifstream in(log_path_);
+    for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+    return out;
+  }
+  static std::string get(const std::string& path) { return "GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
+
+  Router router_;
+  telemetry::Registry registry_;
+  std::filesystem::path log_path_;
+  std::unique_ptr<telemetry::Logger> logger_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(ServerTest, ThrowingHandlerAnswers500JsonAndIsLoggedOnce) {
+  router_.add(verb::get, "/boom", [](Request&) -> asio::awaitable<Response> {
+    throw std::runtime_error("disk on fire");
+    co_return Response{};
+  });
+  start();
+  Client c(server_->port());
+  c.send(get("/boom"));
+  const std::string reply = c.read_until("}}");
+  EXPECT_EQ(reply.rfind("HTTP/1.1 500 Internal Server Error\r\n", 0), 0u) << reply;
+  EXPECT_NE(reply.find(R"({"error":{"code":"internal","message":"internal error"}})"), std::string::npos) << reply;
+  EXPECT_EQ(reply.find("disk on fire"), std::string::npos) << "exception text leaked to the client";
+  int failures = 0;
+  for (const auto& line : log_lines()) {
+    if (line["message"] == "http handler failed") {
+      ++failures;
+      EXPECT_EQ(line["error.message"], "disk on fire");
+      EXPECT_EQ(line["http.route"], "/boom");
+    }
+  }
+  EXPECT_EQ(failures, 1);
+}
+
+TEST_F(ServerTest, PathAndQueryParametersReachTheHandler) {
+  router_.add(verb::get, "/v1/sessions/{id}/items", [](Request& req) -> asio::awaitable<Response> {
+    co_return Response::json(status::ok, {{"id", req.param("id")},
+                                          {"limit", std::string(req.query("limit").value_or("none"))},
+                                          {"route", req.route}});
+  });
+  start();
+  Client c(server_->port());
+  c.send(get("/v1/sessions/a%20b/items?limit=5&x=1"));
+  const std::string reply = c.read_until("}");
+  EXPECT_NE(reply.find(R"({"id":"a b","limit":"5","route":"/v1/sessions/{id}/items"})"), std::string::npos) << reply;
+}
+
+TEST_F(ServerTest, EventStreamSendsEventsHeartbeatsAndEndsByClosing) {
+  router_.add(verb::get, "/events", [](Request&) -> asio::awaitable<Response> {
+    co_return Response::event_stream([](SseWriter& w) -> asio::awaitable<void> {
+      co_await w.send("state", R"({"state":"waiting"})", "1");
+      co_await w.wait(350ms);  // heartbeat every 100 ms meanwhile
+      co_await w.send("", "line one\nline two");
+    });
+  });
+  ServerOptions o;
+  o.sse_heartbeat = 100ms;
+  start(o);
+  Client c(server_->port());
+  c.send(get("/events"));
+  const std::string all = c.read_to_close();
+  EXPECT_TRUE(c.closed());
+  EXPECT_EQ(all.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << all;
+  EXPECT_NE(all.find("Content-Type: text/event-stream\r\n"), std::string::npos) << all;
+  EXPECT_NE(all.find("Cache-Control: no-cache\r\n"), std::string::npos) << all;
+  EXPECT_EQ(all.find("Content-Length"), std::string::npos) << all;
+  const std::string body = all.substr(all.find("\r\n\r\n") + 4);
+  const std::string first = "event: state\nid: 1\ndata: {\"state\":\"waiting\"}\n\n";
+  const std::string last = "data: line one\ndata: line two\n\n";
+  EXPECT_EQ(body.rfind(first, 0), 0u) << body;
+  EXPECT_EQ(body.substr(body.size() - last.size()), last) << body;
+  std::size_t heartbeats = 0;
+  for (auto pos = body.find(": keep-alive\n\n"); pos != std::string::npos; pos = body.find(": keep-alive\n\n", pos + 1)) {
+    ++heartbeats;
+  }
+  EXPECT_GE(heartbeats, 2u) << body;
+}
+
+TEST_F(ServerTest, EventStreamProducerNoticesTheClientLeaving) {
+  std::promise<bool> gone;
+  auto gone_future = gone.get_future();
+  router_.add(verb::get, "/events", [&gone](Request&) -> asio::awaitable<Response> {
+    co_return Response::event_stream([&gone](SseWriter& w) -> asio::awaitable<void> {
+      co_await w.send("hello", "{}");
+      while (co_await w.wait(10s)) {
+      }
+      gone.set_value(w.client_gone());
+    });
+  });
+  start();
+  {
+    Client c(server_->port());
+    c.send(get("/events"));
+    c.read_until("data: {}\n\n");
+  }  // the client closes its socket
+  ASSERT_EQ(gone_future.wait_for(5s), std::future_status::ready);
+  EXPECT_TRUE(gone_future.get());
+}
+
+TEST_F(ServerTest, WakerWakesAWaitingProducerFromAnotherThread) {
+  std::promise<std::function<void()>> waker;
+  auto waker_future = waker.get_future();
+  router_.add(verb::get, "/events", [&waker](Request&) -> asio::awaitable<Response> {
+    co_return Response::event_stream([&waker](SseWriter& w) -> asio::awaitable<void> {
+      waker.set_value(w.waker());
+      const auto t0 = std::chrono::steady_clock::now();
+      const bool woken = co_await w.wait(30s);
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+      co_await w.send("woke", woken && ms < 10s ? "early" : "late");
+    });
+  });
+  start();
+  Client c(server_->port());
+  c.send(get("/events"));
+  ASSERT_EQ(waker_future.wait_for(5s), std::future_status::ready);
+  std::thread([wake = waker_future.get()] { wake(); }).join();
+  EXPECT_NE(c.read_to_close().find("event: woke\ndata: early\n\n"), std::string::npos);
+}
+
+TEST_F(ServerTest, DrainFinishesInFlightRequestsAndEndsEventStreams) {
+  std::atomic<bool> stream_saw_stop{false};
+  router_.add(verb::get, "/slow", [](Request& req) -> asio::awaitable<Response> {
+    asio::steady_timer t(req.executor, 400ms);
+    co_await t.async_wait(asio::use_awaitable);
+    co_return Response::json(status::ok, {{"done", true}});
+  });
+  router_.add(verb::get, "/events", [&stream_saw_stop](Request&) -> asio::awaitable<Response> {
+    co_return Response::event_stream([&stream_saw_stop](SseWriter& w) -> asio::awaitable<void> {
+      co_await w.send("hello", "{}");
+      while (co_await w.wait(60s)) {
+      }
+      stream_saw_stop = w.stopping();
+    });
+  });
+  ServerOptions o;
+  o.shutdown_grace = 5s;
+  start(o);
+  Client slow(server_->port());
+  Client events(server_->port());
+  Client idle(server_->port());
+  events.send(get("/events"));
+  events.read_until("data: {}\n\n");
+  slow.send(get("/slow"));
+  std::this_thread::sleep_for(100ms);  // the slow request is in its handler
+
+  const auto t0 = std::chrono::steady_clock::now();
+  server_->drain();
+  const auto took = std::chrono::steady_clock::now() - t0;
+
+  const std::string reply = slow.read_to_close();
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << reply;
+  EXPECT_NE(reply.find("Connection: close\r\n"), std::string::npos) << reply;
+  EXPECT_NE(reply.find(R"({"done":true})"), std::string::npos) << reply;
+  events.read_to_close();
+  EXPECT_TRUE(events.closed());
+  EXPECT_TRUE(stream_saw_stop.load());
+  idle.read_to_close(1s);
+  EXPECT_TRUE(idle.closed());
+  EXPECT_LT(took, 3s) << "drain waited for the grace period instead of the work";
+  EXPECT_GE(took, 200ms) << "drain did not wait for the in-flight request";
+}
+
+TEST_F(ServerTest, RequestsAreCountedByRoutePattern) {
+  router_.add(verb::get, "/items/{id}", [](Request&) -> asio::awaitable<Response> {
+    co_return Response::error(status::conflict, "conflict", "not now");
+  });
+  start();
+  for (int i = 0; i < 3; ++i) {
+    Client c(server_->port());
+    c.send(get("/items/" + std::to_string(i)));
+    c.read_until("}}");
+  }
+  const std::string text = registry_.expose(telemetry::ExpositionFormat::prometheus_text_004);
+  EXPECT_NE(text.find("tgpulse_http_requests_total{route=\"/items/{id}\",code=\"409\"} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("tgpulse_http_request_duration_seconds_count{route=\"/items/{id}\"} 3\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tgpulse::http
