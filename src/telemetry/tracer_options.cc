@@ -162,6 +162,12 @@ bool TracerOptions::from_env(TracerOptions* out, std::string* error) {
     }
   }
 
+  for (const char* var : {"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"}) {
+    if (auto v = env(var); v && lowercase(trim(*v)) != "http/json") {
+      *error = fmt::format("{}: \"{}\" is not supported (tgpulse exports http/json)", var, *v);
+      return false;
+    }
+  }
   bool exporter_none = false;
   if (auto v = env("OTEL_TRACES_EXPORTER")) {
     std::string s = lowercase(trim(*v));

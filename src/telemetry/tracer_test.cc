@@ -327,7 +327,8 @@ const char* const kOtelVars[] = {
     "OTEL_TRACES_SAMPLER_ARG", "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT",
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
     "OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_BSP_SCHEDULE_DELAY",
-    "OTEL_BSP_EXPORT_TIMEOUT", "OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"};
+    "OTEL_BSP_EXPORT_TIMEOUT", "OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"};
 
 // Sets the given OTEL_* variables (all others unset) for one test.
 class ScopedOtelEnv {
@@ -370,7 +371,8 @@ TEST(TracerOptionsTest, ReadsEveryVariable) {
                      {"OTEL_BSP_SCHEDULE_DELAY", "100"},
                      {"OTEL_BSP_EXPORT_TIMEOUT", "2000"},
                      {"OTEL_BSP_MAX_QUEUE_SIZE", "64"},
-                     {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "16"}});
+                     {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "16"},
+                     {"OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"}});
   TracerOptions o;
   std::string error;
   ASSERT_TRUE(TracerOptions::from_env(&o, &error)) << error;
@@ -429,6 +431,8 @@ TEST(TracerOptionsTest, BadValuesAreRejectedNamingTheVariable) {
       {"OTEL_TRACES_SAMPLER", "sometimes"},
       {"OTEL_TRACES_SAMPLER_ARG", "lots"},
       {"OTEL_TRACES_EXPORTER", "zipkin"},
+      {"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"},
+      {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"},
       {"OTEL_EXPORTER_OTLP_ENDPOINT", "127.0.0.1:4318"},
       {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://x"},
       {"OTEL_EXPORTER_OTLP_HEADERS", "novalue"},
