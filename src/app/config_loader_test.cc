@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include "app/config_schema.h"
 
@@ -235,6 +236,26 @@ TEST_F(ConfigLoaderTest, EveryKeyHasHelpAndEveryEnvAndFlagIsUnique) {
     }
     if (k.secret) {
       EXPECT_TRUE(k.flag.empty()) << k.path << ": a secret on the command line shows in ps";
+    }
+  }
+}
+
+// docs/configuration.md is the reference users read: every key must be there, spelled as in the file.
+TEST(ConfigDocsTest, EveryKeyIsDocumented) {
+  std::ifstream in(std::string(TGPULSE_SOURCE_DIR) + "/docs/configuration.md");
+  ASSERT_TRUE(in.good());
+  std::ostringstream text;
+  text << in.rdbuf();
+  const std::string doc = text.str();
+  for (const auto& k : ConfigSchema::instance().keys()) {
+    std::string path = k.path;
+    if (auto star = path.find('*'); star != std::string::npos) path.replace(star, 1, "<method>");
+    EXPECT_NE(doc.find("`" + path + "`"), std::string::npos) << path << " is not in docs/configuration.md";
+    if (!k.env.empty()) {
+      EXPECT_NE(doc.find("`" + k.env + "`"), std::string::npos) << k.env << " is not in docs/configuration.md";
+    }
+    if (!k.flag.empty()) {
+      EXPECT_NE(doc.find("`" + k.flag + "`"), std::string::npos) << k.flag << " is not in docs/configuration.md";
     }
   }
 }
