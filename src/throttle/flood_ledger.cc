@@ -16,7 +16,12 @@ std::string FloodLedger::key(std::string_view session_id, std::string_view metho
 }
 
 void FloodLedger::record(std::string_view session_id, std::string_view method, Clock::TimePoint until) {
+  const auto now = clock_.now();
   std::lock_guard lock(mu_);
+  if (blocked_.size() >= sweep_at_size_) {
+    std::erase_if(blocked_, [&](const auto& kv) { return kv.second <= now; });
+    sweep_at_size_ = std::max<std::size_t>(1024, 2 * blocked_.size());
+  }
   auto [it, inserted] = blocked_.try_emplace(key(session_id, method), until);
   if (!inserted) it->second = std::max(it->second, until);
 }

@@ -1,7 +1,8 @@
 // FloodLedger: what Telegram told us about flood limits, per (session, method): "this method on this
 // session is blocked until T". While an entry is running, new calls of that method on that session are
 // not sent to Telegram: they wait for T or fail fast (InvokePipeline decides which). Entries past their
-// time are removed when looked up or by sweep().
+// time are removed when looked up, by sweep(), and by record() whenever the ledger has doubled since
+// its last sweep (amortised O(1); memory bounded by the blocks running).
 //
 // Thread-safety: thread-safe (one mutex).
 #pragma once
@@ -38,6 +39,7 @@ class FloodLedger {
   const Clock& clock_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, Clock::TimePoint> blocked_;  // "session\x1fmethod" -> until; guarded by mu_
+  std::size_t sweep_at_size_ = 1024;                           // guarded by mu_
 };
 
 }  // namespace tgpulse::throttle

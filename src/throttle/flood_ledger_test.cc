@@ -55,5 +55,15 @@ TEST(FloodLedger, SweepRemovesOnlyExpiredEntries) {
   EXPECT_TRUE(ledger.blocked_until("b", "m"));
 }
 
+TEST(FloodLedger, ExpiredEntriesAreDroppedOnTheirOwnAsTheLedgerGrows) {
+  FakeClock clock;
+  FloodLedger ledger(clock);
+  for (int i = 0; i < 10000; ++i) {
+    ledger.record("s" + std::to_string(i), "m", clock.now() + 1s);
+    clock.advance(2s);  // every block has ended before the next one is recorded
+  }
+  EXPECT_LE(ledger.size(), 1024u);
+}
+
 }  // namespace
 }  // namespace tgpulse::throttle

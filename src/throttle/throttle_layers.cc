@@ -25,6 +25,7 @@ TokenBucket* ThrottleLayers::bucket(BucketsByOwner& layer, const LayerOptions& o
   BucketsByMethod& methods = owner_it->second;
   auto it = methods.find(method);
   if (it == methods.end()) {
+    ++created_since_sweep_;
     it = methods.emplace(std::string(method), TokenBucket(limit, adaptive ? options_.adaptive : fixed_rate(), now))
              .first;
   }
@@ -35,7 +36,10 @@ TokenBucket* ThrottleLayers::process_bucket(std::string_view method, Clock::Time
   const BucketLimit& limit = options_.process.limit_for(method);
   if (limit.rate <= 0) return nullptr;
   auto it = process_.find(method);
-  if (it == process_.end()) it = process_.emplace(std::string(method), TokenBucket(limit, fixed_rate(), now)).first;
+  if (it == process_.end()) {
+    ++created_since_sweep_;
+    it = process_.emplace(std::string(method), TokenBucket(limit, fixed_rate(), now)).first;
+  }
   return &it->second;
 }
 
@@ -50,6 +54,7 @@ Grant ThrottleLayers::reserve_call(std::string_view session_id, std::string_view
   if (!options_.enabled) return Grant{true, Clock::Duration::zero()};
   const auto now = clock_.now();
   std::lock_guard lock(mu_);
+  maybe_sweep_locked(now);
   TokenBucket* layers[] = {bucket(sessions_, options_.session, session_id, method, now, true),
                            process_bucket(method, now)};
   Clock::Duration needed = Clock::Duration::zero();
@@ -67,6 +72,7 @@ Grant ThrottleLayers::reserve_call(std::string_view session_id, std::string_view
 Grant ThrottleLayers::reserve_tenant(std::string_view tenant_id, std::string_view method) {
   const auto now = clock_.now();
   std::lock_guard lock(mu_);
+  maybe_sweep_locked(now);
   TokenBucket* b = bucket(tenants_, options_.tenant, tenant_id, method, now, false);
   if (b == nullptr || b->try_take(now)) return Grant{true, Clock::Duration::zero()};
   return Grant{false, b->time_until_available(now)};
@@ -111,6 +117,10 @@ void ThrottleLayers::forget_tenant(std::string_view tenant_id) {
 std::size_t ThrottleLayers::sweep_idle() {
   const auto now = clock_.now();
   std::lock_guard lock(mu_);
+  return sweep_locked(now);
+}
+
+std::size_t ThrottleLayers::sweep_locked(Clock::TimePoint now) {
   std::size_t dropped = 0;
   auto sweep = [&](BucketsByMethod& methods) {
     dropped += std::erase_if(methods, [&](const auto& kv) { return kv.second.idle(now); });
@@ -120,16 +130,26 @@ std::size_t ThrottleLayers::sweep_idle() {
     std::erase_if(*layer, [](const auto& kv) { return kv.second.empty(); });
   }
   sweep(process_);
+  created_since_sweep_ = 0;
+  sweep_after_ = std::max<std::size_t>(1024, count_locked());
   return dropped;
 }
 
-std::size_t ThrottleLayers::bucket_count() const {
-  std::lock_guard lock(mu_);
+void ThrottleLayers::maybe_sweep_locked(Clock::TimePoint now) {
+  if (created_since_sweep_ >= sweep_after_) sweep_locked(now);
+}
+
+std::size_t ThrottleLayers::count_locked() const {
   std::size_t n = process_.size();
   for (const BucketsByOwner* layer : {&sessions_, &tenants_}) {
     for (const auto& [owner, methods] : *layer) n += methods.size();
   }
   return n;
+}
+
+std::size_t ThrottleLayers::bucket_count() const {
+  std::lock_guard lock(mu_);
+  return count_locked();
 }
 
 }  // namespace tgpulse::throttle

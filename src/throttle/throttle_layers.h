@@ -11,7 +11,9 @@
 //
 // Pure logic on a Clock: nothing sleeps; the caller waits the returned delay (see Throttle).
 // Buckets of unlimited limits are never stored. Idle buckets (full, back at their configured rate) are
-// dropped by sweep_idle(); forget_session() drops a session's buckets when the session goes away.
+// dropped by sweep_idle() — called by the caller, and on its own whenever the number of buckets has
+// doubled since the last sweep (amortised O(1) per call, memory bounded by the buckets in use);
+// forget_session() drops a session's buckets when the session goes away.
 //
 // Thread-safety: thread-safe (one mutex; every operation is O(1) apart from sweep_idle and
 // forget_session).
@@ -75,6 +77,9 @@ class ThrottleLayers {
                       std::string_view method, Clock::TimePoint now, bool adaptive);
   TokenBucket* process_bucket(std::string_view method, Clock::TimePoint now);
   const TokenBucket* find_session_bucket(std::string_view session_id, std::string_view method) const;
+  std::size_t count_locked() const;
+  std::size_t sweep_locked(Clock::TimePoint now);
+  void maybe_sweep_locked(Clock::TimePoint now);
 
   const ThrottleOptions options_;
   const Clock& clock_;
@@ -82,6 +87,8 @@ class ThrottleLayers {
   BucketsByOwner sessions_;  // guarded by mu_
   BucketsByOwner tenants_;   // guarded by mu_
   BucketsByMethod process_;  // guarded by mu_
+  std::size_t created_since_sweep_ = 0;  // guarded by mu_
+  std::size_t sweep_after_ = 1024;       // guarded by mu_: sweep when this many were created since the last
 };
 
 }  // namespace tgpulse::throttle

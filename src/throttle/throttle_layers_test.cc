@@ -136,6 +136,24 @@ TEST(ThrottleLayers, ForgetAndSweepDropBuckets) {
   EXPECT_DOUBLE_EQ(layers.current_rate("s1", "getChats"), 5);
 }
 
+TEST(ThrottleLayers, IdleBucketsAreSweptOnTheirOwnAsSessionsComeAndGo) {
+  FakeClock clock;
+  ThrottleLayers layers(small_limits(), clock);
+  // 5,000 one-off sessions, each leaving a bucket that is full again 1 s later.
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_TRUE(layers.reserve_call("s" + std::to_string(i), "getMe", 0s).granted);
+    clock.advance(1s);
+  }
+  EXPECT_LE(layers.bucket_count(), 1024u);
+  // A bucket still in use (slowed down) survives every sweep.
+  layers.on_flood_wait("keep", "getMe");
+  for (int i = 0; i < 3000; ++i) {
+    ASSERT_TRUE(layers.reserve_call("t" + std::to_string(i), "getMe", 0s).granted);
+    clock.advance(1s);
+  }
+  EXPECT_DOUBLE_EQ(layers.current_rate("keep", "getMe"), 5);
+}
+
 TEST(ThrottleOptions, DefaultsAreValidAndBadValuesNameTheKey) {
   ThrottleOptions o;
   EXPECT_TRUE(o.validate().ok());
