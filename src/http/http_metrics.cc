@@ -37,7 +37,8 @@ void HttpMetrics::observe(std::size_t slot_index, unsigned status_code, double s
                           const telemetry::SpanContext* exemplar) noexcept {
   if (slot_index >= slots_.size()) slot_index = unmatched_slot_;
   RouteHandles& h = slot(slot_index);
-  if (exemplar != nullptr && exemplar->valid()) {
+  // Only sampled spans make exemplars: an unsampled trace id would link to a trace nobody recorded.
+  if (exemplar != nullptr && exemplar->valid() && exemplar->sampled()) {
     h.duration->observe(seconds, *exemplar);
   } else {
     h.duration->observe(seconds);

@@ -3,8 +3,8 @@
 //   tgpulse_http_requests_total{route,code}          HTTP requests answered, by route pattern and status
 //   tgpulse_http_request_duration_seconds{route}     HTTP request duration (head received → response sent)
 // Requests that match no route — and requests too malformed to route — use route="unmatched".
-// The duration histogram records an exemplar with the request's server-span context, so a slow bucket
-// links to its trace.
+// The duration histogram records an exemplar with the request's server-span context when that span is
+// sampled, so a slow bucket links to its trace.
 //
 // Thread-safety: thread-safe. observe() is lock-free once a (route, code) pair has been seen; the
 // first time a status code appears on a route its counter child is created (one lock, then cached).

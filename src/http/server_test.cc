@@ -22,6 +22,7 @@
 #include "http/sse_writer.h"
 #include "telemetry/logger.h"
 #include "telemetry/metrics.h"
+#include "telemetry/tracer.h"
 
 namespace tgpulse::http {
 namespace {
@@ -86,11 +87,13 @@ class ServerTest : public ::testing::Test {
     telemetry::LoggerOptions lo;
     lo.path = log_path_.string();
     logger_ = std::make_unique<telemetry::Logger>(lo);
-    server_ = std::make_unique<Server>(options, router_, ServerTelemetry{&registry_, logger_.get(), nullptr});
+    tracer_ = std::make_unique<telemetry::Tracer>(telemetry::TracerOptions{});  // exports nothing
+    server_ = std::make_unique<Server>(options, router_, ServerTelemetry{&registry_, logger_.get(), tracer_.get()});
     ASSERT_TRUE(server_->start().ok());
   }
   void TearDown() override {
     if (server_) server_->shutdown();
+    if (tracer_) tracer_->shutdown();
     if (logger_) logger_->shutdown();
     std::filesystem::remove(log_path_);
   }
@@ -107,6 +110,7 @@ class ServerTest : public ::testing::Test {
   telemetry::Registry registry_;
   std::filesystem::path log_path_;
   std::unique_ptr<telemetry::Logger> logger_;
+  std::unique_ptr<telemetry::Tracer> tracer_;
   std::unique_ptr<Server> server_;
 };
 
@@ -282,6 +286,28 @@ TEST_F(ServerTest, RequestsAreCountedByRoutePattern) {
   }
   EXPECT_NE(text.find(counted), std::string::npos) << text;
   EXPECT_NE(text.find("tgpulse_http_request_duration_seconds_count{route=\"/items/{id}\"} 3\n"), std::string::npos);
+}
+
+TEST_F(ServerTest, DurationExemplarsComeFromSampledRequestsOnly) {
+  router_.add(verb::get, "/x", [](Request&) -> asio::awaitable<Response> { co_return Response{}; });
+  start();
+  const std::string unsampled = "11111111111111111111111111111111";
+  const std::string sampled = "22222222222222222222222222222222";
+  for (const auto& [trace, flags] : {std::pair{sampled, "01"}, std::pair{unsampled, "00"}}) {
+    Client c(server_->port());
+    c.send("GET /x HTTP/1.1\r\nHost: t\r\ntraceparent: 00-" + trace + "-3333333333333333-" + flags + "\r\n\r\n");
+    const std::string reply = c.read_until("\r\n\r\n");
+    EXPECT_NE(reply.find("traceparent: 00-" + trace + "-"), std::string::npos) << reply;
+  }
+  // The unsampled request comes last: were it recorded, it would replace the sampled exemplar in its
+  // bucket. Both are counted once their responses are written.
+  std::string text;
+  for (int i = 0; i < 200 && text.find("tgpulse_http_request_duration_seconds_count{route=\"/x\"} 2") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(10ms);
+    text = registry_.expose(telemetry::ExpositionFormat::openmetrics_100);
+  }
+  EXPECT_NE(text.find("trace_id=\"" + sampled + "\""), std::string::npos) << text;
+  EXPECT_EQ(text.find(unsampled), std::string::npos) << text;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 raw HTTP over a socket (for requests no HTTP client library will send), read its JSON log lines."""
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -32,6 +33,11 @@ class Service(harness.Proc):
             return harness.http("GET", self.url + "/healthz", timeout=2)[0] == 200
         except OSError:
             return False
+
+    def stop(self, *args, **kwargs):
+        code = super().stop(*args, **kwargs)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        return code
 
     def log_lines(self):
         """The JSON log lines written so far (stdout)."""
