@@ -11,7 +11,7 @@ import time
 
 import harness
 from harness import check
-from serve_util import Service, json_error, raw_request, run_serve_expecting_failure
+from serve_util import Service, json_error, parse_response, raw_request, run_serve_expecting_failure
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_SPAN = "00f067aa0ba902b7"
@@ -156,6 +156,30 @@ def test_sigterm_waits_for_a_request_in_flight_at_most_the_grace():
         check(1.3 <= took < 4.5, f"shutdown took {took:.1f}s with a 1.5s grace")
 
 
+def test_request_completed_during_shutdown_is_answered_and_readiness_fails():
+    with Service("--shutdown-grace", "5s") as s:
+        conn = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        conn.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n")  # in flight: head not finished
+        time.sleep(0.2)
+        s.p.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        check(s.alive(), "exited while a request was in flight")
+        conn.sendall(b"\r\n")
+        chunks = []
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        conn.close()
+        status, headers, body = parse_response(b"".join(chunks))
+        check(status == 503, f"{status} {body}")
+        err = json_error(body)
+        check(err["code"] == "not_ready" and err["failing_checks"] == ["shutdown"], err)
+        check(headers.get("connection", "").lower() == "close", headers)
+        check(s.p.wait(timeout=10) == 0, s.stderr())
+
+
 def test_bad_configuration_is_refused_with_exit_2():
     d = tempfile.mkdtemp(prefix="tgpulse-badcfg-")
 
@@ -222,6 +246,7 @@ if __name__ == "__main__":
             test_http_metrics_by_route_pattern_and_access_log,
             test_sigterm_exits_0_and_closes_idle_connections_at_once,
             test_sigterm_waits_for_a_request_in_flight_at_most_the_grace,
+            test_request_completed_during_shutdown_is_answered_and_readiness_fails,
             test_bad_configuration_is_refused_with_exit_2,
             test_port_in_use_fails_to_start,
             test_version_and_help,
