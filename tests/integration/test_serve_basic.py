@@ -203,6 +203,7 @@ def test_bad_configuration_is_refused_with_exit_2():
         (["--config", yaml("server:\n  listen: [1, 2\n")], None, "line "),
         (["--config", os.path.join(d, "missing.yaml")], None, "no such file"),
         (["--config", yaml("qr:\n  timeout: 1s\n")], None, 'config: qr.timeout: "1s" must be between 5s and 1h'),
+        ([], {"OTEL_TRACES_SAMPLER": "bogus"}, 'config: OTEL_TRACES_SAMPLER: unknown sampler "bogus"'),
     ]
     for args, env, expected in cases:
         code, err = run_serve_expecting_failure(args + ["--data-dir", d], env=env)
