@@ -126,6 +126,35 @@ def test_http_metrics_by_route_pattern_and_access_log():
         check(field in line, f"{field} missing: {line}")
 
 
+def test_idle_and_read_timeouts_close_connections():
+    with Service("--idle-timeout", "400ms", "--read-timeout", "600ms") as s:
+        def closed_after(conn):
+            t0 = time.monotonic()
+            conn.settimeout(10)
+            data = b""
+            while True:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            conn.close()
+            return time.monotonic() - t0, data
+        idle = socket.create_connection(("127.0.0.1", s.port))
+        took, data = closed_after(idle)
+        check(data == b"" and 0.3 <= took < 3, f"idle connection: closed after {took:.2f}s, got {data!r}")
+        # A keep-alive connection is idle again after its response.
+        kept = socket.create_connection(("127.0.0.1", s.port))
+        kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        took, data = closed_after(kept)
+        check(data.startswith(b"HTTP/1.1 200 OK") and 0.3 <= took < 3, f"keep-alive: {took:.2f}s {data[:40]!r}")
+        # A request whose head never completes is cut off by the read timeout.
+        slow = socket.create_connection(("127.0.0.1", s.port))
+        slow.sendall(b"GET /healthz HTTP/1.1\r\n")
+        took, data = closed_after(slow)
+        check(0.45 <= took < 3, f"slow request: closed after {took:.2f}s")
+        check(s.alive(), "server died")
+
+
 def test_sigterm_exits_0_and_closes_idle_connections_at_once():
     with Service("--shutdown-grace", "5s") as s:
         idle = socket.create_connection(("127.0.0.1", s.port))
@@ -245,6 +274,7 @@ if __name__ == "__main__":
             test_headers_over_the_limit_are_431,
             test_malformed_requests_are_400_with_json,
             test_http_metrics_by_route_pattern_and_access_log,
+            test_idle_and_read_timeouts_close_connections,
             test_sigterm_exits_0_and_closes_idle_connections_at_once,
             test_sigterm_waits_for_a_request_in_flight_at_most_the_grace,
             test_request_completed_during_shutdown_is_answered_and_readiness_fails,
