@@ -17,6 +17,9 @@
 // TDLib's log callback is process-wide and carries no user pointer: at most one Engine per process
 // receives TDLib's log (the last one started).
 //
+// Lifetimes: the io_context, library, registry, metrics and logger must outlive the Engine; the Engine
+// must outlive the use of its TdClients (after stop() their send() fails fast with Errc::unavailable).
+//
 // Thread-safety: thread-safe. start()/stop() must not race with each other.
 #pragma once
 
@@ -62,9 +65,10 @@ class Engine {
   // Sets TDLib's log verbosity/stream/callback and starts the receive thread. Errors: Errc::conflict if
   // already started, Errc::engine_error if TDLib refuses the log settings.
   Status start();
-  // Stops the receive thread (within receive_timeout + stop_timeout), fails every pending send() with
-  // Errc::unavailable and marks every client closed. TDLib clients are not closed (the session layer
-  // closes them before). Idempotent.
+  // Stops the receive thread (it notices within one receive_timeout; if the library blocks in
+  // td_receive longer than receive_timeout + stop_timeout an error is logged and stop keeps waiting),
+  // fails every pending send() with Errc::unavailable and marks every client closed. TDLib clients are
+  // not closed (the session layer closes them before). Idempotent.
   void stop();
   bool running() const noexcept;
 
