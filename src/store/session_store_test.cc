@@ -509,6 +509,12 @@ TEST_F(SqliteSessionStoreTest, ReportsAnUnusableDataDir) {
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.error().code, Errc::store_error);
   EXPECT_EQ(SqliteSessionStore::open(SqliteStoreOptions{}, clock_).error().code, Errc::invalid_argument);
+  SqliteStoreOptions negative{data_dir().string()};
+  negative.busy_timeout_ms = -1;
+  EXPECT_EQ(SqliteSessionStore::open(negative, clock_).error().code, Errc::invalid_argument);
+  SqliteStoreOptions nested{data_dir().string()};
+  nested.file_name = "../escape.db";
+  EXPECT_EQ(SqliteSessionStore::open(nested, clock_).error().code, Errc::invalid_argument);
 }
 
 TEST_F(SqliteSessionStoreTest, ALockHeldTooLongIsAStoreErrorNamingTheOperation) {

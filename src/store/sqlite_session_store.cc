@@ -145,6 +145,7 @@ Result<std::unique_ptr<SqliteSessionStore>> SqliteSessionStore::open(const Sqlit
   if (options.file_name.empty() || options.file_name.find('/') != std::string::npos) {
     return Error(Errc::invalid_argument, "open store: file_name must be a plain file name");
   }
+  if (options.busy_timeout_ms < 0) return Error(Errc::invalid_argument, "open store: busy_timeout_ms is negative");
   std::error_code ec;
   const fs::path dir = fs::absolute(options.data_dir, ec);
   if (ec) return Error(Errc::store_error, "open store: bad data_dir: " + ec.message());

@@ -32,7 +32,7 @@ struct SqliteStoreOptions {
   // File name inside data_dir. Default "tgpulse.db".
   std::string file_name = "tgpulse.db";
   // How long a statement waits for another connection's lock before failing with store_error.
-  // Default 5000 ms: long enough for a checkpoint, short enough to answer a request.
+  // Default 5000 ms: long enough for a checkpoint, short enough to answer a request. Must be >= 0.
   int busy_timeout_ms = 5000;
   // PRAGMA synchronous=FULL (true) or NORMAL (false). NORMAL is durable across process crashes in WAL
   // mode (only a power loss may drop the last commits) and much faster. Default false (NORMAL).
