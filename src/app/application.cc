@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "http/server.h"
+#include "session/session_service.h"
 #include "http/standard_routes.h"
 #include "telemetry/logger.h"
 #include "telemetry/metrics.h"
@@ -70,10 +71,28 @@ Status Application::start() {
 
   // 4. [areas: store, engine, session manager — construct here; they may use logger_, metrics_,
   //    tracer_, and server_->io_context() once the server exists (or their own executors).]
+  {
+    session::SessionServiceOptions so;
+    so.td_library = config_.td.library;
+    so.td_verbosity = config_.td.verbosity;
+    so.td_request_timeout = config_.td.request_timeout;
+    so.sessions.data_dir = config_.store.data_dir;
+    so.sessions.qr_timeout = config_.qr.timeout;
+    so.sessions.idle_ttl = config_.sessions.idle_ttl;
+    so.sessions.api_id = config_.td.api_id;
+    so.sessions.api_hash = config_.td.api_hash;
+    so.routes.admin_token = config_.admin_token;
+    so.throttle = config_.throttle;
+    so.flood = config_.flood;
+    auto sessions = session::SessionService::start(std::move(so), {*registry_, *metrics_, *logger_, *tracer_});
+    if (!sessions) return Error(sessions.error().code, "sessions: " + sessions.error().message);
+    sessions_ = std::move(*sessions);
+  }
 
   // 5. Routes and readiness.
   http::add_standard_routes(router_, readiness_, *registry_);
   // [areas: register routes here, e.g. session::add_routes(router_, *sessions_)]
+  sessions_->add_routes(router_);
 
   // 6. HTTP server.
   http::ServerOptions server_options;
@@ -150,6 +169,7 @@ void Application::stop() {
   // 1. Stop taking requests; let in-flight ones finish within the grace period; end event streams.
   if (server_) server_->drain();
   // 2. [areas, reverse order: session manager, engine, store — stop here while io threads still run]
+  if (sessions_) sessions_->stop();
   // 3. The io threads.
   if (server_) server_->stop();
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - begun);

@@ -40,6 +40,10 @@ namespace tgpulse::http {
 class Server;
 }
 
+namespace tgpulse::session {
+class SessionService;
+}
+
 namespace tgpulse::app {
 
 // Blocks SIGINT and SIGTERM in the calling thread (and so in every thread it starts later).
@@ -85,6 +89,7 @@ class Application {
   std::unique_ptr<telemetry::TelethonMetrics> metrics_;
   std::unique_ptr<telemetry::Tracer> tracer_;
   // [areas: store, engine, session manager — owners go here]
+  std::unique_ptr<session::SessionService> sessions_;  // store + engine + session manager + their routes
   http::Router router_;
   http::ReadinessChecks readiness_;
   std::unique_ptr<http::Server> server_;

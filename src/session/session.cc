@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -87,6 +88,31 @@ asio::awaitable<std::optional<SessionSignal>> Session::next_signal(Clock::TimePo
   SessionSignal s = std::move(inbox_.front());
   inbox_.pop_front();
   co_return s;
+}
+
+namespace {
+
+// Runs on the session's strand; the answer goes to *out (asio's co_spawn needs a default-constructible
+// result, which Result<T> is not).
+asio::awaitable<void> send_on_strand(std::shared_ptr<Session> self, nlohmann::json request,
+                                     std::chrono::milliseconds timeout,
+                                     std::shared_ptr<std::optional<Result<nlohmann::json>>> out) {
+  EngineClient* c = self->client();
+  if (c == nullptr) {
+    *out = Result<nlohmann::json>(Errc::unavailable, "the session has no engine client");
+    co_return;
+  }
+  *out = co_await c->send(std::move(request), timeout);
+}
+
+}  // namespace
+
+asio::awaitable<Result<nlohmann::json>> Session::send(nlohmann::json request, std::chrono::milliseconds timeout) {
+  auto out = std::make_shared<std::optional<Result<nlohmann::json>>>();
+  co_await asio::co_spawn(strand_, send_on_strand(shared_from_this(), std::move(request), timeout, out),
+                          asio::use_awaitable);
+  if (!out->has_value()) co_return Error(Errc::internal, "the session send did not complete");
+  co_return std::move(**out);
 }
 
 void Session::deliver(SessionSignal signal) {

@@ -107,6 +107,9 @@ class Session : public std::enable_shared_from_this<Session> {
                                                                     std::chrono::milliseconds wake_interval);
 
   // --- any thread ---------------------------------------------------------------------------------
+  // Sends one function through the live client (hopping to the strand for the client handle);
+  // unavailable when the session has no client (closing or closed).
+  boost::asio::awaitable<Result<nlohmann::json>> send(nlohmann::json request, std::chrono::milliseconds timeout);
   // Queues an inbox item and wakes the lifetime coroutine.
   void deliver(SessionSignal signal);
   // Wakes the lifetime coroutine so it re-reads the clock (tests on a FakeClock).

@@ -1,0 +1,513 @@
+#include "session/session_routes.h"
+
+#include <charconv>
+#include <deque>
+#include <mutex>
+
+#include <boost/beast/http/field.hpp>
+
+#include "http/sse_writer.h"
+#include "qr/qr_svg.h"
+#include "session/assets/login_page.h"
+#include "session/session_cleanup.h"
+#include "store/tenant_tokens.h"
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using nlohmann::json;
+
+namespace tgpulse::session {
+
+using http::Request;
+using http::Response;
+
+namespace {
+
+std::string iso8601(Clock::WallTime t) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+bool is_login_status(SessionStatus s) { return s == SessionStatus::qr_pending || s == SessionStatus::password_required; }
+bool is_terminal(SessionStatus s) { return !is_login_status(s); }
+
+// What the API shows of a session. The link only for the owner's qr-login routes.
+json view_json(const SessionView& v, bool with_link) {
+  json j = {{"session_id", v.id},
+            {"status", session_status_name(v.status)},
+            {"created_at", iso8601(v.created_at)},
+            {"last_used_at", iso8601(v.last_used_at)},
+            {"authorization_state", v.authorization_state.empty() ? json(nullptr) : json(v.authorization_state)}};
+  if (is_login_status(v.status) || with_link) {
+    j["expires_at"] = iso8601(v.expires_at);
+  }
+  if (with_link) j["link"] = v.link.empty() ? json(nullptr) : json(v.link);
+  if (v.status == SessionStatus::password_required) j["password_hint"] = v.password_hint;
+  if (!v.error.empty()) j["error"] = v.error;
+  j["authorized_at"] = v.authorized_at ? json(iso8601(*v.authorized_at)) : json(nullptr);
+  return j;
+}
+
+// The first event of every stream: the whole state.
+json state_event(const SessionView& v, bool simulator) {
+  json j = {{"status", session_status_name(v.status)},
+            {"expires_at", iso8601(v.expires_at)},
+            {"has_link", !v.link.empty()},
+            {"hint", v.password_hint},
+            {"simulator", simulator},
+            {"reason", v.error}};
+  if (!v.link.empty()) j["link"] = v.link;
+  return j;
+}
+
+// A session event in the stream's vocabulary; false when it is not forwarded.
+bool stream_event(const SessionEvent& e, const SessionView& v, std::string* name, json* data) {
+  *name = e.type;
+  if (e.type == "link") {
+    *data = {{"link", e.data.value("link", "")}, {"expires_at", iso8601(v.expires_at)}};
+  } else if (e.type == "password_required") {
+    std::string hint = e.data.value("password_hint", "");
+    *data = {{"hint", hint}, {"password_hint", hint}};
+  } else if (e.type == "authorized" || e.type == "expired") {
+    *data = json::object();
+  } else if (e.type == "failed") {
+    std::string reason = e.data.value("error", "");
+    *data = {{"reason", reason}, {"error", reason}};
+  } else if (e.type == "closed") {
+    *name = "failed";
+    *data = {{"reason", "closed"}, {"error", "closed"}};
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// Events of one session until a terminal one (or the client leaves).
+asio::awaitable<void> stream_events(std::shared_ptr<Session> session, bool simulator, std::chrono::milliseconds wait,
+                                    http::SseWriter& w) {
+  struct Feed {
+    std::mutex mu;
+    std::deque<SessionEvent> events;
+  };
+  auto feed = std::make_shared<Feed>();
+  auto wake = w.waker();
+  auto [listener, view] = session->subscribe([feed, wake](const SessionEvent& e) {
+    {
+      std::lock_guard lock(feed->mu);
+      feed->events.push_back(e);
+    }
+    wake();
+  });
+  bool done = !co_await w.send("state", state_event(view, simulator).dump()) || is_terminal(view.status);
+  while (!done && w.open()) {
+    std::deque<SessionEvent> batch;
+    {
+      std::lock_guard lock(feed->mu);
+      batch.swap(feed->events);
+    }
+    for (const SessionEvent& e : batch) {
+      std::string name;
+      json data;
+      if (!stream_event(e, session->view(), &name, &data)) continue;
+      if (!co_await w.send(name, data.dump())) {
+        done = true;
+        break;
+      }
+      if (name == "authorized" || name == "expired" || name == "failed") {
+        done = true;
+        break;
+      }
+    }
+    if (done) break;
+    if (!co_await w.wait(wait)) break;
+  }
+  session->unsubscribe(listener);
+}
+
+std::string_view bearer(const Request& r) {
+  std::string_view h = r.header("authorization");
+  constexpr std::string_view kPrefix = "Bearer ";
+  if (h.size() <= kPrefix.size() || h.substr(0, kPrefix.size()) != kPrefix) return {};
+  return h.substr(kPrefix.size());
+}
+
+Response not_found() { return Response::error(bhttp::status::not_found, "not_found", "no such session"); }
+Response bad_request(std::string_view message) {
+  return Response::error(bhttp::status::bad_request, "invalid_argument", message);
+}
+
+// The request body as a JSON object ("" counts as {} when `empty_ok`).
+Result<json> body_object(const Request& r, bool empty_ok) {
+  if (r.body.empty()) {
+    if (empty_ok) return json::object();
+    return Error(Errc::invalid_argument, "the body must be a JSON object");
+  }
+  json j = json::parse(r.body, nullptr, false);
+  if (j.is_discarded()) return Error(Errc::invalid_argument, "the body is not valid JSON");
+  if (!j.is_object()) return Error(Errc::invalid_argument, "the body must be a JSON object");
+  return j;
+}
+
+Response svg_response(const SessionView& v) {
+  if (v.link.empty()) {
+    return Response::error(bhttp::status::conflict, "conflict", "no QR code to show (status " +
+                                                                    std::string(session_status_name(v.status)) + ")");
+  }
+  Result<std::string> svg = qr::render_qr_svg(v.link);
+  if (!svg) return Response::from_error(svg.error());
+  Response r = Response::text(bhttp::status::ok, std::move(*svg), "image/svg+xml");
+  r.with_header("Cache-Control", "no-store");
+  return r;
+}
+
+std::string page_url(const std::string& id, const std::string& key) { return "/login/" + id + "?key=" + key; }
+
+}  // namespace
+
+struct SessionRoutes::Impl {
+  SessionManager& manager;
+  store::SessionStore& store;
+  throttle::InvokePipeline* invoke;
+  ScanSimulator* simulator;
+  SessionRoutesOptions options;
+
+  // --- authentication -----------------------------------------------------------------------------
+  bool is_admin(const Request& r) const {
+    std::string_view token = bearer(r);
+    return !options.admin_token.empty() && !token.empty() &&
+           store::TenantTokens::constant_time_equal(token, options.admin_token);
+  }
+  Result<std::string> tenant_of(const Request& r) {
+    std::string_view token = bearer(r);
+    if (token.empty()) return Error(Errc::unauthorized, "a bearer token is required");
+    Result<store::TenantRecord> t = store.find_tenant_by_token(token);
+    if (!t) return Error(Errc::unauthorized, "the token is not valid");
+    return t->tenant_id;
+  }
+  std::shared_ptr<Session> by_page_key(const Request& r) {
+    std::optional<std::string_view> key = r.query("key");
+    if (!key || key->empty()) return nullptr;
+    return manager.find_by_login_key(r.param("id"), *key);
+  }
+  static Response unauthorized(const Error& e) { return Response::from_error(e); }
+
+  // --- tenants (admin) ----------------------------------------------------------------------------
+  asio::awaitable<Response> create_tenant(Request& r) {
+    if (!is_admin(r)) co_return Response::error(bhttp::status::unauthorized, "unauthorized", "admin token required");
+    Result<json> body = body_object(r, false);
+    if (!body) co_return Response::from_error(body.error());
+    auto it = body->find("tenant_id");
+    if (it == body->end() || !it->is_string()) co_return bad_request("tenant_id (string) is required");
+    std::string tenant_id = it->get<std::string>();
+    if (!store::is_valid_tenant_id(tenant_id)) co_return bad_request("tenant_id must be 1-64 characters of [A-Za-z0-9_-]");
+    Result<std::string> token = store::TenantTokens::generate_token();
+    if (!token) co_return Response::from_error(token.error());
+    store::TenantRecord rec{tenant_id, store::TenantTokens::hash_token(*token),
+                            unix_ms(manager.services().clock.wall())};
+    if (Status st = store.create_tenant(rec); !st) {
+      if (st.error().code == Errc::conflict) {
+        co_return Response::error(bhttp::status::conflict, "conflict", "the tenant exists");
+      }
+      co_return Response::from_error(st.error());
+    }
+    co_return Response::json(bhttp::status::created, {{"tenant_id", tenant_id}, {"token", *token}});
+  }
+
+  asio::awaitable<Response> list_tenants(Request& r) {
+    if (!is_admin(r)) co_return Response::error(bhttp::status::unauthorized, "unauthorized", "admin token required");
+    Result<std::vector<store::TenantRecord>> all = store.list_tenants();
+    if (!all) co_return Response::from_error(all.error());
+    json out = json::array();
+    for (const auto& t : *all) {
+      out.push_back({{"tenant_id", t.tenant_id},
+                     {"created_at", iso8601(from_unix_ms(t.created_at_ms))},
+                     {"sessions", manager.list(t.tenant_id).size()}});
+    }
+    co_return Response::json(bhttp::status::ok, {{"tenants", out}});
+  }
+
+  asio::awaitable<Response> delete_tenant(Request& r) {
+    if (!is_admin(r)) co_return Response::error(bhttp::status::unauthorized, "unauthorized", "admin token required");
+    std::string tenant_id(r.param("tenant_id"));
+    if (!store.get_tenant(tenant_id)) co_return Response::error(bhttp::status::not_found, "not_found", "no such tenant");
+    int failed = co_await manager.remove_tenant(tenant_id);
+    if (Status st = store.delete_tenant(tenant_id, store::TenantDeletion::with_sessions); !st) {
+      co_return Response::from_error(st.error());
+    }
+    co_return Response::json(bhttp::status::ok, {{"tenant_id", tenant_id}, {"deleted", true}, {"cleanup_failed", failed}});
+  }
+
+  // --- QR logins (tenant) -------------------------------------------------------------------------
+  asio::awaitable<Response> create_qr(Request& r) {
+    Result<std::string> tenant = tenant_of(r);
+    if (!tenant) co_return unauthorized(tenant.error());
+    Result<json> body = body_object(r, true);
+    if (!body) co_return Response::from_error(body.error());
+    Result<SessionManager::Created> created =
+        co_await manager.create_qr_login(*tenant, r.span_context, options.first_link_wait);
+    if (!created) co_return Response::from_error(created.error());
+    const SessionView& v = created->view;
+    json j = view_json(v, true);
+    j["qr_svg_url"] = "/v1/qr-logins/" + v.id + "/qr.svg";
+    j["page_url"] = page_url(v.id, created->login_key);
+    co_return Response::json(bhttp::status::created, j).with_header("Location", "/v1/qr-logins/" + v.id);
+  }
+
+  asio::awaitable<Response> get_qr(Request& r) {
+    Result<std::string> tenant = tenant_of(r);
+    if (!tenant) co_return unauthorized(tenant.error());
+    auto s = manager.find(*tenant, r.param("id"));
+    if (!s) co_return not_found();
+    co_return Response::json(bhttp::status::ok, view_json(s->view(), true));
+  }
+
+  asio::awaitable<Response> qr_events(Request& r) {
+    Result<std::string> tenant = tenant_of(r);
+    if (!tenant) co_return unauthorized(tenant.error());
+    auto s = manager.find(*tenant, r.param("id"));
+    if (!s) co_return not_found();
+    const bool sim = simulator != nullptr;
+    const auto wait = options.events_wait;
+    co_return Response::event_stream([s, sim, wait](http::SseWriter& w) { return stream_events(s, sim, wait, w); });
+  }
+
+  asio::awaitable<Response> qr_svg(Request& r) {
+    Result<std::string> tenant = tenant_of(r);
+    if (!tenant) co_return unauthorized(tenant.error());
+    auto s = manager.find(*tenant, r.param("id"));
+    if (!s) co_return not_found();
+    co_return svg_response(s->view());
+  }
+
+  asio::awaitable<Response> password(std::shared_ptr<Session> s, const Request& r) {
+    Result<json> body = body_object(r, false);
+    if (!body) co_return Response::from_error(body.error());
+    auto it = body->find("password");
+    if (it == body->end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
+      co_return bad_request("password (non-empty string) is required");
+    }
+    Status st = co_await manager.submit_password(s, it->get<std::string>());
+    if (!st) {
+      if (st.error().code == Errc::invalid_argument) {
+        co_return Response::error(bhttp::status::unprocessable_entity, "invalid_argument", st.error().message,
+                                  {{"status", "password_required"}});
+      }
+      co_return Response::from_error(st.error());
+    }
+    co_return Response::json(bhttp::status::ok, {{"session_id", s->id()}, {"status", "accepted"}});
+  }
+
+  asio::awaitable<Response> qr_password(Request& r) {
+    Result<std::string> tenant = tenant_of(r);
+    if (!tenant) co_return unauthorized(tenant.error());
+    auto s = manager.find(*tenant, r.param("id"));
+    if (!s) co_return not_found();
+    co_return co_await password(s, r);
+  }
+
+  asio::awaitable<Response> cancel_qr(Request& r) {
+    Result<std::string> tenant = tenant_of(r);
+    if (!tenant) co_return unauthorized(tenant.error());
+    auto s = manager.find(*tenant, r.param("id"));
+    if (!s) co_return not_found();
+    Status st = co_await manager.cancel_login(s, r.span_context);
+    if (!st) co_return Response::from_error(st.error());
+    co_return Response::json(bhttp::status::ok, {{"session_id", s->id()}, {"status", "cancelled"}});
+  }
+
+  // --- sessions (tenant) --------------------------------------------------------------------------
+  asio::awaitable<Response> list_sessions(Request& r) {
+    Result<std::string> tenant = tenant_of(r);
+    if (!tenant) co_return unauthorized(tenant.error());
+    json out = json::array();
+    for (const SessionView& v : manager.list(*tenant)) out.push_back(view_json(v, false));
+    co_return Response::json(bhttp::status::ok, {{"sessions", out}});
+  }
+
+  asio::awaitable<Response> get_session(Request& r) {
+    Result<std::string> tenant = tenant_of(r);
+    if (!tenant) co_return unauthorized(tenant.error());
+    auto s = manager.find(*tenant, r.param("id"));
+    if (!s) co_return not_found();
+    co_return Response::json(bhttp::status::ok, view_json(s->view(), false));
+  }
+
+  asio::awaitable<Response> delete_session(Request& r) {
+    Result<std::string> tenant = tenant_of(r);
+    if (!tenant) co_return unauthorized(tenant.error());
+    auto s = manager.find(*tenant, r.param("id"));
+    if (!s) co_return not_found();
+    bool logout = true;
+    if (auto q = r.query("logout")) {
+      if (*q == "true") {
+        logout = true;
+      } else if (*q == "false") {
+        logout = false;
+      } else {
+        co_return bad_request("logout must be true or false");
+      }
+    }
+    Status st = co_await manager.remove(s, trigger::kDelete, logout, r.span_context);
+    if (!st) co_return Response::from_error(st.error());
+    co_return Response::json(bhttp::status::ok,
+                             {{"session_id", s->id()}, {"status", "closed"}, {"logout", logout}});
+  }
+
+  asio::awaitable<Response> invoke_session(Request& r) {
+    Result<std::string> tenant = tenant_of(r);
+    if (!tenant) co_return unauthorized(tenant.error());
+    auto s = manager.find(*tenant, r.param("id"));
+    if (!s) co_return not_found();
+    Result<json> body = body_object(r, false);
+    if (!body) co_return Response::from_error(body.error());
+    auto type = body->find("@type");
+    if (type == body->end() || !type->is_string() || type->get_ref<const std::string&>().empty()) {
+      co_return bad_request("the body must be a TDLib function object with a string \"@type\"");
+    }
+    const std::string method = type->get<std::string>();
+    std::chrono::milliseconds deadline = options.default_invoke_deadline;
+    if (auto q = r.query("deadline_ms")) {
+      long long ms = 0;
+      auto [end, ec] = std::from_chars(q->data(), q->data() + q->size(), ms);
+      if (ec != std::errc() || end != q->data() + q->size() || ms < 1 || ms > 300000) {
+        co_return bad_request("deadline_ms must be an integer from 1 to 300000");
+      }
+      deadline = std::chrono::milliseconds(ms);
+    }
+    throttle::FloodMode mode = throttle::FloodMode::wait;
+    if (auto q = r.query("flood")) {
+      if (*q == "wait") {
+        mode = throttle::FloodMode::wait;
+      } else if (*q == "fail") {
+        mode = throttle::FloodMode::fail_fast;
+      } else {
+        co_return bad_request("flood must be wait or fail");
+      }
+    }
+    if (s->view().status != SessionStatus::authorized) {
+      co_return Response::error(bhttp::status::conflict, "conflict", "the session is not authorized");
+    }
+    const SessionServices& sv = manager.services();
+    telemetry::Span span = sv.tracer.start_span("telethon_invoke", &r.span_context);
+    span.set_attribute("telethon.operation", std::string("invoke"));
+    span.set_attribute("telethon.tenant_id", *tenant);
+    span.set_attribute("telethon.session_id", s->id());
+    span.set_attribute("telethon.method", method);
+    s->touch();
+    (void)store.touch_last_used(s->id());  // best effort: the idle TTL also reads the live view
+
+    Result<json> answer = Error(Errc::internal, "no invoke path");
+    if (invoke != nullptr) {
+      throttle::InvokeCall call{*tenant, s->id(), std::move(*body), sv.clock.now() + deadline, mode};
+      throttle::Sender sender = [s](json request, std::chrono::milliseconds timeout) {
+        return s->send(std::move(request), timeout);
+      };
+      answer = co_await invoke->invoke(std::move(call), std::move(sender), span);
+    } else {
+      answer = co_await s->send(std::move(*body), deadline);
+    }
+    if (!answer) {
+      span.set_status(telemetry::SpanStatus::error, answer.error().message);
+      const Error& e = answer.error();
+      if (e.code == Errc::flood_wait || e.code == Errc::throttled) {
+        json extra = {{"method", method}, {"retry_after", e.retry_after_s}, {"seconds", e.retry_after_s}};
+        Response resp = Response::error(http::status_for(e.code), errc_name(e.code), e.message, extra);
+        if (e.retry_after_s > 0) resp.with_header("Retry-After", std::to_string(e.retry_after_s));
+        co_return resp;
+      }
+      co_return Response::from_error(e);
+    }
+    span.set_status(telemetry::SpanStatus::ok);
+    co_return Response::json(bhttp::status::ok, *answer);
+  }
+
+  // --- the end-user page (page key) ---------------------------------------------------------------
+  asio::awaitable<Response> page(Request& r) {
+    if (!by_page_key(r)) co_return not_found();
+    Response resp = Response::text(bhttp::status::ok, std::string(assets::login_page_html()), "text/html; charset=utf-8");
+    resp.with_header("Cache-Control", "no-store");
+    resp.with_header("Referrer-Policy", "no-referrer");
+    resp.with_header("X-Content-Type-Options", "nosniff");
+    resp.with_header("Content-Security-Policy",
+                     "default-src 'none'; img-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
+                     "script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'");
+    co_return resp;
+  }
+
+  asio::awaitable<Response> page_svg(Request& r) {
+    auto s = by_page_key(r);
+    if (!s) co_return not_found();
+    co_return svg_response(s->view());
+  }
+
+  asio::awaitable<Response> page_events(Request& r) {
+    auto s = by_page_key(r);
+    if (!s) co_return not_found();
+    const bool sim = simulator != nullptr;
+    const auto wait = options.events_wait;
+    co_return Response::event_stream([s, sim, wait](http::SseWriter& w) { return stream_events(s, sim, wait, w); });
+  }
+
+  asio::awaitable<Response> page_password(Request& r) {
+    auto s = by_page_key(r);
+    if (!s) co_return not_found();
+    co_return co_await password(s, r);
+  }
+
+  asio::awaitable<Response> page_simulate(Request& r) {
+    auto s = by_page_key(r);
+    if (!s || simulator == nullptr) co_return not_found();
+    Result<json> body = body_object(r, false);
+    if (!body) co_return Response::from_error(body.error());
+    auto it = body->find("outcome");
+    if (it == body->end() || !it->is_string()) co_return bad_request("outcome (accept, password or decline) is required");
+    std::string outcome = it->get<std::string>();
+    if (outcome != "accept" && outcome != "password" && outcome != "decline") {
+      co_return bad_request("outcome must be accept, password or decline");
+    }
+    SessionView v = s->view();
+    if (v.status != SessionStatus::qr_pending || v.link.empty()) {
+      co_return Response::error(bhttp::status::conflict, "conflict", "no QR code is waiting for a scan");
+    }
+    Status st = co_await simulator->scan(v.link, outcome);
+    if (!st) co_return Response::from_error(st.error());
+    co_return Response::json(bhttp::status::ok, {{"session_id", s->id()}, {"outcome", outcome}});
+  }
+};
+
+SessionRoutes::SessionRoutes(SessionManager& manager, store::SessionStore& store, throttle::InvokePipeline* invoke,
+                             ScanSimulator* simulator, SessionRoutesOptions options)
+    : impl_(std::make_shared<Impl>(Impl{manager, store, invoke, simulator, std::move(options)})) {}
+
+void SessionRoutes::add_to(http::Router& router) {
+  using Member = asio::awaitable<Response> (Impl::*)(Request&);
+  auto add = [&](bhttp::verb verb, std::string_view pattern, Member member) {
+    router.add(verb, pattern, [impl = impl_, member](Request& r) { return ((*impl).*member)(r); });
+  };
+  add(bhttp::verb::post, "/v1/tenants", &Impl::create_tenant);
+  add(bhttp::verb::get, "/v1/tenants", &Impl::list_tenants);
+  add(bhttp::verb::delete_, "/v1/tenants/{tenant_id}", &Impl::delete_tenant);
+  add(bhttp::verb::post, "/v1/qr-logins", &Impl::create_qr);
+  add(bhttp::verb::get, "/v1/qr-logins/{id}", &Impl::get_qr);
+  add(bhttp::verb::get, "/v1/qr-logins/{id}/events", &Impl::qr_events);
+  add(bhttp::verb::get, "/v1/qr-logins/{id}/qr.svg", &Impl::qr_svg);
+  add(bhttp::verb::post, "/v1/qr-logins/{id}/password", &Impl::qr_password);
+  add(bhttp::verb::delete_, "/v1/qr-logins/{id}", &Impl::cancel_qr);
+  add(bhttp::verb::get, "/v1/sessions", &Impl::list_sessions);
+  add(bhttp::verb::get, "/v1/sessions/{id}", &Impl::get_session);
+  add(bhttp::verb::delete_, "/v1/sessions/{id}", &Impl::delete_session);
+  add(bhttp::verb::post, "/v1/sessions/{id}/invoke", &Impl::invoke_session);
+  add(bhttp::verb::get, "/login/{id}", &Impl::page);
+  add(bhttp::verb::get, "/v1/login/{id}/qr.svg", &Impl::page_svg);
+  add(bhttp::verb::get, "/v1/login/{id}/events", &Impl::page_events);
+  add(bhttp::verb::post, "/v1/login/{id}/password", &Impl::page_password);
+  add(bhttp::verb::post, "/v1/login/{id}/simulate", &Impl::page_simulate);
+}
+
+}  // namespace tgpulse::session

@@ -1,0 +1,55 @@
+// SessionRoutes: the HTTP API of the session layer (docs/api.md documents every route):
+//
+//   admin token:  POST /v1/tenants, GET /v1/tenants, DELETE /v1/tenants/{tenant_id}
+//   tenant token: POST /v1/qr-logins, GET /v1/qr-logins/{id}, GET /v1/qr-logins/{id}/events (SSE),
+//                 GET /v1/qr-logins/{id}/qr.svg, POST /v1/qr-logins/{id}/password,
+//                 DELETE /v1/qr-logins/{id}, GET /v1/sessions, GET /v1/sessions/{id},
+//                 DELETE /v1/sessions/{id}?logout=true|false, POST /v1/sessions/{id}/invoke
+//   page key:     GET /login/{id}?key=K, GET /v1/login/{id}/qr.svg|events, POST /v1/login/{id}/password,
+//                 POST /v1/login/{id}/simulate
+//
+// Another tenant's session (or a wrong page key) answers 404 exactly like an unknown id. Bad input
+// answers the JSON error with its 4xx and changes nothing. The QR link appears only in the bodies of
+// the tenant's own qr-login routes and the page's event stream — never in logs or spans.
+//
+// Thread-safety: add_to() at start-up; handlers are thread-safe (they use thread-safe services).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "http/router.h"
+#include "session/scan_simulator.h"
+#include "session/session_manager.h"
+#include "store/session_store.h"
+#include "throttle/invoke_pipeline.h"
+
+namespace tgpulse::session {
+
+struct SessionRoutesOptions {
+  // The admin bearer token (TGPULSE_ADMIN_TOKEN); "" turns the tenant admin routes off (401).
+  std::string admin_token;
+  // How long POST /v1/qr-logins waits for the first link before answering without one. Default 5 s
+  // (tdsim answers in milliseconds; offline real TDLib never shows a link).
+  std::chrono::milliseconds first_link_wait{std::chrono::seconds(5)};
+  // Deadline of an invoke without ?deadline_ms. Default 30 s; ?deadline_ms may ask for 1 ms..300 s.
+  std::chrono::milliseconds default_invoke_deadline{std::chrono::seconds(30)};
+  // Heartbeat and re-check interval of the event streams. Default 15 s.
+  std::chrono::milliseconds events_wait{std::chrono::seconds(15)};
+};
+
+class SessionRoutes {
+ public:
+  // `simulator` may be null (real TDLib: the simulate route answers 404). Everything referenced must
+  // outlive the routes.
+  SessionRoutes(SessionManager& manager, store::SessionStore& store, throttle::InvokePipeline* invoke,
+                ScanSimulator* simulator, SessionRoutesOptions options);
+  void add_to(http::Router& router);
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace tgpulse::session

@@ -1,0 +1,114 @@
+#include "session/session_service.h"
+
+#include <cstdlib>
+#include <future>
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "session/scan_simulator.h"
+#include "session/session_manager.h"
+#include "session/td_engine_client_factory.h"
+#include "store/sqlite_session_store.h"
+#include "td/engine.h"
+#include "td/td_library.h"
+#include "throttle/flood_ledger.h"
+#include "throttle/invoke_pipeline.h"
+#include "throttle/throttle.h"
+
+namespace asio = boost::asio;
+
+namespace tgpulse::session {
+
+struct SessionService::Impl {
+  SessionServiceOptions options;
+  Telemetry telemetry;
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+  std::thread thread;
+  std::unique_ptr<store::SqliteSessionStore> store;
+  std::unique_ptr<td::DlopenTdLibrary> library;
+  std::unique_ptr<td::Engine> engine;
+  std::unique_ptr<TdEngineClientFactory> engines;
+  std::unique_ptr<SessionManager> manager;
+  std::unique_ptr<throttle::Throttle> throttle;
+  std::unique_ptr<throttle::FloodLedger> ledger;
+  std::unique_ptr<throttle::InvokePipeline> invoke;
+  std::unique_ptr<ScanSimulator> simulator;
+  std::unique_ptr<SessionRoutes> routes;
+  bool stopped = false;
+
+  Impl(SessionServiceOptions o, Telemetry t) : options(std::move(o)), telemetry(t) {}
+};
+
+SessionService::SessionService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+SessionService::~SessionService() { stop(); }
+
+Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOptions options, Telemetry telemetry) {
+  if (Status st = options.sessions.validate(); !st) return st.error();
+  auto impl = std::make_unique<Impl>(std::move(options), telemetry);
+  Impl& m = *impl;
+  const Clock& clock = SystemClock::instance();
+
+  store::SqliteStoreOptions store_options;
+  store_options.data_dir = m.options.sessions.data_dir;
+  auto store = store::SqliteSessionStore::open(store_options, clock);
+  if (!store) return Error(store.error().code, "session store: " + store.error().message);
+  m.store = std::move(*store);
+
+  auto library = td::DlopenTdLibrary::load(m.options.td_library);
+  if (!library) return Error(library.error().code, "td.library: " + library.error().message);
+  m.library = std::move(*library);
+  td::EngineOptions engine_options;
+  engine_options.tdlib_log_verbosity = m.options.td_verbosity;
+  engine_options.default_request_timeout = m.options.td_request_timeout;
+  m.engine = std::make_unique<td::Engine>(m.io, *m.library, telemetry.registry, telemetry.metrics, telemetry.logger,
+                                          engine_options);
+  if (Status st = m.engine->start(); !st) return Error(st.error().code, "engine: " + st.error().message);
+  m.engines = std::make_unique<TdEngineClientFactory>(*m.engine);
+  m.thread = std::thread([&io = m.io] { io.run(); });
+
+  m.manager = std::make_unique<SessionManager>(
+      m.io.get_executor(), SessionServices{clock, *m.store, *m.engines, telemetry.metrics, telemetry.logger,
+                                           telemetry.tracer, m.options.sessions});
+  auto started = asio::co_spawn(m.io, m.manager->start(), asio::use_future);
+  started.wait();
+
+  throttle::ThrottleOptions throttle_options = m.options.throttle;
+  throttle_options.flood = m.options.flood;
+  m.throttle = std::make_unique<throttle::Throttle>(throttle_options, clock, telemetry.metrics, telemetry.registry,
+                                                    telemetry::CatalogOptions{}.known_methods);
+  m.ledger = std::make_unique<throttle::FloodLedger>(clock);
+  m.invoke = std::make_unique<throttle::InvokePipeline>(*m.throttle, *m.ledger, m.options.flood, telemetry.metrics,
+                                                        telemetry.logger);
+  std::string control = m.options.simulator_control_address;
+  if (control.empty()) {
+    if (const char* env = std::getenv("TDSIM_CONTROL_ADDR")) control = env;
+  }
+  if (!control.empty()) m.simulator = std::make_unique<TdsimControlClient>(control);
+  m.routes = std::make_unique<SessionRoutes>(*m.manager, *m.store, m.invoke.get(), m.simulator.get(),
+                                             m.options.routes);
+  return std::unique_ptr<SessionService>(new SessionService(std::move(impl)));
+}
+
+void SessionService::add_routes(http::Router& router) { impl_->routes->add_to(router); }
+
+void SessionService::stop() {
+  if (!impl_ || impl_->stopped) return;
+  Impl& m = *impl_;
+  m.stopped = true;
+  if (m.manager && m.thread.joinable()) {
+    auto stopped = asio::co_spawn(m.io, m.manager->stop(), asio::use_future);
+    stopped.wait();
+  }
+  if (m.engine) m.engine->stop();
+  m.work.reset();
+  m.io.stop();
+  if (m.thread.joinable()) m.thread.join();
+}
+
+}  // namespace tgpulse::session

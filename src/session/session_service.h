@@ -1,0 +1,71 @@
+// SessionService: the session layer as one component of `tgpulse serve` — it owns the session store
+// (SQLite under data_dir), the Telegram engine (libtdjson or tdsim, loaded from td_library), the
+// session manager with its own io_context thread, the invoke pipeline (throttle + flood ledger +
+// FloodWait policy) and the routes. The Application builds it after telemetry, registers its routes
+// and stops it before the HTTP server's threads.
+//
+//   start():  store → engine → manager.start() (sweep, restore) → invoke pipeline → routes
+//   stop():   manager.stop() (authorized sessions stay for the next start) → engine → io thread
+//
+// Thread-safety: start()/stop() from the main thread; the routes are thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "http/router.h"
+#include "session/session_options.h"
+#include "session/session_routes.h"
+#include "telemetry/logger.h"
+#include "telemetry/metrics.h"
+#include "telemetry/telethon_metrics.h"
+#include "telemetry/tracer.h"
+#include "throttle/throttle_options.h"
+
+namespace tgpulse::session {
+
+struct SessionServiceOptions {
+  // td.library: path of libtdjson.so or libtdsim.so. Required.
+  std::string td_library;
+  // td.verbosity: TDLib log verbosity (its lines go to the structured log). Default 1 (errors).
+  int td_verbosity = 1;
+  // td.request_timeout: default timeout of one TDLib request. Default 30 s.
+  std::chrono::milliseconds td_request_timeout{std::chrono::seconds(30)};
+  // store.data_dir, qr.timeout, sessions.idle_ttl, td.api_id/api_hash, ... (sessions.data_dir is the
+  // store's data_dir: the database and the engine directories live side by side).
+  SessionOptions sessions;
+  SessionRoutesOptions routes;
+  throttle::ThrottleOptions throttle;  // its .flood is replaced by `flood`
+  throttle::FloodOptions flood;
+  // tdsim's control address for the page's simulate buttons; "" = the TDSIM_CONTROL_ADDR environment
+  // variable (unset: no simulate buttons).
+  std::string simulator_control_address;
+};
+
+class SessionService {
+ public:
+  struct Telemetry {
+    telemetry::Registry& registry;
+    telemetry::TelethonMetrics& metrics;
+    telemetry::Logger& logger;
+    telemetry::Tracer& tracer;
+  };
+
+  // Builds and starts everything; the error names what failed (library, store, ...).
+  static Result<std::unique_ptr<SessionService>> start(SessionServiceOptions options, Telemetry telemetry);
+  ~SessionService();  // stop()
+  SessionService(const SessionService&) = delete;
+  SessionService& operator=(const SessionService&) = delete;
+
+  void add_routes(http::Router& router);
+  // Ends the sessions' coroutines (bounded), stops the engine and the io thread. Idempotent.
+  void stop();
+
+ private:
+  struct Impl;
+  explicit SessionService(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tgpulse::session
