@@ -8,6 +8,7 @@ on one side and the phone / Telegram (the control interface) on the other.
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -91,6 +92,7 @@ class TdsimProcess:
         if self.p.poll() is None:
             self.p.kill()
             self.p.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"
