@@ -1,5 +1,7 @@
 """End to end over HTTP against `tgpulse serve` on tdsim, driven through tdsim's control interface:
 every QR login outcome with its metrics, log lines and spans."""
+import http.client
+import json
 import os
 
 import harness
@@ -116,7 +118,46 @@ def test_cancel_login():
         harness.check(st.qr_metric("failed") == 1, "a cancelled login counts as failed")
 
 
+def read_events(resp, until):
+    """(event, data) pairs from an SSE response until an event named in `until` (inclusive)."""
+    out, name, data = [], None, []
+    while True:
+        line = resp.fp.readline().decode()
+        harness.check(line != "", f"stream ended after {out}")
+        line = line.rstrip("\r\n")
+        if line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif line == "" and name:
+            out.append((name, json.loads("\n".join(data))))
+            if name in until:
+                return out
+            name, data = None, []
+
+
+def test_event_stream_follows_the_login():
+    with SessionStack() as st:
+        doc, _ = st.start_login()
+        sid = doc["session_id"]
+        conn = http.client.HTTPConnection("127.0.0.1", st.service.port, timeout=30)
+        conn.request("GET", f"/v1/qr-logins/{sid}/events", headers=st.auth())
+        resp = conn.getresponse()
+        harness.check(resp.status == 200 and resp.getheader("Content-Type").startswith("text/event-stream"),
+                      f"events: {resp.status}")
+        first = read_events(resp, {"state"})
+        harness.check(first[0][1]["status"] == "qr_pending" and first[0][1]["simulator"] is True, first)
+        st.scan(sid, "password", password="pw")
+        events = read_events(resp, {"password_required"})
+        harness.check(events[-1][1]["hint"], f"no hint: {events}")
+        code, _, _ = harness.http_json("POST", f"{st.url}/v1/qr-logins/{sid}/password", {"password": "pw"}, st.auth())
+        harness.check(code == 200, f"password: {code}")
+        events = read_events(resp, {"authorized", "failed", "expired"})
+        harness.check(events[-1][0] == "authorized", f"stream ended with {events}")
+        conn.close()
+
+
 if __name__ == "__main__":
     harness.main([test_scan_authorizes, test_two_factor_wrong_then_right_password, test_declined_fails_and_is_cleaned,
                   test_never_scanned_expires_at_the_deadline, test_delete_session_with_and_without_logout,
-                  test_cancel_login])
+                  test_cancel_login, test_event_stream_follows_the_login])
