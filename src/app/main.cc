@@ -2,14 +2,18 @@
 //   tgpulse serve [--config FILE] [flags]   run the service (config: file < TGPULSE_* env < flags)
 //   tgpulse version                         version, git commit, default TDLib library
 //   tgpulse load [flags]                    the load generator (when built in)
-// Exit codes: 0 ok, 1 failed to start, 2 bad flags or configuration.
+// Exit codes: 0 ok (also after SIGINT/SIGTERM), 1 failed to start or forced out by a second signal,
+// 2 bad flags or configuration.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "app/application.h"
@@ -56,6 +60,18 @@ int serve(const std::string& config_file, const std::vector<std::pair<std::strin
   std::cerr << "tgpulse serving on " << app.url() << "  (health " << app.url() << "/healthz, readiness "
             << app.url() << "/readyz, metrics " << app.url() << "/metrics; Ctrl-C stops)\n";
   app.wait_for_stop();
+  // A second SIGINT/SIGTERM while shutting down means "now": exit at once, without the grace period.
+  std::thread([] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    if (sigwait(&set, &sig) == 0) {
+      std::fputs("tgpulse: second signal, exiting without waiting\n", stderr);
+      std::_Exit(1);
+    }
+  }).detach();
   app.stop();
   return 0;
 }

@@ -21,18 +21,23 @@ class Service(harness.Proc):
         args = [harness.TGPULSE, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir, *flags]
         super().__init__(args, env=env, name=name)
         try:
-            harness.wait_until(self._up, timeout=30, what=f"{self.url}/healthz")
+            self._wait_up(timeout=30)
         except BaseException:
             self.stop()
             raise
 
-    def _up(self):
-        if not self.alive():
-            raise AssertionError(f"tgpulse exited with {self.p.returncode}: {self.stderr()}")
-        try:
-            return harness.http("GET", self.url + "/healthz", timeout=2)[0] == 200
-        except OSError:
-            return False
+    def _wait_up(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():  # fail at once, with the reason, instead of polling a dead process
+                raise AssertionError(f"tgpulse exited with {self.p.returncode}: {self.stderr()}")
+            try:
+                if harness.http("GET", self.url + "/healthz", timeout=2)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"tgpulse not serving {self.url}/healthz after {timeout}s: {self.stderr()}")
 
     def stop(self, *args, **kwargs):
         code = super().stop(*args, **kwargs)

@@ -204,9 +204,25 @@ def test_request_completed_during_shutdown_is_answered_and_readiness_fails():
         status, headers, body = parse_response(b"".join(chunks))
         check(status == 503, f"{status} {body}")
         err = json_error(body)
-        check(err["code"] == "not_ready" and err["failing_checks"] == ["shutdown"], err)
+        check(err["code"] == "not_ready" and "shutdown" in err["failing_checks"], err)
         check(headers.get("connection", "").lower() == "close", headers)
         check(s.p.wait(timeout=10) == 0, s.stderr())
+
+
+def test_second_signal_exits_at_once():
+    with Service("--shutdown-grace", "30s") as s:
+        stuck = socket.create_connection(("127.0.0.1", s.port))
+        stuck.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # keeps the graceful shutdown waiting
+        time.sleep(0.2)
+        s.p.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        check(s.alive(), "exited before its grace period with a request in flight")
+        t0 = time.monotonic()
+        s.p.send_signal(signal.SIGINT)
+        code = s.p.wait(timeout=10)
+        stuck.close()
+        check(code == 1 and time.monotonic() - t0 < 3, f"exit {code} after {time.monotonic() - t0:.1f}s")
+        check("second signal" in s.stderr(), s.stderr())
 
 
 def test_bad_configuration_is_refused_with_exit_2():
@@ -278,6 +294,7 @@ if __name__ == "__main__":
             test_sigterm_exits_0_and_closes_idle_connections_at_once,
             test_sigterm_waits_for_a_request_in_flight_at_most_the_grace,
             test_request_completed_during_shutdown_is_answered_and_readiness_fails,
+            test_second_signal_exits_at_once,
             test_bad_configuration_is_refused_with_exit_2,
             test_port_in_use_fails_to_start,
             test_version_and_help,
