@@ -1,10 +1,9 @@
 """Helpers for the invoke-path integration tests: `tgpulse serve` on tdsim with its control interface,
-an OTLP capture collector, one tenant and QR-logged-in sessions; invoke calls, /metrics samples, the
-service's JSON log lines and the spans of one trace."""
+an OTLP capture collector, one tenant and QR-logged-in sessions; invoke calls on top of the session
+tests' SessionStack (metrics, log lines, spans, control calls)."""
 import contextlib
 import json
 import os
-import re
 import secrets
 import tempfile
 import time
@@ -12,27 +11,12 @@ import time
 import harness
 import otlp_util
 import serve_util
-
-ADMIN_TOKEN = "admin-" + secrets.token_hex(16)
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)')
-LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+from session_util import ADMIN_TOKEN, SessionStack, span_attr  # noqa: F401 - re-exported for the tests
 
 
-def metrics_samples(text):
-    """[(name, {label: value}, value)] of a Prometheus text exposition."""
-    out = []
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = SAMPLE.match(line)
-        if m:
-            out.append((m.group(1), dict(LABEL.findall(m.group(2) or "")), float(m.group(3))))
-    return out
-
-
-class InvokeStack:
+class InvokeStack(SessionStack):
     """The service on tdsim with one tenant and `sessions` authorized sessions. `config` is the YAML
-    given with --config; `profile` a tdsim profile (dict, written as JSON)."""
+    given with --config (throttle and flood settings); `profile` a tdsim profile (dict)."""
 
     def __init__(self, config="", profile=None, sessions=1):
         self._stack = contextlib.ExitStack()
@@ -70,15 +54,6 @@ class InvokeStack:
             self._stack.close()
             raise
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._stack.close()
-
-    def auth(self):
-        return {"Authorization": "Bearer " + self.token}
-
     def log_in(self):
         status, _, doc = harness.http_json("POST", self.url + "/v1/qr-logins", {}, self.auth())
         harness.check(status == 201, f"qr-login: {status} {doc}")
@@ -111,43 +86,3 @@ class InvokeStack:
         t0 = time.monotonic()
         status, hdrs, doc = harness.http_json("POST", target, function, headers, timeout=timeout)
         return status, hdrs, doc, time.monotonic() - t0, trace_id
-
-    def control(self, path, body):
-        status, _, doc = harness.http_json("POST", self.control_url + path, body)
-        harness.check(status == 200, f"control {path}: {status} {doc}")
-        return doc
-
-    def metric(self, name, **labels):
-        """Sum of the samples of `name` whose labels include `labels`."""
-        status, _, raw = harness.http("GET", self.url + "/metrics")
-        harness.check(status == 200, f"/metrics: {status}")
-        return sum(v for n, lab, v in metrics_samples(raw.decode())
-                   if n == name and all(lab.get(k) == str(w) for k, w in labels.items()))
-
-    def logs(self, message):
-        return [line for line in self.service.log_lines() if line.get("message") == message]
-
-    def wait_logs(self, message, count, timeout=10):
-        return harness.wait_until(lambda: len(self.logs(message)) >= count and self.logs(message),
-                                  timeout=timeout, what=f"{count} log line(s) {message!r}")
-
-    def spans(self, trace_id, name=None, timeout=15):
-        """The spans of one trace (waits until at least one named `name`, when given, arrived)."""
-        def found():
-            out = []
-            for body in self.collector.bodies("/v1/traces"):
-                for rs in body.get("resourceSpans", []):
-                    for ss in rs.get("scopeSpans", []):
-                        out += [s for s in ss.get("spans", []) if s.get("traceId") == trace_id]
-            if name is None:
-                return out
-            return out if any(s["name"] == name for s in out) else None
-        return harness.wait_until(found, timeout=timeout, what=f"span {name} of trace {trace_id}")
-
-
-def span_attr(span, key):
-    for a in span.get("attributes", []):
-        if a["key"] == key:
-            v = a["value"]
-            return int(v["intValue"]) if "intValue" in v else next(iter(v.values()))
-    return None
