@@ -211,7 +211,6 @@ asio::awaitable<Result<LoadReport>> LoadGenerator::run() {
       next_progress += std::chrono::seconds(1);
     }
   }
-  const double send_phase_s = seconds_since(start);
   // The last answers: each is bounded by its deadline plus the HTTP timeout.
   const auto give_up = SteadyClock::now() + options_.deadline + kHttpTimeout;
   while (counts.in_flight > 0 && SteadyClock::now() < give_up) {
@@ -221,11 +220,12 @@ asio::awaitable<Result<LoadReport>> LoadGenerator::run() {
       next_progress += std::chrono::seconds(1);
     }
   }
+  const double run_s = seconds_since(start);  // first request to last answer
   print_progress(true);
   const std::optional<std::string> after_text = co_await scrape();
 
   LoadReport report;
-  report.duration_s = send_phase_s;
+  report.duration_s = run_s;
   report.target_rate = options_.rate;
   report.sent = counts.sent;
   report.answered = counts.answered;

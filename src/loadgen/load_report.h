@@ -4,7 +4,7 @@
 // after the run, so they include the waits TDLib absorbed and the delays spent in the throttle.
 //
 // JSON fields (all numbers; seconds unless the name says otherwise):
-//   duration_s, target_rate, sent, answered, ok, flood_wait, throttled, errors, transport_errors,
+//   duration_s (first request to last answer), target_rate, sent, answered, ok, flood_wait, throttled, errors, transport_errors,
 //   goodput_rps (ok / duration_s), latency_s {p50,p90,p99,max,mean},
 //   service {requests_total, floodwait_total, floodwait_ratio, rate_limit_hits_total,
 //            throttle_delay_s {p50,p90,p99}}   — "service" is null when /metrics could not be read.
