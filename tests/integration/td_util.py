@@ -52,6 +52,20 @@ for line in sys.stdin:
 """
 
 
+def sanitizer_preload(library):
+    """Environment for loading `library` into an uninstrumented interpreter: a sanitizer build of
+    libtdsim.so needs its runtimes first in the process (LD_PRELOAD) and no leak check of Python."""
+    try:
+        deps = subprocess.run(["ldd", library], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    runtimes = [line.split("=>")[1].split()[0] for line in deps.splitlines()
+                if "=>" in line and ("libasan" in line or "libubsan" in line)]
+    if not runtimes:
+        return {}
+    return {"LD_PRELOAD": " ".join(runtimes), "ASAN_OPTIONS": "detect_leaks=0"}
+
+
 class TdsimProcess:
     """A child process serving libtdsim.so with its control interface; use as a context manager."""
 
@@ -59,6 +73,7 @@ class TdsimProcess:
         self.port = harness.free_port() if control else None
         self.dir = tempfile.mkdtemp(prefix="tgpulse-tdsim-it-")
         env = dict(os.environ)
+        env.update(sanitizer_preload(harness.TDSIM_LIB))
         if control:
             env["TDSIM_CONTROL_ADDR"] = f"127.0.0.1:{self.port}"
         if profile is not None:
