@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,11 +47,23 @@ class TdJsonContractTest : public ::testing::TestWithParam<std::string> {
     fs::create_directories(dir_);
   }
   void TearDown() override {
+    // TDLib's exit handlers abort the process while clients are open: close every client of the case.
+    for (int c : clients_) {
+      if (closed_.count(c) != 0) continue;
+      send(c, {{"@type", "close"}});
+      receive_until(c, [](const json& d) {
+        return d.value("@type", "") == "updateAuthorizationState" &&
+               d["authorization_state"]["@type"] == "authorizationStateClosed";
+      });
+    }
     std::error_code ec;
     if (!dir_.empty()) fs::remove_all(dir_, ec);
   }
 
-  int new_client() { return lib_->create_client_id(); }
+  int new_client() {
+    clients_.push_back(lib_->create_client_id());
+    return clients_.back();
+  }
   void send(int client, const json& request) { lib_->send(client, request.dump().c_str()); }
   void send_raw(int client, const std::string& text) { lib_->send(client, text.c_str()); }
 
@@ -64,6 +77,10 @@ class TdJsonContractTest : public ::testing::TestWithParam<std::string> {
       if (line == nullptr) continue;
       json doc = json::parse(line);
       if (doc.value("@client_id", -1) != client) continue;  // leftovers of earlier cases
+      if (doc.value("@type", "") == "updateAuthorizationState" &&
+          doc["authorization_state"]["@type"] == "authorizationStateClosed") {
+        closed_.insert(client);
+      }
       got.push_back(doc);
       if (done(doc)) return got;
     }
@@ -97,6 +114,8 @@ class TdJsonContractTest : public ::testing::TestWithParam<std::string> {
 
   td::TdLibrary* lib_ = nullptr;
   fs::path dir_;
+  std::vector<int> clients_;
+  std::set<int> closed_;
   static inline int counter_ = 0;
 };
 
