@@ -44,7 +44,7 @@ struct TdConfig {
   // tgpulse binary (resolved by the loader into `library`).
   std::string library;
   bool library_explicit = false;  // set by the loader: the path came from file/env/flag
-  int verbosity = 1;              // TDLib log verbosity 0..10 (1 = errors); lines go to our log
+  int verbosity = 2;              // TDLib log verbosity 0..10 (2 = warnings, which carry the flood waits TDLib absorbs); lines go to our log
   std::chrono::milliseconds request_timeout{std::chrono::seconds(30)};  // one TDLib request
   int api_id = 1;                 // from my.telegram.org; the default is accepted by tdsim only
   std::string api_hash = "00000000000000000000000000000000";  // secret: never printed

@@ -5,7 +5,7 @@ log line and the invoke span."""
 import harness
 from throttle_util import InvokeStack, span_attr
 
-# td.verbosity 2: TDLib's WARNING lines (the absorbed flood waits) reach the engine; the default (1) drops them.
+# td.verbosity 2 (the default, set explicitly): TDLib's WARNING lines (the absorbed flood waits) reach the engine.
 CONFIG = """
 td:
   verbosity: 2
