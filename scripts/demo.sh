@@ -13,6 +13,7 @@
 #   TGPULSE_DEMO_DIR                state and logs (default .demo in the repository root)
 #   TGPULSE_ADMIN_TOKEN             admin token (default: generated once, kept in $TGPULSE_DEMO_DIR/admin-token)
 #   TGPULSE_DEMO_LOAD_RATE          requests per second of the background load (default 15)
+#   TDSIM_PROFILE                   simulator profile (default src/tdsim/profiles/demo.yaml)
 # A port that is taken is replaced by a free one; the URLs printed are the ones in use.
 set -euo pipefail
 
@@ -106,7 +107,10 @@ control_port="$(pick_port 0)"
 base="http://${host}:${port}"
 
 # --- tgpulse on tdsim and SQLite --------------------------------------------------------------------
-start tgpulse "${run_dir}/tgpulse.log" env TDSIM_CONTROL_ADDR="${host}:${control_port}" \
+# The simulator's demo profile: the phone scans most codes by itself (some accounts ask for 2FA, some users
+# decline, unscanned ones expire), and sendMessage / searchPublicChat have tight flood limits.
+tdsim_profile="${TDSIM_PROFILE:-${here}/src/tdsim/profiles/demo.yaml}"
+start tgpulse "${run_dir}/tgpulse.log" env TDSIM_CONTROL_ADDR="${host}:${control_port}" TDSIM_PROFILE="$tdsim_profile" \
   "$tgpulse" serve --listen "${host}:${port}" --data-dir "${demo_dir}/data" --td-library "$tdsim"
 wait_url "${base}/healthz" 60 tgpulse "${pids[0]}"
 
@@ -130,7 +134,8 @@ fi
 load_note="not started: this build of tgpulse has no 'load' subcommand"
 if "$tgpulse" load --help >/dev/null 2>&1; then
   start load "${run_dir}/load.log" "$tgpulse" load --url "$base" --control "${host}:${control_port}" \
-    --tenants 3 --sessions 4 --rate "${TGPULSE_DEMO_LOAD_RATE:-15}" --duration 86400 --quiet
+    --tenants 3 --sessions 4 --rate "${TGPULSE_DEMO_LOAD_RATE:-15}" --duration 86400 --quiet \
+    --mix getMe=3,getChats=3,getChatHistory=2,sendMessage=2,searchPublicChat=1
   load_note="${TGPULSE_DEMO_LOAD_RATE:-15} requests/s over 3 tenants x 4 sessions (log: ${run_dir}/load.log)"
 fi
 
@@ -183,7 +188,8 @@ tgpulse demo is running (Ctrl-C stops everything):
   load             ${load_note}
   admin token      TGPULSE_ADMIN_TOKEN or ${demo_dir}/admin-token
   logs             ${run_dir}/*.log
-The QR page expires after the login deadline (120 s by default); create another with
+The simulated phone may scan the QR page's code by itself (demo profile); the page expires after the
+login deadline (120 s by default). Create another with
   curl -X POST ${base}/v1/qr-logins -H "Authorization: Bearer <tenant token>"
 EOF
 
