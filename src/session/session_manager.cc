@@ -1,5 +1,7 @@
 #include "session/session_manager.h"
 
+#include <optional>
+
 #include <filesystem>
 
 #include <boost/asio/co_spawn.hpp>
@@ -371,6 +373,7 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
     }
   }
 
+  std::optional<Status> cleanup_status;
   if (shutdown) {
     session->drop_client();
   } else {
@@ -380,11 +383,13 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
     const bool logout = request ? request->logout : false;
     if (request) trigger_name = request->trigger;
     const telemetry::SpanContext* cleanup_parent = request && request->parent ? &*request->parent : nullptr;
-    Status st = co_await cleanup_.run(session.get(), record, trigger_name, logout, cleanup_parent);
-    if (request && request->done) request->done(st);
+    cleanup_status = co_await cleanup_.run(session.get(), record, trigger_name, logout, cleanup_parent);
   }
   session->close_inbox();
   erase(session->id());
+  // Answer the requester only once the session is gone from the live map, so a DELETE that returned
+  // is never followed by a GET that still finds the session.
+  if (cleanup_status && request && request->done) request->done(std::move(*cleanup_status));
 }
 
 void SessionManager::erase(const std::string& id) {
