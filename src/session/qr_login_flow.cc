@@ -1,5 +1,7 @@
 #include "session/qr_login_flow.h"
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
@@ -54,7 +56,9 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
                                                         Clock::TimePoint deadline,
                                                         std::optional<telemetry::SpanContext> parent) {
   const SessionOptions& o = services_.options;
-  const auto started = services_.clock.now();
+  // The login started when its deadline was set (deadline = creation + qr_timeout), a moment before this
+  // flow runs: measuring from here would make an expired login's duration fall just short of qr.timeout.
+  const auto started = std::min(services_.clock.now(), deadline - o.qr_timeout);
   services_.metrics.qr_created.inc();
 
   telemetry::Span root = services_.tracer.start_span("telethon_qr_login", parent ? &*parent : nullptr);
