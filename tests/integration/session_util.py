@@ -28,16 +28,17 @@ def span_attr(span, key):
 
 class SessionStack:
     """The service on tdsim with tenant "acme" and no session yet. `qr_timeout` e.g. "5s"; `data_dir`
-    reuses a data directory (a restart); `extra_env` adds environment variables."""
+    reuses a data directory (a restart); `extra_env` adds environment variables; `config` is more YAML
+    for the --config file (e.g. throttle and flood sections)."""
 
-    def __init__(self, qr_timeout=None, profile=None, data_dir=None, extra_env=None):
+    def __init__(self, qr_timeout=None, profile=None, data_dir=None, extra_env=None, config=""):
         self._stack = contextlib.ExitStack()
         try:
             self.collector = self._stack.enter_context(otlp_util.CaptureCollector())
             self.dir = tempfile.mkdtemp(prefix="tgpulse-session-")
             cfg_path = os.path.join(self.dir, "tgpulse.yaml")
             with open(cfg_path, "w") as f:
-                f.write(f"qr:\n  timeout: {qr_timeout}\n" if qr_timeout else "")
+                f.write((f"qr:\n  timeout: {qr_timeout}\n" if qr_timeout else "") + config)
             prof = {"latency_ms": {"min": 1, "max": 3}}
             prof.update(profile or {})
             prof_path = os.path.join(self.dir, "tdsim.json")

@@ -1,16 +1,10 @@
 """Helpers for the invoke-path integration tests: `tgpulse serve` on tdsim with its control interface,
 an OTLP capture collector, one tenant and QR-logged-in sessions; invoke calls on top of the session
 tests' SessionStack (metrics, log lines, spans, control calls)."""
-import contextlib
-import json
-import os
 import secrets
-import tempfile
 import time
 
 import harness
-import otlp_util
-import serve_util
 from session_util import ADMIN_TOKEN, SessionStack, span_attr  # noqa: F401 - re-exported for the tests
 
 
@@ -19,36 +13,10 @@ class InvokeStack(SessionStack):
     given with --config (throttle and flood settings); `profile` a tdsim profile (dict)."""
 
     def __init__(self, config="", profile=None, sessions=1):
-        self._stack = contextlib.ExitStack()
+        super().__init__(profile=profile, config=config)
         try:
-            self.collector = self._stack.enter_context(otlp_util.CaptureCollector())
-            self.dir = tempfile.mkdtemp(prefix="tgpulse-invoke-")
-            cfg_path = os.path.join(self.dir, "tgpulse.yaml")
-            with open(cfg_path, "w") as f:
-                f.write(config)
-            prof = {"latency_ms": {"min": 1, "max": 3}}
-            prof.update(profile or {})
-            prof_path = os.path.join(self.dir, "tdsim.json")
-            with open(prof_path, "w") as f:
-                json.dump(prof, f)
-            control_port = harness.free_port()
-            self.control_url = f"http://127.0.0.1:{control_port}"
-            env = {
-                "TGPULSE_ADMIN_TOKEN": ADMIN_TOKEN,
-                "TGPULSE_TD_LIBRARY": harness.TDSIM_LIB,
-                "TDSIM_CONTROL_ADDR": f"127.0.0.1:{control_port}",
-                "TDSIM_PROFILE": prof_path,
-                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": self.collector.url(),
-                "OTEL_BSP_SCHEDULE_DELAY": "100",
-            }
-            self.service = self._stack.enter_context(serve_util.Service("--config", cfg_path, env=env))
-            self.url = self.service.url
-            harness.wait_http_ok(self.control_url + "/health", timeout=20)
-            status, _, doc = harness.http_json("POST", self.url + "/v1/tenants", {"tenant_id": "acme"},
-                                               {"Authorization": "Bearer " + ADMIN_TOKEN})
-            harness.check(status == 201, f"tenant: {status} {doc}")
+            harness.check(self.token is not None, "tenant acme was not created")
             self.tenant_id = "acme"
-            self.token = doc["token"]
             self.sessions = [self.log_in() for _ in range(sessions)]
         except BaseException:
             self._stack.close()
