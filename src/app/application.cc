@@ -43,6 +43,8 @@ Application::~Application() { stop(); }
 
 std::string Application::url() const { return server_ ? server_->url() : std::string(); }
 
+std::string Application::admin_url() const { return admin_server_ ? admin_server_->url() : std::string(); }
+
 Status Application::start() {
   if (started_) return Error(Errc::conflict, "application already started");
   started_ = true;
@@ -116,9 +118,27 @@ Status Application::start() {
     logger_->error("http server cannot start", {{"error.message", s.error().message}});
     return s;
   }
+
+  // 7. The admin listener: the same health, readiness and metrics routes on their own thread and accept
+  //    queue, so a flood of requests (or of connections) on the main listener cannot delay a probe.
+  if (config_.server.admin_enabled) {
+    http::add_standard_routes(admin_router_, readiness_, *registry_);
+    http::ServerOptions admin_options = server_options;
+    admin_options.host = config_.server.admin_host;
+    admin_options.port = config_.server.admin_port;
+    admin_options.threads = 1;
+    admin_server_ = std::make_unique<http::Server>(admin_options, admin_router_,
+                                                   http::ServerTelemetry{registry_.get(), logger_.get(), tracer_.get()});
+    if (auto s = admin_server_->start(); !s) {
+      logger_->error("admin http server cannot start",
+                     {{"error.message", s.error().message}, {"server.admin_listen", config_.admin_listen()}});
+      return Error(s.error().code, "server.admin_listen: " + s.error().message);
+    }
+  }
   std::error_code ec;
   logger_->info("tgpulse started",
                 {{"url.full", server_->url()},
+                 {"server.admin_listen", admin_server_ ? admin_server_->url() : std::string("off")},
                  {"service.version", std::string(TGPULSE_VERSION)},
                  {"td.library", config_.td.library},
                  {"td.library_present", std::filesystem::is_regular_file(config_.td.library, ec)},
@@ -172,9 +192,11 @@ void Application::stop() {
   if (sessions_) sessions_->stop();
   // 3. The io threads.
   if (server_) server_->stop();
+  // 4. The admin listener last: probes saw /readyz fail ("shutting down") through the whole drain.
+  if (admin_server_) admin_server_->shutdown();
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - begun);
   if (logger_) logger_->info("tgpulse stopped", {{"event.duration", static_cast<std::int64_t>(took.count()) * 1'000'000}});
-  // 4. Flush spans, then logs (last: the tracer may still log).
+  // 5. Flush spans, then logs (last: the tracer may still log).
   if (tracer_) tracer_->shutdown(std::chrono::seconds(5));
   if (logger_) logger_->shutdown();
 }

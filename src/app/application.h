@@ -3,9 +3,11 @@
 //
 //   start():  Logger → Registry + TelethonMetrics (+ self-metrics) → Tracer → [areas: store, engine,
 //             session manager — constructed here, after telemetry] → Router (standard routes, then the
-//             areas' routes) → ReadinessChecks → http::Server (listen, threads)
+//             areas' routes) → ReadinessChecks → http::Server (listen, threads) → the admin
+//             http::Server when server.admin_listen is set (/healthz, /readyz, /metrics; one thread)
 //   stop():   Server::drain (stop accepting, finish in-flight requests within server.shutdown_grace,
-//             end event streams) → [areas, in reverse order] → Server::stop (io threads) →
+//             end event streams) → [areas, in reverse order] → Server::stop (io threads) → admin
+//             Server (last, so /readyz answers 503 "shutting down" through the drain) →
 //             Tracer::shutdown (flush spans) → Logger::shutdown (flush logs)
 //
 // To wire a new area: add its owner (unique_ptr) below in construction order, build it in start() at
@@ -67,7 +69,8 @@ class Application {
   void stop();
 
   const Config& config() const noexcept { return config_; }
-  std::string url() const;  // "http://127.0.0.1:8080" once started
+  std::string url() const;        // "http://127.0.0.1:8080" once started
+  std::string admin_url() const;  // the admin listener's URL once started; "" when it is off
   telemetry::Logger& logger() noexcept { return *logger_; }
   telemetry::Registry& registry() noexcept { return *registry_; }
   telemetry::TelethonMetrics& metrics() noexcept { return *metrics_; }
@@ -93,6 +96,8 @@ class Application {
   http::Router router_;
   http::ReadinessChecks readiness_;
   std::unique_ptr<http::Server> server_;
+  http::Router admin_router_;                   // /healthz, /readyz, /metrics only
+  std::unique_ptr<http::Server> admin_server_;  // null unless server.admin_listen is set
 };
 
 }  // namespace tgpulse::app

@@ -20,6 +20,12 @@ struct ServerConfig {
   std::string host = "127.0.0.1";  // server.listen = HOST:PORT; loopback unless told otherwise
   std::uint16_t port = 8080;       // 0 = any free port (logged at start-up)
   int threads = 2;                 // threads serving HTTP (and other areas' coroutines)
+  // server.admin_listen = HOST:PORT of a second listener for /healthz, /readyz and /metrics with its
+  // own thread, so probes and scrapes are answered while the main listener is saturated. "" = off
+  // (those routes are always on the main listener too).
+  std::string admin_host;
+  std::uint16_t admin_port = 0;
+  bool admin_enabled = false;
   std::size_t body_limit = 1024 * 1024;  // 1 MiB; larger bodies → 413
   std::size_t header_limit = 16 * 1024;  // 16 KiB of request line + headers; more → 431
   std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};   // first byte → whole request
@@ -77,6 +83,7 @@ struct Config {
 
   // "host:port" as configured (IPv6 in brackets).
   std::string listen() const;
+  std::string admin_listen() const;  // "" when server.admin_listen is off
 };
 
 }  // namespace tgpulse::app

@@ -70,6 +70,8 @@ TEST_F(ConfigLoaderTest, DefaultsWithoutAnySource) {
   EXPECT_EQ(c.log.level, "info");
   EXPECT_EQ(c.log.format, "json");
   EXPECT_TRUE(c.admin_token.empty());
+  EXPECT_FALSE(c.server.admin_enabled);
+  EXPECT_EQ(c.admin_listen(), "");
 }
 
 TEST_F(ConfigLoaderTest, FileThenEnvThenFlagsWin) {
@@ -92,6 +94,32 @@ TEST_F(ConfigLoaderTest, FileThenEnvThenFlagsWin) {
   EXPECT_EQ(r->server.read_timeout, 5s);
   EXPECT_EQ(r->log.format, "console");
   EXPECT_EQ(r->qr.timeout, 120s);
+}
+
+TEST_F(ConfigLoaderTest, AdminListenerIsOptionalAndMustNotShareTheMainAddress) {
+  const auto file = write_yaml("server:\n  admin_listen: 127.0.0.1:9464\n");
+  auto on = load_config(sources(file));
+  ASSERT_TRUE(on.ok()) << on.error().message;
+  EXPECT_TRUE(on->server.admin_enabled);
+  EXPECT_EQ(on->server.admin_host, "127.0.0.1");
+  EXPECT_EQ(on->server.admin_port, 9464);
+  EXPECT_EQ(on->admin_listen(), "127.0.0.1:9464");
+
+  env_["TGPULSE_ADMIN_LISTEN"] = "";  // the environment turns the file's listener off again
+  auto off = load_config(sources(file));
+  ASSERT_TRUE(off.ok()) << off.error().message;
+  EXPECT_FALSE(off->server.admin_enabled);
+  env_.clear();
+
+  auto s = sources();
+  s.flags = {{"server.admin_listen", "nine"}};
+  EXPECT_EQ(failure(s),
+            "config: server.admin_listen: \"nine\" is not HOST:PORT (e.g. 127.0.0.1:9464) or \"\" (off) "
+            "[from --admin-listen]");
+  s.flags = {{"server.admin_listen", "127.0.0.1:8080"}};
+  EXPECT_EQ(failure(s),
+            "config: server.admin_listen: \"127.0.0.1:8080\" is the same address as server.listen "
+            "(give the admin listener its own port)");
 }
 
 TEST_F(ConfigLoaderTest, BadListenNamesKeyValueAndExample) {
@@ -162,7 +190,7 @@ TEST_F(ConfigLoaderTest, UnknownKeysInTheFileAreNamed) {
   const auto file = write_yaml("server:\n  listn: 127.0.0.1:1\nlogging:\n  level: info\n");
   const std::string msg = failure(sources(file));
   EXPECT_NE(msg.find("config: unknown key \"server.listn\""), std::string::npos) << msg;
-  EXPECT_NE(msg.find("known under server: listen, threads"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("known under server: listen, admin_listen, threads"), std::string::npos) << msg;
   EXPECT_NE(msg.find("config: unknown key \"logging\""), std::string::npos) << msg;
 }
 

@@ -192,6 +192,27 @@ ConfigSchema::ConfigSchema() {
     };
     listen.show = [](const Config& c) { return c.listen(); };
     k.push_back(std::move(listen));
+
+    ConfigKey admin{"server.admin_listen", "TGPULSE_ADMIN_LISTEN", "--admin-listen",
+                    "HOST:PORT of a separate listener, with its own thread, for /healthz, /readyz and /metrics "
+                    "(\"\" = off)",
+                    false, nullptr, nullptr};
+    admin.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      if (v.empty()) {
+        c.server.admin_enabled = false;
+        c.server.admin_host.clear();
+        c.server.admin_port = 0;
+        return {};
+      }
+      auto hp = parse_host_port(v);
+      if (!hp) return "is not HOST:PORT (e.g. 127.0.0.1:9464) or \"\" (off)";
+      c.server.admin_enabled = true;
+      c.server.admin_host = hp->host;
+      c.server.admin_port = hp->port;
+      return {};
+    };
+    admin.show = [](const Config& c) { return c.admin_listen(); };
+    k.push_back(std::move(admin));
   }
   k.push_back(int_key("server.threads", "TGPULSE_THREADS", "--threads", "threads serving HTTP (1-64)",
                       [](auto& c) -> auto& { return c.server.threads; }, 1, 64));
@@ -425,6 +446,11 @@ std::vector<std::string> validate_config(const Config& config) {
     if (!fs::is_directory(parent, ec)) {
       errors.push_back("config: log.path: \"" + config.log.path + "\" is in a directory that does not exist");
     }
+  }
+  if (config.server.admin_enabled && config.server.admin_port != 0 && config.server.admin_port == config.server.port &&
+      config.server.admin_host == config.server.host) {
+    errors.push_back("config: server.admin_listen: \"" + config.admin_listen() +
+                     "\" is the same address as server.listen (give the admin listener its own port)");
   }
   throttle::ThrottleOptions t = config.throttle;
   t.flood = config.flood;

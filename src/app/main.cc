@@ -59,6 +59,9 @@ int serve(const std::string& config_file, const std::vector<std::pair<std::strin
   }
   std::cerr << "tgpulse serving on " << app.url() << "  (health " << app.url() << "/healthz, readiness "
             << app.url() << "/readyz, metrics " << app.url() << "/metrics; Ctrl-C stops)\n";
+  if (!app.admin_url().empty()) {
+    std::cerr << "tgpulse admin listener on " << app.admin_url() << "  (/healthz, /readyz, /metrics)\n";
+  }
   app.wait_for_stop();
   // A second SIGINT/SIGTERM while shutting down means "now": exit at once, without the grace period.
   std::thread([] {

@@ -225,6 +225,47 @@ def test_second_signal_exits_at_once():
         check("second signal" in s.stderr(), s.stderr())
 
 
+def test_admin_listener_serves_probes_and_metrics_and_outlives_the_drain():
+    admin_port = harness.free_port()
+    admin = f"http://127.0.0.1:{admin_port}"
+    with Service("--admin-listen", f"127.0.0.1:{admin_port}", "--shutdown-grace", "5s") as s:
+        check(f"admin listener on {admin}" in s.stderr(), s.stderr())
+        status, _, doc = harness.http_json("GET", admin + "/healthz")
+        check(status == 200 and doc == {"status": "ok"}, f"admin /healthz: {status} {doc}")
+        status, _, doc = harness.http_json("GET", admin + "/readyz")
+        check(status == 200 and doc["checks"]["shutdown"] == {"ok": True}, f"admin /readyz: {status} {doc}")
+        status, headers, body = harness.http("GET", admin + "/metrics")
+        text = body.decode()
+        check(status == 200 and headers["content-type"].startswith("text/plain"), (status, headers))
+        check("telethon_floodwait_total" in text and 'tgpulse_http_requests_total{route="/healthz",code="200"}' in text,
+              "admin /metrics lacks the catalog or the probe count")
+        # Only the operational routes: the API stays on the main listener.
+        status, _, doc = harness.http_json("GET", admin + "/v1/sessions")
+        check(status == 404 and doc["error"]["code"] == "not_found", f"admin /v1/sessions: {status} {doc}")
+        check(harness.http("GET", s.url + "/healthz")[0] == 200, "main /healthz")
+
+        # A request in flight on the main listener keeps the drain going; the admin listener answers
+        # through it, and /readyz says why the instance is not ready.
+        stuck = socket.create_connection(("127.0.0.1", s.port))
+        stuck.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.2)
+        s.p.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        check(s.alive(), "exited while a request was in flight")
+        status, _, doc = harness.http_json("GET", admin + "/readyz")
+        check(status == 503 and doc["error"]["code"] == "not_ready" and "shutdown" in doc["error"]["failing_checks"],
+              f"admin /readyz during the drain: {status} {doc}")
+        check(harness.http("GET", admin + "/healthz")[0] == 200, "admin /healthz during the drain")
+        stuck.sendall(b"\r\n")
+        check(s.p.wait(timeout=10) == 0, s.stderr())
+        stuck.close()
+        try:
+            socket.create_connection(("127.0.0.1", admin_port), timeout=2).close()
+            check(False, "the admin listener still accepts after exit")
+        except OSError:
+            pass
+
+
 def test_bad_configuration_is_refused_with_exit_2():
     d = tempfile.mkdtemp(prefix="tgpulse-badcfg-")
 
@@ -248,6 +289,9 @@ def test_bad_configuration_is_refused_with_exit_2():
         (["--config", yaml("server:\n  listen: [1, 2\n")], None, "line "),
         (["--config", os.path.join(d, "missing.yaml")], None, "no such file"),
         (["--config", yaml("qr:\n  timeout: 1s\n")], None, 'config: qr.timeout: "1s" must be between 5s and 1h'),
+        (["--admin-listen", "nine"], None, 'config: server.admin_listen: "nine" is not HOST:PORT (e.g. 127.0.0.1:9464) or "" (off)'),
+        (["--listen", "127.0.0.1:18080", "--admin-listen", "127.0.0.1:18080"], None,
+         'config: server.admin_listen: "127.0.0.1:18080" is the same address as server.listen'),
         ([], {"OTEL_TRACES_SAMPLER": "bogus"}, 'config: OTEL_TRACES_SAMPLER: unknown sampler "bogus"'),
     ]
     for args, env, expected in cases:
@@ -266,6 +310,10 @@ def test_port_in_use_fails_to_start():
         port = s.getsockname()[1]
         code, err = run_serve_expecting_failure(["--listen", f"127.0.0.1:{port}", "--data-dir", tempfile.mkdtemp()])
         check(code == 1 and f"cannot listen on 127.0.0.1:{port}" in err, (code, err))
+        # The admin listener's address in use: the same, naming the key.
+        code, err = run_serve_expecting_failure(["--listen", f"127.0.0.1:{harness.free_port()}",
+                                                 "--admin-listen", f"127.0.0.1:{port}", "--data-dir", tempfile.mkdtemp()])
+        check(code == 1 and f"server.admin_listen: cannot listen on 127.0.0.1:{port}" in err, (code, err))
 
 
 def test_version_and_help():
@@ -295,6 +343,7 @@ if __name__ == "__main__":
             test_sigterm_waits_for_a_request_in_flight_at_most_the_grace,
             test_request_completed_during_shutdown_is_answered_and_readiness_fails,
             test_second_signal_exits_at_once,
+            test_admin_listener_serves_probes_and_metrics_and_outlives_the_drain,
             test_bad_configuration_is_refused_with_exit_2,
             test_port_in_use_fails_to_start,
             test_version_and_help,
