@@ -103,16 +103,19 @@ fi
 export TGPULSE_ADMIN_TOKEN
 
 port="$(pick_port "${TGPULSE_DEMO_PORT:-8080}")"
+admin_port="$(pick_port "${TGPULSE_DEMO_ADMIN_PORT:-9464}")"
 control_port="$(pick_port 0)"
 base="http://${host}:${port}"
+admin="http://${host}:${admin_port}"  # /healthz, /readyz, /metrics on their own thread (server.admin_listen)
 
 # --- tgpulse on tdsim and SQLite --------------------------------------------------------------------
 # The simulator's demo profile: the phone scans most codes by itself (some accounts ask for 2FA, some users
 # decline, unscanned ones expire), and sendMessage / searchPublicChat have tight flood limits.
 tdsim_profile="${TDSIM_PROFILE:-${here}/src/tdsim/profiles/demo.yaml}"
 start tgpulse "${run_dir}/tgpulse.log" env TDSIM_CONTROL_ADDR="${host}:${control_port}" TDSIM_PROFILE="$tdsim_profile" \
-  "$tgpulse" serve --listen "${host}:${port}" --data-dir "${demo_dir}/data" --td-library "$tdsim"
-wait_url "${base}/healthz" 60 tgpulse "${pids[0]}"
+  "$tgpulse" serve --listen "${host}:${port}" --admin-listen "${host}:${admin_port}" \
+  --data-dir "${demo_dir}/data" --td-library "$tdsim"
+wait_url "${admin}/healthz" 60 tgpulse "${pids[0]}"
 
 # A tenant and one QR login whose page can be opened in a browser (the simulator offers scan buttons).
 api() {  # api METHOD PATH TOKEN JSON: prints the body; fails on an HTTP error
@@ -165,7 +168,7 @@ if command -v prometheus >/dev/null; then
       echo "alerting: {alertmanagers: [{static_configs: [{targets: [\"${host}:${am_port}\"]}]}]}"
     fi
     echo "scrape_configs:"
-    echo "  - {job_name: tgpulse, static_configs: [{targets: [\"${host}:${port}\"]}]}"
+    echo "  - {job_name: tgpulse, static_configs: [{targets: [\"${host}:${admin_port}\"]}]}"
   } >"${run_dir}/prometheus.yml"
   start prometheus "${run_dir}/prometheus.log" prometheus --config.file="${run_dir}/prometheus.yml" \
     --storage.tsdb.path="${run_dir}/prometheus" --web.listen-address="${host}:${prom_port}" \
@@ -180,7 +183,8 @@ fi
 cat <<EOF
 
 tgpulse demo is running (Ctrl-C stops everything):
-  tgpulse          ${base}            (metrics: ${base}/metrics)
+  tgpulse          ${base}
+  admin listener   ${admin}/metrics   (also /healthz, /readyz; what Prometheus scrapes)
   QR login page    ${qr_page:-(could not create one; see ${run_dir}/tgpulse.log)}
   Prometheus       ${prom_alerts:-(not installed: run scripts/install-deps.sh)}
   Alertmanager     ${am_url:-(not installed: run scripts/install-deps.sh)}

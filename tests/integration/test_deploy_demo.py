@@ -48,7 +48,8 @@ def test_demo_starts_everything_prints_urls_and_stops_everything_on_sigint():
     check(os.access(harness.TGPULSE, os.X_OK), f"no service binary at {harness.TGPULSE}")
     with tempfile.TemporaryDirectory() as state:
         env = dict(os.environ, TGPULSE_DEMO_DIR=state, TGPULSE_DEMO_PORT="0", TGPULSE_DEMO_PROMETHEUS_PORT="0",
-                   TGPULSE_DEMO_ALERTMANAGER_PORT="0", TGPULSE_DEMO_LOAD_RATE="5")
+                   TGPULSE_DEMO_ALERTMANAGER_PORT="0", TGPULSE_DEMO_ADMIN_PORT="0",
+                   TGPULSE_DEMO_LOAD_RATE="5")
         env.pop("TGPULSE_ADMIN_TOKEN", None)
         out_path = os.path.join(state, "demo.out")
         with open(out_path, "wb") as out:
@@ -61,11 +62,13 @@ def test_demo_starts_everything_prints_urls_and_stops_everything_on_sigint():
                 check(demo.poll() is None, f"demo exited early:\n{text}")
                 return text if "Ctrl-C stops everything" in text else None
             text = harness.wait_until(banner, timeout=120, interval=0.5, what="the demo's URLs")
-            urls = dict(re.findall(r"^  (tgpulse|QR login page|Prometheus|Alertmanager)\s+(http\S+)", text, re.M))
-            check(set(urls) == {"tgpulse", "QR login page", "Prometheus", "Alertmanager"}, f"URLs printed:\n{text}")
+            urls = dict(re.findall(r"^  (tgpulse|admin listener|QR login page|Prometheus|Alertmanager)\s+(http\S+)", text, re.M))
+            check(set(urls) == {"tgpulse", "admin listener", "QR login page", "Prometheus", "Alertmanager"}, f"URLs printed:\n{text}")
             for name, url in urls.items():
                 check(url.startswith("http://127.0.0.1:"), f"{name} not on loopback: {url}")
             check(harness.http("GET", urls["tgpulse"] + "/healthz")[0] == 200, "service /healthz")
+            status, _, body = harness.http("GET", urls["admin listener"])
+            check(status == 200 and b"telethon_floodwait_total" in body, f"admin listener metrics answered {status}")
             status, _, body = harness.http("GET", urls["QR login page"])
             check(status == 200 and b"<html" in body.lower(), f"QR page answered {status}")
             check(harness.http("GET", urls["Prometheus"])[0] == 200, f"Prometheus alerts page {urls['Prometheus']}")
@@ -75,8 +78,10 @@ def test_demo_starts_everything_prints_urls_and_stops_everything_on_sigint():
             _, _, rules = harness.http_json("GET", prom + "/api/v1/rules")
             names = {r["name"] for g in rules["data"]["groups"] for r in g["rules"]}
             check({"HighFloodWaitRate", "SlowSessionCleanup", "HighQRTimeoutRate"} <= names, f"rules loaded: {names}")
-            harness.wait_until(lambda: harness.http_json("GET", prom + "/api/v1/query?query=up")[2]["data"]["result"],
-                               timeout=30, what="Prometheus scraping tgpulse")
+            admin_target = re.match(r"http://([^/]+)", urls["admin listener"]).group(1)
+            harness.wait_until(lambda: [r for r in harness.http_json("GET", prom + "/api/v1/query?query=up")[2]["data"]["result"]
+                                        if r["metric"].get("instance") == admin_target and r["value"][1] == "1"],
+                               timeout=30, what="Prometheus scraping tgpulse's admin listener")
             children = descendants(demo.pid)
             check(len(children) >= 3, f"demo children: {children}")
         finally:

@@ -216,8 +216,14 @@ def test_compose_runs_every_part_and_mounts_files_that_exist():
             check(str(port).startswith("127.0.0.1:"), f"{name}: port {port} not bound to 127.0.0.1")
     prom = services["prometheus"]["command"]
     check("--enable-feature=exemplar-storage" in prom, "prometheus without exemplar storage")
-    check(any("tgpulse:8080" in t for job in du.load_yaml(os.path.join(du.DEPLOY, "prometheus", "prometheus.yml"))["scrape_configs"]
-              for sc in job["static_configs"] for t in sc["targets"]), "prometheus.yml does not scrape the compose service")
+    # Prometheus scrapes the admin listener the compose service opens.
+    cmd = services["tgpulse"]["command"]
+    check("--admin-listen" in cmd, "tgpulse in compose has no admin listener")
+    admin_port = cmd[cmd.index("--admin-listen") + 1].rsplit(":", 1)[1]
+    check(any(f"127.0.0.1:{admin_port}:{admin_port}" == str(p) for p in services["tgpulse"].get("ports", [])),
+          f"compose does not publish the admin port {admin_port}")
+    check(any(f"tgpulse:{admin_port}" in t for job in du.load_yaml(os.path.join(du.DEPLOY, "prometheus", "prometheus.yml"))["scrape_configs"]
+              for sc in job["static_configs"] for t in sc["targets"]), "prometheus.yml does not scrape the compose service's admin listener")
     check("--td-library" in services["tgpulse"]["command"] and
           any(c.endswith("libtdsim.so") for c in services["tgpulse"]["command"]), "tgpulse in compose runs on tdsim")
 
