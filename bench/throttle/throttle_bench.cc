@@ -51,6 +51,30 @@ void BM_ReserveCall(benchmark::State& state) {
 }
 BENCHMARK(BM_ReserveCall)->Arg(1)->Arg(10000);
 
+// What a scrape costs the throttle: the summary behind tgpulse_throttle_rate / _slowed_sessions /
+// _buckets, over range(0) sessions with 3 methods each (one in ten slowed). It holds the throttle's
+// lock for this long.
+void BM_SummarizeForScrape(benchmark::State& state) {
+  // 1 call/s with a burst of 5: a bucket that gave a token is not full, so no sweep drops it.
+  ThrottleOptions o = never_waits();
+  o.session = LayerOptions{BucketLimit{1, 5}, {}};
+  ThrottleLayers layers(o, SystemClock::instance());
+  const auto sessions = ids("session-", static_cast<int>(state.range(0)));
+  for (std::size_t i = 0; i < sessions.size(); ++i) {
+    for (const char* m : {"getChats", "getMe", "sendMessage"}) layers.reserve_call(sessions[i], m, 1s);
+    if (i % 10 == 0) layers.on_flood_wait(sessions[i], "getChats");
+  }
+  std::size_t buckets = 0;
+  for (auto _ : state) {
+    auto summary = layers.summarize();
+    buckets = summary.session_buckets;
+    benchmark::DoNotOptimize(summary);
+  }
+  state.counters["session_buckets"] = static_cast<double>(buckets);
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(buckets));
+}
+BENCHMARK(BM_SummarizeForScrape)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
+
 void BM_FloodLedgerLookup(benchmark::State& state) {
   FloodLedger ledger(SystemClock::instance());
   const auto sessions = ids("session-", 10000);

@@ -387,6 +387,7 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
   }
   session->close_inbox();
   erase(session->id());
+  if (!shutdown && on_session_removed_) on_session_removed_(session->id());
   // Answer the requester only once the session is gone from the live map, so a DELETE that returned
   // is never followed by a GET that still finds the session.
   if (cleanup_status && request && request->done) request->done(std::move(*cleanup_status));

@@ -11,6 +11,7 @@
 // Thread-safety: thread-safe. The map is guarded by a mutex; a session's state lives on its strand.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,6 +49,13 @@ class SessionManager {
   SessionManager& operator=(const SessionManager&) = delete;
 
   const SessionServices& services() const noexcept { return services_; }
+
+  // Called with a session's id once it has left the live map for good (every cleanup trigger; not on
+  // stop(), where authorized sessions stay for the next start). Set before start(); runs on the
+  // session's strand and must not block.
+  void set_on_session_removed(std::function<void(const std::string& session_id)> hook) {
+    on_session_removed_ = std::move(hook);
+  }
 
   // Start-up (see above). Completes when the sweep ran and every restore was started.
   boost::asio::awaitable<StartReport> start();
@@ -96,6 +104,7 @@ class SessionManager {
   SessionCleanup cleanup_;
   boost::asio::steady_timer idle_timer_;
   bool stopping_ = false;  // guarded by mu_
+  std::function<void(const std::string&)> on_session_removed_;  // set before start()
 
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Session>, std::less<>> sessions_;

@@ -390,6 +390,35 @@ TEST_F(SessionManagerTest, ShutdownKeepsAuthorizedSessions) {
   EXPECT_EQ(again.error().code, Errc::unavailable);
 }
 
+TEST_F(SessionManagerTest, EverySessionThatEndsIsReportedOnceButNotOnShutdown) {
+  SessionManager& m = manager();
+  std::mutex mu;
+  std::vector<std::string> removed;
+  m.set_on_session_removed([&](const std::string& id) {
+    std::lock_guard lock(mu);
+    removed.push_back(id);
+  });
+  auto removed_ids = [&] {
+    std::lock_guard lock(mu);
+    return removed;
+  };
+  run(m.start());
+  auto deleted = login(m);
+  ASSERT_TRUE(authorize(m, deleted.view.id));
+  ASSERT_TRUE(run(m.remove(m.find("acme", deleted.view.id), trigger::kDelete, false, std::nullopt)).ok());
+  EXPECT_EQ(removed_ids(), std::vector<std::string>{deleted.view.id});
+
+  auto declined = login(m);
+  engine_.emit({{"@type", "authorizationStateWaitPhoneNumber"}});
+  ASSERT_TRUE(run_until([&] { return removed_ids().size() == 2; }));
+  EXPECT_EQ(removed_ids()[1], declined.view.id);
+
+  auto kept = login(m);
+  ASSERT_TRUE(authorize(m, kept.view.id));
+  run(m.stop());  // authorized sessions stay for the next start: their state must not be forgotten
+  EXPECT_EQ(removed_ids().size(), 2u);
+}
+
 TEST_F(SessionManagerTest, EngineFailureFailsTheLogin) {
   SessionManager& m = manager();
   run(m.start());

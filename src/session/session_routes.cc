@@ -240,6 +240,7 @@ struct SessionRoutes::Impl {
     if (Status st = store.delete_tenant(tenant_id, store::TenantDeletion::with_sessions); !st) {
       co_return Response::from_error(st.error());
     }
+    if (invoke != nullptr) invoke->forget_tenant(tenant_id);
     co_return Response::json(bhttp::status::ok, {{"tenant_id", tenant_id}, {"deleted", true}, {"cleanup_failed", failed}});
   }
 

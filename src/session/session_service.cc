@@ -72,12 +72,7 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   m.engines = std::make_unique<TdEngineClientFactory>(*m.engine);
   m.thread = std::thread([&io = m.io] { io.run(); });
 
-  m.manager = std::make_unique<SessionManager>(
-      m.io.get_executor(), SessionServices{clock, *m.store, *m.engines, telemetry.metrics, telemetry.logger,
-                                           telemetry.tracer, m.options.sessions});
-  auto started = asio::co_spawn(m.io, m.manager->start(), asio::use_future);
-  started.wait();
-
+  // The request path first, so the session manager can tell it about sessions that go away.
   throttle::ThrottleOptions throttle_options = m.options.throttle;
   throttle_options.flood = m.options.flood;
   m.throttle = std::make_unique<throttle::Throttle>(throttle_options, clock, telemetry.metrics, telemetry.registry,
@@ -85,6 +80,20 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   m.ledger = std::make_unique<throttle::FloodLedger>(clock);
   m.invoke = std::make_unique<throttle::InvokePipeline>(*m.throttle, *m.ledger, m.options.flood, telemetry.metrics,
                                                         telemetry.logger);
+  // Runs at each scrape. The registry outlives this service: the Application stops both HTTP listeners
+  // (the only scrapers) before it destroys the service.
+  auto& ledger_entries = telemetry.registry.gauge("tgpulse_flood_ledger_entries",
+                                                  "(session, method) pairs whose FloodWait is still running").labels({});
+  telemetry.registry.add_collect_hook([ledger = m.ledger.get(), &ledger_entries] {
+    ledger_entries.set(static_cast<double>(ledger->active()));
+  });
+
+  m.manager = std::make_unique<SessionManager>(
+      m.io.get_executor(), SessionServices{clock, *m.store, *m.engines, telemetry.metrics, telemetry.logger,
+                                           telemetry.tracer, m.options.sessions});
+  m.manager->set_on_session_removed([invoke = m.invoke.get()](const std::string& id) { invoke->forget_session(id); });
+  auto started = asio::co_spawn(m.io, m.manager->start(), asio::use_future);
+  started.wait();
   std::string control = m.options.simulator_control_address;
   if (control.empty()) {
     if (const char* env = std::getenv("TDSIM_CONTROL_ADDR")) control = env;

@@ -56,4 +56,11 @@ std::size_t FloodLedger::size() const {
   return blocked_.size();
 }
 
+std::size_t FloodLedger::active() const {
+  const auto now = clock_.now();
+  std::lock_guard lock(mu_);
+  return static_cast<std::size_t>(std::count_if(blocked_.begin(), blocked_.end(),
+                                                [&](const auto& kv) { return kv.second > now; }));
+}
+
 }  // namespace tgpulse::throttle

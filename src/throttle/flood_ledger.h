@@ -32,6 +32,8 @@ class FloodLedger {
   // Removes entries whose time has passed; returns how many.
   std::size_t sweep();
   std::size_t size() const;
+  // Entries whose wait is still running (size() may include expired ones not yet swept). O(entries).
+  std::size_t active() const;
 
  private:
   static std::string key(std::string_view session_id, std::string_view method);

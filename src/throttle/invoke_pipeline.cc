@@ -95,4 +95,11 @@ asio::awaitable<Result<nlohmann::json>> InvokePipeline::invoke(InvokeCall call, 
   }
 }
 
+void InvokePipeline::forget_session(std::string_view session_id) {
+  throttle_.layers().forget_session(session_id);
+  ledger_.forget_session(session_id);
+}
+
+void InvokePipeline::forget_tenant(std::string_view tenant_id) { throttle_.layers().forget_tenant(tenant_id); }
+
 }  // namespace tgpulse::throttle

@@ -63,6 +63,12 @@ class InvokePipeline {
   // Runs the call (see above). `span` is the caller's invoke span; it must outlive the call.
   boost::asio::awaitable<Result<nlohmann::json>> invoke(InvokeCall call, Sender sender, telemetry::Span& span);
 
+  // A session (or tenant) went away: drop its throttle buckets and flood-ledger entries. Session ids
+  // are never reused, so this only frees memory and clears the gauges; calls still in flight for it
+  // simply start fresh buckets.
+  void forget_session(std::string_view session_id);
+  void forget_tenant(std::string_view tenant_id);
+
  private:
   Throttle& throttle_;
   FloodLedger& ledger_;

@@ -17,22 +17,69 @@ int retry_after_seconds(Clock::Duration d) noexcept {
 Throttle::Throttle(ThrottleOptions options, const Clock& clock, const telemetry::TelethonMetrics& metrics,
                    telemetry::Registry& registry, const std::vector<std::string>& known_methods)
     : layers_(std::move(options), clock), clock_(clock), metrics_(metrics) {
-  auto& family = registry.gauge("tgpulse_throttle_rate",
-                                "Current rate of the adaptive per-session throttle bucket, calls per second",
+  auto& rates = registry.gauge("tgpulse_throttle_rate",
+                               "Lowest current rate among the sessions' adaptive throttle buckets of the method "
+                               "(the configured rate when none is slowed), calls per second",
+                               {"method"});
+  auto& slowed = registry.gauge("tgpulse_throttle_slowed_sessions",
+                                "Sessions whose throttle bucket for the method is slowed below its configured rate "
+                                "after a FloodWait",
                                 {"method"});
+  auto& buckets = registry.gauge("tgpulse_throttle_buckets", "Throttle token buckets held, by layer", {"layer"});
   const ThrottleOptions& o = layers_.options();
-  for (const std::string& m : known_methods) {
-    telemetry::Gauge& g = family.labels({m});
-    g.set(std::max(0.0, o.session.limit_for(m).rate));
-    rate_gauges_.emplace(m, &g);
-  }
-  other_rate_gauge_ = &family.labels({"other"});
-  other_rate_gauge_->set(std::max(0.0, o.session.default_limit.rate));
+  auto gauges_for = [&](const std::string& label, double configured) {
+    MethodGauges g{&rates.labels({label}), &slowed.labels({label})};
+    g.rate->set(std::max(0.0, configured));
+    return g;
+  };
+  for (const std::string& m : known_methods) method_gauges_.emplace(m, gauges_for(m, o.session.limit_for(m).rate));
+  other_gauges_ = gauges_for("other", o.session.default_limit.rate);
+  session_buckets_ = &buckets.labels({"session"});
+  process_buckets_ = &buckets.labels({"process"});
+  tenant_buckets_ = &buckets.labels({"tenant"});
+
+  scrape_guard_ = std::make_shared<ScrapeGuard>();
+  scrape_guard_->self = this;
+  registry.add_collect_hook([guard = scrape_guard_] {
+    std::lock_guard lock(guard->mu);
+    if (guard->self != nullptr) guard->self->collect();
+  });
 }
 
-telemetry::Gauge& Throttle::rate_gauge(std::string_view method) const noexcept {
-  auto it = rate_gauges_.find(method);
-  return it == rate_gauges_.end() ? *other_rate_gauge_ : *it->second;
+Throttle::~Throttle() {
+  std::lock_guard lock(scrape_guard_->mu);
+  scrape_guard_->self = nullptr;
+}
+
+void Throttle::collect() const {
+  const ThrottleLayers::Summary summary = layers_.summarize();
+  session_buckets_->set(static_cast<double>(summary.session_buckets));
+  process_buckets_->set(static_cast<double>(summary.process_buckets));
+  tenant_buckets_->set(static_cast<double>(summary.tenant_buckets));
+
+  // Known methods each have their own series; every other method folds into "other".
+  const ThrottleOptions& o = layers_.options();
+  ThrottleLayers::MethodSummary other{0, 0, std::max(0.0, o.session.default_limit.rate)};
+  bool other_seen = false;
+  for (const auto& [method, m] : summary.session_methods) {
+    if (method_gauges_.count(method) != 0) continue;
+    other.slowed += m.slowed;
+    other.lowest_rate = other_seen ? std::min(other.lowest_rate, m.lowest_rate) : m.lowest_rate;
+    other_seen = true;
+  }
+  auto publish = [](const MethodGauges& g, double lowest, std::size_t slowed_count) {
+    g.rate->set(lowest);
+    g.slowed->set(static_cast<double>(slowed_count));
+  };
+  for (const auto& [method, g] : method_gauges_) {
+    const auto it = summary.session_methods.find(method);
+    if (it == summary.session_methods.end()) {
+      publish(g, std::max(0.0, o.session.limit_for(method).rate), 0);
+    } else {
+      publish(g, it->second.lowest_rate, it->second.slowed);
+    }
+  }
+  publish(other_gauges_, other.lowest_rate, other.slowed);
 }
 
 void Throttle::count_hit(std::string_view method) const noexcept { metrics_.method(method).rate_limit_hits->inc(); }
@@ -64,13 +111,11 @@ Status Throttle::admit_tenant(std::string_view tenant_id, std::string_view metho
 }
 
 void Throttle::on_flood_wait(std::string_view session_id, std::string_view method) {
-  rate_gauge(method).set(layers_.on_flood_wait(session_id, method));
+  layers_.on_flood_wait(session_id, method);
 }
 
 void Throttle::on_success(std::string_view session_id, std::string_view method) {
-  const double before = layers_.current_rate(session_id, method);
-  const double after = layers_.on_success(session_id, method);
-  if (after != before) rate_gauge(method).set(after);
+  layers_.on_success(session_id, method);
 }
 
 }  // namespace tgpulse::throttle

@@ -11,8 +11,12 @@
 // refused with Errc::throttled + retry_after (also a rate-limit hit).
 //
 // After a FloodWait, on_flood_wait() slows that session's bucket for the method; on_success() lets it
-// recover. The gauge tgpulse_throttle_rate{method} (known methods + "other"; no session label) shows the
-// current rate of the session bucket of that method that adapted last, in calls per second.
+// recover. Computed at each scrape (a registry collect hook; O(buckets)), with no session label —
+// known methods and "other":
+//   tgpulse_throttle_rate{method}             lowest current rate among the sessions' buckets, calls/s
+//                                             (the configured rate when no session is slowed)
+//   tgpulse_throttle_slowed_sessions{method}  sessions whose bucket is below its configured rate
+//   tgpulse_throttle_buckets{layer}           buckets held: session, process, tenant
 //
 // Thread-safety: thread-safe. acquire() may run on any executor; the Throttle must outlive every
 // pending acquire.
@@ -21,6 +25,8 @@
 #include <utility>  // before Boost.Asio 1.74's awaitable.hpp, which uses std::exchange without it
 
 #include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -40,6 +46,9 @@ class Throttle {
   // the label set matches the seed metrics); every other method is "other".
   Throttle(ThrottleOptions options, const Clock& clock, const telemetry::TelethonMetrics& metrics,
            telemetry::Registry& registry, const std::vector<std::string>& known_methods);
+  ~Throttle();  // later scrapes leave the gauges as they were
+  Throttle(const Throttle&) = delete;
+  Throttle& operator=(const Throttle&) = delete;
 
   // Waits for the session and process layers, up to `deadline` (see above). Strings are taken by value:
   // the coroutine keeps its own copies while it waits.
@@ -58,17 +67,28 @@ class Throttle {
   const Clock& clock() const noexcept { return clock_; }
 
  private:
-  telemetry::Gauge& rate_gauge(std::string_view method) const noexcept;
+  struct MethodGauges {
+    telemetry::Gauge* rate = nullptr;
+    telemetry::Gauge* slowed = nullptr;
+  };
+  // Sets the gauges from layers_.summarize() (run by the registry at each scrape).
+  void collect() const;
 
   ThrottleLayers layers_;
   const Clock& clock_;
   const telemetry::TelethonMetrics& metrics_;
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  std::unordered_map<std::string, MethodGauges> method_gauges_;  // immutable after construction
+  MethodGauges other_gauges_;
+  telemetry::Gauge* session_buckets_ = nullptr;
+  telemetry::Gauge* process_buckets_ = nullptr;
+  telemetry::Gauge* tenant_buckets_ = nullptr;
+  // The registry may outlive this Throttle and keeps its hook: the hook reaches the Throttle only
+  // through this guard, which the destructor clears.
+  struct ScrapeGuard {
+    std::mutex mu;
+    const Throttle* self = nullptr;
   };
-  std::unordered_map<std::string, telemetry::Gauge*, StringHash, std::equal_to<>> rate_gauges_;  // immutable
-  telemetry::Gauge* other_rate_gauge_ = nullptr;
+  std::shared_ptr<ScrapeGuard> scrape_guard_;
 };
 
 // Whole seconds, rounded up, at least 1: what a Retry-After header says for a wait of `d`.

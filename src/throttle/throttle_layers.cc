@@ -152,4 +152,25 @@ std::size_t ThrottleLayers::bucket_count() const {
   return count_locked();
 }
 
+ThrottleLayers::Summary ThrottleLayers::summarize() const {
+  Summary out;
+  std::lock_guard lock(mu_);
+  out.process_buckets = process_.size();
+  for (const auto& [tenant, methods] : tenants_) out.tenant_buckets += methods.size();
+  for (const auto& [session, methods] : sessions_) {
+    out.session_buckets += methods.size();
+    for (const auto& [method, b] : methods) {
+      MethodSummary& m = out.session_methods[method];
+      const bool slowed = b.current_rate() < b.configured_rate();
+      m.lowest_rate = m.buckets == 0 ? b.configured_rate() : std::min(m.lowest_rate, b.configured_rate());
+      if (slowed) {
+        m.lowest_rate = std::min(m.lowest_rate, b.current_rate());
+        ++m.slowed;
+      }
+      ++m.buckets;
+    }
+  }
+  return out;
+}
+
 }  // namespace tgpulse::throttle

@@ -62,6 +62,22 @@ class ThrottleLayers {
   // Buckets held (all layers), for tests and a gauge.
   std::size_t bucket_count() const;
 
+  // The session layer per method, for the scrape-time gauges: how many sessions hold a bucket for the
+  // method, how many of those are slowed below the configured rate (after a FloodWait), and the lowest
+  // current rate among them (the configured rate when none is slowed). O(buckets) under the lock.
+  struct MethodSummary {
+    std::size_t buckets = 0;
+    std::size_t slowed = 0;
+    double lowest_rate = 0;
+  };
+  struct Summary {
+    std::unordered_map<std::string, MethodSummary> session_methods;
+    std::size_t session_buckets = 0;
+    std::size_t process_buckets = 0;
+    std::size_t tenant_buckets = 0;
+  };
+  Summary summarize() const;
+
   const ThrottleOptions& options() const noexcept { return options_; }
 
  private:

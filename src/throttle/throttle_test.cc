@@ -117,22 +117,62 @@ TEST_F(ThrottleTest, TenantQuotaRefusesWithRetryAfterAndCountsAHit) {
   EXPECT_EQ(hits("getChats"), 1);
 }
 
-TEST_F(ThrottleTest, RateGaugeFollowsTheAdaptiveBucket) {
-  auto gauge_line = [&](std::string_view method) {
+TEST_F(ThrottleTest, GaugesShowTheSlowestSessionAndHowManyAreSlowed) {
+  auto gauge = [&](std::string_view name, std::string_view label, std::string_view value) {
     const std::string text = registry.expose(telemetry::ExpositionFormat::prometheus_text_004);
-    const std::string key = "tgpulse_throttle_rate{method=\"" + std::string(method) + "\"} ";
+    const std::string key = std::string(name) + "{" + std::string(label) + "=\"" + std::string(value) + "\"} ";
     const auto pos = text.find(key);
     return pos == std::string::npos ? std::string("missing") : text.substr(pos + key.size(), text.find('\n', pos) - pos - key.size());
   };
-  EXPECT_EQ(gauge_line("getMe"), "5");
-  EXPECT_EQ(gauge_line("other"), "5");
+  auto rate = [&](std::string_view m) { return gauge("tgpulse_throttle_rate", "method", m); };
+  auto slowed = [&](std::string_view m) { return gauge("tgpulse_throttle_slowed_sessions", "method", m); };
+  EXPECT_EQ(rate("getMe"), "5");
+  EXPECT_EQ(rate("other"), "5");
+  EXPECT_EQ(slowed("getMe"), "0");
+
   throttle.on_flood_wait("s1", "getMe");
-  EXPECT_EQ(gauge_line("getMe"), "2.5");
+  throttle.on_success("s2", "getMe");  // s2 at its configured rate: does not hide s1
+  EXPECT_EQ(rate("getMe"), "2.5");
+  EXPECT_EQ(slowed("getMe"), "1");
   throttle.on_success("s1", "getMe");
-  EXPECT_EQ(gauge_line("getMe"), "2.75");
+  EXPECT_EQ(rate("getMe"), "2.75");
+
+  // The slowest session wins, whichever adapted last.
+  throttle.on_flood_wait("s2", "getMe");
+  throttle.on_flood_wait("s2", "getMe");
+  throttle.on_success("s1", "getMe");
+  EXPECT_EQ(rate("getMe"), "1.25");
+  EXPECT_EQ(slowed("getMe"), "2");
+
   throttle.on_flood_wait("s1", "someUnknownMethod");
-  EXPECT_EQ(gauge_line("other"), "2.5");
+  EXPECT_EQ(rate("other"), "2.5");
+  EXPECT_EQ(slowed("other"), "1");
+  EXPECT_EQ(gauge("tgpulse_throttle_buckets", "layer", "session"), "3");
+
+  // Sessions that go away take their buckets with them.
+  throttle.layers().forget_session("s1");
+  throttle.layers().forget_session("s2");
+  EXPECT_EQ(rate("getMe"), "5");
+  EXPECT_EQ(slowed("getMe"), "0");
+  EXPECT_EQ(rate("other"), "5");
+  EXPECT_EQ(gauge("tgpulse_throttle_buckets", "layer", "session"), "0");
   EXPECT_EQ(registry.expose(telemetry::ExpositionFormat::prometheus_text_004).find("s1"), std::string::npos);
+}
+
+TEST(ThrottleLifetime, ARegistryThatOutlivesTheThrottleStillExposes) {
+  telemetry::Registry registry;
+  telemetry::TelethonMetrics metrics(registry);
+  FakeClock clock;
+  {
+    ThrottleOptions o;
+    o.session.default_limit = {5, 1};
+    Throttle t(o, clock, metrics, registry, {"getMe"});
+    t.on_flood_wait("s1", "getMe");
+    EXPECT_NE(registry.expose(telemetry::ExpositionFormat::prometheus_text_004).find("tgpulse_throttle_rate{method=\"getMe\"} 2.5"),
+              std::string::npos);
+  }
+  EXPECT_NE(registry.expose(telemetry::ExpositionFormat::prometheus_text_004).find("tgpulse_throttle_rate"),
+            std::string::npos);
 }
 
 TEST(RetryAfterSeconds, RoundsUpToWholeSecondsAtLeastOne) {

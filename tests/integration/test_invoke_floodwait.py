@@ -120,9 +120,34 @@ def test_flood_fail_answers_at_once():
     harness.check(elapsed < 1.5, f"flood=fail slept ({elapsed:.3f}s)")
 
 
+def test_a_deleted_session_takes_its_flood_state_with_it():
+    # After the 429 beyond the threshold, session 2's searchPublicChat is in the ledger (120 s) and its
+    # throttle bucket for the method is slowed. Deleting the session drops both: the gauges say so.
+    method = "searchPublicChat"
+    sid = stack.sessions[2]
+    harness.check(stack.metric("tgpulse_flood_ledger_entries") >= 1, "no running FloodWait in the ledger")
+    slowed_before = stack.metric("tgpulse_throttle_slowed_sessions", method=method)
+    harness.check(slowed_before >= 1, "the FloodWait did not slow the session's bucket")
+    configured = 0.5  # the default session rate of searchPublicChat (docs/throttling.md)
+    harness.check(stack.metric("tgpulse_throttle_rate", method=method) < configured,
+                  "tgpulse_throttle_rate does not show the slowed session")
+    ledger_before = stack.metric("tgpulse_flood_ledger_entries")
+    buckets_before = stack.metric("tgpulse_throttle_buckets", layer="session")
+    status, _, doc = harness.http_json("DELETE", f"{stack.url}/v1/sessions/{sid}?logout=false", headers=stack.auth())
+    harness.check(status == 200, f"DELETE: {status} {doc}")
+    harness.check(stack.metric("tgpulse_flood_ledger_entries") == ledger_before - 1, "the ledger kept the session")
+    harness.check(stack.metric("tgpulse_throttle_slowed_sessions", method=method) == slowed_before - 1,
+                  "the slowed bucket outlived its session")
+    harness.check(stack.metric("tgpulse_throttle_buckets", layer="session") < buckets_before,
+                  "the session's buckets were kept")
+    if slowed_before == 1:
+        harness.check(stack.metric("tgpulse_throttle_rate", method=method) == configured,
+                      "tgpulse_throttle_rate did not return to the configured rate")
+
+
 if __name__ == "__main__":
     with InvokeStack(config=CONFIG, sessions=4) as s:
         stack = s
         harness.main([test_absorbed_flood_wait, test_429_within_threshold_is_slept_then_succeeds,
                       test_429_beyond_threshold_answers_429_and_the_ledger_blocks_the_next_call,
-                      test_flood_fail_answers_at_once])
+                      test_flood_fail_answers_at_once, test_a_deleted_session_takes_its_flood_state_with_it])
