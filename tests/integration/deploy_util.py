@@ -66,6 +66,17 @@ def catalog_metrics():
     return families
 
 
+def service_gauges():
+    """Names of the service's own gauges, from the metric table of docs/telemetry.md (a panel may plot
+    a gauge raw; a gauge missing from the docs is unknown to the dashboard tests too)."""
+    path = os.path.join(os.path.dirname(DEPLOY), "docs", "telemetry.md")
+    with open(path) as f:
+        names = set(re.findall(r"^\| `(tgpulse_\w+)` \| gauge \|", f.read(), re.M))
+    if not names:
+        raise AssertionError(f"no gauges found in the metric table of {path}")
+    return names
+
+
 def series_names(families):
     """Every series name a scrape of these families can contain (histograms: _bucket/_count/_sum)."""
     names = set()
