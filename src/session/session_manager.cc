@@ -219,17 +219,21 @@ asio::awaitable<Status> SessionManager::remove(std::shared_ptr<Session> session,
 }
 
 asio::awaitable<Status> SessionManager::request_cleanup(std::shared_ptr<Session> session, SessionSignal signal) {
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Status)>(
-      [session, &signal](auto handler) mutable {
-        using Handler = decltype(handler);
-        auto shared = std::make_shared<Handler>(std::move(handler));
-        signal.done = [shared](Status st) {
-          auto ex = asio::get_associated_executor(*shared);
-          asio::post(ex, [shared, st = std::move(st)]() mutable { (*shared)(std::move(st)); });
-        };
-        session->deliver(std::move(signal));
-      },
-      asio::use_awaitable);
+  // The initiation is a named local and the result a named local: GCC 12 destroys a lambda temporary
+  // inside `co_return co_await f(...)` twice, which released `session` once too often (found by ASan).
+  Session* target = session.get();
+  auto initiation = [target, &signal](auto handler) {
+    using Handler = decltype(handler);
+    auto shared = std::make_shared<Handler>(std::move(handler));
+    signal.done = [shared](Status st) {
+      auto ex = asio::get_associated_executor(*shared);
+      asio::post(ex, [shared, st = std::move(st)]() mutable { (*shared)(std::move(st)); });
+    };
+    target->deliver(std::move(signal));
+  };
+  Status result = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Status)>(initiation,
+                                                                                             asio::use_awaitable);
+  co_return result;
 }
 
 asio::awaitable<int> SessionManager::remove_tenant(std::string tenant_id) {
