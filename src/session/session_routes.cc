@@ -3,6 +3,7 @@
 #include <charconv>
 #include <deque>
 #include <mutex>
+#include <optional>
 
 #include <boost/beast/http/field.hpp>
 
@@ -196,6 +197,19 @@ struct SessionRoutes::Impl {
     return manager.find_by_login_key(r.param("id"), *key);
   }
   static Response unauthorized(const Error& e) { return Response::from_error(e); }
+  // The caller's session named by the {id} parameter, or what to answer instead: 401 without a valid
+  // tenant token, 404 when the session is missing or another tenant's (never 403: ids do not leak).
+  struct Owned {
+    std::shared_ptr<Session> session;
+    std::optional<Response> refusal;
+  };
+  Owned owned_session(const Request& r) {
+    Result<std::string> tenant = tenant_of(r);
+    if (!tenant) return {nullptr, unauthorized(tenant.error())};
+    auto s = manager.find(*tenant, r.param("id"));
+    if (!s) return {nullptr, not_found()};
+    return {std::move(s), std::nullopt};
+  }
 
   // --- tenants (admin) ----------------------------------------------------------------------------
   asio::awaitable<Response> create_tenant(Request& r) {
@@ -261,28 +275,25 @@ struct SessionRoutes::Impl {
   }
 
   asio::awaitable<Response> get_qr(Request& r) {
-    Result<std::string> tenant = tenant_of(r);
-    if (!tenant) co_return unauthorized(tenant.error());
-    auto s = manager.find(*tenant, r.param("id"));
-    if (!s) co_return not_found();
+    Owned owned = owned_session(r);
+    if (owned.refusal) co_return std::move(*owned.refusal);
+    std::shared_ptr<Session> s = std::move(owned.session);
     co_return Response::json(bhttp::status::ok, view_json(s->view(), true));
   }
 
   asio::awaitable<Response> qr_events(Request& r) {
-    Result<std::string> tenant = tenant_of(r);
-    if (!tenant) co_return unauthorized(tenant.error());
-    auto s = manager.find(*tenant, r.param("id"));
-    if (!s) co_return not_found();
+    Owned owned = owned_session(r);
+    if (owned.refusal) co_return std::move(*owned.refusal);
+    std::shared_ptr<Session> s = std::move(owned.session);
     const bool sim = simulator != nullptr;
     const auto wait = options.events_wait;
     co_return Response::event_stream([s, sim, wait](http::SseWriter& w) { return stream_events(s, sim, wait, w); });
   }
 
   asio::awaitable<Response> qr_svg(Request& r) {
-    Result<std::string> tenant = tenant_of(r);
-    if (!tenant) co_return unauthorized(tenant.error());
-    auto s = manager.find(*tenant, r.param("id"));
-    if (!s) co_return not_found();
+    Owned owned = owned_session(r);
+    if (owned.refusal) co_return std::move(*owned.refusal);
+    std::shared_ptr<Session> s = std::move(owned.session);
     co_return svg_response(s->view());
   }
 
@@ -305,18 +316,16 @@ struct SessionRoutes::Impl {
   }
 
   asio::awaitable<Response> qr_password(Request& r) {
-    Result<std::string> tenant = tenant_of(r);
-    if (!tenant) co_return unauthorized(tenant.error());
-    auto s = manager.find(*tenant, r.param("id"));
-    if (!s) co_return not_found();
+    Owned owned = owned_session(r);
+    if (owned.refusal) co_return std::move(*owned.refusal);
+    std::shared_ptr<Session> s = std::move(owned.session);
     co_return co_await password(s, r);
   }
 
   asio::awaitable<Response> cancel_qr(Request& r) {
-    Result<std::string> tenant = tenant_of(r);
-    if (!tenant) co_return unauthorized(tenant.error());
-    auto s = manager.find(*tenant, r.param("id"));
-    if (!s) co_return not_found();
+    Owned owned = owned_session(r);
+    if (owned.refusal) co_return std::move(*owned.refusal);
+    std::shared_ptr<Session> s = std::move(owned.session);
     Status st = co_await manager.cancel_login(s, r.span_context);
     if (!st) co_return Response::from_error(st.error());
     co_return Response::json(bhttp::status::ok, {{"session_id", s->id()}, {"status", "cancelled"}});
@@ -332,18 +341,16 @@ struct SessionRoutes::Impl {
   }
 
   asio::awaitable<Response> get_session(Request& r) {
-    Result<std::string> tenant = tenant_of(r);
-    if (!tenant) co_return unauthorized(tenant.error());
-    auto s = manager.find(*tenant, r.param("id"));
-    if (!s) co_return not_found();
+    Owned owned = owned_session(r);
+    if (owned.refusal) co_return std::move(*owned.refusal);
+    std::shared_ptr<Session> s = std::move(owned.session);
     co_return Response::json(bhttp::status::ok, view_json(s->view(), false));
   }
 
   asio::awaitable<Response> delete_session(Request& r) {
-    Result<std::string> tenant = tenant_of(r);
-    if (!tenant) co_return unauthorized(tenant.error());
-    auto s = manager.find(*tenant, r.param("id"));
-    if (!s) co_return not_found();
+    Owned owned = owned_session(r);
+    if (owned.refusal) co_return std::move(*owned.refusal);
+    std::shared_ptr<Session> s = std::move(owned.session);
     bool logout = true;
     if (auto q = r.query("logout")) {
       if (*q == "true") {
@@ -361,10 +368,9 @@ struct SessionRoutes::Impl {
   }
 
   asio::awaitable<Response> invoke_session(Request& r) {
-    Result<std::string> tenant = tenant_of(r);
-    if (!tenant) co_return unauthorized(tenant.error());
-    auto s = manager.find(*tenant, r.param("id"));
-    if (!s) co_return not_found();
+    Owned owned = owned_session(r);
+    if (owned.refusal) co_return std::move(*owned.refusal);
+    std::shared_ptr<Session> s = std::move(owned.session);
     Result<json> body = body_object(r, false);
     if (!body) co_return Response::from_error(body.error());
     auto type = body->find("@type");
@@ -397,7 +403,7 @@ struct SessionRoutes::Impl {
     const SessionServices& sv = manager.services();
     telemetry::Span span = sv.tracer.start_span("telethon_invoke", &r.span_context);
     span.set_attribute("telethon.operation", std::string("invoke"));
-    span.set_attribute("telethon.tenant_id", *tenant);
+    span.set_attribute("telethon.tenant_id", s->tenant_id());
     span.set_attribute("telethon.session_id", s->id());
     span.set_attribute("telethon.method", method);
     s->touch();
@@ -405,7 +411,7 @@ struct SessionRoutes::Impl {
 
     Result<json> answer = Error(Errc::internal, "no invoke path");
     if (invoke != nullptr) {
-      throttle::InvokeCall call{*tenant, s->id(), std::move(*body), sv.clock.now() + deadline, mode};
+      throttle::InvokeCall call{s->tenant_id(), s->id(), std::move(*body), sv.clock.now() + deadline, mode};
       throttle::Sender sender = [s](json request, std::chrono::milliseconds timeout) {
         return s->send(std::move(request), timeout);
       };

@@ -26,14 +26,10 @@ Throttle::Throttle(ThrottleOptions options, const Clock& clock, const telemetry:
                                 "after a FloodWait",
                                 {"method"});
   auto& buckets = registry.gauge("tgpulse_throttle_buckets", "Throttle token buckets held, by layer", {"layer"});
-  const ThrottleOptions& o = layers_.options();
-  auto gauges_for = [&](const std::string& label, double configured) {
-    MethodGauges g{&rates.labels({label}), &slowed.labels({label})};
-    g.rate->set(std::max(0.0, configured));
-    return g;
-  };
-  for (const std::string& m : known_methods) method_gauges_.emplace(m, gauges_for(m, o.session.limit_for(m).rate));
-  other_gauges_ = gauges_for("other", o.session.default_limit.rate);
+  // Values are set by collect(), which the registry runs before every exposition.
+  auto gauges_for = [&](const std::string& label) { return MethodGauges{&rates.labels({label}), &slowed.labels({label})}; };
+  for (const std::string& m : known_methods) method_gauges_.emplace(m, gauges_for(m));
+  other_gauges_ = gauges_for("other");
   session_buckets_ = &buckets.labels({"session"});
   process_buckets_ = &buckets.labels({"process"});
   tenant_buckets_ = &buckets.labels({"tenant"});

@@ -160,13 +160,11 @@ ThrottleLayers::Summary ThrottleLayers::summarize() const {
   for (const auto& [session, methods] : sessions_) {
     out.session_buckets += methods.size();
     for (const auto& [method, b] : methods) {
+      // A bucket's current rate never exceeds its configured one, so the lowest current rate is the
+      // configured rate exactly when no bucket of the method is slowed.
       MethodSummary& m = out.session_methods[method];
-      const bool slowed = b.current_rate() < b.configured_rate();
-      m.lowest_rate = m.buckets == 0 ? b.configured_rate() : std::min(m.lowest_rate, b.configured_rate());
-      if (slowed) {
-        m.lowest_rate = std::min(m.lowest_rate, b.current_rate());
-        ++m.slowed;
-      }
+      m.lowest_rate = m.buckets == 0 ? b.current_rate() : std::min(m.lowest_rate, b.current_rate());
+      if (b.current_rate() < b.configured_rate()) ++m.slowed;
       ++m.buckets;
     }
   }
