@@ -12,6 +12,17 @@ else
 BUILD ?= build
 endif
 JOBS ?= $(shell nproc)
+
+# Compiler cache (Debian's ccache, installed by deps): the cache lives outside the clone (~/.cache/ccache),
+# paths are hashed relative to the clone, so a fresh clone, another build directory or a second checkout
+# reuses the objects of the last build instead of compiling cold.
+CCACHE := $(shell command -v ccache 2>/dev/null)
+ifneq ($(CCACHE),)
+CMAKE_EXTRA += -DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE) -DCMAKE_C_COMPILER_LAUNCHER=$(CCACHE)
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+export CCACHE_MAXSIZE ?= 8G
+endif
 CTEST_JOBS ?= 2
 
 .PHONY: all deps configure build test test-unit test-integration demo bench clean

@@ -18,6 +18,7 @@ PACKAGES=(
   python3
   zbar-tools chromium
   docker-compose
+  ccache clang-15 libfuzzer-15-dev libclang-rt-15-dev
 )
 # Installed without recommends (Debian's prometheus recommends a node exporter and more).
 NO_RECOMMENDS=(prometheus prometheus-alertmanager)
@@ -49,12 +50,28 @@ if [ "${#missing[@]}" -gt 0 ]; then
     case " ${NO_RECOMMENDS[*]} " in *" $p "*) norec+=("$p");; *) rec+=("$p");; esac
   done
   if [ "${#rec[@]}" -gt 0 ]; then $SUDO apt-get install -y -qq "${rec[@]}" >/dev/null; fi
-  if [ "${#norec[@]}" -gt 0 ]; then $SUDO apt-get install -y -qq --no-install-recommends "${norec[@]}" >/dev/null; fi
-  # Debian starts these as system services on install; tgpulse's tests start their own on free ports.
-  for svc in prometheus prometheus-alertmanager; do
-    $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
-    $SUDO pkill -x "$svc" >/dev/null 2>&1 || true
-  done
+  if [ "${#norec[@]}" -gt 0 ]; then
+    # Debian starts these as system services on install, bound to 0.0.0.0; tgpulse's tests start their
+    # own on 127.0.0.1 and free ports. Keep the packages we install now from starting at all (Debian's
+    # policy-rc.d mechanism, honoured by invoke-rc.d and deb-systemd-invoke) rather than stopping
+    # anything afterwards: a Prometheus the machine already ran is never touched.
+    policy="${POLICY_RC_D:-/usr/sbin/policy-rc.d}"
+    own_policy=0
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\n# written by tgpulse install-deps for the duration of one apt-get install\nexit 101\n' |
+        $SUDO tee "$policy" >/dev/null
+      $SUDO chmod 755 "$policy"
+      own_policy=1
+    fi
+    status=0
+    $SUDO apt-get install -y -qq --no-install-recommends "${norec[@]}" >/dev/null || status=$?
+    if [ "$own_policy" -eq 1 ]; then $SUDO rm -f "$policy"; fi
+    [ "$status" -eq 0 ] || exit "$status"
+    # Not started at boot either; only the units of the packages installed just now.
+    if command -v systemctl >/dev/null 2>&1; then
+      for svc in "${norec[@]}"; do $SUDO systemctl disable "$svc" >/dev/null 2>&1 || true; done
+    fi
+  fi
 fi
 
 # The real TDLib (libtdjson.so 1.8.67) from the npm registry, never committed.
