@@ -18,7 +18,7 @@ PACKAGES=(
   python3
   zbar-tools chromium
   docker-compose
-  ccache clang-15 libfuzzer-15-dev libclang-rt-15-dev
+  ccache clang-15 libfuzzer-15-dev
 )
 # Installed without recommends (Debian's prometheus recommends a node exporter and more).
 NO_RECOMMENDS=(prometheus prometheus-alertmanager)

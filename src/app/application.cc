@@ -9,6 +9,7 @@
 #include "http/standard_routes.h"
 #include "telemetry/logger.h"
 #include "telemetry/metrics.h"
+#include "telemetry/rejections.h"
 #include "telemetry/telethon_metrics.h"
 #include "telemetry/tracer.h"
 
@@ -61,6 +62,7 @@ Status Application::start() {
   telemetry::CatalogOptions catalog;
   catalog.ns = config_.metrics.ns;
   metrics_ = std::make_unique<telemetry::TelethonMetrics>(*registry_, catalog);
+  rejections_ = std::make_unique<telemetry::Rejections>(*registry_);
 
   // 3. Traces, configured by the standard OTEL_* environment.
   telemetry::TracerOptions trace_options;
@@ -86,7 +88,7 @@ Status Application::start() {
     so.routes.admin_token = config_.admin_token;
     so.throttle = config_.throttle;
     so.flood = config_.flood;
-    auto sessions = session::SessionService::start(std::move(so), {*registry_, *metrics_, *logger_, *tracer_});
+    auto sessions = session::SessionService::start(std::move(so), {*registry_, *metrics_, *logger_, *tracer_, *rejections_});
     if (!sessions) return Error(sessions.error().code, "sessions: " + sessions.error().message);
     sessions_ = std::move(*sessions);
   }
@@ -109,7 +111,7 @@ Status Application::start() {
   server_options.shutdown_grace = config_.server.shutdown_grace;
   server_options.sse_heartbeat = config_.server.sse_heartbeat;
   server_ = std::make_unique<http::Server>(server_options, router_,
-                                           http::ServerTelemetry{registry_.get(), logger_.get(), tracer_.get()});
+                                           http::ServerTelemetry{registry_.get(), logger_.get(), tracer_.get(), rejections_.get()});
   readiness_.add("shutdown", [server = server_.get()]() -> Status {
     if (server->stopping()) return Error(Errc::unavailable, "shutting down");
     return {};
@@ -128,7 +130,7 @@ Status Application::start() {
     admin_options.port = config_.server.admin_port;
     admin_options.threads = 1;
     admin_server_ = std::make_unique<http::Server>(admin_options, admin_router_,
-                                                   http::ServerTelemetry{registry_.get(), logger_.get(), tracer_.get()});
+                                                   http::ServerTelemetry{registry_.get(), logger_.get(), tracer_.get(), rejections_.get()});
     if (auto s = admin_server_->start(); !s) {
       logger_->error("admin http server cannot start",
                      {{"error.message", s.error().message}, {"server.admin_listen", config_.admin_listen()}});

@@ -36,6 +36,7 @@ class Logger;
 class Registry;
 class TelethonMetrics;
 class Tracer;
+class Rejections;
 }  // namespace tgpulse::telemetry
 
 namespace tgpulse::http {
@@ -90,6 +91,7 @@ class Application {
   std::unique_ptr<telemetry::Logger> logger_;
   std::unique_ptr<telemetry::Registry> registry_;
   std::unique_ptr<telemetry::TelethonMetrics> metrics_;
+  std::unique_ptr<telemetry::Rejections> rejections_;
   std::unique_ptr<telemetry::Tracer> tracer_;
   // [areas: store, engine, session manager — owners go here]
   std::unique_ptr<session::SessionService> sessions_;  // store + engine + session manager + their routes

@@ -42,6 +42,7 @@ namespace tgpulse::telemetry {
 class Registry;
 class Logger;
 class Tracer;
+class Rejections;
 }  // namespace tgpulse::telemetry
 
 namespace tgpulse::http {
@@ -67,6 +68,7 @@ struct ServerTelemetry {
   telemetry::Registry* registry = nullptr;  // tgpulse_http_* metrics
   telemetry::Logger* logger = nullptr;      // access log, handler failures
   telemetry::Tracer* tracer = nullptr;      // server spans
+  telemetry::Rejections* rejections = nullptr;  // tgpulse_rejected_total (connection cap, ...)
 };
 
 class Server {

@@ -19,6 +19,7 @@
 #include "session/session_routes.h"
 #include "telemetry/logger.h"
 #include "telemetry/metrics.h"
+#include "telemetry/rejections.h"
 #include "telemetry/telethon_metrics.h"
 #include "telemetry/tracer.h"
 #include "throttle/throttle_options.h"
@@ -50,6 +51,7 @@ class SessionService {
     telemetry::TelethonMetrics& metrics;
     telemetry::Logger& logger;
     telemetry::Tracer& tracer;
+    telemetry::Rejections& rejections;  // tgpulse_rejected_total
   };
 
   // Builds and starts everything; the error names what failed (library, store, ...).
