@@ -203,7 +203,10 @@ std::optional<std::string> FunctionPolicy::check_arguments(const nlohmann::json&
     if (node->is_object()) {
       auto type = node->find("@type");
       if (type != node->end() && type->is_string() && is_local_input_file(type->get_ref<const std::string&>())) {
-        return type->get<std::string>() + " makes TDLib read the service's own disk; send files as inputFileRemote or inputFileId";
+        std::string name = "this function";
+        if (auto fn = function.find("@type"); fn != function.end() && fn->is_string()) name = fn->get<std::string>();
+        return name + " may not be invoked with an " + type->get<std::string>() +
+               " argument: it makes TDLib read the service's own disk (send files as inputFileRemote or inputFileId)";
       }
       for (const auto& item : node->items()) {
         if (item.value().is_structured()) pending.push_back(&item.value());

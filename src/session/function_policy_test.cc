@@ -111,6 +111,7 @@ TEST(FunctionPolicy, ArgumentsThatReadTheLocalDiskAreRefusedAtAnyDepth) {
   auto refusal = FunctionPolicy::check_arguments(local);
   ASSERT_TRUE(refusal.has_value());
   EXPECT_NE(refusal->find("inputFileLocal"), std::string::npos);
+  EXPECT_EQ(refusal->rfind("sendMessage may not be invoked", 0), 0u) << *refusal;
   EXPECT_EQ(refusal->find("/etc/passwd"), std::string::npos);  // never echoes the path
 
   json album = {{"@type", "sendMessageAlbum"},
