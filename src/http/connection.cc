@@ -19,6 +19,7 @@
 #include "http/server.h"
 #include "http/sse_writer.h"
 #include "telemetry/logger.h"
+#include "telemetry/rejections.h"
 #include "telemetry/tracer.h"
 
 namespace tgpulse::http {
@@ -159,6 +160,9 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
       co_await bhttp::async_read_header(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, ec));
       if (!ec) {
         if (std::string problem = framing_problem(parser.get()); !problem.empty()) {
+          if (auto* rejections = server_.telemetry().rejections) {
+            rejections->count(telemetry::RejectReason::request_framing);
+          }
           Response refusal = Response::error(bhttp::status::bad_request, "bad_request",
                                              "ambiguous request framing: " + problem);
           const unsigned version = parser.get().version();
@@ -195,6 +199,13 @@ asio::awaitable<void> Connection::answer_parse_error(boost::system::error_code e
                                                      std::string_view method, SteadyClock::time_point started) {
   ParseFailure failure = classify(ec, server_.options());
   if (failure.code == nullptr) co_return;  // the client went away or timed out: nobody to answer
+  // Beast's own framing refusals (Transfer-Encoding with Content-Length, two "chunked", a bad length)
+  // are smuggling attempts as much as the ones framing_problem() finds.
+  if (ec == bhttp::error::bad_transfer_encoding || ec == bhttp::error::bad_content_length) {
+    if (auto* rejections = server_.telemetry().rejections) {
+      rejections->count(telemetry::RejectReason::request_framing);
+    }
+  }
   Response res = Response::error(failure.status, failure.code, failure.message);
   co_await answer_and_close(std::move(res), version, std::string(method), started);
 }

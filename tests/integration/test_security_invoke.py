@@ -230,6 +230,7 @@ def smuggle(port, te_headers):
 
 
 def test_transfer_encoding_smuggling_is_refused():
+    before = stack.metric("tgpulse_rejected_total", reason="request_framing")
     variants = [b"Transfer-Encoding: gzip, chunked\r\n", b"Transfer-Encoding: chunked, identity\r\n",
                 b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
                 b"Transfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n",
@@ -242,6 +243,8 @@ def test_transfer_encoding_smuggling_is_refused():
         harness.check(status == 400, f"{v!r}: {raw[:300]!r}")
         harness.check(closed, f"{v!r}: the connection stayed open")
         harness.check(raw.count(b"HTTP/1.1 ") == 1, f"{v!r}: the smuggled request was answered: {raw!r}")
+    counted = stack.metric("tgpulse_rejected_total", reason="request_framing") - before
+    harness.check(counted == len(variants), f"request_framing counted {counted}, want {len(variants)}")
     harness.check(stack.service.alive(), "the service died")
 
 
