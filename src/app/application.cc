@@ -88,6 +88,7 @@ Status Application::start() {
     so.routes.admin_token = config_.admin_token;
     so.throttle = config_.throttle;
     so.flood = config_.flood;
+    so.invoke_policy = config_.invoke;
     auto sessions = session::SessionService::start(std::move(so), {*registry_, *metrics_, *logger_, *tracer_, *rejections_});
     if (!sessions) return Error(sessions.error().code, "sessions: " + sessions.error().message);
     sessions_ = std::move(*sessions);

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 
+#include "session/function_policy.h"
 #include "throttle/throttle_options.h"
 
 namespace tgpulse::app {
@@ -79,6 +80,7 @@ struct Config {
   SessionsConfig sessions;
   throttle::FloodOptions flood;          // flood.sleep_threshold (60s), flood.request_retries (5)
   throttle::ThrottleOptions throttle;    // throttle.* (its .flood is replaced by `flood` at wiring)
+  session::InvokePolicyOptions invoke;   // invoke.allow, invoke.allow_extra (default allow-list, nothing extra)
   std::string admin_token;               // "" = admin API off; secret: never printed or logged
 
   // "host:port" as configured (IPv6 in brackets).

@@ -96,6 +96,33 @@ TEST_F(ConfigLoaderTest, FileThenEnvThenFlagsWin) {
   EXPECT_EQ(r->qr.timeout, 120s);
 }
 
+TEST_F(ConfigLoaderTest, InvokePolicyListsAndTheDenyListThatNoneCanLift) {
+  auto defaults = load_config(sources());
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->invoke.allow.empty());
+  EXPECT_TRUE(defaults->invoke.allow_extra.empty());
+
+  const auto file = write_yaml("invoke:\n  allow: getMe, getChats\n");
+  env_["TGPULSE_INVOKE_ALLOW_EXTRA"] = " getChatEventLog ,";
+  auto r = load_config(sources(file));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->invoke.allow, (std::vector<std::string>{"getMe", "getChats"}));
+  EXPECT_EQ(r->invoke.allow_extra, (std::vector<std::string>{"getChatEventLog"}));
+
+  env_["TGPULSE_INVOKE_ALLOW_EXTRA"] = "getMe,setLogStream";
+  const std::string e = failure(sources());
+  EXPECT_NE(e.find("config: invoke.allow_extra:"), std::string::npos) << e;
+  EXPECT_NE(e.find("setLogStream, which can never be allowed"), std::string::npos) << e;
+  EXPECT_NE(e.find("[from TGPULSE_INVOKE_ALLOW_EXTRA]"), std::string::npos) << e;
+  env_.clear();
+  auto s = sources(write_yaml("invoke:\n  allow: getMe,testReturnError\n"));
+  const std::string f = failure(s);
+  EXPECT_NE(f.find("config: invoke.allow:"), std::string::npos) << f;
+  EXPECT_NE(f.find("testReturnError"), std::string::npos) << f;
+  EXPECT_NE(failure(sources(write_yaml("invoke:\n  allow_extra: get_chats\n"))).find("not a TDLib function name"),
+            std::string::npos);
+}
+
 TEST_F(ConfigLoaderTest, AdminListenerIsOptionalAndMustNotShareTheMainAddress) {
   const auto file = write_yaml("server:\n  admin_listen: 127.0.0.1:9464\n");
   auto on = load_config(sources(file));

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "app/config_values.h"
 
@@ -384,6 +385,42 @@ ConfigSchema::ConfigSchema() {
     };
     token.show = [](const Config& c) { return c.admin_token.empty() ? std::string() : std::string("(set)"); };
     k.push_back(std::move(token));
+  }
+
+  // invoke: the function policy (comma-separated TDLib function names; the deny-list cannot be lifted)
+  for (const bool extra : {false, true}) {
+    ConfigKey list{extra ? "invoke.allow_extra" : "invoke.allow",
+                   extra ? "TGPULSE_INVOKE_ALLOW_EXTRA" : "TGPULSE_INVOKE_ALLOW",
+                   extra ? "--invoke-allow-extra" : "--invoke-allow",
+                   extra ? "TDLib functions added to the invoke allow-list, comma-separated"
+                         : "the invoke allow-list, comma-separated, replacing the default one; \"\" = the default",
+                   false, nullptr, nullptr};
+    list.apply = [extra](Config& c, std::string_view v, const Wild&) -> std::string {
+      std::vector<std::string> names;
+      while (!v.empty()) {
+        const auto comma = v.find(',');
+        std::string_view name = v.substr(0, comma);
+        while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
+        while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+        if (!name.empty()) {
+          if (!session::FunctionPolicy::is_valid_name(name)) {
+            return "contains a name that is not a TDLib function name ([a-zA-Z][a-zA-Z0-9]*, at most 64 characters)";
+          }
+          if (auto why = session::FunctionPolicy::never_allowed(name)) {
+            return "contains " + std::string(name) + ", which can never be allowed: it " + std::string(*why);
+          }
+          names.emplace_back(name);
+        }
+        if (comma == std::string_view::npos) break;
+        v.remove_prefix(comma + 1);
+      }
+      (extra ? c.invoke.allow_extra : c.invoke.allow) = std::move(names);
+      return {};
+    };
+    list.show = [extra](const Config& c) {
+      return fmt::format("{}", fmt::join(extra ? c.invoke.allow_extra : c.invoke.allow, ","));
+    };
+    k.push_back(std::move(list));
   }
 }
 

@@ -19,6 +19,7 @@
 #include "http/server.h"
 #include "http/sse_writer.h"
 #include "telemetry/logger.h"
+#include "telemetry/rejections.h"
 #include "telemetry/tracer.h"
 
 namespace tgpulse::http {
@@ -66,6 +67,38 @@ ParseFailure classify(const boost::system::error_code& ec, const ServerOptions& 
     return {bhttp::status::bad_request, "bad_request", "malformed request"};
   }
   return {bhttp::status::ok, nullptr, {}};
+}
+
+bool iequals_ascii(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+// Request smuggling: a front proxy and this server must agree where a request ends. The only framing
+// accepted besides Content-Length is one Transfer-Encoding header whose whole value is "chunked" — no
+// codings list ("gzip, chunked", "chunked, identity"), no second header, never with Content-Length.
+// Beast alone would treat "gzip, chunked" as chunked and "chunked, identity" as a body-less request
+// followed by the "body" as the next request. Returns "" when the framing is acceptable.
+std::string framing_problem(const bhttp::fields& fields) {
+  int te = 0;
+  std::string_view value;
+  for (const auto& f : fields) {
+    if (f.name() == bhttp::field::transfer_encoding) {
+      ++te;
+      value = f.value();
+    }
+  }
+  if (te == 0) return {};
+  if (te > 1) return "more than one Transfer-Encoding header";
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (!iequals_ascii(value, "chunked")) return "Transfer-Encoding other than exactly \"chunked\"";
+  if (fields.find(bhttp::field::content_length) != fields.end()) return "both Transfer-Encoding and Content-Length";
+  return {};
 }
 
 std::string span_name(bhttp::verb method, std::string_view route) {
@@ -124,7 +157,23 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
       parser.body_limit(opt.body_limit);
       parser.header_limit(static_cast<std::uint32_t>(opt.header_limit));
       stream_.expires_after(opt.read_timeout);
-      co_await bhttp::async_read(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, ec));
+      co_await bhttp::async_read_header(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (!ec) {
+        if (std::string problem = framing_problem(parser.get()); !problem.empty()) {
+          if (auto* rejections = server_.telemetry().rejections) {
+            rejections->count(telemetry::RejectReason::request_framing);
+          }
+          Response refusal = Response::error(bhttp::status::bad_request, "bad_request",
+                                             "ambiguous request framing: " + problem);
+          const unsigned version = parser.get().version();
+          std::string method(parser.get().method_string());
+          co_await answer_and_close(std::move(refusal), version, std::move(method), started);
+          break;
+        }
+        if (!parser.is_done()) {
+          co_await bhttp::async_read(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, ec));
+        }
+      }
       if (ec) {
         const bool header_done = parser.is_header_done();
         const unsigned version = header_done ? parser.get().version() : 11;
@@ -150,11 +199,23 @@ asio::awaitable<void> Connection::answer_parse_error(boost::system::error_code e
                                                      std::string_view method, SteadyClock::time_point started) {
   ParseFailure failure = classify(ec, server_.options());
   if (failure.code == nullptr) co_return;  // the client went away or timed out: nobody to answer
-  const std::string request_id = generate_request_id();
+  // Beast's own framing refusals (Transfer-Encoding with Content-Length, two "chunked", a bad length)
+  // are smuggling attempts as much as the ones framing_problem() finds.
+  if (ec == bhttp::error::bad_transfer_encoding || ec == bhttp::error::bad_content_length) {
+    if (auto* rejections = server_.telemetry().rejections) {
+      rejections->count(telemetry::RejectReason::request_framing);
+    }
+  }
   Response res = Response::error(failure.status, failure.code, failure.message);
+  co_await answer_and_close(std::move(res), version, std::string(method), started);
+}
+
+asio::awaitable<void> Connection::answer_and_close(Response res, unsigned version, std::string method,
+                                                   SteadyClock::time_point started) {
+  const std::string request_id = generate_request_id();
+  const unsigned status = static_cast<unsigned>(res.status);
   co_await write_response(request_id, std::string(), res, version, false, false);
-  finish(server_.metrics() ? server_.metrics()->unmatched() : 0, static_cast<unsigned>(failure.status), method,
-         {}, request_id, started, nullptr);
+  finish(server_.metrics() ? server_.metrics()->unmatched() : 0, status, method, {}, request_id, started, nullptr);
   // Lingering close: stop sending, then discard what the client still sends (briefly) so the answer is
   // not lost to a connection reset.
   boost::system::error_code ignored;
@@ -294,7 +355,7 @@ asio::awaitable<unsigned> Connection::stream_events(const Request& req, Response
   bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
   head.set(bhttp::field::server, "tgpulse");
   head.set(bhttp::field::content_type, "text/event-stream");
-  head.set(bhttp::field::cache_control, "no-cache");
+  head.set(bhttp::field::cache_control, "no-store");  // streams carry links and states: never cached
   head.set("X-Accel-Buffering", "no");
   head.set("X-Request-Id", req.request_id);
   if (req.span_context.valid()) head.set("traceparent", req.span_context.traceparent());

@@ -55,6 +55,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<void> answer_parse_error(boost::system::error_code ec, unsigned version,
                                                   std::string_view method,
                                                   std::chrono::steady_clock::time_point started);
+  // Answers `res` to a request that is not read any further, then closes with a lingering close.
+  boost::asio::awaitable<void> answer_and_close(Response res, unsigned version, std::string method,
+                                                std::chrono::steady_clock::time_point started);
   void finish(std::size_t metric_slot, unsigned status, std::string_view method, std::string_view path,
               std::string_view request_id, std::chrono::steady_clock::time_point started,
               const telemetry::SpanContext* ctx);

@@ -167,7 +167,7 @@ TEST_F(ServerTest, EventStreamSendsEventsHeartbeatsAndEndsByClosing) {
   EXPECT_TRUE(c.closed());
   EXPECT_EQ(all.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << all;
   EXPECT_NE(all.find("Content-Type: text/event-stream\r\n"), std::string::npos) << all;
-  EXPECT_NE(all.find("Cache-Control: no-cache\r\n"), std::string::npos) << all;
+  EXPECT_NE(all.find("Cache-Control: no-store\r\n"), std::string::npos) << all;
   EXPECT_EQ(all.find("Content-Length"), std::string::npos) << all;
   const std::string body = all.substr(all.find("\r\n\r\n") + 4);
   const std::string first = "event: state\nid: 1\ndata: {\"state\":\"waiting\"}\n\n";
@@ -308,6 +308,53 @@ TEST_F(ServerTest, DurationExemplarsComeFromSampledRequestsOnly) {
   }
   EXPECT_NE(text.find("trace_id=\"" + sampled + "\""), std::string::npos) << text;
   EXPECT_EQ(text.find(unsampled), std::string::npos) << text;
+}
+
+// Request smuggling: one framing only. Every ambiguous Transfer-Encoding is refused with 400 and the
+// connection closed, and what followed the head never reaches a handler as a request of its own.
+TEST_F(ServerTest, AmbiguousTransferEncodingIsRefusedAndClosed) {
+  std::atomic<int> calls{0};
+  router_.add(verb::post, "/echo", [&calls](Request& req) -> asio::awaitable<Response> {
+    ++calls;
+    co_return Response::json(status::ok, {{"body", req.body}});
+  });
+  router_.add(verb::get, "/smuggled", [&calls](Request&) -> asio::awaitable<Response> {
+    calls += 100;
+    co_return Response::json(status::ok, {{"smuggled", true}});
+  });
+  start();
+  const std::string chunked_body = "5\r\nhello\r\n0\r\n\r\n";
+  const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n";
+  const std::vector<std::string> heads = {
+      "Transfer-Encoding: gzip, chunked\r\n",
+      "Transfer-Encoding: chunked, identity\r\n",
+      "Transfer-Encoding: identity\r\n",
+      "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+      "Transfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n",
+      "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+      "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+      "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n",
+      "Transfer-Encoding: xchunked\r\n",
+  };
+  for (const std::string& head : heads) {
+    Client c(server_->port());
+    c.send("POST /echo HTTP/1.1\r\nHost: t\r\n" + head + "\r\n" + chunked_body + smuggled);
+    const std::string reply = c.read_to_close();
+    EXPECT_TRUE(c.closed()) << head;
+    EXPECT_EQ(reply.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << head << reply;
+    EXPECT_NE(reply.find("\"code\":\"bad_request\""), std::string::npos) << head << reply;
+    EXPECT_EQ(reply.find("HTTP/1.1", 1), std::string::npos) << "a second answer: " << head << reply;
+  }
+  EXPECT_EQ(calls.load(), 0);
+
+  // Exactly "chunked" (any case, surrounding blanks) still works, on a connection that stays open.
+  Client ok(server_->port());
+  ok.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding:  Chunked \r\n\r\n" + chunked_body);
+  const std::string reply = ok.read_until("}");
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << reply;
+  EXPECT_NE(reply.find(R"({"body":"hello"})"), std::string::npos) << reply;
+  EXPECT_FALSE(ok.closed());
+  EXPECT_EQ(calls.load(), 1);
 }
 
 }  // namespace

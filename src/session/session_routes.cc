@@ -6,7 +6,9 @@
 #include <optional>
 
 #include <boost/beast/http/field.hpp>
+#include <openssl/evp.h>
 
+#include "core/bounded_json_parser.h"
 #include "http/sse_writer.h"
 #include "qr/qr_svg.h"
 #include "session/assets/login_page.h"
@@ -143,16 +145,52 @@ Response bad_request(std::string_view message) {
   return Response::error(bhttp::status::bad_request, "invalid_argument", message);
 }
 
-// The request body as a JSON object ("" counts as {} when `empty_ok`).
-Result<json> body_object(const Request& r, bool empty_ok) {
+// Every JSON body a route reads: bounded while it is parsed (JsonLimits' defaults, 64 levels and 100,000
+// values), before anything copies, walks or serialises it.
+constexpr JsonLimits kBodyLimits{};
+
+// The request body as a JSON object ("" counts as {} when `empty_ok`). A body over the bounds is counted
+// (body_bounds) when `rejections` is set.
+Result<json> body_object(const Request& r, bool empty_ok, telemetry::Rejections* rejections) {
   if (r.body.empty()) {
     if (empty_ok) return json::object();
     return Error(Errc::invalid_argument, "the body must be a JSON object");
   }
-  json j = json::parse(r.body, nullptr, false);
-  if (j.is_discarded()) return Error(Errc::invalid_argument, "the body is not valid JSON");
-  if (!j.is_object()) return Error(Errc::invalid_argument, "the body must be a JSON object");
-  return j;
+  ParsedJson parsed = BoundedJsonParser::parse(r.body, kBodyLimits);
+  if (parsed.over_limits() && rejections != nullptr) rejections->count(telemetry::RejectReason::body_bounds);
+  if (!parsed.ok()) return Error(Errc::invalid_argument, "the body " + parsed.message(kBodyLimits));
+  if (!parsed.value.is_object()) return Error(Errc::invalid_argument, "the body must be a JSON object");
+  return std::move(parsed.value);
+}
+
+// 'sha256-...' of every inline <script> of a page, for its Content-Security-Policy: the page's scripts
+// run, and nothing injected into it does (no 'unsafe-inline').
+std::string script_hashes(std::string_view html) {
+  std::string out;
+  std::size_t pos = 0;
+  while (true) {
+    const std::size_t open = html.find("<script>", pos);
+    if (open == std::string_view::npos) break;
+    const std::size_t start = open + 8;
+    const std::size_t end = html.find("</script>", start);
+    if (end == std::string_view::npos) break;
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_Digest(html.data() + start, end - start, digest, &length, EVP_sha256(), nullptr);
+    unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+    const int n = EVP_EncodeBlock(b64, digest, static_cast<int>(length));
+    if (!out.empty()) out += ' ';
+    out += "'sha256-" + std::string(reinterpret_cast<const char*>(b64), static_cast<std::size_t>(n)) + "'";
+    pos = end;
+  }
+  return out.empty() ? std::string("'none'") : out;
+}
+
+// The login page's policy: its own inline script (by hash), its own styles, its own origin for the QR
+// image and the event stream; no framing (clickjacking of the scan page), no plugins, no forms.
+std::string login_page_csp() {
+  return "default-src 'none'; img-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; script-src " +
+         script_hashes(assets::login_page_html()) + "; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 }
 
 Response svg_response(const SessionView& v) {
@@ -164,6 +202,7 @@ Response svg_response(const SessionView& v) {
   if (!svg) return Response::from_error(svg.error());
   Response r = Response::text(bhttp::status::ok, std::move(*svg), "image/svg+xml");
   r.with_header("Cache-Control", "no-store");
+  r.with_header("X-Content-Type-Options", "nosniff");
   return r;
 }
 
@@ -177,6 +216,12 @@ struct SessionRoutes::Impl {
   throttle::InvokePipeline* invoke;
   ScanSimulator* simulator;
   SessionRoutesOptions options;
+  telemetry::Rejections* rejections;
+  std::string page_csp = login_page_csp();  // hashed once at start-up
+
+  void reject(telemetry::RejectReason reason) const {
+    if (rejections != nullptr) rejections->count(reason);
+  }
 
   // --- authentication -----------------------------------------------------------------------------
   bool is_admin(const Request& r) const {
@@ -214,7 +259,7 @@ struct SessionRoutes::Impl {
   // --- tenants (admin) ----------------------------------------------------------------------------
   asio::awaitable<Response> create_tenant(Request& r) {
     if (!is_admin(r)) co_return Response::error(bhttp::status::unauthorized, "unauthorized", "admin token required");
-    Result<json> body = body_object(r, false);
+    Result<json> body = body_object(r, false, rejections);
     if (!body) co_return Response::from_error(body.error());
     auto it = body->find("tenant_id");
     if (it == body->end() || !it->is_string()) co_return bad_request("tenant_id (string) is required");
@@ -230,7 +275,8 @@ struct SessionRoutes::Impl {
       }
       co_return Response::from_error(st.error());
     }
-    co_return Response::json(bhttp::status::created, {{"tenant_id", tenant_id}, {"token", *token}});
+    co_return Response::json(bhttp::status::created, {{"tenant_id", tenant_id}, {"token", *token}})
+        .with_header("Cache-Control", "no-store");
   }
 
   asio::awaitable<Response> list_tenants(Request& r) {
@@ -262,7 +308,7 @@ struct SessionRoutes::Impl {
   asio::awaitable<Response> create_qr(Request& r) {
     Result<std::string> tenant = tenant_of(r);
     if (!tenant) co_return unauthorized(tenant.error());
-    Result<json> body = body_object(r, true);
+    Result<json> body = body_object(r, true, rejections);
     if (!body) co_return Response::from_error(body.error());
     Result<SessionManager::Created> created =
         co_await manager.create_qr_login(*tenant, r.span_context, options.first_link_wait);
@@ -271,14 +317,16 @@ struct SessionRoutes::Impl {
     json j = view_json(v, true);
     j["qr_svg_url"] = "/v1/qr-logins/" + v.id + "/qr.svg";
     j["page_url"] = page_url(v.id, created->login_key);
-    co_return Response::json(bhttp::status::created, j).with_header("Location", "/v1/qr-logins/" + v.id);
+    co_return Response::json(bhttp::status::created, j)
+        .with_header("Location", "/v1/qr-logins/" + v.id)
+        .with_header("Cache-Control", "no-store");
   }
 
   asio::awaitable<Response> get_qr(Request& r) {
     Owned owned = owned_session(r);
     if (owned.refusal) co_return std::move(*owned.refusal);
     std::shared_ptr<Session> s = std::move(owned.session);
-    co_return Response::json(bhttp::status::ok, view_json(s->view(), true));
+    co_return Response::json(bhttp::status::ok, view_json(s->view(), true)).with_header("Cache-Control", "no-store");
   }
 
   asio::awaitable<Response> qr_events(Request& r) {
@@ -298,7 +346,7 @@ struct SessionRoutes::Impl {
   }
 
   asio::awaitable<Response> password(std::shared_ptr<Session> s, const Request& r) {
-    Result<json> body = body_object(r, false);
+    Result<json> body = body_object(r, false, rejections);
     if (!body) co_return Response::from_error(body.error());
     auto it = body->find("password");
     if (it == body->end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
@@ -371,13 +419,24 @@ struct SessionRoutes::Impl {
     Owned owned = owned_session(r);
     if (owned.refusal) co_return std::move(*owned.refusal);
     std::shared_ptr<Session> s = std::move(owned.session);
-    Result<json> body = body_object(r, false);
+    Result<json> body = body_object(r, false, rejections);
     if (!body) co_return Response::from_error(body.error());
+    // The name first: nothing (span, metrics, throttle, ledger) sees it before it is a bounded identifier.
     auto type = body->find("@type");
-    if (type == body->end() || !type->is_string() || type->get_ref<const std::string&>().empty()) {
-      co_return bad_request("the body must be a TDLib function object with a string \"@type\"");
+    if (type == body->end() || !type->is_string() ||
+        !FunctionPolicy::is_valid_name(type->get_ref<const std::string&>())) {
+      reject(telemetry::RejectReason::invalid_function);
+      co_return bad_request("the body must be a TDLib function object whose \"@type\" is a function name "
+                            "([a-zA-Z][a-zA-Z0-9]*, at most 64 characters)");
     }
     const std::string method = type->get<std::string>();
+    std::optional<std::string> refusal = options.invoke_policy.check(method);
+    if (!refusal) refusal = FunctionPolicy::check_arguments(*body);
+    if (refusal) {
+      reject(telemetry::RejectReason::forbidden_function);
+      co_return Response::error(bhttp::status::forbidden, "forbidden_function", *refusal, {{"function", method}});
+    }
+    body->erase("@client_id");  // the engine addresses the session's own client; never the tenant's say
     std::chrono::milliseconds deadline = options.default_invoke_deadline;
     if (auto q = r.query("deadline_ms")) {
       long long ms = 0;
@@ -441,9 +500,8 @@ struct SessionRoutes::Impl {
     resp.with_header("Cache-Control", "no-store");
     resp.with_header("Referrer-Policy", "no-referrer");
     resp.with_header("X-Content-Type-Options", "nosniff");
-    resp.with_header("Content-Security-Policy",
-                     "default-src 'none'; img-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
-                     "script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'");
+    resp.with_header("Content-Security-Policy", page_csp);
+    resp.with_header("X-Frame-Options", "DENY");
     co_return resp;
   }
 
@@ -470,7 +528,7 @@ struct SessionRoutes::Impl {
   asio::awaitable<Response> page_simulate(Request& r) {
     auto s = by_page_key(r);
     if (!s || simulator == nullptr) co_return not_found();
-    Result<json> body = body_object(r, false);
+    Result<json> body = body_object(r, false, rejections);
     if (!body) co_return Response::from_error(body.error());
     auto it = body->find("outcome");
     if (it == body->end() || !it->is_string()) co_return bad_request("outcome (accept, password or decline) is required");
@@ -489,8 +547,8 @@ struct SessionRoutes::Impl {
 };
 
 SessionRoutes::SessionRoutes(SessionManager& manager, store::SessionStore& store, throttle::InvokePipeline* invoke,
-                             ScanSimulator* simulator, SessionRoutesOptions options)
-    : impl_(std::make_shared<Impl>(Impl{manager, store, invoke, simulator, std::move(options)})) {}
+                             ScanSimulator* simulator, SessionRoutesOptions options, telemetry::Rejections* rejections)
+    : impl_(std::make_shared<Impl>(Impl{manager, store, invoke, simulator, std::move(options), rejections})) {}
 
 void SessionRoutes::add_to(http::Router& router) {
   using Member = asio::awaitable<Response> (Impl::*)(Request&);

@@ -9,7 +9,11 @@
 //                 POST /v1/login/{id}/simulate
 //
 // Another tenant's session (or a wrong page key) answers 404 exactly like an unknown id. Bad input
-// answers the JSON error with its 4xx and changes nothing. The QR link appears only in the bodies of
+// answers the JSON error with its 4xx and changes nothing. Every JSON body is parsed with the bounded
+// parser (64 levels, 100,000 values: 400 invalid_argument). Invoke checks, in this order: the caller's
+// session (401/404), the body's bounds, "@type" ([a-zA-Z][a-zA-Z0-9]*, at most 64 characters: 400), the
+// function policy (403 forbidden_function, also before the session is authorized), then 409 and the
+// throttle. Answers that carry a link, a token or a key are sent with Cache-Control: no-store. The QR link appears only in the bodies of
 // the tenant's own qr-login routes and the page's event stream — never in logs or spans.
 //
 // Thread-safety: add_to() at start-up; handlers are thread-safe (they use thread-safe services).
@@ -20,9 +24,11 @@
 #include <string>
 
 #include "http/router.h"
+#include "session/function_policy.h"
 #include "session/scan_simulator.h"
 #include "session/session_manager.h"
 #include "store/session_store.h"
+#include "telemetry/rejections.h"
 #include "throttle/invoke_pipeline.h"
 
 namespace tgpulse::session {
@@ -37,14 +43,17 @@ struct SessionRoutesOptions {
   std::chrono::milliseconds default_invoke_deadline{std::chrono::seconds(30)};
   // Heartbeat and re-check interval of the event streams. Default 15 s.
   std::chrono::milliseconds events_wait{std::chrono::seconds(15)};
+  // Which TDLib functions invoke runs (invoke.allow, invoke.allow_extra; fixed deny-list). Default: the
+  // default allow-list.
+  FunctionPolicy invoke_policy;
 };
 
 class SessionRoutes {
  public:
-  // `simulator` may be null (real TDLib: the simulate route answers 404). Everything referenced must
-  // outlive the routes.
+  // `simulator` may be null (real TDLib: the simulate route answers 404); so may `rejections` (tests).
+  // Everything referenced must outlive the routes.
   SessionRoutes(SessionManager& manager, store::SessionStore& store, throttle::InvokePipeline* invoke,
-                ScanSimulator* simulator, SessionRoutesOptions options);
+                ScanSimulator* simulator, SessionRoutesOptions options, telemetry::Rejections* rejections = nullptr);
   void add_to(http::Router& router);
 
  private:

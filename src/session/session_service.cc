@@ -50,6 +50,9 @@ SessionService::~SessionService() { stop(); }
 
 Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOptions options, Telemetry telemetry) {
   if (Status st = options.sessions.validate(); !st) return st.error();
+  Result<FunctionPolicy> policy = FunctionPolicy::make(options.invoke_policy);
+  if (!policy) return policy.error();
+  options.routes.invoke_policy = std::move(*policy);
   auto impl = std::make_unique<Impl>(std::move(options), telemetry);
   Impl& m = *impl;
   const Clock& clock = SystemClock::instance();
@@ -100,7 +103,7 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   }
   if (!control.empty()) m.simulator = std::make_unique<TdsimControlClient>(control);
   m.routes = std::make_unique<SessionRoutes>(*m.manager, *m.store, m.invoke.get(), m.simulator.get(),
-                                             m.options.routes);
+                                             m.options.routes, &telemetry.rejections);
   return std::unique_ptr<SessionService>(new SessionService(std::move(impl)));
 }
 

@@ -39,6 +39,8 @@ struct SessionServiceOptions {
   SessionRoutesOptions routes;
   throttle::ThrottleOptions throttle;  // its .flood is replaced by `flood`
   throttle::FloodOptions flood;
+  // invoke.allow / invoke.allow_extra: the operator's part of the invoke function policy.
+  InvokePolicyOptions invoke_policy;
   // tdsim's control address for the page's simulate buttons; "" = the TDSIM_CONTROL_ADDR environment
   // variable (unset: no simulate buttons).
   std::string simulator_control_address;

@@ -213,7 +213,30 @@ void Engine::route(const char* line) {
   auto& ctx = *context_;
   const auto received = std::chrono::steady_clock::now();
   ctx.counts.received++;
-  auto doc = TdCodec::parse(line);
+  ParsedJson parsed = TdCodec::parse_bounded(line);
+  if (parsed.over_limits()) {
+    // Too deep or too large to pass on: the request that asked for it gets a clear error instead, and
+    // nothing copies or serialises the line.
+    ctx.counts.invalid_json++;
+    ctx.invalid_json->inc();
+    const std::string reason = parsed.message(TdCodec::kAnswerLimits);
+    logger_.warn("TDLib object over the JSON bounds dropped",
+                 {{"td.type", std::string(TdCodec::type_of(parsed.envelope))}, {"error.message", reason}});
+    auto client_id = TdCodec::client_id_of(parsed.envelope);
+    auto extra = TdCodec::extra_of(parsed.envelope);
+    std::shared_ptr<TdClient> client;
+    if (client_id && extra) {
+      std::lock_guard lock(clients_mutex_);
+      if (auto it = clients_.find(*client_id); it != clients_.end()) client = it->second;
+    }
+    if (client) {
+      json error = {{"@type", "error"}, {"code", 0}, {"message", "TDLib's answer " + reason + "; it is not passed on"}};
+      client->complete(*extra, std::move(error), received);
+    }
+    return;
+  }
+  std::optional<json> doc;
+  if (parsed.ok() && parsed.value.is_object()) doc = std::move(parsed.value);
   if (!doc) {
     ctx.counts.invalid_json++;
     ctx.invalid_json->inc();

@@ -72,6 +72,30 @@ TEST_F(EngineTest, SendCompletesWithTheAnswerAndRestoresCallerExtra) {
   EXPECT_NE(bed.metrics().find("tgpulse_td_request_duration_seconds_count{method=\"getMe\"} 1"), std::string::npos);
 }
 
+// An answer deeper than the bounds (a hostile message content, say) never reaches a copy or dump():
+// the request that asked for it fails at once with an error naming the limit, and the engine goes on.
+TEST_F(EngineTest, AnswerOverTheJsonBoundsFailsThatRequestClearly) {
+  lib.set_responder([this](int id, const json& request) {
+    if (request.value("@type", "") == "getChatHistory") {
+      const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+      lib.push(R"({"@type":"messages","messages":)" + deep + R"(,"@extra":)" + request["@extra"].dump() +
+               R"(,"@client_id":)" + std::to_string(id) + "}");
+      return;
+    }
+    lib.push_object(id, {{"@type", "ok"}}, request.value("@extra", json()));
+  });
+  auto c = client();
+  const auto started = std::chrono::steady_clock::now();
+  auto r = send(c, {{"@type", "getChatHistory"}}, 5s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s) << "waited for the timeout instead";
+  EXPECT_EQ(r.error().code, Errc::engine_error);
+  EXPECT_NE(r.error().message.find("nests deeper than the limit of 100 levels"), std::string::npos)
+      << r.error().message;
+  auto next = send(c, {{"@type", "getMe"}});
+  EXPECT_TRUE(next.ok());
+}
+
 TEST_F(EngineTest, TooManyRequestsBecomesFloodWait) {
   lib.set_responder([this](int id, const json& request) {
     lib.push_object(id, {{"@type", "error"}, {"code", 429}, {"message", "Too Many Requests: retry after 75"}},

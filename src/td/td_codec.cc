@@ -5,15 +5,13 @@
 namespace tgpulse::td {
 
 std::optional<nlohmann::json> TdCodec::parse(std::string_view text) noexcept {
-  try {
-    auto doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded() || !doc.is_object()) {
-      return std::nullopt;
-    }
-    return doc;
-  } catch (...) {  // allocation failure
-    return std::nullopt;
-  }
+  ParsedJson parsed = parse_bounded(text);
+  if (!parsed.ok() || !parsed.value.is_object()) return std::nullopt;
+  return std::move(parsed.value);
+}
+
+ParsedJson TdCodec::parse_bounded(std::string_view text) noexcept {
+  return BoundedJsonParser::parse(text, kAnswerLimits, {"@type", "@extra", "@client_id"});
 }
 
 std::string_view TdCodec::type_of(const nlohmann::json& object) noexcept {

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/bounded_json_parser.h"
 #include "core/error.h"
 #include "core/result.h"
 
@@ -35,8 +36,17 @@ inline constexpr int kAuthorizationStateCount = 10;
 
 class TdCodec {
  public:
-  // Parses one td_receive line; nullopt for invalid JSON or a non-object (never throws).
+  // Bounds of a line from td_receive/td_execute: 100 levels (far above any TDLib object; the deepest,
+  // rich text inside instant-view page blocks, stays in the tens) and 1,000,000 values (a full page of
+  // chat history is a few tens of thousands). Message contents come from other Telegram users, so an
+  // answer is bounded before anything copies or serialises it, like a tenant's body.
+  static constexpr JsonLimits kAnswerLimits{100, 1000000};
+  // Parses one td_receive line; nullopt for invalid JSON, a non-object or a line over kAnswerLimits
+  // (never throws).
   static std::optional<nlohmann::json> parse(std::string_view text) noexcept;
+  // The same parse, telling why it failed; over the limits, `envelope` still holds the line's top-level
+  // "@type", "@extra" and "@client_id" so the engine can answer the waiting request with an error.
+  static ParsedJson parse_bounded(std::string_view text) noexcept;
 
   // "@type" of an object, "" when absent or not a string.
   static std::string_view type_of(const nlohmann::json& object) noexcept;

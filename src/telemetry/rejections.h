@@ -26,6 +26,7 @@ enum class RejectReason : std::size_t {
   forbidden_function,  // invoke of a function the policy refuses
   invalid_function,    // invoke @type that is not a TDLib identifier
   body_bounds,         // a JSON body over the depth or element limit
+  request_framing,     // ambiguous HTTP framing (Transfer-Encoding other than exactly chunked): smuggling
   count_               // not a reason: the number of reasons
 };
 
