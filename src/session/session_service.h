@@ -17,6 +17,7 @@
 #include "http/router.h"
 #include "session/session_options.h"
 #include "session/session_routes.h"
+#include "session/tenant_limits.h"
 #include "telemetry/logger.h"
 #include "telemetry/metrics.h"
 #include "telemetry/rejections.h"
@@ -39,6 +40,8 @@ struct SessionServiceOptions {
   SessionRoutesOptions routes;
   throttle::ThrottleOptions throttle;  // its .flood is replaced by `flood`
   throttle::FloodOptions flood;
+  // limits.*: the per-tenant request quota and the tenant/process caps (TenantLimits).
+  TenantLimitsOptions limits;
   // tdsim's control address for the page's simulate buttons; "" = the TDSIM_CONTROL_ADDR environment
   // variable (unset: no simulate buttons).
   std::string simulator_control_address;
