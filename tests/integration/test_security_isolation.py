@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import os
 import resource
+import shutil
 import socket
 import stat
 import tempfile
@@ -160,6 +161,43 @@ def test_live_sessions_are_capped_per_tenant_then_per_process():
         code, _, _ = harness.http("DELETE", f"{st.url}/v1/sessions/{ids[0]}?logout=false", headers=st.auth())
         harness.check(code == 200, f"delete: {code}")
         harness.check(create_login(st, st.auth())[0] == 201, "no session slot after a delete")
+
+
+@contextlib.contextmanager
+def kept_data_dir(path):
+    """serve_util.Service uses `path` as its data directory and leaves it in place when it stops."""
+    real = serve_util.tempfile.mkdtemp
+
+    def mkdtemp(*args, **kwargs):
+        return path if kwargs.get("prefix") == "tgpulse-data-" else real(*args, **kwargs)
+    serve_util.tempfile.mkdtemp = mkdtemp
+    try:
+        yield
+    finally:
+        serve_util.tempfile.mkdtemp = real
+
+
+def test_sessions_restored_at_start_up_count_against_the_cap():
+    data_dir = tempfile.mkdtemp(prefix="tgpulse-limits-")
+    cfg = limits_yaml(tenant_sessions=1)
+    try:
+        with kept_data_dir(data_dir), SessionStack(config=cfg) as st:
+            doc, _ = st.start_login()
+            st.scan(doc["session_id"], "accept")
+            st.wait_status(doc["session_id"], "authorized")
+            token = st.token
+            st.service.data_dir = tempfile.mkdtemp()  # what Service.stop removes instead
+        with kept_data_dir(data_dir), SessionStack(config=cfg) as st:
+            st.token = token  # the tenant exists already; its token was shown once
+            st.service.data_dir = tempfile.mkdtemp()
+
+            def restored():
+                code, _, doc = harness.http_json("GET", st.url + "/v1/sessions", headers=st.auth())
+                return code == 200 and [s for s in doc["sessions"] if s["status"] == "authorized"]
+            harness.wait_until(restored, timeout=20, what="the session restored")
+            check_refusal(*create_login(st, st.auth()), 429, "sessions_cap", retry_after=False, scope="tenant")
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def test_login_creations_per_minute():
@@ -465,6 +503,7 @@ if __name__ == "__main__":
     harness.main([test_tenant_quota_is_one_bucket_across_routes_and_methods,
                   test_logins_in_progress_are_capped_per_tenant_then_per_process,
                   test_live_sessions_are_capped_per_tenant_then_per_process,
+                  test_sessions_restored_at_start_up_count_against_the_cap,
                   test_login_creations_per_minute,
                   test_password_attempts_end_the_login,
                   test_event_streams_are_capped_and_page_streams_count_for_the_tenant,
