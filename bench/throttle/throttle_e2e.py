@@ -48,6 +48,8 @@ throttle:
   tenant:
     default_rate: 100000
     default_burst: 100000
+limits:
+  tenant_request_rate: 0
 """
 
 

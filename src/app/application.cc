@@ -4,6 +4,7 @@
 #include <ctime>
 #include <filesystem>
 
+#include "http/connection_budget.h"
 #include "http/server.h"
 #include "session/session_service.h"
 #include "http/standard_routes.h"
@@ -89,6 +90,7 @@ Status Application::start() {
     so.throttle = config_.throttle;
     so.flood = config_.flood;
     so.invoke_policy = config_.invoke;
+    so.limits = config_.limits;
     auto sessions = session::SessionService::start(std::move(so), {*registry_, *metrics_, *logger_, *tracer_, *rejections_});
     if (!sessions) return Error(sessions.error().code, "sessions: " + sessions.error().message);
     sessions_ = std::move(*sessions);
@@ -111,6 +113,9 @@ Status Application::start() {
   server_options.write_timeout = config_.server.write_timeout;
   server_options.shutdown_grace = config_.server.shutdown_grace;
   server_options.sse_heartbeat = config_.server.sse_heartbeat;
+  server_options.max_connections = config_.server.max_connections != 0
+                                       ? config_.server.max_connections
+                                       : http::default_max_connections(http::process_fd_limit());
   server_ = std::make_unique<http::Server>(server_options, router_,
                                            http::ServerTelemetry{registry_.get(), logger_.get(), tracer_.get(), rejections_.get()});
   readiness_.add("shutdown", [server = server_.get()]() -> Status {
@@ -130,6 +135,7 @@ Status Application::start() {
     admin_options.host = config_.server.admin_host;
     admin_options.port = config_.server.admin_port;
     admin_options.threads = 1;
+    admin_options.max_connections = http::kAdminMaxConnections;  // inside the main listener's reserve
     admin_server_ = std::make_unique<http::Server>(admin_options, admin_router_,
                                                    http::ServerTelemetry{registry_.get(), logger_.get(), tracer_.get(), rejections_.get()});
     if (auto s = admin_server_->start(); !s) {
@@ -147,7 +153,8 @@ Status Application::start() {
                  {"td.library_present", std::filesystem::is_regular_file(config_.td.library, ec)},
                  {"store.data_dir", config_.store.data_dir},
                  {"metrics.namespace", config_.metrics.ns},
-                 {"server.threads", config_.server.threads}});
+                 {"server.threads", config_.server.threads},
+                 {"server.max_connections", static_cast<std::int64_t>(server_options.max_connections)}});
   return {};
 }
 

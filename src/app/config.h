@@ -13,6 +13,7 @@
 #include <string>
 
 #include "session/function_policy.h"
+#include "session/tenant_limits.h"
 #include "throttle/throttle_options.h"
 
 namespace tgpulse::app {
@@ -34,6 +35,10 @@ struct ServerConfig {
   std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};  // one response write
   std::chrono::milliseconds shutdown_grace{std::chrono::seconds(10)}; // in-flight work on SIGTERM
   std::chrono::milliseconds sse_heartbeat{std::chrono::seconds(15)};  // event-stream keep-alive comment
+  // server.max_connections: connections the main listener holds at once; more are answered 503
+  // (connections_cap) and closed. 0 = derived from RLIMIT_NOFILE minus a reserve for the admin
+  // listener, the store, TDLib and logs (http/connection_budget.h).
+  std::size_t max_connections = 0;
 };
 
 struct LogConfig {
@@ -81,6 +86,7 @@ struct Config {
   throttle::FloodOptions flood;          // flood.sleep_threshold (60s), flood.request_retries (5)
   throttle::ThrottleOptions throttle;    // throttle.* (its .flood is replaced by `flood` at wiring)
   session::InvokePolicyOptions invoke;   // invoke.allow, invoke.allow_extra (default allow-list, nothing extra)
+  session::TenantLimitsOptions limits;   // limits.*: per-tenant request quota, tenant/process caps
   std::string admin_token;               // "" = admin API off; secret: never printed or logged
 
   // "host:port" as configured (IPv6 in brackets).

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "app/config_schema.h"
+#include "http/connection_budget.h"
 
 namespace tgpulse::app {
 namespace {
@@ -263,6 +264,26 @@ TEST_F(ConfigLoaderTest, ThrottleMethodMapsAreReadFromTheFile) {
       << msg;
   const std::string bad_name = failure(sources(write_yaml("throttle:\n  session:\n    methods:\n      \"get chats\": {rate: 1}\n")));
   EXPECT_NE(bad_name.find("names no TDLib method"), std::string::npos) << bad_name;
+}
+
+TEST_F(ConfigLoaderTest, LimitsAndMaxConnectionsAreReadAndChecked) {
+  const auto file = write_yaml("limits:\n  tenant_request_rate: 7\n  tenant_logins: 3\n  password_attempts: 2\n");
+  env_["TGPULSE_MAX_CONNECTIONS"] = "10";
+  auto r = load_config(sources(file));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->limits.tenant_request_rate, 7);
+  EXPECT_EQ(r->limits.tenant_logins, 3);
+  EXPECT_EQ(r->limits.password_attempts, 2);
+  EXPECT_EQ(r->limits.process_logins, 200);  // default kept
+  EXPECT_EQ(r->server.max_connections, 10u);
+
+  // A tenant cap above the process cap, and a max_connections that leaves no descriptors in reserve.
+  env_["TGPULSE_LIMITS_TENANT_STREAMS"] = "5000";
+  env_["TGPULSE_MAX_CONNECTIONS"] = std::to_string(http::process_fd_limit());
+  const std::string msg = failure(sources());
+  EXPECT_NE(msg.find("config: limits.tenant_streams: must not exceed limits.process_streams"), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("config: server.max_connections: "), std::string::npos) << msg;
 }
 
 TEST_F(ConfigLoaderTest, FileSystemChecks) {

@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include "app/config_values.h"
+#include "http/connection_budget.h"
 
 namespace tgpulse::app {
 
@@ -239,6 +240,11 @@ ConfigSchema::ConfigSchema() {
                            "event streams send a keep-alive comment after this much silence (100ms-10m)",
                            [](auto& c) -> auto& { return c.server.sse_heartbeat; }, 100ms, 10min));
 
+  k.push_back(int_key("server.max_connections", "TGPULSE_MAX_CONNECTIONS", "--max-connections",
+                      "connections the main listener holds at once, more → 503 connections_cap; 0 = RLIMIT_NOFILE "
+                      "minus a reserve for the admin listener, store, TDLib and logs",
+                      [](auto& c) -> auto& { return c.server.max_connections; }, 0, 10'000'000));
+
   // log
   k.push_back(enum_key("log.level", "TGPULSE_LOG_LEVEL", "--log-level", "trace, debug, info, warn or error",
                        [](auto& c) -> auto& { return c.log.level; }, {"trace", "debug", "info", "warn", "error"}));
@@ -356,7 +362,7 @@ ConfigSchema::ConfigSchema() {
                        [](auto& c) -> auto& { return c.throttle.enabled; }));
   add_layer_keys(k, "session", &throttle::ThrottleOptions::session, "per session and method");
   add_layer_keys(k, "process", &throttle::ThrottleOptions::process, "per process and method");
-  add_layer_keys(k, "tenant", &throttle::ThrottleOptions::tenant, "per tenant HTTP quota");
+  add_layer_keys(k, "tenant", &throttle::ThrottleOptions::tenant, "per tenant invoke quota (all unlisted methods share one bucket)");
   k.push_back(bool_key("throttle.adaptive.enabled", "", "", "slow a bucket down after a FloodWait (AIMD)",
                        [](auto& c) -> auto& { return c.throttle.adaptive.enabled; }));
   k.push_back(number_key("throttle.adaptive.decrease_factor", "rate multiplier per FloodWait, (0, 1]",
@@ -365,6 +371,37 @@ ConfigSchema::ConfigSchema() {
                          [](auto& c) -> auto& { return c.throttle.adaptive.recovery_step; }, 0, 1, true));
   k.push_back(number_key("throttle.adaptive.floor_fraction", "slowest rate as a fraction of the configured, (0, 1]",
                          [](auto& c) -> auto& { return c.throttle.adaptive.floor_fraction; }, 0, 1, true));
+
+  // limits: per-tenant isolation (docs/security-isolation.md)
+  k.push_back(number_key("limits.tenant_request_rate",
+                         "requests per second one tenant may make across all its routes (0 = no quota)",
+                         [](auto& c) -> auto& { return c.limits.tenant_request_rate; }, 0, 1e6, false));
+  k.push_back(number_key("limits.tenant_request_burst", "burst of the tenant request quota, [1, 1000000]",
+                         [](auto& c) -> auto& { return c.limits.tenant_request_burst; }, 1, 1e6, false));
+  k.push_back(int_key("limits.tenant_sessions", "TGPULSE_LIMITS_TENANT_SESSIONS", "",
+                      "live sessions (logins included) per tenant; more → 429 sessions_cap (0 = no cap)",
+                      [](auto& c) -> auto& { return c.limits.tenant_sessions; }, 0, 10'000'000));
+  k.push_back(int_key("limits.process_sessions", "TGPULSE_LIMITS_PROCESS_SESSIONS", "",
+                      "live sessions in the process; more → 503 sessions_cap (0 = no cap)",
+                      [](auto& c) -> auto& { return c.limits.process_sessions; }, 0, 10'000'000));
+  k.push_back(int_key("limits.tenant_logins", "TGPULSE_LIMITS_TENANT_LOGINS", "",
+                      "QR logins in progress per tenant; more → 429 logins_cap (0 = no cap)",
+                      [](auto& c) -> auto& { return c.limits.tenant_logins; }, 0, 10'000'000));
+  k.push_back(int_key("limits.process_logins", "TGPULSE_LIMITS_PROCESS_LOGINS", "",
+                      "QR logins in progress in the process; more → 503 logins_cap (0 = no cap)",
+                      [](auto& c) -> auto& { return c.limits.process_logins; }, 0, 10'000'000));
+  k.push_back(int_key("limits.tenant_logins_per_minute", "TGPULSE_LIMITS_TENANT_LOGINS_PER_MINUTE", "",
+                      "QR login creations per tenant per minute; more → 429 login_rate (0 = no limit)",
+                      [](auto& c) -> auto& { return c.limits.tenant_logins_per_minute; }, 0, 10'000'000));
+  k.push_back(int_key("limits.password_attempts", "TGPULSE_LIMITS_PASSWORD_ATTEMPTS", "",
+                      "2FA password attempts per login; after that many wrong ones the login ends (0 = no limit)",
+                      [](auto& c) -> auto& { return c.limits.password_attempts; }, 0, 10'000'000));
+  k.push_back(int_key("limits.tenant_streams", "TGPULSE_LIMITS_TENANT_STREAMS", "",
+                      "open event streams (tenant and page) per tenant; more → 429 streams_cap (0 = no cap)",
+                      [](auto& c) -> auto& { return c.limits.tenant_streams; }, 0, 10'000'000));
+  k.push_back(int_key("limits.process_streams", "TGPULSE_LIMITS_PROCESS_STREAMS", "",
+                      "open event streams in the process; more → 503 streams_cap (0 = no cap)",
+                      [](auto& c) -> auto& { return c.limits.process_streams; }, 0, 10'000'000));
 
   // admin
   {
@@ -488,6 +525,21 @@ std::vector<std::string> validate_config(const Config& config) {
       config.server.admin_host == config.server.host) {
     errors.push_back("config: server.admin_listen: \"" + config.admin_listen() +
                      "\" is the same address as server.listen (give the admin listener its own port)");
+  }
+  if (auto s = config.limits.validate(); !s) errors.push_back("config: " + s.error().message);
+  if (config.server.max_connections != 0) {
+    const std::size_t nofile = http::process_fd_limit();
+    const std::size_t largest = http::largest_max_connections(nofile);
+    if (config.server.max_connections > largest) {
+      errors.push_back(fmt::format("config: server.max_connections: {} leaves too few file descriptors for the admin "
+                                   "listener, the store, TDLib and logs (RLIMIT_NOFILE is {}; at most {}, or 0 to "
+                                   "derive it; raise the limit with ulimit -n / LimitNOFILE=)",
+                                   config.server.max_connections, nofile, largest));
+    }
+  } else if (http::default_max_connections(http::process_fd_limit()) == 0) {
+    errors.push_back(fmt::format("config: server.max_connections: RLIMIT_NOFILE is {}, too low to serve any "
+                                 "connection after the reserve of {} (raise it with ulimit -n / LimitNOFILE=)",
+                                 http::process_fd_limit(), http::kMinFdReserve + http::kRefusalSlots));
   }
   throttle::ThrottleOptions t = config.throttle;
   t.flood = config.flood;

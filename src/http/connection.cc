@@ -114,6 +114,8 @@ std::string span_name(bhttp::verb method, std::string_view route) {
 Connection::Connection(Server& server, asio::ip::tcp::socket socket)
     : server_(server), stream_(std::move(socket)) {}
 
+Connection::~Connection() { server_.connection_closed(); }
+
 void Connection::stop() {
   asio::post(stream_.get_executor(), [self = shared_from_this()] {
     self->stop_requested_ = true;

@@ -31,7 +31,9 @@ struct Request;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
+  // Holds one of the server's max_connections slots from construction to destruction.
   Connection(Server& server, boost::asio::ip::tcp::socket socket);
+  ~Connection();
   // Serves the connection until it closes; runs on the socket's strand. `self` keeps it alive.
   boost::asio::awaitable<void> run(std::shared_ptr<Connection> self);
   // Shutdown: close when idle, finish the current request, end an event stream.

@@ -1,6 +1,10 @@
 #include "http/server.h"
 
+#include <array>
+
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -10,8 +14,10 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "http/connection.h"
+#include "http/connection_budget.h"
 #include "http/http_metrics.h"
 #include "telemetry/logger.h"
+#include "telemetry/rejections.h"
 
 namespace tgpulse::http {
 
@@ -83,17 +89,70 @@ asio::awaitable<void> Server::accept_loop() {
     tcp::socket socket = co_await acceptor.async_accept(strand, asio::redirect_error(asio::use_awaitable, ec));
     if (stopping_.load() || !acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
     if (ec) {
-      // Out of file descriptors and the like: say so once per occurrence and back off a little.
-      if (telemetry_.logger != nullptr) telemetry_.logger->warn("http accept failed", {{"error.message", ec.message()}});
+      // Out of file descriptors and the like: the pending connection stays queued, so pause instead of
+      // spinning, and say so at most every 10 s (with how many failed since).
+      ++accept_errors_unlogged_;
+      const auto now = std::chrono::steady_clock::now();
+      if (telemetry_.logger != nullptr && now - last_accept_error_log_ >= std::chrono::seconds(10)) {
+        telemetry_.logger->warn("http accept failed", {{"error.message", ec.message()},
+                                                       {"http.accept_failures", static_cast<std::int64_t>(accept_errors_unlogged_)}});
+        last_accept_error_log_ = now;
+        accept_errors_unlogged_ = 0;
+      }
       asio::steady_timer pause(listener_->strand, std::chrono::milliseconds(100));
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
     boost::system::error_code ignored;
+    if (options_.max_connections != 0 && open_connections_.load() >= options_.max_connections) {
+      if (telemetry_.rejections != nullptr) telemetry_.rejections->count(telemetry::RejectReason::connections_cap);
+      if (refusing_.load() < kRefusalSlots) {
+        refusing_.fetch_add(1);
+        asio::co_spawn(strand, refuse_connection(std::move(socket)), asio::detached);
+      } else {
+        socket.close(ignored);
+      }
+      continue;
+    }
+    open_connections_.fetch_add(1);
     socket.set_option(tcp::no_delay(true), ignored);
     auto connection = std::make_shared<Connection>(*this, std::move(socket));
     asio::co_spawn(strand, connection->run(connection), asio::detached);
   }
+}
+
+asio::awaitable<void> Server::refuse_connection(tcp::socket socket) {
+  struct Slot {
+    std::atomic<std::size_t>& refusing;
+    ~Slot() { refusing.fetch_sub(1); }
+  } slot{refusing_};
+  static const std::string kAnswer = [] {
+    const std::string body =
+        R"({"error":{"code":"connections_cap","message":"the server holds its maximum of connections",)"
+        R"("retry_after":1}})";
+    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+           "Connection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  boost::beast::tcp_stream stream(std::move(socket));
+  boost::system::error_code ec;
+  stream.expires_after(std::chrono::seconds(1));
+  co_await asio::async_write(stream, asio::buffer(kAnswer), asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec) {
+    // The request is not read; take (and drop) what already arrived, a little, so closing does not reset
+    // the connection before the client read the answer.
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    std::array<char, 4096> sink{};
+    std::size_t total = 0;
+    stream.expires_after(std::chrono::milliseconds(500));
+    while (total < 64 * 1024) {
+      const std::size_t n =
+          co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      total += n;
+    }
+  }
+  stream.socket().close(ec);
 }
 
 std::uint64_t Server::register_connection(const std::shared_ptr<Connection>& c) {

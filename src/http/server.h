@@ -10,6 +10,12 @@
 // request arrived, the whole request must arrive within read_timeout; each response write must finish
 // within write_timeout.
 //
+// Connections: at most max_connections are served at once; one more is accepted and answered
+// `503 connections_cap` with Retry-After and Connection: close without reading its request (at most
+// kRefusalSlots such answers at once, beyond that it is closed at once), and counted in
+// tgpulse_rejected_total{reason="connections_cap"}. An accept that fails (EMFILE, ENFILE, ...) is
+// retried after a pause, logged at most every 10 s: the loop never spins and never ends on it.
+//
 // Shutdown: stop accepting, close idle connections, let in-flight requests finish (their responses carry
 // Connection: close), end event streams, and after `shutdown_grace` close whatever is left.
 //
@@ -23,6 +29,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -61,6 +68,9 @@ struct ServerOptions {
   std::chrono::milliseconds write_timeout{30000};   // one response (or event) write
   std::chrono::milliseconds shutdown_grace{10000};  // in-flight requests may finish within this
   std::chrono::milliseconds sse_heartbeat{15000};   // event streams: comment after this much silence
+  // Connections served at once; more are answered 503 and closed. 0 = no cap (the application derives
+  // the main listener's from RLIMIT_NOFILE: http/connection_budget.h).
+  std::size_t max_connections = 0;
 };
 
 // What the server reports to; any pointer may be null (then that signal is not produced).
@@ -96,6 +106,10 @@ class Server {
   // Connection bookkeeping (used by Connection).
   std::uint64_t register_connection(const std::shared_ptr<Connection>& c);
   void unregister_connection(std::uint64_t id);
+  // A Connection was destroyed: its slot under max_connections is free.
+  void connection_closed() noexcept { open_connections_.fetch_sub(1); }
+  // Connections currently holding a slot (tests, gauges).
+  std::size_t open_connections() const noexcept { return open_connections_.load(); }
   const ServerOptions& options() const noexcept { return options_; }
   const Router& router() const noexcept { return router_; }
   HttpMetrics* metrics() const noexcept { return metrics_.get(); }
@@ -104,6 +118,8 @@ class Server {
  private:
   struct Listener;
   boost::asio::awaitable<void> accept_loop();
+  // Answers one connection over the cap with 503 and closes it (bounded in time).
+  boost::asio::awaitable<void> refuse_connection(boost::asio::ip::tcp::socket socket);
   std::size_t live_connections();
   bool wait_for_connections(std::chrono::steady_clock::time_point deadline);
 
@@ -121,6 +137,11 @@ class Server {
   std::condition_variable conn_cv_;
   std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections_;
   std::uint64_t next_connection_id_ = 1;
+
+  std::atomic<std::size_t> open_connections_{0};  // accepted and not yet destroyed
+  std::atomic<std::size_t> refusing_{0};          // connections being answered 503
+  std::chrono::steady_clock::time_point last_accept_error_log_{};  // accept loop only
+  std::uint64_t accept_errors_unlogged_ = 0;                       // accept loop only
 
   std::vector<std::thread> threads_;
   // Declared last: destroyed first, so pending coroutine frames die while the members they use live.

@@ -3,9 +3,11 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,6 +24,7 @@
 #include "http/sse_writer.h"
 #include "telemetry/logger.h"
 #include "telemetry/metrics.h"
+#include "telemetry/rejections.h"
 #include "telemetry/tracer.h"
 
 namespace tgpulse::http {
@@ -78,7 +81,7 @@ class Client {
 
 class ServerTest : public ::testing::Test {
  protected:
-  void start(ServerOptions options = {}) {
+  void start(ServerOptions options = {}, telemetry::Rejections* rejections = nullptr) {
     options.port = 0;
     log_path_ = std::filesystem::temp_directory_path() /
                 ("tgpulse-server-test-" + std::to_string(::getpid()) + "-" +
@@ -88,7 +91,7 @@ class ServerTest : public ::testing::Test {
     lo.path = log_path_.string();
     logger_ = std::make_unique<telemetry::Logger>(lo);
     tracer_ = std::make_unique<telemetry::Tracer>(telemetry::TracerOptions{});  // exports nothing
-    server_ = std::make_unique<Server>(options, router_, ServerTelemetry{&registry_, logger_.get(), tracer_.get()});
+    server_ = std::make_unique<Server>(options, router_, ServerTelemetry{&registry_, logger_.get(), tracer_.get(), rejections});
     ASSERT_TRUE(server_->start().ok());
   }
   void TearDown() override {
@@ -355,6 +358,97 @@ TEST_F(ServerTest, AmbiguousTransferEncodingIsRefusedAndClosed) {
   EXPECT_NE(reply.find(R"({"body":"hello"})"), std::string::npos) << reply;
   EXPECT_FALSE(ok.closed());
   EXPECT_EQ(calls.load(), 1);
+TEST_F(ServerTest, ConnectionsOverTheCapAreAnswered503AndCountedAndSlotsComeBack) {
+  router_.add(verb::get, "/ok", [](Request&) -> asio::awaitable<Response> {
+    co_return Response::json(status::ok, {{"ok", true}});
+  });
+  telemetry::Rejections rejections(registry_);
+  ServerOptions o;
+  o.max_connections = 2;
+  start(o, &rejections);
+  Client a(server_->port());
+  Client b(server_->port());
+  a.send(get("/ok"));
+  b.send(get("/ok"));
+  ASSERT_NE(a.read_until("}").find("200 OK"), std::string::npos);  // both hold their slot (keep-alive)
+  ASSERT_NE(b.read_until("}").find("200 OK"), std::string::npos);
+  EXPECT_EQ(server_->open_connections(), 2u);
+
+  // The third is answered without its request being read, and closed.
+  Client c(server_->port());
+  const std::string refused = c.read_to_close();
+  EXPECT_NE(refused.find("HTTP/1.1 503"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("Retry-After: 1"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("Connection: close"), std::string::npos) << refused;
+  EXPECT_NE(refused.find(R"("code":"connections_cap")"), std::string::npos) << refused;
+  EXPECT_TRUE(c.closed());
+  EXPECT_EQ(rejections.value(telemetry::RejectReason::connections_cap), 1);
+
+  // A slot given back serves the next connection.
+  a.close();
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (server_->open_connections() > 1 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  Client d(server_->port());
+  d.send(get("/ok"));
+  EXPECT_NE(d.read_until("}").find("200 OK"), std::string::npos);
+}
+
+TEST_F(ServerTest, AFloodOverTheCapNeverStopsTheServer) {
+  router_.add(verb::get, "/ok", [](Request&) -> asio::awaitable<Response> {
+    co_return Response::json(status::ok, {{"ok", true}});
+  });
+  telemetry::Rejections rejections(registry_);
+  ServerOptions o;
+  o.max_connections = 1;
+  start(o, &rejections);
+  Client held(server_->port());
+  std::vector<std::unique_ptr<Client>> flood;
+  for (int i = 0; i < 200; ++i) flood.push_back(std::make_unique<Client>(server_->port()));
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (rejections.value(telemetry::RejectReason::connections_cap) < 200 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(rejections.value(telemetry::RejectReason::connections_cap), 200);
+  EXPECT_EQ(server_->open_connections(), 1u);
+  flood.clear();
+  held.send(get("/ok"));
+  EXPECT_NE(held.read_until("}").find("200 OK"), std::string::npos);
+}
+
+TEST_F(ServerTest, AcceptKeepsGoingThroughEmfileAndServesOnceDescriptorsAreBack) {
+  router_.add(verb::get, "/ok", [](Request&) -> asio::awaitable<Response> {
+    co_return Response::json(status::ok, {{"ok", true}});
+  });
+  start();
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // Leave the process no spare descriptor: clients connect (the kernel queues them) but the server's
+  // accept fails with EMFILE.
+  const int lowest_free = ::open("/dev/null", O_RDONLY);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(lowest_free + 64);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> fds;
+  for (int fd = ::open("/dev/null", O_RDONLY); fd >= 0; fd = ::open("/dev/null", O_RDONLY)) fds.push_back(fd);
+  ASSERT_GE(fds.size(), 4u);
+  // One descriptor for the client's socket; the server has none left to accept it with.
+  ::close(fds.back());
+  fds.pop_back();
+  std::vector<std::unique_ptr<Client>> queued;
+  queued.push_back(std::make_unique<Client>(server_->port()));
+  std::this_thread::sleep_for(500ms);  // the accept loop meets EMFILE several times
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  for (int fd : fds) ::close(fd);
+  fds.clear();
+  // The queued connection is accepted now and served, and so is a new one.
+  queued.push_back(std::make_unique<Client>(server_->port()));
+  for (auto& c : queued) c->send(get("/ok"));
+  for (auto& c : queued) EXPECT_NE(c->read_until("}").find("200 OK"), std::string::npos);
+  bool logged = false;
+  for (const auto& line : log_lines()) logged = logged || line.value("message", "") == "http accept failed";
+  EXPECT_TRUE(logged);
 }
 
 }  // namespace

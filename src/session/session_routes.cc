@@ -208,6 +208,27 @@ Response svg_response(const SessionView& v) {
 
 std::string page_url(const std::string& id, const std::string& key) { return "/login/" + id + "?key=" + key; }
 
+// A refusal of TenantLimits: 429 for the tenant's own cap, 503 for the process's, the reason as the
+// error code, Retry-After when waiting helps (counted by TenantLimits).
+Response limit_refusal(const TenantLimits::Refusal& r) {
+  json extra = {{"scope", r.process_wide ? "process" : "tenant"}};
+  if (r.retry_after_s > 0) extra["retry_after"] = r.retry_after_s;
+  Response resp = Response::error(r.process_wide ? bhttp::status::service_unavailable : bhttp::status::too_many_requests,
+                                  telemetry::reject_reason_name(r.reason), r.message, extra);
+  if (r.retry_after_s > 0) resp.with_header("Retry-After", std::to_string(r.retry_after_s));
+  return resp;
+}
+
+// An event stream that gives its stream slot back when it ends (the producer's copy of the lease goes
+// with the response on every other path).
+asio::awaitable<void> stream_events_leased(std::shared_ptr<Session> session, bool simulator,
+                                           std::chrono::milliseconds wait,
+                                           std::shared_ptr<TenantLimits::Lease> lease, http::SseWriter& w) {
+  asio::awaitable<void> events = stream_events(std::move(session), simulator, wait, w);
+  co_await std::move(events);
+  if (lease) lease->release();
+}
+
 }  // namespace
 
 struct SessionRoutes::Impl {
@@ -222,6 +243,7 @@ struct SessionRoutes::Impl {
   void reject(telemetry::RejectReason reason) const {
     if (rejections != nullptr) rejections->count(reason);
   }
+  TenantLimits* limits = nullptr;  // null: no per-tenant limits
 
   // --- authentication -----------------------------------------------------------------------------
   bool is_admin(const Request& r) const {
@@ -229,11 +251,20 @@ struct SessionRoutes::Impl {
     return !options.admin_token.empty() && !token.empty() &&
            store::TenantTokens::constant_time_equal(token, options.admin_token);
   }
+  // The caller's tenant, once its request passed the tenant's request quota (an Errc::throttled error
+  // carrying the refusal otherwise: see unauthorized()).
   Result<std::string> tenant_of(const Request& r) {
     std::string_view token = bearer(r);
     if (token.empty()) return Error(Errc::unauthorized, "a bearer token is required");
     Result<store::TenantRecord> t = store.find_tenant_by_token(token);
     if (!t) return Error(Errc::unauthorized, "the token is not valid");
+    if (limits != nullptr) {
+      if (std::optional<TenantLimits::Refusal> refused = limits->admit_request(t->tenant_id)) {
+        Error e(Errc::throttled, refused->message);
+        e.retry_after_s = refused->retry_after_s;
+        return e;
+      }
+    }
     return t->tenant_id;
   }
   std::shared_ptr<Session> by_page_key(const Request& r) {
@@ -241,7 +272,13 @@ struct SessionRoutes::Impl {
     if (!key || key->empty()) return nullptr;
     return manager.find_by_login_key(r.param("id"), *key);
   }
-  static Response unauthorized(const Error& e) { return Response::from_error(e); }
+  // What a failed tenant_of() answers: 401, or 429 tenant_quota with Retry-After.
+  static Response unauthorized(const Error& e) {
+    if (e.code == Errc::throttled) {
+      return limit_refusal(TenantLimits::Refusal{telemetry::RejectReason::tenant_quota, false, e.retry_after_s, e.message});
+    }
+    return Response::from_error(e);
+  }
   // The caller's session named by the {id} parameter, or what to answer instead: 401 without a valid
   // tenant token, 404 when the session is missing or another tenant's (never 403: ids do not leak).
   struct Owned {
@@ -301,6 +338,7 @@ struct SessionRoutes::Impl {
       co_return Response::from_error(st.error());
     }
     if (invoke != nullptr) invoke->forget_tenant(tenant_id);
+    if (limits != nullptr) limits->forget_tenant(tenant_id);
     co_return Response::json(bhttp::status::ok, {{"tenant_id", tenant_id}, {"deleted", true}, {"cleanup_failed", failed}});
   }
 
@@ -310,9 +348,15 @@ struct SessionRoutes::Impl {
     if (!tenant) co_return unauthorized(tenant.error());
     Result<json> body = body_object(r, true, rejections);
     if (!body) co_return Response::from_error(body.error());
+    TenantLimits::LoginAdmission admission;
+    if (limits != nullptr) {
+      admission = limits->admit_login(*tenant);
+      if (admission.refusal) co_return limit_refusal(*admission.refusal);
+    }
     Result<SessionManager::Created> created =
         co_await manager.create_qr_login(*tenant, r.span_context, options.first_link_wait);
-    if (!created) co_return Response::from_error(created.error());
+    if (!created) co_return Response::from_error(created.error());  // the admission's slots go back
+    if (limits != nullptr) track_login(*tenant, created->view.id, std::move(admission));
     const SessionView& v = created->view;
     json j = view_json(v, true);
     j["qr_svg_url"] = "/v1/qr-logins/" + v.id + "/qr.svg";
@@ -320,6 +364,39 @@ struct SessionRoutes::Impl {
     co_return Response::json(bhttp::status::created, j)
         .with_header("Location", "/v1/qr-logins/" + v.id)
         .with_header("Cache-Control", "no-store");
+  }
+
+  // Parks a new login's slots under its id: the login slot goes at the login's outcome, the session
+  // slot when the session leaves the live map (SessionService's removal hook calls session_ended()).
+  void track_login(const std::string& tenant_id, const std::string& id, TenantLimits::LoginAdmission admission) {
+    limits->attach(id, std::move(admission.session), std::move(admission.login));
+    std::shared_ptr<Session> s = manager.find(tenant_id, id);
+    if (!s) {  // already gone (its removal hook may have run before attach)
+      limits->session_ended(id);
+      return;
+    }
+    auto [listener, view] = s->subscribe([lim = limits, id](const SessionEvent& e) {
+      if (e.type == "authorized" || e.type == "expired" || e.type == "failed" || e.type == "closed") {
+        lim->login_ended(id);
+      }
+    });
+    (void)listener;  // stays until the session goes; login_ended() is idempotent
+    if (!is_login_status(view.status)) limits->login_ended(id);
+  }
+
+  // An event stream of `s` (tenant or page route): its slot counts against the session's tenant.
+  Response events_response(std::shared_ptr<Session> s) {
+    std::shared_ptr<TenantLimits::Lease> lease;
+    if (limits != nullptr) {
+      TenantLimits::StreamAdmission admission = limits->admit_stream(s->tenant_id());
+      if (admission.refusal) return limit_refusal(*admission.refusal);
+      lease = std::make_shared<TenantLimits::Lease>(std::move(admission.stream));
+    }
+    const bool sim = simulator != nullptr;
+    const auto wait = options.events_wait;
+    return Response::event_stream([s, sim, wait, lease](http::SseWriter& w) {
+      return stream_events_leased(s, sim, wait, lease, w);
+    });
   }
 
   asio::awaitable<Response> get_qr(Request& r) {
@@ -332,10 +409,7 @@ struct SessionRoutes::Impl {
   asio::awaitable<Response> qr_events(Request& r) {
     Owned owned = owned_session(r);
     if (owned.refusal) co_return std::move(*owned.refusal);
-    std::shared_ptr<Session> s = std::move(owned.session);
-    const bool sim = simulator != nullptr;
-    const auto wait = options.events_wait;
-    co_return Response::event_stream([s, sim, wait](http::SseWriter& w) { return stream_events(s, sim, wait, w); });
+    co_return events_response(std::move(owned.session));
   }
 
   asio::awaitable<Response> qr_svg(Request& r) {
@@ -352,11 +426,27 @@ struct SessionRoutes::Impl {
     if (it == body->end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
       co_return bad_request("password (non-empty string) is required");
     }
+    if (limits != nullptr) {
+      if (std::optional<TenantLimits::Refusal> refused = limits->admit_password(s->id())) {
+        co_return limit_refusal(*refused);
+      }
+    }
     Status st = co_await manager.submit_password(s, it->get<std::string>());
     if (!st) {
       if (st.error().code == Errc::invalid_argument) {
-        co_return Response::error(bhttp::status::unprocessable_entity, "invalid_argument", st.error().message,
-                                  {{"status", "password_required"}});
+        const int left = limits != nullptr ? limits->password_attempts_left(s->id()) : -1;
+        if (left == 0) {
+          // The last attempt was wrong: the login ends (cleaned up like a cancelled one) and this
+          // answer is the refusal of every further attempt.
+          Status ended = co_await manager.cancel_login(s, r.span_context);
+          (void)ended;  // conflict when it ended on its own meanwhile; either way it is over
+          if (std::optional<TenantLimits::Refusal> refused = limits->admit_password(s->id())) {
+            co_return limit_refusal(*refused);
+          }
+        }
+        json extra = {{"status", "password_required"}};
+        if (left >= 0) extra["attempts_left"] = left;
+        co_return Response::error(bhttp::status::unprocessable_entity, "invalid_argument", st.error().message, extra);
       }
       co_return Response::from_error(st.error());
     }
@@ -514,9 +604,7 @@ struct SessionRoutes::Impl {
   asio::awaitable<Response> page_events(Request& r) {
     auto s = by_page_key(r);
     if (!s) co_return not_found();
-    const bool sim = simulator != nullptr;
-    const auto wait = options.events_wait;
-    co_return Response::event_stream([s, sim, wait](http::SseWriter& w) { return stream_events(s, sim, wait, w); });
+    co_return events_response(std::move(s));
   }
 
   asio::awaitable<Response> page_password(Request& r) {
@@ -549,6 +637,8 @@ struct SessionRoutes::Impl {
 SessionRoutes::SessionRoutes(SessionManager& manager, store::SessionStore& store, throttle::InvokePipeline* invoke,
                              ScanSimulator* simulator, SessionRoutesOptions options, telemetry::Rejections* rejections)
     : impl_(std::make_shared<Impl>(Impl{manager, store, invoke, simulator, std::move(options), rejections})) {}
+
+void SessionRoutes::set_tenant_limits(TenantLimits* limits) { impl_->limits = limits; }
 
 void SessionRoutes::add_to(http::Router& router) {
   using Member = asio::awaitable<Response> (Impl::*)(Request&);

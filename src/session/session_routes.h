@@ -27,6 +27,7 @@
 #include "session/function_policy.h"
 #include "session/scan_simulator.h"
 #include "session/session_manager.h"
+#include "session/tenant_limits.h"
 #include "store/session_store.h"
 #include "telemetry/rejections.h"
 #include "throttle/invoke_pipeline.h"
@@ -54,6 +55,10 @@ class SessionRoutes {
   // Everything referenced must outlive the routes.
   SessionRoutes(SessionManager& manager, store::SessionStore& store, throttle::InvokePipeline* invoke,
                 ScanSimulator* simulator, SessionRoutesOptions options, telemetry::Rejections* rejections = nullptr);
+  // Per-tenant quota and caps (docs/security-isolation.md): every tenant route passes the tenant's
+  // request quota right after its token resolves; logins, password attempts and event streams take
+  // their slots here. Null (the default) = no limits. Set before add_to(); must outlive the sessions.
+  void set_tenant_limits(TenantLimits* limits);
   void add_to(http::Router& router);
 
  private:

@@ -33,6 +33,7 @@ struct SessionService::Impl {
   std::unique_ptr<td::DlopenTdLibrary> library;
   std::unique_ptr<td::Engine> engine;
   std::unique_ptr<TdEngineClientFactory> engines;
+  std::unique_ptr<TenantLimits> limits;  // before the manager: sessions' listeners reach it until they go
   std::unique_ptr<SessionManager> manager;
   std::unique_ptr<throttle::Throttle> throttle;
   std::unique_ptr<throttle::FloodLedger> ledger;
@@ -53,6 +54,7 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   Result<FunctionPolicy> policy = FunctionPolicy::make(options.invoke_policy);
   if (!policy) return policy.error();
   options.routes.invoke_policy = std::move(*policy);
+  if (Status st = options.limits.validate(); !st) return st.error();
   auto impl = std::make_unique<Impl>(std::move(options), telemetry);
   Impl& m = *impl;
   const Clock& clock = SystemClock::instance();
@@ -94,9 +96,22 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   m.manager = std::make_unique<SessionManager>(
       m.io.get_executor(), SessionServices{clock, *m.store, *m.engines, telemetry.metrics, telemetry.logger,
                                            telemetry.tracer, m.options.sessions});
-  m.manager->set_on_session_removed([invoke = m.invoke.get()](const std::string& id) { invoke->forget_session(id); });
+  m.limits = std::make_unique<TenantLimits>(m.options.limits, clock, &telemetry.rejections);
+  m.manager->set_on_session_removed([invoke = m.invoke.get(), limits = m.limits.get()](const std::string& id) {
+    invoke->forget_session(id);
+    limits->session_ended(id);
+  });
   auto started = asio::co_spawn(m.io, m.manager->start(), asio::use_future);
   started.wait();
+  // Sessions brought back up count against their tenant's caps (over the cap if need be: they exist).
+  // Attach first, then look: one that is already gone was (or will be) released by the removal hook.
+  if (Result<std::vector<store::SessionRecord>> all = m.store->list_all_sessions()) {
+    for (const store::SessionRecord& r : *all) {
+      if (r.state != store::SessionState::authorized) continue;
+      m.limits->attach_restored(r.session_id, r.tenant_id);
+      if (!m.manager->find(r.tenant_id, r.session_id)) m.limits->session_ended(r.session_id);
+    }
+  }
   std::string control = m.options.simulator_control_address;
   if (control.empty()) {
     if (const char* env = std::getenv("TDSIM_CONTROL_ADDR")) control = env;
@@ -104,6 +119,7 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   if (!control.empty()) m.simulator = std::make_unique<TdsimControlClient>(control);
   m.routes = std::make_unique<SessionRoutes>(*m.manager, *m.store, m.invoke.get(), m.simulator.get(),
                                              m.options.routes, &telemetry.rejections);
+  m.routes->set_tenant_limits(m.limits.get());
   return std::unique_ptr<SessionService>(new SessionService(std::move(impl)));
 }
 

@@ -17,6 +17,7 @@
 #include "http/router.h"
 #include "session/session_options.h"
 #include "session/session_routes.h"
+#include "session/tenant_limits.h"
 #include "telemetry/logger.h"
 #include "telemetry/metrics.h"
 #include "telemetry/rejections.h"
@@ -41,6 +42,8 @@ struct SessionServiceOptions {
   throttle::FloodOptions flood;
   // invoke.allow / invoke.allow_extra: the operator's part of the invoke function policy.
   InvokePolicyOptions invoke_policy;
+  // limits.*: the per-tenant request quota and the tenant/process caps (TenantLimits).
+  TenantLimitsOptions limits;
   // tdsim's control address for the page's simulate buttons; "" = the TDSIM_CONTROL_ADDR environment
   // variable (unset: no simulate buttons).
   std::string simulator_control_address;

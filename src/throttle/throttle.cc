@@ -16,7 +16,7 @@ int retry_after_seconds(Clock::Duration d) noexcept {
 
 Throttle::Throttle(ThrottleOptions options, const Clock& clock, const telemetry::TelethonMetrics& metrics,
                    telemetry::Registry& registry, const std::vector<std::string>& known_methods)
-    : layers_(std::move(options), clock), clock_(clock), metrics_(metrics) {
+    : layers_(std::move(options), clock, known_methods), clock_(clock), metrics_(metrics) {
   auto& rates = registry.gauge("tgpulse_throttle_rate",
                                "Lowest current rate among the sessions' adaptive throttle buckets of the method "
                                "(the configured rate when none is slowed), calls per second",

@@ -7,7 +7,7 @@
 // wait would pass `deadline`, it fails at once with Errc::throttled and retry_after (whole seconds,
 // rounded up) and takes no token. Every acquire that passes observes its delay, 0 included, in
 // <ns>_throttling_delay_seconds; every acquire that has to wait or is refused counts one
-// <ns>_rate_limit_hits_total{endpoint=<method>}. admit_tenant() is the tenant's HTTP quota: no wait,
+// <ns>_rate_limit_hits_total{endpoint=<method>}. admit_tenant() is the tenant's invoke quota: no wait,
 // refused with Errc::throttled + retry_after (also a rate-limit hit).
 //
 // After a FloodWait, on_flood_wait() slows that session's bucket for the method; on_success() lets it
@@ -53,7 +53,8 @@ class Throttle {
   // Waits for the session and process layers, up to `deadline` (see above). Strings are taken by value:
   // the coroutine keeps its own copies while it waits.
   boost::asio::awaitable<Status> acquire(std::string session_id, std::string method, Clock::TimePoint deadline);
-  // The tenant's HTTP quota for one request of `method`.
+  // The tenant's invoke quota for one call of `method` (one bucket per tenant for every method not
+  // listed under throttle.tenant.methods; see ThrottleLayers).
   Status admit_tenant(std::string_view tenant_id, std::string_view method);
 
   void on_flood_wait(std::string_view session_id, std::string_view method);

@@ -13,11 +13,18 @@ AdaptiveOptions fixed_rate() {
 
 }  // namespace
 
-ThrottleLayers::ThrottleLayers(ThrottleOptions options, const Clock& clock)
-    : options_(std::move(options)), clock_(clock) {}
+ThrottleLayers::ThrottleLayers(ThrottleOptions options, const Clock& clock, std::vector<std::string> known_methods)
+    : options_(std::move(options)), clock_(clock), known_(known_methods.begin(), known_methods.end()) {}
+
+std::string_view ThrottleLayers::fold(const LayerOptions& opts, std::string_view method, bool with_known) const {
+  if (opts.per_method.count(method) != 0) return method;
+  if (with_known && known_.count(method) != 0) return method;
+  return kOtherMethods;
+}
 
 TokenBucket* ThrottleLayers::bucket(BucketsByOwner& layer, const LayerOptions& opts, std::string_view owner,
                                     std::string_view method, Clock::TimePoint now, bool adaptive) {
+  method = fold(opts, method, &layer != &tenants_);
   const BucketLimit& limit = opts.limit_for(method);
   if (limit.rate <= 0) return nullptr;
   auto owner_it = layer.find(owner);
@@ -33,6 +40,7 @@ TokenBucket* ThrottleLayers::bucket(BucketsByOwner& layer, const LayerOptions& o
 }
 
 TokenBucket* ThrottleLayers::process_bucket(std::string_view method, Clock::TimePoint now) {
+  method = fold(options_.process, method, true);
   const BucketLimit& limit = options_.process.limit_for(method);
   if (limit.rate <= 0) return nullptr;
   auto it = process_.find(method);
@@ -46,7 +54,7 @@ TokenBucket* ThrottleLayers::process_bucket(std::string_view method, Clock::Time
 const TokenBucket* ThrottleLayers::find_session_bucket(std::string_view session_id, std::string_view method) const {
   auto owner_it = sessions_.find(session_id);
   if (owner_it == sessions_.end()) return nullptr;
-  auto it = owner_it->second.find(method);
+  auto it = owner_it->second.find(fold(options_.session, method, true));
   return it == owner_it->second.end() ? nullptr : &it->second;
 }
 
@@ -92,7 +100,7 @@ double ThrottleLayers::on_success(std::string_view session_id, std::string_view 
   std::lock_guard lock(mu_);
   auto owner_it = sessions_.find(session_id);
   if (owner_it == sessions_.end()) return std::max(0.0, options_.session.limit_for(method).rate);
-  auto it = owner_it->second.find(method);
+  auto it = owner_it->second.find(fold(options_.session, method, true));
   if (it == owner_it->second.end()) return std::max(0.0, options_.session.limit_for(method).rate);
   it->second.on_success(now);
   return it->second.current_rate();

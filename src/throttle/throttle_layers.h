@@ -2,7 +2,14 @@
 // with a default for the rest (ThrottleOptions):
 //   session  — one bucket per (session, method); adaptive (slows down after a FloodWait)
 //   process  — one bucket per method, shared by every session of this process
-//   tenant   — one bucket per (tenant, method): the tenant's quota on the HTTP API
+//   tenant   — one bucket per tenant for every method not listed under throttle.tenant.methods (plus
+//              one per listed method): the tenant's quota on invoke
+//
+// Methods come from tenant input (an invoke's "@type"), so no map is keyed by a method name a tenant
+// chose: a method that is neither configured for the layer nor one of `known_methods` (the metric
+// catalog's) is folded into one shared key, kOtherMethods. Rotating "@type" values therefore shares
+// one bucket per session (gotd's middleware limits a client the same way: 10/s across methods) and
+// neither bypasses a limit nor grows a map: buckets per owner ≤ listed + known + 1.
 //
 // Reservation semantics: a call reserves in every layer it passes or in none. reserve_call() looks at
 // the session and process layers together; the delay is the larger of the two, and when it would pass
@@ -23,7 +30,9 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <set>
 #include <unordered_map>
+#include <vector>
 
 #include "core/clock.h"
 #include "throttle/throttle_options.h"
@@ -38,14 +47,17 @@ struct Grant {
   Clock::Duration delay{0};
 };
 
+// The key of every method that is neither configured for a layer nor known (not a TDLib identifier).
+inline constexpr std::string_view kOtherMethods = "(other)";
+
 class ThrottleLayers {
  public:
-  ThrottleLayers(ThrottleOptions options, const Clock& clock);
+  ThrottleLayers(ThrottleOptions options, const Clock& clock, std::vector<std::string> known_methods = {});
 
   // Session + process layers for one call of `method` on `session_id`: all or none, delay = max.
   Grant reserve_call(std::string_view session_id, std::string_view method, Clock::Duration max_delay);
-  // The tenant's HTTP quota for `method`: granted now (delay zero) or refused with the time until the
-  // next token.
+  // The tenant's invoke quota for `method` (its listed method's bucket, else the tenant's shared one):
+  // granted now (delay zero) or refused with the time until the next token.
   Grant reserve_tenant(std::string_view tenant_id, std::string_view method);
 
   // Adaptive rate of the (session, method) bucket; both return the bucket's rate afterwards
@@ -63,7 +75,7 @@ class ThrottleLayers {
   std::size_t bucket_count() const;
 
   // The session layer per method, for the scrape-time gauges: how many sessions hold a bucket for the
-  // method, how many of those are slowed below the configured rate (after a FloodWait), and the lowest
+  // method (folded: see kOtherMethods), how many of those are slowed below the configured rate (after a FloodWait), and the lowest
   // current rate among them (the configured rate when none is slowed). O(buckets) under the lock.
   struct MethodSummary {
     std::size_t buckets = 0;
@@ -91,6 +103,8 @@ class ThrottleLayers {
   // The bucket for (owner, method) in `layer`, created full; null when the limit is unlimited.
   TokenBucket* bucket(BucketsByOwner& layer, const LayerOptions& opts, std::string_view owner,
                       std::string_view method, Clock::TimePoint now, bool adaptive);
+  // The key `method` is stored under in a layer configured by `opts` (see kOtherMethods).
+  std::string_view fold(const LayerOptions& opts, std::string_view method, bool with_known) const;
   TokenBucket* process_bucket(std::string_view method, Clock::TimePoint now);
   const TokenBucket* find_session_bucket(std::string_view session_id, std::string_view method) const;
   std::size_t count_locked() const;
@@ -99,6 +113,7 @@ class ThrottleLayers {
 
   const ThrottleOptions options_;
   const Clock& clock_;
+  const std::set<std::string, std::less<>> known_;
   mutable std::mutex mu_;
   BucketsByOwner sessions_;  // guarded by mu_
   BucketsByOwner tenants_;   // guarded by mu_

@@ -100,13 +100,39 @@ TEST(ThrottleLayers, TenantQuotaIsRefusedAtOnceNeverQueued) {
 
 TEST(ThrottleLayers, FloodWaitSlowsOnlyThatSessionsMethodAndSuccessRecovers) {
   FakeClock clock;
-  ThrottleLayers layers(small_limits(), clock);
+  ThrottleLayers layers(small_limits(), clock, {"getMe", "getChats"});
   EXPECT_DOUBLE_EQ(layers.on_flood_wait("s1", "getMe"), 5);
   EXPECT_DOUBLE_EQ(layers.current_rate("s1", "getMe"), 5);
   EXPECT_DOUBLE_EQ(layers.current_rate("s1", "getChats"), 10);
   EXPECT_DOUBLE_EQ(layers.current_rate("s2", "getMe"), 10);
   for (int i = 0; i < 10; ++i) layers.on_success("s1", "getMe");
   EXPECT_DOUBLE_EQ(layers.current_rate("s1", "getMe"), 10);
+}
+
+TEST(ThrottleLayers, RotatingUnknownMethodsSharesOneBucketAndGrowsNoMap) {
+  FakeClock clock;
+  ThrottleOptions o = small_limits();
+  o.process.default_limit = BucketLimit{100, 100};  // a process default: every layer stores buckets
+  ThrottleLayers layers(o, clock, {"getMe"});
+  // Session default burst 2: two calls of made-up methods pass, the third waits — whatever its name.
+  ASSERT_TRUE(layers.reserve_call("s1", "rotate0", 0s).granted);
+  ASSERT_TRUE(layers.reserve_call("s1", "rotate1", 0s).granted);
+  EXPECT_FALSE(layers.reserve_call("s1", "rotate2", 0s).granted);
+  // A known method keeps its own bucket.
+  EXPECT_TRUE(layers.reserve_call("s1", "getMe", 0s).granted);
+  // Tenant layer (default burst 2): one bucket for every method not listed, known or not.
+  ASSERT_TRUE(layers.reserve_tenant("t", "rotateA").granted);
+  ASSERT_TRUE(layers.reserve_tenant("t", "getChats").granted);
+  EXPECT_FALSE(layers.reserve_tenant("t", "rotateB").granted);
+  EXPECT_TRUE(layers.reserve_tenant("t", "getMe").granted);  // listed: its own (unlimited) limit
+  // Ten thousand distinct names later the maps hold what they held.
+  const std::size_t before = layers.bucket_count();
+  for (int i = 0; i < 10000; ++i) {
+    (void)layers.reserve_call("s1", "m" + std::to_string(i), 1h);
+    (void)layers.reserve_tenant("t", "m" + std::to_string(i));
+  }
+  EXPECT_EQ(layers.bucket_count(), before);
+  EXPECT_LE(before, 6u);  // s1: (other), getMe; process: (other), getMe; tenant t: (other)
 }
 
 TEST(ThrottleLayers, DisabledGrantsEveryCallButKeepsTheTenantQuota) {

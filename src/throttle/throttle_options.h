@@ -81,9 +81,11 @@ struct ThrottleOptions {
   // methods when one process hosts many accounts behind one IP.
   LayerOptions process{BucketLimit{0, 1}, {{"sendMessage", {30, 30}}}};
 
-  // Per tenant on the HTTP API (a quota: refused at once with 429 and Retry-After, never waited):
-  // 50 requests/s with a burst of 100 per method — a product choice that keeps one tenant from starving
-  // the others; it is far above what a single account may send to Telegram.
+  // Per tenant on invoke (a quota: refused at once with 429 and Retry-After, never waited): 50 calls/s
+  // with a burst of 100 for all the tenant's methods together, plus a bucket of its own for each method
+  // listed here. A product choice that keeps one tenant from starving the others; it is far above what
+  // a single account may send to Telegram. (Every tenant route, invoke included, also passes the
+  // tenant's overall request quota, limits.tenant_request_rate.)
   LayerOptions tenant{BucketLimit{50, 100}, {}};
 
   AdaptiveOptions adaptive;
