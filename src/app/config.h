@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 
+#include "session/session_options.h"
 #include "throttle/throttle_options.h"
 
 namespace tgpulse::app {
@@ -77,6 +78,9 @@ struct Config {
   StoreConfig store;
   QrConfig qr;
   SessionsConfig sessions;
+  // store.accept_empty_store, store.min_free_bytes, store.probe_interval, sessions.cleanup_retry_initial,
+  // sessions.cleanup_retry_max, sessions.cleanup_stuck_after (defaults and meaning: DataSafetyOptions)
+  session::DataSafetyOptions safety;
   throttle::FloodOptions flood;          // flood.sleep_threshold (60s), flood.request_retries (5)
   throttle::ThrottleOptions throttle;    // throttle.* (its .flood is replaced by `flood` at wiring)
   std::string admin_token;               // "" = admin API off; secret: never printed or logged
