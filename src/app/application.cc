@@ -86,6 +86,7 @@ Status Application::start() {
     so.sessions.idle_ttl = config_.sessions.idle_ttl;
     so.sessions.api_id = config_.td.api_id;
     so.sessions.api_hash = config_.td.api_hash;
+    so.sessions.safety = config_.safety;
     so.routes.admin_token = config_.admin_token;
     so.throttle = config_.throttle;
     so.flood = config_.flood;
@@ -100,6 +101,7 @@ Status Application::start() {
   http::add_standard_routes(router_, readiness_, *registry_);
   // [areas: register routes here, e.g. session::add_routes(router_, *sessions_)]
   sessions_->add_routes(router_);
+  sessions_->add_readiness(readiness_);
 
   // 6. HTTP server.
   http::ServerOptions server_options;

@@ -14,6 +14,7 @@
 
 #include "session/function_policy.h"
 #include "session/tenant_limits.h"
+#include "session/session_options.h"
 #include "throttle/throttle_options.h"
 
 namespace tgpulse::app {
@@ -83,6 +84,9 @@ struct Config {
   StoreConfig store;
   QrConfig qr;
   SessionsConfig sessions;
+  // store.accept_empty_store, store.min_free_bytes, store.probe_interval, sessions.cleanup_retry_initial,
+  // sessions.cleanup_retry_max, sessions.cleanup_stuck_after (defaults and meaning: DataSafetyOptions)
+  session::DataSafetyOptions safety;
   throttle::FloodOptions flood;          // flood.sleep_threshold (60s), flood.request_retries (5)
   throttle::ThrottleOptions throttle;    // throttle.* (its .flood is replaced by `flood` at wiring)
   session::InvokePolicyOptions invoke;   // invoke.allow, invoke.allow_extra (default allow-list, nothing extra)

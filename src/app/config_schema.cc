@@ -326,6 +326,28 @@ ConfigSchema::ConfigSchema() {
     k.push_back(std::move(dir));
   }
 
+  // Operator-mistake defences of the data directory (session::DataSafetyOptions; docs/security-sweep.md)
+  k.push_back(bool_key("store.accept_empty_store", "TGPULSE_STORE_ACCEPT_EMPTY", "--accept-empty-store",
+                       "start on a store without session records although session directories exist: they are "
+                       "moved to <data_dir>/quarantine/<time>/, never deleted (default false: refuse to start)",
+                       [](auto& c) -> auto& { return c.safety.accept_empty_store; }));
+  k.push_back(size_key("store.min_free_bytes", "TGPULSE_STORE_MIN_FREE_BYTES", "--min-free-bytes",
+                       "/readyz data_dir fails below this much free space on the data directory's file system; "
+                       "0 = no check (0-1048576GiB)",
+                       [](auto& c) -> auto& { return c.safety.min_free_bytes; }, 0, 1ull << 50));
+  k.push_back(duration_key("store.probe_interval", "TGPULSE_STORE_PROBE_INTERVAL", "",
+                           "how often the store and the data directory are probed for /readyz (100ms-1m)",
+                           [](auto& c) -> auto& { return c.safety.probe_interval; }, 100ms, 1min));
+  k.push_back(duration_key("sessions.cleanup_retry_initial", "TGPULSE_SESSIONS_CLEANUP_RETRY_INITIAL", "",
+                           "first retry delay of a failed session cleanup, doubled after each failure (100ms-1h)",
+                           [](auto& c) -> auto& { return c.safety.cleanup_retry_initial; }, 100ms, 1h));
+  k.push_back(duration_key("sessions.cleanup_retry_max", "TGPULSE_SESSIONS_CLEANUP_RETRY_MAX", "",
+                           "longest delay between retries of a failed session cleanup (100ms-24h)",
+                           [](auto& c) -> auto& { return c.safety.cleanup_retry_max; }, 100ms, 24h));
+  k.push_back(int_key("sessions.cleanup_stuck_after", "TGPULSE_SESSIONS_CLEANUP_STUCK_AFTER", "",
+                      "/readyz cleanup fails while a cleanup has failed this many times or more (1-1000)",
+                      [](auto& c) -> auto& { return c.safety.cleanup_stuck_after; }, 1, 1000));
+
   // qr, sessions
   k.push_back(duration_key("qr.timeout", "TGPULSE_QR_TIMEOUT", "--qr-timeout",
                            "overall deadline of a QR login (5s-1h)", [](auto& c) -> auto& { return c.qr.timeout; },
@@ -514,6 +536,10 @@ std::vector<std::string> validate_config(const Config& config) {
   }
   if (fs::exists(config.store.data_dir, ec) && !fs::is_directory(config.store.data_dir, ec)) {
     errors.push_back("config: store.data_dir: \"" + config.store.data_dir + "\" exists and is not a directory");
+  }
+  if (config.safety.cleanup_retry_max < config.safety.cleanup_retry_initial) {
+    errors.push_back("config: sessions.cleanup_retry_max: must be at least sessions.cleanup_retry_initial (" +
+                     format_duration(config.safety.cleanup_retry_initial) + ")");
   }
   if (!config.log.path.empty() && config.log.path != "-") {
     const fs::path parent = fs::absolute(config.log.path, ec).parent_path();

@@ -1,5 +1,8 @@
 #include "session/session_cleanup.h"
 
+#include <time.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <set>
 #include <vector>
@@ -16,13 +19,95 @@ double seconds_between(Clock::TimePoint a, Clock::TimePoint b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
+fs::path data_root(const std::string& data_dir) {
+  std::error_code ec;
+  fs::path root = fs::absolute(data_dir, ec);
+  if (ec) root = data_dir;
+  return root.lexically_normal();
+}
+
+// "20261202T010203.456Z": sorts by time, no ':' (safe in every shell and file manager).
+std::string quarantine_stamp(Clock::WallTime t) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  const time_t secs = static_cast<time_t>(ms / 1000);
+  struct tm utc {};
+  gmtime_r(&secs, &utc);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
+                utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+// The names of the entries directly under `root` (empty when it does not exist).
+Result<std::vector<std::string>> entries_of(const fs::path& root) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (!fs::exists(root, ec)) return out;
+  for (fs::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+    out.push_back(it->path().filename().string());
+  }
+  if (ec) return Error(Errc::internal, "listing " + root.string() + ": " + ec.message());
+  return out;
+}
+
 }  // namespace
 
-std::string SessionCleanup::sessions_root() const {
-  std::error_code ec;
-  fs::path root = fs::absolute(services_.options.data_dir, ec);
-  if (ec) root = services_.options.data_dir;
-  return (root.lexically_normal() / "sessions").string();
+std::string SessionCleanup::sessions_root(const SessionOptions& options) {
+  return (data_root(options.data_dir) / "sessions").string();
+}
+
+std::string SessionCleanup::quarantine_root(const SessionOptions& options) {
+  return (data_root(options.data_dir) / "quarantine").string();
+}
+
+Status SessionCleanup::check_store_accounts_for_data(store::SessionStore& store, const SessionOptions& options) {
+  Result<std::vector<store::SessionRecord>> all = store.list_all_sessions();
+  if (!all) return Error(Errc::store_error, "listing session records: " + all.error().message);
+  if (!all->empty() || options.safety.accept_empty_store) return {};
+  const std::string sessions_dir = sessions_root(options);
+  Result<std::vector<std::string>> entries = entries_of(sessions_dir);
+  if (!entries) return entries.error();
+  if (entries->empty()) return {};
+  return Error(Errc::conflict,
+               "the session store holds no session record, but " + sessions_dir + " holds " +
+                   std::to_string(entries->size()) +
+                   " session director" + (entries->size() == 1 ? "y" : "ies") +
+                   ": the database is new, emptied or replaced (wrong store.data_dir, a restored or deleted "
+                   "tgpulse.db?). Nothing was deleted or moved. Put the right database back, or start once "
+                   "with store.accept_empty_store=true (--accept-empty-store true, TGPULSE_STORE_ACCEPT_EMPTY=true) "
+                   "to move those directories to " + quarantine_root(options) + "/<time>/ and start empty");
+}
+
+Status SessionCleanup::resume(const std::string& session_id, const std::string& trigger_name, bool logout,
+                              int attempt) {
+  Result<store::SessionRecord> found = services_.store.find_session(session_id);
+  if (!found) {
+    if (found.error().code == Errc::not_found) return {};  // nothing left of it
+    return Error(Errc::store_error, "store: " + found.error().message);
+  }
+  store::SessionRecord record = std::move(*found);
+  const auto started = services_.clock.now();
+  telemetry::Span span = services_.tracer.start_span("telethon_session_cleanup");
+  span.set_attribute("telethon.operation", std::string("session_cleanup"));
+  span.set_attribute("telethon.tenant_id", record.tenant_id);
+  span.set_attribute("telethon.session_id", record.session_id);
+  span.set_attribute("telethon.cleanup.trigger", trigger_name);
+  span.set_attribute("telethon.cleanup.attempt", static_cast<std::int64_t>(attempt));
+  span.set_attribute("telethon.cleanup.resumed_from", std::string(store::session_state_name(record.state)));
+  std::string failure;
+  if (!store::is_cleanup_state(record.state)) {
+    store::SessionStateChange change;
+    change.to = store::SessionState::cleanup_pending;
+    change.cleanup_trigger = trigger_name;
+    change.cleanup_logout = logout;
+    failure = advance(record, change);
+  }
+  if (failure.empty()) {
+    if (Status st = remove_local(record); !st) failure = st.error().message;
+  }
+  report(record, trigger_name, failure.empty(), failure, started, span);
+  if (!failure.empty()) return Error(Errc::internal, "cleanup failed: " + failure);
+  return {};
 }
 
 asio::awaitable<Status> SessionCleanup::run(Session* session, store::SessionRecord record, std::string trigger_name,
@@ -156,6 +241,7 @@ SessionCleanup::SweepReport SessionCleanup::sweep_startup() {
     services_.logger.error("Session sweep could not list records", {{"error.message", all.error().message}});
     return out;
   }
+  const bool store_empty = all->empty();
   std::set<std::string> known_dirs;  // directory names (<id>) under sessions_root() that have a record
   for (store::SessionRecord& r : *all) {
     if (!store::is_cleanup_state(r.state)) {
@@ -171,30 +257,59 @@ SessionCleanup::SweepReport SessionCleanup::sweep_startup() {
     span.set_attribute("telethon.cleanup.resumed_from", std::string(store::session_state_name(r.state)));
     Status st = remove_local(r);
     ++out.finished;
+    const std::string trigger_name = r.cleanup_trigger.empty() ? trigger::kRestart : r.cleanup_trigger;
     if (!st) {
       ++out.failed;
       known_dirs.insert(fs::path(r.engine_dir).filename().string());
+      out.failed_cleanups.push_back({r.session_id, trigger_name, r.cleanup_logout});
     }
-    report(r, r.cleanup_trigger.empty() ? trigger::kRestart : r.cleanup_trigger, st.ok(),
-           st.ok() ? std::string() : st.error().message, started, span);
+    report(r, trigger_name, st.ok(), st.ok() ? std::string() : st.error().message, started, span);
   }
 
-  std::error_code ec;
-  fs::path root(sessions_root());
-  if (!fs::exists(root, ec)) return out;
-  for (fs::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
-    std::string dir = it->path().string();
-    if (known_dirs.count(it->path().filename().string()) != 0) continue;
-    std::error_code rm_ec;
-    fs::remove_all(it->path(), rm_ec);
-    if (rm_ec) {
-      services_.logger.error("Session sweep could not remove an orphan engine directory",
-                             {{"error.message", rm_ec.message()}, {"file.directory", dir}});
-    } else {
-      ++out.orphan_directories;
-    }
+  const fs::path root(sessions_root());
+  Result<std::vector<std::string>> entries = entries_of(root);
+  if (!entries) {
+    services_.logger.error("Session sweep could not list engine directories", {{"error.message", entries.error().message}});
+    return out;
   }
-  if (ec) services_.logger.error("Session sweep could not list engine directories", {{"error.message", ec.message()}});
+  std::vector<std::string> unknown;
+  for (std::string& name : *entries) {
+    if (known_dirs.count(name) == 0) unknown.push_back(std::move(name));
+  }
+  if (unknown.empty()) return out;
+  if (store_empty && !services_.options.safety.accept_empty_store) {
+    // check_store_accounts_for_data() refuses this case first; should a caller skip it, nothing moves.
+    services_.logger.error("Session sweep left directories without a record in place: the store is empty",
+                           {{"file.directory", root.string()}, {"sessions.unknown", static_cast<std::int64_t>(unknown.size())}});
+    return out;
+  }
+  const fs::path target = fs::path(quarantine_root()) / quarantine_stamp(services_.clock.wall());
+  std::error_code ec;
+  fs::create_directories(target, ec);
+  if (ec) {
+    out.quarantine_failed = static_cast<int>(unknown.size());
+    services_.logger.error("Session sweep could not create the quarantine directory; directories without a record "
+                           "were left in place",
+                           {{"error.message", ec.message()}, {"file.directory", target.string()}});
+    return out;
+  }
+  // It holds customers' authorizations: as private as the data directory, whatever the umask.
+  fs::permissions(quarantine_root(), fs::perms::owner_all, fs::perm_options::replace, ec);
+  fs::permissions(target, fs::perms::owner_all, fs::perm_options::replace, ec);
+  out.quarantine_dir = target.string();
+  for (const std::string& name : unknown) {
+    std::error_code mv_ec;
+    fs::rename(root / name, target / name, mv_ec);
+    if (mv_ec) {
+      ++out.quarantine_failed;
+      services_.logger.error("Session sweep could not quarantine a directory without a record; left in place",
+                             {{"error.message", mv_ec.message()}, {"file.path", (root / name).string()}});
+      continue;
+    }
+    ++out.orphan_directories;
+    services_.logger.warn("Session directory without a record quarantined",
+                          {{"file.path", (root / name).string()}, {"file.target_path", (target / name).string()}});
+  }
   return out;
 }
 

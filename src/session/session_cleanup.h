@@ -8,8 +8,14 @@
 //
 // After a crash the start-up sweep (sweep_startup) finishes every record left in a cleanup state (the
 // engine client died with the process, so the engine step is skipped: a logOut that never reached
-// Telegram is not retried; the local data is removed) and removes engine directories that have no
-// record.
+// Telegram is not retried; the local data is removed). Entries under <data_dir>/sessions that no record
+// accounts for are never deleted: they are moved to <data_dir>/quarantine/<UTC time>/<name> (a rename,
+// same file system), logged at WARN with their path and counted. Before any of that,
+// check_store_accounts_for_data() refuses a store that holds no session record at all while session
+// directories exist (a new, emptied or replaced database), unless safety.accept_empty_store.
+//
+// A cleanup that failed and left its record or directory behind is finished later by resume() (the
+// session manager's retry loop; see CleanupRetryQueue).
 //
 // Each run counts <ns>_session_cleanup_total{status}, observes <ns>_session_cleanup_duration_seconds,
 // logs "Session cleanup completed" (duration, status, tenant_id, session_id, trigger) and records a
@@ -20,6 +26,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <utility>  // boost/asio/awaitable.hpp uses std::exchange without including it
 #include <boost/asio/awaitable.hpp>
@@ -53,17 +60,40 @@ class SessionCleanup {
   boost::asio::awaitable<Status> run(Session* session, store::SessionRecord record, std::string trigger_name,
                                      bool logout, const telemetry::SpanContext* parent);
 
+  struct FailedCleanup {
+    std::string session_id;
+    std::string trigger;
+    bool logout = false;
+  };
   struct SweepReport {
     int finished = 0;              // records in a cleanup state that were finished
-    int failed = 0;                // of those, the ones that failed again (left for the next sweep)
-    int orphan_directories = 0;    // engine directories without a record, removed
+    int failed = 0;                // of those, the ones that failed again (see failed_cleanups)
+    int orphan_directories = 0;    // entries under sessions_root() without a record, moved to quarantine
+    int quarantine_failed = 0;     // of those, the ones that could not be moved (left in place, logged)
+    std::string quarantine_dir;    // where they went ("" if none)
+    std::vector<FailedCleanup> failed_cleanups;  // for the retry queue
   };
-  // Finishes records left in a cleanup state and removes orphan engine directories. Call before any
-  // session is live.
+  // Errc::conflict when the store holds no session record but sessions_root() holds entries, unless
+  // options.safety.accept_empty_store; the message names the counts, the paths and the override.
+  // Errc::store_error when the store cannot be listed. Reads only: call before sweep_startup() (the
+  // service calls it before it starts the engine).
+  static Status check_store_accounts_for_data(store::SessionStore& store, const SessionOptions& options);
+  // Finishes records left in a cleanup state and moves entries without a record to the quarantine.
+  // Call before any session is live. Never deletes an entry no record accounts for.
   SweepReport sweep_startup();
+  // Finishes a cleanup that failed earlier, for a session that is not live: the record (if any is
+  // left) goes to cleanup_removing, its directory and then the record are removed. Ok when nothing of
+  // the session is left. Logged and counted like any cleanup; `attempt` (2 for the first retry) goes
+  // to the log and the span. Runs on the caller's thread (a store call and a directory removal, like
+  // the cleanup steps of run()).
+  Status resume(const std::string& session_id, const std::string& trigger_name, bool logout, int attempt);
 
   // <data_dir>/sessions
-  std::string sessions_root() const;
+  std::string sessions_root() const { return sessions_root(services_.options); }
+  static std::string sessions_root(const SessionOptions& options);
+  // <data_dir>/quarantine
+  std::string quarantine_root() const { return quarantine_root(services_.options); }
+  static std::string quarantine_root(const SessionOptions& options);
 
  private:
   // Writes a state change; returns "" or what failed (and leaves `record` as stored).

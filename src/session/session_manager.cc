@@ -38,13 +38,18 @@ SessionManager::SessionManager(asio::any_io_executor executor, SessionServices s
     : executor_(executor),
       services_(std::move(services)),
       cleanup_(services_),
-      idle_timer_(asio::make_strand(executor)) {}
+      idle_timer_(asio::make_strand(executor)),
+      retries_(services_.clock, services_.options.safety.cleanup_retry_initial,
+               services_.options.safety.cleanup_retry_max, services_.options.safety.cleanup_stuck_after),
+      retry_timer_(asio::make_strand(executor)) {}
 
 SessionManager::~SessionManager() = default;
 
 asio::awaitable<SessionManager::StartReport> SessionManager::start() {
   StartReport report;
   report.sweep = cleanup_.sweep_startup();
+  quarantined_ += static_cast<std::uint64_t>(report.sweep.orphan_directories);
+  for (const auto& f : report.sweep.failed_cleanups) queue_retry(f.session_id, f.trigger, f.logout);
   Result<std::vector<store::SessionRecord>> all = services_.store.list_all_sessions();
   if (!all) {
     services_.logger.error("Session restore could not list records", {{"error.message", all.error().message}});
@@ -54,7 +59,7 @@ asio::awaitable<SessionManager::StartReport> SessionManager::start() {
         // The login's client and page key died with the previous process: it cannot finish.
         services_.metrics.qr_failed.inc();
         Status st = co_await cleanup_.run(nullptr, r, trigger::kRestart, false, nullptr);
-        (void)st;  // counted and logged by the cleanup
+        if (!st) queue_retry(r.session_id, trigger::kRestart, false);  // counted and logged by the cleanup
         ++report.interrupted_logins;
       } else if (r.state == store::SessionState::authorized) {
         auto session = std::make_shared<Session>(executor_, services_.clock, r.session_id, r.tenant_id, "",
@@ -78,12 +83,14 @@ asio::awaitable<SessionManager::StartReport> SessionManager::start() {
   if (services_.options.idle_ttl.count() > 0) {
     asio::co_spawn(idle_timer_.get_executor(), idle_loop(), asio::detached);
   }
+  asio::co_spawn(retry_timer_.get_executor(), retry_loop(), asio::detached);
   services_.logger.info("Sessions started",
                         {{"sessions.restored", report.restored},
                          {"sessions.interrupted_logins", report.interrupted_logins},
                          {"sessions.sweep.finished", report.sweep.finished},
                          {"sessions.sweep.failed", report.sweep.failed},
-                         {"sessions.sweep.orphan_directories", report.sweep.orphan_directories}});
+                         {"sessions.sweep.quarantined", report.sweep.orphan_directories},
+                         {"sessions.sweep.quarantine_failed", report.sweep.quarantine_failed}});
   co_return report;
 }
 
@@ -95,6 +102,7 @@ asio::awaitable<void> SessionManager::stop() {
     for (const auto& [id, s] : sessions_) live.push_back(s);
   }
   asio::post(idle_timer_.get_executor(), [this] { idle_timer_.cancel(); });
+  asio::post(retry_timer_.get_executor(), [this] { retry_timer_.cancel(); });
   for (const auto& s : live) {
     SessionSignal sig;
     sig.kind = SessionSignal::Kind::cancel;
@@ -295,6 +303,58 @@ asio::awaitable<void> SessionManager::idle_loop() {
   }
 }
 
+void SessionManager::queue_retry(const std::string& id, const std::string& trigger_name, bool logout) {
+  Result<store::SessionRecord> left = services_.store.find_session(id);
+  if (!left && left.error().code == Errc::not_found) return;  // the engine step failed, the local data is gone
+  retries_.failed(id, trigger_name, logout);
+  services_.logger.warn("Session cleanup will be retried",
+                        {{"session_id", id}, {"trigger", trigger_name},
+                         {"retry_in_ms", static_cast<std::int64_t>(retries_.delay_after(1).count())}});
+}
+
+int SessionManager::retry_due_cleanups() {
+  int finished = 0;
+  for (const CleanupRetryQueue::Entry& e : retries_.due()) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) break;
+      if (sessions_.count(e.session_id) != 0) continue;  // live again: its own coroutine cleans it
+    }
+    Status st = cleanup_.resume(e.session_id, e.trigger, e.logout, e.attempts + 1);
+    if (st) {
+      retries_.succeeded(e.session_id);
+      ++finished;
+    } else {
+      retries_.failed(e.session_id, e.trigger, e.logout);
+      services_.logger.warn("Session cleanup will be retried",
+                            {{"session_id", e.session_id}, {"trigger", e.trigger},
+                             {"cleanup.attempts", e.attempts + 1},
+                             {"retry_in_ms", static_cast<std::int64_t>(retries_.delay_after(e.attempts + 1).count())}});
+    }
+  }
+  return finished;
+}
+
+asio::awaitable<void> SessionManager::retry_loop() {
+  // Real-time ticks; the due times are on services_.clock (a FakeClock in tests).
+  const auto tick = std::min<std::chrono::milliseconds>(services_.options.safety.cleanup_retry_initial,
+                                                         std::chrono::seconds(1));
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) co_return;
+    }
+    retry_timer_.expires_after(tick);
+    boost::system::error_code ec;
+    co_await retry_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) co_return;
+    }
+    if (retries_.next_due() <= services_.clock.now()) retry_due_cleanups();
+  }
+}
+
 asio::awaitable<bool> SessionManager::restore(Session& session, const store::SessionRecord& record) {
   Result<std::unique_ptr<EngineClient>> client = services_.engines.create({record.engine_dir});
   if (!client) {
@@ -388,6 +448,7 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
     if (request) trigger_name = request->trigger;
     const telemetry::SpanContext* cleanup_parent = request && request->parent ? &*request->parent : nullptr;
     cleanup_status = co_await cleanup_.run(session.get(), record, trigger_name, logout, cleanup_parent);
+    if (!cleanup_status->ok()) queue_retry(record.session_id, trigger_name, logout);
   }
   session->close_inbox();
   erase(session->id());

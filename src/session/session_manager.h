@@ -3,14 +3,19 @@
 // authorization → cleanup (SessionCleanup). Every end of a session goes through that coroutine, so
 // cleanups of one session never overlap.
 //
-//   start():  the start-up sweep (finish interrupted cleanups, remove orphan engine directories), clean
-//             logins a restart interrupted, bring authorized sessions back up (same directory and key:
-//             the client goes straight to authorizationStateReady), start the idle-TTL sweeper.
+//   start():  the start-up sweep (finish interrupted cleanups, quarantine engine directories without a
+//             record), clean logins a restart interrupted, bring authorized sessions back up (same
+//             directory and key: the client goes straight to authorizationStateReady), start the
+//             idle-TTL sweeper and the cleanup retry loop.
+//   Cleanups that fail and leave their record or directory behind go to a CleanupRetryQueue; the
+//   retry loop (on its own strand of the manager's executor) resumes them with exponential back-off
+//   for as long as the manager runs.
 //   Tenant isolation: every lookup takes the tenant; another tenant's session is "not found".
 //
 // Thread-safety: thread-safe. The map is guarded by a mutex; a session's state lives on its strand.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -24,6 +29,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "session/cleanup_retry_queue.h"
 #include "session/session.h"
 #include "session/session_cleanup.h"
 #include "session/session_services.h"
@@ -90,12 +96,24 @@ class SessionManager {
   // Runs one idle-TTL pass now (the sweeper calls it periodically); returns how many were started.
   int sweep_idle();
 
+  // Retries the failed cleanups that are due now (the retry loop calls it periodically); returns how
+  // many finished. Synchronous store and file-system work, like the cleanup steps themselves: call it
+  // on the manager's executor.
+  int retry_due_cleanups();
+  // Failed cleanups waiting for a retry, and how many of them are stuck (thread-safe, cheap).
+  CleanupRetryQueue::Summary cleanup_retries() const { return retries_.summary(); }
+  // Entries under <data_dir>/sessions that the start-up sweep moved to the quarantine.
+  std::uint64_t quarantined_directories() const noexcept { return quarantined_.load(); }
+
  private:
   enum class Mode { login, restore };
   boost::asio::awaitable<void> run_session(std::shared_ptr<Session> session, store::SessionRecord record, Mode mode,
                                            Clock::TimePoint deadline, std::optional<telemetry::SpanContext> parent);
   boost::asio::awaitable<bool> restore(Session& session, const store::SessionRecord& record);
   boost::asio::awaitable<void> idle_loop();
+  boost::asio::awaitable<void> retry_loop();
+  // A cleanup of `id` failed: queue a retry if anything of the session is left.
+  void queue_retry(const std::string& id, const std::string& trigger_name, bool logout);
   boost::asio::awaitable<Status> request_cleanup(std::shared_ptr<Session> session, SessionSignal signal);
   void erase(const std::string& id);
 
@@ -103,6 +121,9 @@ class SessionManager {
   SessionServices services_;
   SessionCleanup cleanup_;
   boost::asio::steady_timer idle_timer_;
+  CleanupRetryQueue retries_;
+  boost::asio::steady_timer retry_timer_;  // on its own strand
+  std::atomic<std::uint64_t> quarantined_{0};
   bool stopping_ = false;  // guarded by mu_
   std::function<void(const std::string&)> on_session_removed_;  // set before start()
 

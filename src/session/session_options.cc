@@ -2,6 +2,19 @@
 
 namespace tgpulse::session {
 
+Status DataSafetyOptions::validate() const {
+  auto bad = [](const char* key, const char* why) {
+    return Error(Errc::invalid_argument, std::string(key) + ": " + why);
+  };
+  if (probe_interval.count() <= 0) return bad("store.probe_interval", "must be positive");
+  if (cleanup_retry_initial.count() <= 0) return bad("sessions.cleanup_retry_initial", "must be positive");
+  if (cleanup_retry_max < cleanup_retry_initial) {
+    return bad("sessions.cleanup_retry_max", "must be at least sessions.cleanup_retry_initial");
+  }
+  if (cleanup_stuck_after < 1) return bad("sessions.cleanup_stuck_after", "must be at least 1");
+  return {};
+}
+
 Status SessionOptions::validate() const {
   auto bad = [](const char* key, const char* why) {
     return Error(Errc::invalid_argument, std::string(key) + ": " + why);
@@ -15,7 +28,7 @@ Status SessionOptions::validate() const {
   if (wake_interval.count() <= 0) return bad("sessions.wake_interval", "must be positive");
   if (api_id <= 0) return bad("telegram.api_id", "must be a positive integer");
   if (api_hash.empty()) return bad("telegram.api_hash", "must not be empty");
-  return {};
+  return safety.validate();
 }
 
 }  // namespace tgpulse::session

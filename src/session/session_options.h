@@ -6,11 +6,42 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "core/result.h"
 
 namespace tgpulse::session {
+
+// The defences against operator mistakes on the data directory (docs/security-sweep.md): what the
+// start-up sweep may do with directories the store does not know, how failed cleanups are retried,
+// and what the readiness probes of the store and the data directory require. Embedded in
+// SessionOptions and, as the one definition of these keys, in the app's Config.
+struct DataSafetyOptions {
+  // store.accept_empty_store: when the store holds no session record but <data_dir>/sessions holds
+  // entries (a new, emptied or replaced database), start-up is refused unless this is true; then the
+  // entries are moved to <data_dir>/quarantine/<time>/ (never deleted). Default false.
+  bool accept_empty_store = false;
+  // store.min_free_bytes: /readyz "data_dir" fails while the data directory's file system has less
+  // free space (for this process, statvfs f_bavail) than this. Default 256 MiB: room for TDLib
+  // databases and the SQLite WAL to keep growing for a while. 0 turns the free-space check off.
+  std::uint64_t min_free_bytes = 256ull * 1024 * 1024;
+  // store.probe_interval: how often a background thread probes the store (a write-locking query on
+  // its own connection) and the data directory (create, fsync, remove a file; statvfs). /readyz reads
+  // the last results; a result older than 3 intervals + 2 s counts as failing. Default 5 s.
+  std::chrono::milliseconds probe_interval{std::chrono::seconds(5)};
+  // sessions.cleanup_retry_initial / sessions.cleanup_retry_max: a cleanup that failed and left data
+  // behind (its record, or its directory) is retried after cleanup_retry_initial, doubling after each
+  // failure up to cleanup_retry_max, for as long as the service runs. Defaults 1 s and 5 min.
+  std::chrono::milliseconds cleanup_retry_initial{std::chrono::seconds(1)};
+  std::chrono::milliseconds cleanup_retry_max{std::chrono::minutes(5)};
+  // sessions.cleanup_stuck_after: /readyz "cleanup" fails while some cleanup has failed this many
+  // times or more (first run included). Default 3.
+  int cleanup_stuck_after = 3;
+
+  // Checks every field; the error names the bad key.
+  Status validate() const;
+};
 
 struct SessionOptions {
   // Root of engine data; each session's database is <data_dir>/sessions/<session_id>.
@@ -41,6 +72,9 @@ struct SessionOptions {
   std::string device_model = "tgpulse";
   std::string system_version = "Linux";
   std::string application_version = "0.1.0";
+
+  // Start-up sweep, cleanup retries and readiness probes (see DataSafetyOptions).
+  DataSafetyOptions safety;
 
   // Checks every field; the error names the bad key.
   Status validate() const;

@@ -11,6 +11,7 @@
 
 #include "session/scan_simulator.h"
 #include "session/session_manager.h"
+#include "session/storage_probe.h"
 #include "session/td_engine_client_factory.h"
 #include "store/sqlite_session_store.h"
 #include "td/engine.h"
@@ -40,6 +41,7 @@ struct SessionService::Impl {
   std::unique_ptr<throttle::InvokePipeline> invoke;
   std::unique_ptr<ScanSimulator> simulator;
   std::unique_ptr<SessionRoutes> routes;
+  std::unique_ptr<StorageProbe> probe;
   bool stopped = false;
 
   Impl(SessionServiceOptions o, Telemetry t) : options(std::move(o)), telemetry(t) {}
@@ -64,6 +66,13 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   auto store = store::SqliteSessionStore::open(store_options, clock);
   if (!store) return Error(store.error().code, "session store: " + store.error().message);
   m.store = std::move(*store);
+  // Before the engine and the sweep: a store that cannot account for the session directories (a new,
+  // emptied or replaced database) is refused with nothing touched.
+  if (Status st = SessionCleanup::check_store_accounts_for_data(*m.store, m.options.sessions); !st) {
+    telemetry.logger.error("Session store refused", {{"error.message", st.error().message},
+                                                     {"file.path", m.store->path()}});
+    return Error(st.error().code, "session store: " + st.error().message);
+  }
 
   auto library = td::DlopenTdLibrary::load(m.options.td_library);
   if (!library) return Error(library.error().code, "td.library: " + library.error().message);
@@ -112,6 +121,35 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
       if (!m.manager->find(r.tenant_id, r.session_id)) m.limits->session_ended(r.session_id);
     }
   }
+
+  // Operator-mistake defences, mirrored at each scrape (the registry outlives this service, see above).
+  auto& quarantined = telemetry.registry
+                          .counter("tgpulse_sessions_quarantined_total",
+                                   "Session directories without a store record moved to <data_dir>/quarantine")
+                          .get();
+  auto& pending = telemetry.registry
+                      .gauge("tgpulse_session_cleanups_pending", "Failed session cleanups waiting for a retry")
+                      .get();
+  auto& stuck = telemetry.registry
+                    .gauge("tgpulse_session_cleanups_stuck",
+                           "Failed session cleanups that failed sessions.cleanup_stuck_after times or more")
+                    .get();
+  telemetry.registry.add_collect_hook([manager = m.manager.get(), &quarantined, &pending, &stuck,
+                                       seen = std::make_shared<std::uint64_t>(0)] {
+    const std::uint64_t now = manager->quarantined_directories();
+    if (now > *seen) quarantined.inc(static_cast<double>(now - *seen));
+    *seen = now;
+    const CleanupRetryQueue::Summary retries = manager->cleanup_retries();
+    pending.set(static_cast<double>(retries.pending));
+    stuck.set(static_cast<double>(retries.stuck));
+  });
+
+  StorageProbeOptions probe_options;
+  probe_options.data_dir = m.options.sessions.data_dir;
+  probe_options.min_free_bytes = m.options.sessions.safety.min_free_bytes;
+  probe_options.interval = m.options.sessions.safety.probe_interval;
+  m.probe = std::make_unique<StorageProbe>(probe_options, clock, [store = m.store.get()] { return store->probe(); });
+  m.probe->start();
   std::string control = m.options.simulator_control_address;
   if (control.empty()) {
     if (const char* env = std::getenv("TDSIM_CONTROL_ADDR")) control = env;
@@ -125,10 +163,36 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
 
 void SessionService::add_routes(http::Router& router) { impl_->routes->add_to(router); }
 
+void SessionService::add_readiness(http::ReadinessChecks& readiness) {
+  Impl& m = *impl_;
+  readiness.add("store", [probe = m.probe.get()] { return probe->store_status(); });
+  readiness.add("data_dir", [probe = m.probe.get()] { return probe->data_dir_status(); });
+  readiness.add("engine", [engine = m.engine.get()]() -> Status {
+    if (!engine->running()) return Error(Errc::unavailable, "the TDLib engine is not running");
+    constexpr auto kStale = std::chrono::seconds(5);
+    const auto age = std::chrono::steady_clock::now() - engine->last_heartbeat();
+    if (age > kStale) {
+      return Error(Errc::unavailable,
+                   "the TDLib receive loop has not turned for " +
+                       std::to_string(std::chrono::duration_cast<std::chrono::seconds>(age).count()) + " s");
+    }
+    return {};
+  });
+  readiness.add("cleanup", [manager = m.manager.get(),
+                            stuck_after = m.options.sessions.safety.cleanup_stuck_after]() -> Status {
+    const CleanupRetryQueue::Summary s = manager->cleanup_retries();
+    if (s.stuck == 0) return {};
+    return Error(Errc::unavailable, std::to_string(s.stuck) + " session cleanup(s) failed " +
+                                        std::to_string(stuck_after) + " times or more and are being retried (" +
+                                        std::to_string(s.pending) + " pending; see the log)");
+  });
+}
+
 void SessionService::stop() {
   if (!impl_ || impl_->stopped) return;
   Impl& m = *impl_;
   m.stopped = true;
+  if (m.probe) m.probe->stop();
   if (m.manager && m.thread.joinable()) {
     auto stopped = asio::co_spawn(m.io, m.manager->stop(), asio::use_future);
     stopped.wait();

@@ -4,8 +4,17 @@
 // FloodWait policy) and the routes. The Application builds it after telemetry, registers its routes
 // and stops it before the HTTP server's threads.
 //
-//   start():  store → engine → manager.start() (sweep, restore) → invoke pipeline → routes
-//   stop():   manager.stop() (authorized sessions stay for the next start) → engine → io thread
+//   start():  store → the store accounts for the session directories (else refused, nothing touched)
+//             → engine → manager.start() (sweep, quarantine, restore, retry loop) → invoke pipeline
+//             → storage probe thread → routes
+//   stop():   storage probe → manager.stop() (authorized sessions stay for the next start) → engine →
+//             io thread
+//
+// Readiness checks it registers (add_readiness): "store" (the last background store probe), "engine"
+// (the TDLib receive loop turned within the last 5 s), "data_dir" (writable, free space above
+// store.min_free_bytes), "cleanup" (no cleanup failed sessions.cleanup_stuck_after times or more).
+// Metrics: tgpulse_sessions_quarantined_total, tgpulse_session_cleanups_pending,
+// tgpulse_session_cleanups_stuck (mirrored at each scrape).
 //
 // Thread-safety: start()/stop() from the main thread; the routes are thread-safe.
 #pragma once
@@ -14,6 +23,7 @@
 #include <string>
 
 #include "core/result.h"
+#include "http/readiness_checks.h"
 #include "http/router.h"
 #include "session/session_options.h"
 #include "session/session_routes.h"
@@ -66,6 +76,9 @@ class SessionService {
   SessionService& operator=(const SessionService&) = delete;
 
   void add_routes(http::Router& router);
+  // Registers "store", "engine", "data_dir" and "cleanup" (see above). Each check only reads state
+  // kept by the probes: quick and non-blocking. The checks must not outlive this service.
+  void add_readiness(http::ReadinessChecks& readiness);
   // Ends the sessions' coroutines (bounded), stops the engine and the io thread. Idempotent.
   void stop();
 

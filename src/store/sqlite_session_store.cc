@@ -69,6 +69,27 @@ Status make_private_file(const std::string& path, bool create) {
   return {};
 }
 
+// Errc::store_error when `path` exists, is not empty and does not start with SQLite's header; ok when
+// it is missing, empty or an SQLite database. Reads at most 16 bytes; changes nothing.
+Status refuse_foreign_file(const std::string& path) {
+  static constexpr char kHeader[16] = {'S', 'Q', 'L', 'i', 't', 'e', ' ', 'f', 'o', 'r', 'm', 'a', 't', ' ', '3', '\0'};
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return {};
+    return Error(Errc::store_error, "open store: cannot read " + path + ": " + std::strerror(errno));
+  }
+  char head[16] = {};
+  const ssize_t n = ::read(fd, head, sizeof head);
+  ::close(fd);
+  if (n == 0) return {};
+  if (n != static_cast<ssize_t>(sizeof head) || std::memcmp(head, kHeader, sizeof head) != 0) {
+    return Error(Errc::store_error,
+                 "open store: " + path + " is not an SQLite database (it does not start with the SQLite header); "
+                 "it was left untouched. Check store.data_dir, or move that file away to start a new store");
+  }
+  return {};
+}
+
 }  // namespace
 
 // One use of a cached prepared statement (SqliteSessionStore::cached_statement); reset and unbound
@@ -156,6 +177,7 @@ Result<std::unique_ptr<SqliteSessionStore>> SqliteSessionStore::open(const Sqlit
     if (ec) return Error(Errc::store_error, "open store: cannot chmod " + dir.string() + ": " + ec.message());
   }
   const std::string path = (dir / options.file_name).string();
+  if (auto foreign = refuse_foreign_file(path); !foreign) return foreign.error();
   if (auto made = make_private_file(path, true); !made) return made.error();
   for (const char* suffix : {"-wal", "-shm"}) {
     if (auto narrowed = make_private_file(path + suffix, false); !narrowed) return narrowed.error();
@@ -170,12 +192,43 @@ Result<std::unique_ptr<SqliteSessionStore>> SqliteSessionStore::open(const Sqlit
   }
   sqlite3_extended_result_codes(db, 1);
   std::unique_ptr<SqliteSessionStore> store(new SqliteSessionStore(db, path, clock));
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    store->file_device_ = static_cast<std::uint64_t>(st.st_dev);
+    store->file_inode_ = static_cast<std::uint64_t>(st.st_ino);
+  }
   if (auto s = store->configure(options); !s) return s.error();
   return store;
 }
 
 SqliteSessionStore::SqliteSessionStore(sqlite3* db, std::string path, const Clock& clock)
     : db_(db), path_(std::move(path)), clock_(clock) {}
+
+Status SqliteSessionStore::probe(int busy_timeout_ms) const {
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0) {
+    return Error(Errc::store_error, "the database file " + path_ + " is gone: " + std::strerror(errno));
+  }
+  if (static_cast<std::uint64_t>(st.st_dev) != file_device_ || static_cast<std::uint64_t>(st.st_ino) != file_inode_) {
+    return Error(Errc::store_error, "the database file " + path_ + " was replaced after start-up");
+  }
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  std::string failure;
+  if (rc != SQLITE_OK) {
+    failure = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  } else {
+    sqlite3_busy_timeout(db, busy_timeout_ms);
+    char* err = nullptr;
+    rc = sqlite3_exec(db, "BEGIN IMMEDIATE; SELECT count(*) FROM sessions;", nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) failure = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    sqlite3_exec(db, "ROLLBACK;", nullptr, nullptr, nullptr);  // fails harmlessly when BEGIN did
+  }
+  sqlite3_close_v2(db);
+  if (!failure.empty()) return Error(Errc::store_error, "probe of " + path_ + ": " + failure);
+  return {};
+}
 
 SqliteSessionStore::~SqliteSessionStore() {
   for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);

@@ -4,13 +4,18 @@
 // existing file is narrowed to 0600; SQLite gives its -wal and -shm files the database file's mode),
 // then sets WAL journaling, busy_timeout and foreign keys, and applies the schema migrations that are
 // missing — each in one transaction, recorded in the `schema_version` table. A database written by a
-// newer tgpulse (a schema version this build does not know) is refused.
+// newer tgpulse (a schema version this build does not know) is refused. An existing non-empty file
+// that is not an SQLite database (its first 16 bytes are not "SQLite format 3\0") is refused before
+// anything touches it (content, mode and journal files stay as they were). An empty file is a new
+// database (SQLite's own reading); the session layer refuses to start on it when session directories
+// exist (SessionCleanup::check_store_accounts_for_data).
 //
 // Thread-safety: thread-safe. One connection, guarded by a mutex; every call is one short indexed
 // statement or one small transaction, so callers on io threads wait at most a few hundred microseconds
 // (busy_timeout bounds the wait for another process holding the write lock).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -55,6 +60,11 @@ class SqliteSessionStore final : public SessionStore {
   Result<int> schema_version();
   // The journal mode SQLite reports ("wal" after open).
   Result<std::string> journal_mode();
+  // Readiness probe, on a connection of its own (never waits for this store's mutex): the file at
+  // path() is still the one opened (not deleted or replaced), and a write lock can be taken within
+  // `busy_timeout_ms` and a query answered (BEGIN IMMEDIATE; SELECT count(*) FROM sessions; ROLLBACK).
+  // Errc::store_error names what failed. Blocks up to busy_timeout_ms: call it off the event loop.
+  Status probe(int busy_timeout_ms = 1000) const;
 
   Status create_tenant(const TenantRecord& tenant) override;
   Result<TenantRecord> get_tenant(std::string_view tenant_id) override;
@@ -93,6 +103,8 @@ class SqliteSessionStore final : public SessionStore {
   sqlite3* db_;  // owned; closed in the destructor; used only under mu_
   std::map<std::string, sqlite3_stmt*, std::less<>> statements_;  // owned, by SQL text; guarded by mu_
   std::string path_;
+  std::uint64_t file_device_ = 0;  // st_dev and st_ino of path_ when opened (probe() compares them)
+  std::uint64_t file_inode_ = 0;
   const Clock& clock_;
 };
 

@@ -196,6 +196,7 @@ EngineStats Engine::stats() const {
 
 void Engine::receive_loop() {
   while (!stopping_.load(std::memory_order_acquire)) {
+    heartbeat_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     const char* line = library_.receive(options_.receive_timeout_seconds);
     if (line == nullptr) continue;
     try {

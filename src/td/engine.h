@@ -24,6 +24,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -71,6 +72,13 @@ class Engine {
   // not closed (the session layer closes them before). Idempotent.
   void stop();
   bool running() const noexcept;
+  // Steady-clock time at which the receive loop last began an iteration (every receive_timeout at
+  // least while it is healthy); the epoch before start(). Readiness fails when it is old: a loop stuck
+  // in a handler or in td_receive.
+  std::chrono::steady_clock::time_point last_heartbeat() const noexcept {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(heartbeat_.load(std::memory_order_relaxed)));
+  }
 
   // Creates a TDLib client. The client appears to TDLib on its first send() (TDLib then sends
   // updateAuthorizationState{authorizationStateWaitTdlibParameters}). Errc::unavailable when stopped.
@@ -103,6 +111,7 @@ class Engine {
   std::thread receive_thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> started_{false};
+  std::atomic<std::chrono::steady_clock::rep> heartbeat_{0};  // written by the receive loop only
 };
 
 }  // namespace tgpulse::td

@@ -57,6 +57,19 @@ TEST_F(EngineTest, StartConfiguresTdlibLogAndRegistersCallback) {
   EXPECT_EQ(engine.start().error().code, Errc::conflict);
 }
 
+TEST_F(EngineTest, HeartbeatAdvancesWhileTheReceiveLoopTurnsAndStopsWithIt) {
+  // Readiness ("engine") reads this: each iteration of the loop, at least every receive_timeout.
+  ASSERT_TRUE(eventually([&] { return engine.last_heartbeat().time_since_epoch().count() != 0; }));
+  const auto first = engine.last_heartbeat();
+  EXPECT_LE(std::chrono::steady_clock::now() - first, 1s);
+  EXPECT_TRUE(eventually([&] { return engine.last_heartbeat() > first; }));
+  engine.stop();
+  EXPECT_FALSE(engine.running());
+  const auto last = engine.last_heartbeat();
+  std::this_thread::sleep_for(150ms);  // three receive timeouts
+  EXPECT_EQ(engine.last_heartbeat(), last);
+}
+
 TEST_F(EngineTest, SendCompletesWithTheAnswerAndRestoresCallerExtra) {
   auto c = client();
   auto r = send(c, {{"@type", "getMe"}, {"@extra", {{"mine", 1}}}});

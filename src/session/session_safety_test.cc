@@ -1,0 +1,339 @@
+// The session layer's defences against operator mistakes: a store that cannot account for the session
+// directories is refused, directories without a record are quarantined (moved, never deleted), failed
+// cleanups are retried with bounded exponential back-off, and the storage probes behind /readyz.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "session/cleanup_retry_queue.h"
+#include "session/session_test_fixture.h"
+#include "session/storage_probe.h"
+
+namespace tgpulse::session {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_file(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p) << text;
+}
+
+// A MemorySessionStore whose delete_session fails while `failing_deletes` > 0 (a store error during
+// the last cleanup step).
+class FlakyDeleteStore final : public store::SessionStore {
+ public:
+  explicit FlakyDeleteStore(store::SessionStore& inner) : inner_(inner) {}
+  int failing_deletes = 0;
+  int delete_calls = 0;
+
+  Status create_tenant(const store::TenantRecord& t) override { return inner_.create_tenant(t); }
+  Result<store::TenantRecord> get_tenant(std::string_view id) override { return inner_.get_tenant(id); }
+  Result<std::vector<store::TenantRecord>> list_tenants() override { return inner_.list_tenants(); }
+  Status delete_tenant(std::string_view id, store::TenantDeletion mode) override { return inner_.delete_tenant(id, mode); }
+  Result<store::TenantRecord> find_tenant_by_token(std::string_view token) override {
+    return inner_.find_tenant_by_token(token);
+  }
+  Status create_session(const store::SessionRecord& s) override { return inner_.create_session(s); }
+  Result<store::SessionRecord> get_session(std::string_view t, std::string_view s) override {
+    return inner_.get_session(t, s);
+  }
+  Result<store::SessionRecord> find_session(std::string_view s) override { return inner_.find_session(s); }
+  Result<std::vector<store::SessionRecord>> list_sessions(std::string_view t) override { return inner_.list_sessions(t); }
+  Result<std::vector<store::SessionRecord>> list_sessions_by_state(store::SessionState st) override {
+    return inner_.list_sessions_by_state(st);
+  }
+  Result<std::vector<store::SessionRecord>> list_all_sessions() override { return inner_.list_all_sessions(); }
+  Result<store::SessionRecord> update_state(std::string_view s, const store::SessionStateChange& c) override {
+    return inner_.update_state(s, c);
+  }
+  Status touch_last_used(std::string_view s) override { return inner_.touch_last_used(s); }
+  Status delete_session(std::string_view s) override {
+    ++delete_calls;
+    if (failing_deletes > 0) {
+      --failing_deletes;
+      return Error(Errc::store_error, "delete session: database is locked");
+    }
+    return inner_.delete_session(s);
+  }
+
+ private:
+  store::SessionStore& inner_;
+};
+
+class SessionSafetyTest : public SessionTestFixture {
+ protected:
+  std::string sessions_dir() const { return data_dir_ + "/sessions"; }
+
+  store::SessionRecord make_record(const std::string& id, store::SessionState state) {
+    store::SessionRecord r;
+    r.session_id = id;
+    r.tenant_id = "acme";
+    r.state = store::SessionState::qr_pending;
+    r.engine_dir = sessions_dir() + "/" + id;
+    r.db_key = "a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U=";
+    r.page_key_hash = store::TenantTokens::hash_token("page");
+    r.created_at_ms = 1000;
+    r.last_used_at_ms = 1000;
+    write_file(fs::path(r.engine_dir) / "td.binlog", "binlog of " + id);
+    EXPECT_TRUE(store_.create_session(r).ok());
+    if (state != store::SessionState::qr_pending) {
+      store::SessionStateChange c;
+      c.to = state;
+      EXPECT_TRUE(store_.update_state(id, c).ok());
+    }
+    return r;
+  }
+
+  // The entries of <data_dir>/quarantine/<stamp>/ (one stamp expected).
+  std::vector<fs::path> quarantined() const {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    for (const auto& stamp : fs::directory_iterator(data_dir_ + "/quarantine", ec)) {
+      for (const auto& e : fs::directory_iterator(stamp.path())) out.push_back(e.path());
+    }
+    return out;
+  }
+};
+
+TEST_F(SessionSafetyTest, AnEmptyStoreWithSessionDirectoriesIsRefusedAndNothingMoves) {
+  write_file(sessions_dir() + "/s_AAAAAAAAAAAAAAAAAAAAAA/td.binlog", "customer authorization");
+  write_file(sessions_dir() + "/s_BBBBBBBBBBBBBBBBBBBBBB/td.binlog", "another one");
+  SessionOptions o = options();
+  Status st = SessionCleanup::check_store_accounts_for_data(store_, o);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, Errc::conflict);
+  EXPECT_NE(st.error().message.find("holds 2 session directories"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("store.accept_empty_store"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("--accept-empty-store"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find(sessions_dir()), std::string::npos) << st.error().message;
+
+  // Even a sweep run without the check moves nothing when the store is empty.
+  SessionCleanup cleanup(SessionServices{clock_, store_, engine_, metrics_, logger_, tracer_, o});
+  auto report = cleanup.sweep_startup();
+  EXPECT_EQ(report.orphan_directories, 0);
+  EXPECT_EQ(read_file(sessions_dir() + "/s_AAAAAAAAAAAAAAAAAAAAAA/td.binlog"), "customer authorization");
+  EXPECT_FALSE(fs::exists(data_dir_ + "/quarantine"));
+
+  o.safety.accept_empty_store = true;
+  EXPECT_TRUE(SessionCleanup::check_store_accounts_for_data(store_, o).ok());
+}
+
+TEST_F(SessionSafetyTest, AnEmptyStoreWithoutDirectoriesStarts) {
+  EXPECT_TRUE(SessionCleanup::check_store_accounts_for_data(store_, options()).ok());
+  fs::create_directories(sessions_dir());
+  EXPECT_TRUE(SessionCleanup::check_store_accounts_for_data(store_, options()).ok());
+}
+
+TEST_F(SessionSafetyTest, AcceptedEmptyStoreQuarantinesEveryDirectoryIntact) {
+  write_file(sessions_dir() + "/s_AAAAAAAAAAAAAAAAAAAAAA/td.binlog", "customer authorization");
+  write_file(sessions_dir() + "/s_AAAAAAAAAAAAAAAAAAAAAA/db.sqlite", "messages");
+  write_file(sessions_dir() + "/stray-file", "x");
+  SessionOptions o = options();
+  o.safety.accept_empty_store = true;
+  SessionManager& m = manager(o);
+  auto report = run(m.start());
+  EXPECT_EQ(report.sweep.orphan_directories, 2);
+  EXPECT_EQ(report.sweep.quarantine_failed, 0);
+  EXPECT_EQ(m.quarantined_directories(), 2u);
+  EXPECT_TRUE(fs::is_empty(sessions_dir()));
+  auto moved = quarantined();
+  ASSERT_EQ(moved.size(), 2u);
+  const fs::path dir = fs::path(report.sweep.quarantine_dir) / "s_AAAAAAAAAAAAAAAAAAAAAA";
+  EXPECT_EQ(read_file(dir / "td.binlog"), "customer authorization");
+  EXPECT_EQ(read_file(dir / "db.sqlite"), "messages");
+  EXPECT_EQ(fs::path(report.sweep.quarantine_dir).parent_path(), fs::path(data_dir_ + "/quarantine"));
+  auto lines = log_lines("Session directory without a record quarantined");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["log.level"], "warn");
+  EXPECT_EQ(lines[0]["file.path"].get<std::string>().rfind(sessions_dir(), 0), 0u);
+}
+
+TEST_F(SessionSafetyTest, ALostRecordIsQuarantinedAndTheOthersAreKept) {
+  auto kept = make_record("s_AAAAAAAAAAAAAAAAAAAAAA", store::SessionState::authorized);
+  engine_.mark_authorized(kept.engine_dir);
+  write_file(sessions_dir() + "/s_LOSTLOSTLOSTLOSTLOSTLO/td.binlog", "record lost");
+  SessionManager& m = manager();  // accept_empty_store stays false: the store is not empty
+  ASSERT_TRUE(SessionCleanup::check_store_accounts_for_data(store_, options()).ok());
+  auto report = run(m.start());
+  EXPECT_EQ(report.sweep.orphan_directories, 1);
+  EXPECT_EQ(report.restored, 1);
+  EXPECT_EQ(read_file(fs::path(kept.engine_dir) / "td.binlog"), "binlog of s_AAAAAAAAAAAAAAAAAAAAAA");
+  EXPECT_FALSE(fs::exists(sessions_dir() + "/s_LOSTLOSTLOSTLOSTLOSTLO"));
+  EXPECT_EQ(read_file(fs::path(report.sweep.quarantine_dir) / "s_LOSTLOSTLOSTLOSTLOSTLO" / "td.binlog"), "record lost");
+  const std::string logs = all_logs();
+  EXPECT_EQ(logs.find(kept.db_key), std::string::npos);
+}
+
+TEST(CleanupRetryQueueTest, BacksOffExponentiallyUpToTheBound) {
+  FakeClock clock;
+  CleanupRetryQueue q(clock, seconds(1), seconds(10), 3);
+  EXPECT_EQ(q.delay_after(1), seconds(1));
+  EXPECT_EQ(q.delay_after(2), seconds(2));
+  EXPECT_EQ(q.delay_after(3), seconds(4));
+  EXPECT_EQ(q.delay_after(4), seconds(8));
+  EXPECT_EQ(q.delay_after(5), seconds(10));
+  EXPECT_EQ(q.delay_after(500), seconds(10));
+  EXPECT_EQ(q.next_due(), Clock::TimePoint::max());
+
+  q.failed("s_1", "delete", true);
+  EXPECT_TRUE(q.due().empty());
+  EXPECT_EQ(q.summary().pending, 1);
+  clock.advance(seconds(1));
+  ASSERT_EQ(q.due().size(), 1u);
+  EXPECT_EQ(q.due()[0].trigger, "delete");
+  EXPECT_TRUE(q.due()[0].logout);
+  q.failed("s_1", "ignored", false);  // second failure: 2 s
+  clock.advance(milliseconds(1999));
+  EXPECT_TRUE(q.due().empty());
+  clock.advance(milliseconds(1));
+  ASSERT_EQ(q.due().size(), 1u);
+  EXPECT_EQ(q.due()[0].trigger, "delete");
+  EXPECT_EQ(q.summary().stuck, 0);
+  q.failed("s_1", "", false);  // third failure: stuck
+  EXPECT_EQ(q.summary().stuck, 1);
+  q.succeeded("s_1");
+  EXPECT_EQ(q.summary().pending, 0);
+  EXPECT_EQ(q.summary().stuck, 0);
+}
+
+TEST_F(SessionSafetyTest, AFailedCleanupIsRetriedWithBackOffUntilItSucceeds) {
+  auto record = make_record("s_CCCCCCCCCCCCCCCCCCCCCC", store::SessionState::cleanup_removing);
+  FlakyDeleteStore flaky(store_);
+  flaky.failing_deletes = 3;  // the sweep's try and two retries fail
+  SessionOptions o = options();
+  o.safety.cleanup_retry_initial = seconds(1);
+  o.safety.cleanup_retry_max = seconds(60);
+  o.safety.cleanup_stuck_after = 3;
+  manager_ = std::make_unique<SessionManager>(io_.get_executor(),
+                                              SessionServices{clock_, flaky, engine_, metrics_, logger_, tracer_, o});
+  SessionManager& m = *manager_;
+  run(m.start());
+  EXPECT_EQ(flaky.delete_calls, 1);
+  EXPECT_EQ(m.cleanup_retries().pending, 1);
+  EXPECT_EQ(m.cleanup_retries().stuck, 0);
+  EXPECT_TRUE(store_.find_session(record.session_id).ok());
+
+  EXPECT_EQ(m.retry_due_cleanups(), 0);  // not due yet
+  EXPECT_EQ(flaky.delete_calls, 1);
+  clock_.advance(seconds(1));
+  EXPECT_EQ(m.retry_due_cleanups(), 0);  // second failure; next in 2 s
+  EXPECT_EQ(flaky.delete_calls, 2);
+  clock_.advance(seconds(1));
+  EXPECT_EQ(m.retry_due_cleanups(), 0);
+  EXPECT_EQ(flaky.delete_calls, 2);  // backed off
+  clock_.advance(seconds(1));
+  EXPECT_EQ(m.retry_due_cleanups(), 0);  // third failure: stuck, next in 4 s
+  EXPECT_EQ(flaky.delete_calls, 3);
+  EXPECT_EQ(m.cleanup_retries().stuck, 1);
+  clock_.advance(seconds(3));
+  EXPECT_EQ(m.retry_due_cleanups(), 0);
+  clock_.advance(seconds(1));
+  EXPECT_EQ(m.retry_due_cleanups(), 1);
+  EXPECT_EQ(flaky.delete_calls, 4);
+  EXPECT_EQ(m.cleanup_retries().pending, 0);
+  EXPECT_EQ(m.cleanup_retries().stuck, 0);
+  EXPECT_FALSE(store_.find_session(record.session_id).ok());
+  EXPECT_FALSE(fs::exists(record.engine_dir));
+  EXPECT_GE(log_lines("Session cleanup will be retried").size(), 3u);
+  EXPECT_EQ(metrics_.session_cleanup_success.value(), 1);
+}
+
+TEST_F(SessionSafetyTest, AFailedLiveCleanupIsQueuedForRetry) {
+  FlakyDeleteStore flaky(store_);
+  SessionOptions o = options();
+  manager_ = std::make_unique<SessionManager>(io_.get_executor(),
+                                              SessionServices{clock_, flaky, engine_, metrics_, logger_, tracer_, o});
+  SessionManager& m = *manager_;
+  run(m.start());
+  auto created = run(m.create_qr_login("acme", std::nullopt, milliseconds(500)));
+  ASSERT_TRUE(created.ok());
+  engine_.emit({{"@type", "authorizationStateReady"}});
+  ASSERT_TRUE(run_until([&] {
+    auto s = m.find("acme", created->view.id);
+    return s && s->view().status == SessionStatus::authorized;
+  }));
+  flaky.failing_deletes = 1;
+  Status st = run(m.remove(m.find("acme", created->view.id), trigger::kDelete, true, std::nullopt));
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(m.cleanup_retries().pending, 1);
+  EXPECT_EQ(store_.find_session(created->view.id)->state, store::SessionState::cleanup_removing);
+  clock_.advance(o.safety.cleanup_retry_initial);
+  EXPECT_EQ(m.retry_due_cleanups(), 1);
+  EXPECT_FALSE(store_.find_session(created->view.id).ok());
+  EXPECT_EQ(m.cleanup_retries().pending, 0);
+}
+
+class StorageProbeTest : public ::testing::Test {
+ protected:
+  StorageProbeTest() {
+    std::string tmpl = (fs::temp_directory_path() / "tgpulse-probe-XXXXXX").string();
+    dir_ = ::mkdtemp(tmpl.data()) ? tmpl : std::string();
+  }
+  ~StorageProbeTest() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::string dir_;
+  FakeClock clock_;
+};
+
+TEST_F(StorageProbeTest, AWritableDirectoryWithRoomPasses) {
+  EXPECT_TRUE(StorageProbe::check_data_dir(dir_, 1).ok());
+  EXPECT_TRUE(StorageProbe::check_data_dir(dir_, 0).ok());
+  EXPECT_TRUE(fs::is_empty(dir_));  // the probe file is gone
+}
+
+TEST_F(StorageProbeTest, TooLittleFreeSpaceFailsNamingTheKey) {
+  Status st = StorageProbe::check_data_dir(dir_, std::uint64_t{1} << 62);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("store.min_free_bytes"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find(dir_), std::string::npos) << st.error().message;
+}
+
+TEST_F(StorageProbeTest, AMissingDirectoryFails) {
+  Status st = StorageProbe::check_data_dir(dir_ + "/gone", 0);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("cannot create a file in"), std::string::npos) << st.error().message;
+}
+
+TEST_F(StorageProbeTest, ReadinessReadsTheLastResultsAndFailsWhenStale) {
+  StorageProbeOptions o;
+  o.data_dir = dir_;
+  o.min_free_bytes = 0;
+  o.interval = seconds(5);
+  bool store_ok = true;
+  StorageProbe probe(o, clock_, [&]() -> Status {
+    if (store_ok) return {};
+    return Error(Errc::store_error, "probe of tgpulse.db: database is locked");
+  });
+  EXPECT_FALSE(probe.store_status().ok());  // not probed yet
+  probe.probe_once();
+  EXPECT_TRUE(probe.store_status().ok());
+  EXPECT_TRUE(probe.data_dir_status().ok());
+  store_ok = false;
+  probe.probe_once();
+  ASSERT_FALSE(probe.store_status().ok());
+  EXPECT_NE(probe.store_status().error().message.find("database is locked"), std::string::npos);
+  store_ok = true;
+  probe.probe_once();
+  EXPECT_TRUE(probe.store_status().ok());
+  clock_.advance(seconds(17));  // 3 intervals + 2 s
+  EXPECT_TRUE(probe.store_status().ok());
+  clock_.advance(seconds(1));
+  ASSERT_FALSE(probe.store_status().ok());
+  EXPECT_NE(probe.store_status().error().message.find("old"), std::string::npos);
+  EXPECT_FALSE(probe.data_dir_status().ok());
+}
+
+}  // namespace
+}  // namespace tgpulse::session
