@@ -4,7 +4,8 @@
 // FloodWait policy) and the routes. The Application builds it after telemetry, registers its routes
 // and stops it before the HTTP server's threads.
 //
-//   start():  store → engine → manager.start() (sweep, restore) → invoke pipeline → routes
+//   start():  store (session keys checked, plain ones sealed with the master key; refused on a wrong or
+//             missing key) → engine → manager.start() (sweep, restore) → invoke pipeline → routes
 //   stop():   manager.stop() (authorized sessions stay for the next start) → engine → io thread
 //
 // Thread-safety: start()/stop() from the main thread; the routes are thread-safe.
@@ -36,6 +37,9 @@ struct SessionServiceOptions {
   // store.data_dir, qr.timeout, sessions.idle_ttl, td.api_id/api_hash, ... (sessions.data_dir is the
   // store's data_dir: the database and the engine directories live side by side).
   SessionOptions sessions;
+  // store.master_key: base64 of the master key sealing the stored TDLib database keys (KeyCipher).
+  // Default "" = keys stored in the clear; the service then logs a WARN at start-up.
+  std::string store_master_key;
   SessionRoutesOptions routes;
   throttle::ThrottleOptions throttle;  // its .flood is replaced by `flood`
   throttle::FloodOptions flood;
