@@ -55,17 +55,24 @@ if [ "${#missing[@]}" -gt 0 ]; then
     # own on 127.0.0.1 and free ports. Keep the packages we install now from starting at all (Debian's
     # policy-rc.d mechanism, honoured by invoke-rc.d and deb-systemd-invoke) rather than stopping
     # anything afterwards: a Prometheus the machine already ran is never touched.
+    # The policy file is removed however the script ends (failure, Ctrl-C, kill): left behind, it would
+    # keep every service on the machine from starting at its next install or upgrade.
     policy="${POLICY_RC_D:-/usr/sbin/policy-rc.d}"
     own_policy=0
+    remove_own_policy() { if [ "$own_policy" -eq 1 ]; then $SUDO rm -f "$policy"; own_policy=0; fi; }
+    trap remove_own_policy EXIT
+    trap 'remove_own_policy; exit 130' INT
+    trap 'remove_own_policy; exit 143' TERM HUP
     if [ ! -e "$policy" ]; then
+      own_policy=1
       printf '#!/bin/sh\n# written by tgpulse install-deps for the duration of one apt-get install\nexit 101\n' |
         $SUDO tee "$policy" >/dev/null
       $SUDO chmod 755 "$policy"
-      own_policy=1
     fi
     status=0
     $SUDO apt-get install -y -qq --no-install-recommends "${norec[@]}" >/dev/null || status=$?
-    if [ "$own_policy" -eq 1 ]; then $SUDO rm -f "$policy"; fi
+    remove_own_policy
+    trap - EXIT INT TERM HUP
     [ "$status" -eq 0 ] || exit "$status"
     # Not started at boot either; only the units of the packages installed just now.
     if command -v systemctl >/dev/null 2>&1; then

@@ -82,6 +82,7 @@ Status Application::start() {
     so.td_verbosity = config_.td.verbosity;
     so.td_request_timeout = config_.td.request_timeout;
     so.sessions.data_dir = config_.store.data_dir;
+    so.store_master_key = config_.store.master_key;
     so.sessions.qr_timeout = config_.qr.timeout;
     so.sessions.idle_ttl = config_.sessions.idle_ttl;
     so.sessions.api_id = config_.td.api_id;

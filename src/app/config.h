@@ -65,6 +65,12 @@ struct TdConfig {
 
 struct StoreConfig {
   std::string data_dir = "./data";  // SQLite database and per-session TDLib directories
+  // The master key sealing each session's TDLib database key in the SQLite file (AES-256-GCM): base64
+  // of 32 random bytes, from store.master_key (TGPULSE_MASTER_KEY) or read by the loader from
+  // store.master_key_file. "" (default) = keys stored in the clear, with a WARN at start-up.
+  // Secret: never printed or logged (its key id, 8 hex chars, is).
+  std::string master_key;
+  std::string master_key_file;  // a file holding the master key (one line); "" = none
 };
 
 struct QrConfig {

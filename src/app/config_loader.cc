@@ -156,6 +156,9 @@ Result<Config> load_config(const ConfigSources& sources) {
 
   auto& errors = loader.errors();
   if (errors.empty()) {
+    if (auto problem = read_master_key_file(config); !problem.empty()) errors.push_back(problem);
+  }
+  if (errors.empty()) {
     auto more = validate_config(config);
     errors.insert(errors.end(), more.begin(), more.end());
   }

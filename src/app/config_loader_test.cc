@@ -298,6 +298,47 @@ TEST_F(ConfigLoaderTest, FileSystemChecks) {
   EXPECT_NE(msg.find("config: log.path: "), std::string::npos) << msg;
 }
 
+// store.master_key / store.master_key_file: the master key of the session keys at rest.
+TEST_F(ConfigLoaderTest, MasterKeyFromTheEnvironmentOrAFileNeverEchoed) {
+  const std::string key = "q2mD6cJ1h0x3vXb0kq3Yt1mO2b6n9Hh4Yx2fA8sWc0E=";  // 32 bytes
+  env_["TGPULSE_MASTER_KEY"] = key;
+  auto from_env = load_config(sources());
+  ASSERT_TRUE(from_env.ok()) << from_env.error().message;
+  EXPECT_EQ(from_env->store.master_key, key);
+
+  env_.clear();
+  const auto key_file = (dir_ / "master.key").string();
+  std::ofstream(key_file) << key << "\n";
+  env_["TGPULSE_MASTER_KEY_FILE"] = key_file;
+  auto from_file = load_config(sources());
+  ASSERT_TRUE(from_file.ok()) << from_file.error().message;
+  EXPECT_EQ(from_file->store.master_key.substr(0, key.size()), key);
+
+  env_["TGPULSE_MASTER_KEY"] = key;
+  EXPECT_NE(failure(sources()).find("store.master_key and store.master_key_file are both set"), std::string::npos);
+
+  env_.clear();
+  const std::string short_key = "c2hvcnQta2V5LXRoYXQtaXMtdG9vLXNob3J0";  // 27 bytes
+  env_["TGPULSE_MASTER_KEY"] = short_key;
+  std::string err = failure(sources());
+  EXPECT_NE(err.find("config: store.master_key: the master key decodes to 27 bytes, not 32"), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("[from TGPULSE_MASTER_KEY]"), std::string::npos) << err;
+  EXPECT_EQ(err.find(short_key), std::string::npos) << err;
+
+  env_.clear();
+  std::ofstream(key_file, std::ios::trunc) << short_key << "\n";
+  env_["TGPULSE_MASTER_KEY_FILE"] = key_file;
+  err = failure(sources());
+  EXPECT_NE(err.find("store.master_key_file: \"" + key_file + "\" does not hold a master key"), std::string::npos)
+      << err;
+  EXPECT_EQ(err.find(short_key), std::string::npos) << err;
+
+  env_["TGPULSE_MASTER_KEY_FILE"] = (dir_ / "missing.key").string();
+  err = failure(sources());
+  EXPECT_NE(err.find("missing.key\" cannot be read: No such file or directory"), std::string::npos) << err;
+}
+
 TEST_F(ConfigLoaderTest, EveryKeyHasHelpAndEveryEnvAndFlagIsUnique) {
   std::map<std::string, std::string> envs;
   std::map<std::string, std::string> flags;

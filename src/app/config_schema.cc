@@ -1,11 +1,16 @@
 #include "app/config_schema.h"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "app/config_values.h"
 #include "http/connection_budget.h"
+#include "store/key_cipher.h"
 
 namespace tgpulse::app {
 
@@ -325,6 +330,34 @@ ConfigSchema::ConfigSchema() {
     dir.show = [](const Config& c) { return c.store.data_dir; };
     k.push_back(std::move(dir));
   }
+  // store: the master key of the session keys at rest (docs/security-keys.md)
+  {
+    ConfigKey key{"store.master_key", "TGPULSE_MASTER_KEY", "",
+                  "master key sealing the stored TDLib database keys: base64 of 32 random bytes "
+                  "(`tgpulse keys generate`); \"\" = keys stored in the clear; secret",
+                  true, nullptr, nullptr};
+    key.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      if (v.empty()) {
+        c.store.master_key.clear();
+        return {};
+      }
+      if (auto cipher = store::KeyCipher::from_base64(v); !cipher) return cipher.error().message;
+      c.store.master_key = std::string(v);
+      return {};
+    };
+    key.show = [](const Config& c) { return c.store.master_key.empty() ? std::string() : std::string("(set)"); };
+    k.push_back(std::move(key));
+
+    ConfigKey file{"store.master_key_file", "TGPULSE_MASTER_KEY_FILE", "--master-key-file",
+                   "file holding the master key (as store.master_key; keep it 0600); \"\" = none", false, nullptr,
+                   nullptr};
+    file.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      c.store.master_key_file = std::string(v);
+      return {};
+    };
+    file.show = [](const Config& c) { return c.store.master_key_file; };
+    k.push_back(std::move(file));
+  }
 
   // Operator-mistake defences of the data directory (session::DataSafetyOptions; docs/security-sweep.md)
   k.push_back(bool_key("store.accept_empty_store", "TGPULSE_STORE_ACCEPT_EMPTY", "--accept-empty-store",
@@ -524,6 +557,34 @@ std::vector<std::string> ConfigSchema::keys_under(std::string_view section) cons
     if (key.path.rfind(prefix, 0) == 0) out.push_back(key.path);
   }
   return out;
+}
+
+Result<std::string> read_key_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rbe");
+  if (f == nullptr) return Error(Errc::invalid_argument, std::string("cannot be read: ") + std::strerror(errno));
+  std::string text(1025, '\0');
+  const std::size_t n = std::fread(text.data(), 1, text.size(), f);
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) return Error(Errc::invalid_argument, "cannot be read");
+  if (n > 1024) return Error(Errc::invalid_argument, "is larger than a master key (1 KiB)");
+  text.resize(n);
+  if (auto cipher = store::KeyCipher::from_base64(text); !cipher) {
+    std::fill(text.begin(), text.end(), '\0');
+    return Error(Errc::invalid_argument, "does not hold a master key: " + cipher.error().message);
+  }
+  return text;
+}
+
+std::string read_master_key_file(Config& config) {
+  if (config.store.master_key_file.empty()) return {};
+  if (!config.store.master_key.empty()) {
+    return "config: store.master_key and store.master_key_file are both set (give the master key one way)";
+  }
+  auto key = read_key_file(config.store.master_key_file);
+  if (!key) return "config: store.master_key_file: \"" + config.store.master_key_file + "\" " + key.error().message;
+  config.store.master_key = std::move(*key);
+  return {};
 }
 
 std::vector<std::string> validate_config(const Config& config) {

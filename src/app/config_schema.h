@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "app/config.h"
+#include "core/result.h"
 
 namespace tgpulse::app {
 
@@ -50,5 +51,14 @@ class ConfigSchema {
 // Checks that involve several keys or the file system; returns messages like the parsers'
 // ("config: td.library: ..."), empty when all is well.
 std::vector<std::string> validate_config(const Config& config);
+
+// store.master_key_file: reads the key from the file into config.store.master_key (once, by the
+// loader). Returns "" when all is well or no file is set, else a message like the parsers' naming the
+// file, never its content.
+std::string read_master_key_file(Config& config);
+// The master key held in the file at `path` (text as read; KeyCipher::from_base64 accepts it).
+// invalid_argument phrased to follow the quoted path ("cannot be read: No such file or directory"),
+// never containing the file's content.
+Result<std::string> read_key_file(const std::string& path);
 
 }  // namespace tgpulse::app

@@ -1,6 +1,7 @@
 // tgpulse: the service binary.
 //   tgpulse serve [--config FILE] [flags]   run the service (config: file < TGPULSE_* env < flags)
 //   tgpulse version                         version, git commit, default TDLib library
+//   tgpulse keys generate|rotate            the master key of the session keys at rest (key_commands.h)
 //   tgpulse load [flags]                    the load generator (when built in)
 // Exit codes: 0 ok (also after SIGINT/SIGTERM), 1 failed to start or forced out by a second signal,
 // 2 bad flags or configuration.
@@ -19,6 +20,7 @@
 #include "app/application.h"
 #include "app/config_loader.h"
 #include "app/config_schema.h"
+#include "app/key_commands.h"
 #include "http/server.h"
 
 #ifdef TGPULSE_HAVE_LOADGEN
@@ -115,6 +117,22 @@ int main(int argc, char** argv) {
                     "Traces are configured by the standard OTEL_* environment variables.");
 
   cli.add_subcommand("version", "Print the version, the git commit and the default TDLib library");
+
+  // keys: the master key that encrypts the session keys at rest (docs/security-keys.md).
+  auto* keys_cmd = cli.add_subcommand("keys", "Manage the master key that encrypts the stored session keys");
+  keys_cmd->require_subcommand(1);
+  auto* keys_generate_cmd = keys_cmd->add_subcommand("generate", "Print a fresh master key (base64 of 32 random bytes)");
+  std::string keys_out;
+  keys_generate_cmd->add_option("--out", keys_out, "write the key to this new file (mode 0600) instead of stdout");
+  auto* keys_rotate_cmd = keys_cmd->add_subcommand(
+      "rotate", "Re-encrypt every stored session key with a new master key, in one transaction. Offline: stop "
+                "tgpulse first. The current key comes from the usual configuration (file < env < flags)");
+  std::string rotate_config, rotate_data_dir, rotate_key_file, rotate_new_key_file;
+  keys_rotate_cmd->add_option("--new-key-file", rotate_new_key_file, "file holding the new master key")->required();
+  keys_rotate_cmd->add_option("--config", rotate_config, "the service's YAML configuration file");
+  auto* rotate_data_dir_opt = keys_rotate_cmd->add_option("--data-dir", rotate_data_dir, "store.data_dir");
+  auto* rotate_key_file_opt =
+      keys_rotate_cmd->add_option("--master-key-file", rotate_key_file, "store.master_key_file: the current key");
 #ifdef TGPULSE_HAVE_LOADGEN
   cli.add_subcommand("load", "Generate load against a running tgpulse (see 'tgpulse load --help')")->allow_extras();
 #endif
@@ -131,6 +149,15 @@ int main(int argc, char** argv) {
   }
 
   if (cli.got_subcommand("version")) return print_version();
+  if (keys_generate_cmd->parsed()) return tgpulse::app::keys_generate(keys_out);
+  if (keys_rotate_cmd->parsed()) {
+    tgpulse::app::ConfigSources sources;
+    sources.file = rotate_config;
+    sources.binary_dir = binary_dir();
+    if (rotate_data_dir_opt->count() > 0) sources.flags.emplace_back("store.data_dir", rotate_data_dir);
+    if (rotate_key_file_opt->count() > 0) sources.flags.emplace_back("store.master_key_file", rotate_key_file);
+    return tgpulse::app::keys_rotate(sources, rotate_new_key_file);
+  }
   if (cli.got_subcommand("serve")) {
     std::vector<std::pair<std::string, std::string>> flags;
     for (const auto& [path, option] : flag_options) {

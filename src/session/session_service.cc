@@ -23,6 +23,31 @@
 namespace asio = boost::asio;
 
 namespace tgpulse::session {
+namespace {
+
+// tgpulse_store_keys_encrypted and the start-up line saying how the session keys are kept at rest.
+void report_stored_keys(store::SqliteSessionStore& store, const SessionService::Telemetry& telemetry) {
+  const store::StoredKeyStatus status = store.key_status();
+  telemetry.registry
+      .gauge("tgpulse_store_keys_encrypted",
+             "1 when the TDLib database keys in the store are encrypted with a master key, 0 when they are "
+             "stored in the clear")
+      .labels({})
+      .set(status.encrypted ? 1.0 : 0.0);
+  if (status.encrypted) {
+    telemetry.logger.info("session keys encrypted at rest",
+                          {{"store.master_key_id", status.key_id},
+                           {"store.keys_encrypted_at_start", static_cast<std::int64_t>(status.sealed_at_open)}});
+    return;
+  }
+  telemetry.logger.warn(
+      "session keys are stored UNENCRYPTED in the data directory: whoever reads it can open every Telegram "
+      "session. Set a master key: `tgpulse keys generate > master.key` (chmod 600), then store.master_key_file / "
+      "TGPULSE_MASTER_KEY_FILE (or TGPULSE_MASTER_KEY); existing keys are encrypted at the next start",
+      {{"store.keys_plain", static_cast<std::int64_t>(status.plain)}});
+}
+
+}  // namespace
 
 struct SessionService::Impl {
   SessionServiceOptions options;
@@ -63,6 +88,11 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
 
   store::SqliteStoreOptions store_options;
   store_options.data_dir = m.options.sessions.data_dir;
+  if (!m.options.store_master_key.empty()) {
+    auto cipher = store::KeyCipher::from_base64(m.options.store_master_key);
+    if (!cipher) return Error(Errc::invalid_argument, "store.master_key: " + cipher.error().message);
+    store_options.master_key = std::make_shared<const store::KeyCipher>(std::move(*cipher));
+  }
   auto store = store::SqliteSessionStore::open(store_options, clock);
   if (!store) return Error(store.error().code, "session store: " + store.error().message);
   m.store = std::move(*store);
@@ -73,6 +103,7 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
                                                      {"file.path", m.store->path()}});
     return Error(st.error().code, "session store: " + st.error().message);
   }
+  report_stored_keys(*m.store, telemetry);
 
   auto library = td::DlopenTdLibrary::load(m.options.td_library);
   if (!library) return Error(library.error().code, "td.library: " + library.error().message);

@@ -4,7 +4,8 @@
 // FloodWait policy) and the routes. The Application builds it after telemetry, registers its routes
 // and stops it before the HTTP server's threads.
 //
-//   start():  store → the store accounts for the session directories (else refused, nothing touched)
+//   start():  store (session keys checked, plain ones sealed with the master key; refused on a wrong or
+//             missing key) → the store accounts for the session directories (else refused, nothing touched)
 //             → engine → manager.start() (sweep, quarantine, restore, retry loop) → invoke pipeline
 //             → storage probe thread → routes
 //   stop():   storage probe → manager.stop() (authorized sessions stay for the next start) → engine →
@@ -47,6 +48,9 @@ struct SessionServiceOptions {
   // store.data_dir, qr.timeout, sessions.idle_ttl, td.api_id/api_hash, ... (sessions.data_dir is the
   // store's data_dir: the database and the engine directories live side by side).
   SessionOptions sessions;
+  // store.master_key: base64 of the master key sealing the stored TDLib database keys (KeyCipher).
+  // Default "" = keys stored in the clear; the service then logs a WARN at start-up.
+  std::string store_master_key;
   SessionRoutesOptions routes;
   throttle::ThrottleOptions throttle;  // its .flood is replaced by `flood`
   throttle::FloodOptions flood;

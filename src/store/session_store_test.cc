@@ -11,10 +11,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 
+#include "store/key_cipher.h"
 #include "store/memory_session_store.h"
 #include "store/sqlite_session_store.h"
 #include "store/tenant_tokens.h"
@@ -80,6 +83,18 @@ struct SqliteFactory {
   }
 };
 
+// The SQLite store with a master key: the whole contract holds with every db_key sealed at rest.
+struct SqliteEncryptedFactory {
+  TempDir dir;
+  std::unique_ptr<SessionStore> make(const Clock& clock) {
+    SqliteStoreOptions options{dir.path().string()};
+    options.master_key = std::make_shared<KeyCipher>(KeyCipher::from_base64(KeyCipher::generate_base64().value()).value());
+    auto opened = SqliteSessionStore::open(options, clock);
+    EXPECT_TRUE(opened.ok()) << (opened.ok() ? "" : opened.error().to_string());
+    return std::move(opened).value();
+  }
+};
+
 struct MemoryFactory {
   std::unique_ptr<SessionStore> make(const Clock& clock) { return std::make_unique<MemorySessionStore>(clock); }
 };
@@ -93,12 +108,13 @@ class SessionStoreTest : public ::testing::Test {
   std::unique_ptr<SessionStore> store_;
 };
 
-using Implementations = ::testing::Types<SqliteFactory, MemoryFactory>;
+using Implementations = ::testing::Types<SqliteFactory, SqliteEncryptedFactory, MemoryFactory>;
 class ImplementationNames {
  public:
   template <typename T>
   static std::string GetName(int) {
-    return std::is_same_v<T, SqliteFactory> ? "Sqlite" : "Memory";
+    if (std::is_same_v<T, SqliteFactory>) return "Sqlite";
+    return std::is_same_v<T, SqliteEncryptedFactory> ? "SqliteEncrypted" : "Memory";
   }
 };
 TYPED_TEST_SUITE(SessionStoreTest, Implementations, ImplementationNames);
@@ -587,6 +603,253 @@ TEST_F(SqliteSessionStoreTest, SurvivesAKill9InTheMiddleOfWrites) {
     sqlite3_finalize(q);
     sqlite3_close(raw);
   }
+}
+
+// --- session keys at rest (master key) ---
+
+std::shared_ptr<const KeyCipher> new_master_key(std::string* text = nullptr) {
+  const std::string key = KeyCipher::generate_base64().value();
+  if (text != nullptr) *text = key;
+  return std::make_shared<KeyCipher>(KeyCipher::from_base64(key).value());
+}
+
+class SqliteStoredKeysTest : public SqliteSessionStoreTest {
+ protected:
+  Result<std::unique_ptr<SqliteSessionStore>> open_with(std::shared_ptr<const KeyCipher> key) {
+    SqliteStoreOptions options{data_dir().string()};
+    options.master_key = std::move(key);
+    return SqliteSessionStore::open(options, clock_);
+  }
+  // session_id -> db_key exactly as stored in the file, read by a connection of its own.
+  std::map<std::string, std::string> raw_keys() const {
+    std::map<std::string, std::string> out;
+    sqlite3* raw = nullptr;
+    EXPECT_EQ(sqlite3_open(db_path().c_str(), &raw), SQLITE_OK);
+    sqlite3_stmt* q = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(raw, "SELECT session_id, db_key FROM sessions", -1, &q, nullptr), SQLITE_OK);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+      out[reinterpret_cast<const char*>(sqlite3_column_text(q, 0))] =
+          reinterpret_cast<const char*>(sqlite3_column_text(q, 1));
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(raw);
+    return out;
+  }
+  // Every byte of the database and its WAL, as an attacker with the files would read them.
+  std::string file_bytes() const {
+    std::string all;
+    for (const std::string& p : {db_path().string(), db_path().string() + "-wal"}) {
+      std::ifstream in(p, std::ios::binary);
+      if (!in) continue;
+      std::ostringstream bytes;
+      bytes << in.rdbuf();
+      all += bytes.str();
+    }
+    return all;
+  }
+  // Three sessions of tenant acme with fresh random db keys; returns session id -> plain key.
+  std::map<std::string, std::string> seed(SqliteSessionStore& store) {
+    std::map<std::string, std::string> plain;
+    EXPECT_TRUE(store.create_tenant(tenant("acme")).ok());
+    for (int i = 1; i <= 3; ++i) {
+      SessionRecord s = session(session_id(i), "acme", i);
+      s.db_key = TenantTokens::generate_db_key().value();
+      EXPECT_TRUE(store.create_session(s).ok());
+      plain[s.session_id] = s.db_key;
+    }
+    return plain;
+  }
+  void expect_keys(SqliteSessionStore& store, const std::map<std::string, std::string>& plain) {
+    for (const auto& [id, key] : plain) {
+      auto got = store.find_session(id);
+      ASSERT_TRUE(got.ok()) << got.error().to_string();
+      EXPECT_EQ(got->db_key, key) << id;
+    }
+  }
+};
+
+TEST_F(SqliteStoredKeysTest, TheFileHoldsNoPlainKeyAndReopeningWithTheKeyRestoresThem) {
+  std::string key_text;
+  auto key = new_master_key(&key_text);
+  std::map<std::string, std::string> plain;
+  {
+    auto store = open_with(key);
+    ASSERT_TRUE(store.ok()) << store.error().to_string();
+    plain = seed(**store);
+    EXPECT_TRUE((*store)->key_status().encrypted);
+    EXPECT_EQ((*store)->key_status().key_id, key->key_id());
+    expect_keys(**store, plain);  // callers see plain keys
+    const std::string bytes = file_bytes();
+    for (const auto& [id, k] : plain) EXPECT_EQ(bytes.find(k), std::string::npos) << "plain key of " << id;
+    EXPECT_EQ(bytes.find(key_text), std::string::npos) << "the master key is in the file";
+  }
+  for (const auto& [id, stored] : raw_keys()) {
+    EXPECT_EQ(stored.rfind("v1:" + key->key_id() + ":", 0), 0u) << stored;
+    EXPECT_NE(stored, plain[id]);
+  }
+  auto again = open_with(key);
+  ASSERT_TRUE(again.ok()) << again.error().to_string();
+  EXPECT_EQ((*again)->key_status().sealed_at_open, 0u);
+  expect_keys(**again, plain);
+  auto listed = (*again)->list_sessions("acme");
+  ASSERT_TRUE(listed.ok());
+  for (const auto& s : *listed) EXPECT_EQ(s.db_key, plain[s.session_id]);
+}
+
+TEST_F(SqliteStoredKeysTest, PlainKeysAreEncryptedAtTheFirstOpenWithAKey) {
+  std::map<std::string, std::string> plain;
+  {
+    auto store = open();
+    ASSERT_TRUE(store.ok());
+    plain = seed(**store);
+    EXPECT_FALSE((*store)->key_status().encrypted);
+  }
+  EXPECT_EQ(raw_keys(), plain);  // without a master key: stored in the clear (and the service warns)
+  {
+    auto store = open();
+    ASSERT_TRUE(store.ok());
+    EXPECT_FALSE((*store)->key_status().encrypted);
+    EXPECT_EQ((*store)->key_status().plain, 3u);
+  }
+  auto key = new_master_key();
+  {
+    auto store = open_with(key);
+    ASSERT_TRUE(store.ok()) << store.error().to_string();
+    EXPECT_EQ((*store)->key_status().sealed_at_open, 3u);
+    expect_keys(**store, plain);
+  }
+  for (const auto& [id, stored] : raw_keys()) {
+    EXPECT_EQ(KeyCipher::key_id_of(stored), key->key_id()) << id;
+    EXPECT_EQ(key->open(stored, id).value(), plain[id]);
+  }
+  // Nor is the plain key left behind in the free space of a page (secure_delete).
+  const std::string bytes = file_bytes();
+  for (const auto& [id, k] : plain) EXPECT_EQ(bytes.find(k), std::string::npos) << "plain key of " << id;
+}
+
+TEST_F(SqliteStoredKeysTest, WithoutTheKeyOrWithAnotherKeyTheOpenIsRefusedAndNothingChanges) {
+  std::string key_text;
+  auto key = new_master_key(&key_text);
+  {
+    auto store = open_with(key);
+    ASSERT_TRUE(store.ok());
+    seed(**store);
+  }
+  // A plain record beside the sealed ones: a refused open must not seal it either.
+  raw_sql(db_path(), "INSERT INTO sessions (session_id, tenant_id, state, created_at, last_used_at, updated_at, "
+                     "engine_dir, db_key, page_key_hash) VALUES ('" + session_id(9) + "', 'acme', 'authorized', 9, 9, "
+                     "9, '/e/9', 'cGxhaW5wbGFpbnBsYWlucGxhaW5wbGFpbnBsYWlucGw=', '" +
+                     TenantTokens::hash_token("p") + "')");
+  const auto before = raw_keys();
+
+  auto without = open();
+  ASSERT_FALSE(without.ok());
+  EXPECT_EQ(without.error().code, Errc::invalid_argument);
+  EXPECT_NE(without.error().message.find("3 of 4 session keys"), std::string::npos) << without.error().message;
+  EXPECT_NE(without.error().message.find(key->key_id()), std::string::npos) << without.error().message;
+  EXPECT_NE(without.error().message.find("no master key is configured"), std::string::npos);
+  EXPECT_EQ(raw_keys(), before);
+
+  auto other = new_master_key();
+  auto wrong = open_with(other);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().code, Errc::invalid_argument);
+  EXPECT_NE(wrong.error().message.find("encrypted with master key " + key->key_id()), std::string::npos)
+      << wrong.error().message;
+  EXPECT_NE(wrong.error().message.find("configured master key " + other->key_id()), std::string::npos);
+  EXPECT_EQ(wrong.error().message.find(key_text), std::string::npos);
+  EXPECT_EQ(raw_keys(), before);
+
+  auto right = open_with(key);  // the right key still opens it, and seals the plain one
+  ASSERT_TRUE(right.ok()) << right.error().to_string();
+  EXPECT_EQ((*right)->key_status().sealed_at_open, 1u);
+  EXPECT_EQ((*right)->find_session(session_id(9))->db_key, "cGxhaW5wbGFpbnBsYWlucGxhaW5wbGFpbnBsYWlucGw=");
+}
+
+TEST_F(SqliteStoredKeysTest, AKeyMovedToAnotherRecordOrAlteredRefusesTheOpen) {
+  auto key = new_master_key();
+  {
+    auto store = open_with(key);
+    ASSERT_TRUE(store.ok());
+    seed(**store);
+  }
+  auto stored = raw_keys();
+  // Session 1's sealed key copied into session 2's record: the associated data (the session id) differs.
+  raw_sql(db_path(), "UPDATE sessions SET db_key = '" + stored[session_id(1)] + "' WHERE session_id = '" +
+                         session_id(2) + "'");
+  const auto before = raw_keys();
+  auto moved = open_with(key);
+  ASSERT_FALSE(moved.ok());
+  EXPECT_EQ(moved.error().code, Errc::store_error);
+  EXPECT_NE(moved.error().message.find("session " + session_id(2)), std::string::npos) << moved.error().message;
+  EXPECT_NE(moved.error().message.find("does not authenticate"), std::string::npos) << moved.error().message;
+  EXPECT_EQ(raw_keys(), before);
+
+  raw_sql(db_path(), "UPDATE sessions SET db_key = 'v9:00000000:AAAA' WHERE session_id = '" + session_id(2) + "'");
+  auto unknown = open_with(key);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("unknown format"), std::string::npos) << unknown.error().message;
+}
+
+TEST_F(SqliteStoredKeysTest, RotationReencryptsEveryKeyAndTheOldKeyIsRefusedAfterwards) {
+  auto old_key = new_master_key();
+  auto new_key = new_master_key();
+  std::map<std::string, std::string> plain;
+  {
+    auto store = open_with(old_key);
+    ASSERT_TRUE(store.ok());
+    plain = seed(**store);
+    auto same = (*store)->rotate_master_key(old_key);
+    ASSERT_FALSE(same.ok());
+    EXPECT_EQ(same.error().code, Errc::conflict);
+    auto rotated = (*store)->rotate_master_key(new_key);
+    ASSERT_TRUE(rotated.ok()) << rotated.error().to_string();
+    EXPECT_EQ(*rotated, 3u);
+    EXPECT_EQ((*store)->key_status().key_id, new_key->key_id());
+    expect_keys(**store, plain);  // the open store goes on with the new key
+  }
+  for (const auto& [id, stored] : raw_keys()) EXPECT_EQ(KeyCipher::key_id_of(stored), new_key->key_id()) << id;
+  auto with_old = open_with(old_key);
+  ASSERT_FALSE(with_old.ok());
+  EXPECT_NE(with_old.error().message.find("encrypted with master key " + new_key->key_id()), std::string::npos);
+  auto with_new = open_with(new_key);
+  ASSERT_TRUE(with_new.ok()) << with_new.error().to_string();
+  expect_keys(**with_new, plain);
+}
+
+TEST_F(SqliteStoredKeysTest, RotationFromPlainKeysSealsThemAll) {
+  std::map<std::string, std::string> plain;
+  auto key = new_master_key();
+  {
+    auto store = open();
+    ASSERT_TRUE(store.ok());
+    plain = seed(**store);
+    ASSERT_EQ((*store)->rotate_master_key(key).value(), 3u);
+  }
+  for (const auto& [id, stored] : raw_keys()) EXPECT_EQ(key->open(stored, id).value(), plain[id]);
+}
+
+TEST_F(SqliteStoredKeysTest, RotationIsRefusedWhileAnotherStoreHasTheFileOpen) {
+  auto old_key = new_master_key();
+  auto service = open_with(old_key);  // the running service
+  ASSERT_TRUE(service.ok());
+  seed(**service);
+  const auto before = raw_keys();
+  {
+    auto rotating = open_with(old_key);
+    ASSERT_TRUE(rotating.ok()) << rotating.error().to_string();
+    auto rotated = (*rotating)->rotate_master_key(new_master_key());
+    ASSERT_FALSE(rotated.ok());
+    EXPECT_EQ(rotated.error().code, Errc::conflict);
+    EXPECT_NE(rotated.error().message.find("stop tgpulse"), std::string::npos) << rotated.error().message;
+    EXPECT_EQ((*rotating)->key_status().key_id, old_key->key_id());
+  }
+  EXPECT_EQ(raw_keys(), before);
+  service.value().reset();
+  // Once the other store is closed, the rotation goes through.
+  auto rotating = open_with(old_key);
+  ASSERT_TRUE(rotating.ok());
+  EXPECT_TRUE((*rotating)->rotate_master_key(new_master_key()).ok());
 }
 
 TEST(SessionStateTest, NamesRoundTrip) {

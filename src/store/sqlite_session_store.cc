@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,7 +10,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "store/tenant_tokens.h"
 
@@ -197,7 +201,10 @@ Result<std::unique_ptr<SqliteSessionStore>> SqliteSessionStore::open(const Sqlit
     store->file_device_ = static_cast<std::uint64_t>(st.st_dev);
     store->file_inode_ = static_cast<std::uint64_t>(st.st_ino);
   }
+  store->cipher_ = options.master_key;
+  if (auto s = store->lock_file(path + ".lock"); !s) return s.error();
   if (auto s = store->configure(options); !s) return s.error();
+  if (auto s = store->prepare_keys(); !s) return s.error();
   return store;
 }
 
@@ -233,6 +240,7 @@ Status SqliteSessionStore::probe(int busy_timeout_ms) const {
 SqliteSessionStore::~SqliteSessionStore() {
   for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
   sqlite3_close_v2(db_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
 sqlite3_stmt* SqliteSessionStore::cached_statement(std::string_view sql) {
@@ -252,6 +260,9 @@ Status SqliteSessionStore::configure(const SqliteStoreOptions& options) {
   std::lock_guard lock(mu_);
   sqlite3_busy_timeout(db_, options.busy_timeout_ms);
   if (auto s = exec("PRAGMA foreign_keys = ON", "open store: foreign_keys"); !s) return s;
+  // Deleted and overwritten content is zeroed, not left in free space: a session key replaced by its
+  // encrypted form, or the record of a deleted session, leaves nothing readable in the file.
+  if (auto s = exec("PRAGMA secure_delete = ON", "open store: secure_delete"); !s) return s;
   {
     Statement wal(*this, "PRAGMA journal_mode = WAL");
     if (!wal.prepared() || wal.step() != SQLITE_ROW) return sqlite_error("open store: journal_mode");
@@ -429,6 +440,8 @@ Result<TenantRecord> SqliteSessionStore::find_tenant_by_token(std::string_view t
 Status SqliteSessionStore::create_session(const SessionRecord& session) {
   if (auto valid = validate_session_record(session); !valid) return valid;
   std::lock_guard lock(mu_);
+  auto db_key = stored_key(session.db_key, session.session_id);
+  if (!db_key) return std::move(db_key).error();
   Statement q(*this, std::string("INSERT INTO sessions (") + kSessionColumns +
                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
   if (!q.prepared()) return sqlite_error("create session");
@@ -442,7 +455,7 @@ Status SqliteSessionStore::create_session(const SessionRecord& session) {
   q.bind(8, session.last_used_at_ms);
   q.bind(9, now_ms());
   q.bind(10, session.engine_dir);
-  q.bind(11, session.db_key);
+  q.bind(11, *db_key);
   q.bind(12, session.page_key_hash);
   q.bind(13, session.user_id);
   const int rc = q.step();
@@ -457,7 +470,11 @@ Result<SessionRecord> SqliteSessionStore::find_session_locked(std::string_view s
   if (!q.prepared()) return sqlite_error("get session");
   q.bind(1, session_id);
   const int rc = q.step();
-  if (rc == SQLITE_ROW) return q.session();
+  if (rc == SQLITE_ROW) {
+    SessionRecord record = q.session();
+    if (auto revealed = reveal_key(record); !revealed) return revealed.error();
+    return record;
+  }
   if (rc == SQLITE_DONE) return no_session();
   return sqlite_error("get session");
 }
@@ -482,7 +499,10 @@ Result<std::vector<SessionRecord>> SqliteSessionStore::query_sessions(const char
   if (!arg.empty()) q.bind(1, arg);
   std::vector<SessionRecord> out;
   int rc;
-  while ((rc = q.step()) == SQLITE_ROW) out.push_back(q.session());
+  while ((rc = q.step()) == SQLITE_ROW) {
+    out.push_back(q.session());
+    if (auto revealed = reveal_key(out.back()); !revealed) return revealed.error();
+  }
   if (rc != SQLITE_DONE) return sqlite_error(operation);
   return out;
 }
@@ -553,6 +573,199 @@ Status SqliteSessionStore::delete_session(std::string_view session_id) {
   if (q.step() != SQLITE_DONE) return sqlite_error("delete session");
   if (sqlite3_changes(db_) == 0) return no_session();
   return {};
+}
+
+// --- session keys at rest ---
+
+Status SqliteSessionStore::lock_file(const std::string& path) {
+  lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0) {
+    return Error(Errc::store_error, "open store: cannot create " + path + ": " + std::strerror(errno));
+  }
+  if (::flock(lock_fd_, LOCK_SH | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return Error(Errc::conflict, "open store: " + path_ + " is being re-encrypted by `tgpulse keys rotate`; "
+                                   "start again when it has finished");
+    }
+    return Error(Errc::store_error, "open store: cannot lock " + path + ": " + std::strerror(errno));
+  }
+  return {};
+}
+
+Result<std::string> SqliteSessionStore::stored_key(std::string_view plain, std::string_view session_id) const {
+  if (!cipher_) return std::string(plain);
+  auto sealed = cipher_->seal(plain, session_id);
+  if (!sealed) return Error(Errc::store_error, "store session key: " + sealed.error().message);
+  return sealed;
+}
+
+Status SqliteSessionStore::reveal_key(SessionRecord& record) const {
+  switch (KeyCipher::kind_of(record.db_key)) {
+    case StoredKeyKind::plain:
+      return {};  // a legacy value (sealed at the next open when a master key is configured)
+    case StoredKeyKind::unknown:
+      return Error(Errc::store_error, "session " + record.session_id + ": its stored key is in an unknown format");
+    case StoredKeyKind::sealed:
+      break;
+  }
+  if (!cipher_) {
+    return Error(Errc::store_error, "session " + record.session_id + ": its stored key is encrypted with master key " +
+                                        KeyCipher::key_id_of(record.db_key).value_or("?") +
+                                        " and no master key is configured");
+  }
+  auto plain = cipher_->open(record.db_key, record.session_id);
+  if (!plain) {
+    return Error(Errc::store_error, "session " + record.session_id + ": its stored key cannot be decrypted: " +
+                                        plain.error().message);
+  }
+  record.db_key = std::move(*plain);
+  return {};
+}
+
+namespace {
+
+struct StoredKey {
+  std::string session_id;
+  std::string value;
+};
+
+std::string join_ids(const std::set<std::string>& ids) {
+  std::string out;
+  for (const auto& id : ids) out += (out.empty() ? "" : ", ") + id;
+  return out;
+}
+
+}  // namespace
+
+Status SqliteSessionStore::prepare_keys() {
+  std::lock_guard lock(mu_);
+  if (auto s = step_once("BEGIN IMMEDIATE", "check session keys"); !s) return s;
+  auto fail = [this](Error e) -> Status { return rollback(std::move(e)); };
+  std::vector<StoredKey> keys;
+  {
+    Statement q(*this, "SELECT session_id, db_key FROM sessions ORDER BY session_id");
+    if (!q.prepared()) return fail(sqlite_error("check session keys"));
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) keys.push_back({q.text(0), q.text(1)});
+    if (rc != SQLITE_DONE) return fail(sqlite_error("check session keys"));
+  }
+  // Every check before any change: a refused open leaves the file as it was.
+  std::set<std::string> foreign_ids;
+  std::size_t foreign = 0;
+  std::vector<std::size_t> plain;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const StoredKey& k = keys[i];
+    switch (KeyCipher::kind_of(k.value)) {
+      case StoredKeyKind::plain:
+        plain.push_back(i);
+        break;
+      case StoredKeyKind::unknown:
+        return fail(Error(Errc::store_error, "session " + k.session_id +
+                                                 ": its stored key is in an unknown format (written by a newer "
+                                                 "tgpulse, or damaged); nothing was changed"));
+      case StoredKeyKind::sealed: {
+        const std::string id = KeyCipher::key_id_of(k.value).value_or("?");
+        if (!cipher_ || id != cipher_->key_id()) {
+          foreign_ids.insert(id);
+          ++foreign;
+          break;
+        }
+        if (auto opened = cipher_->open(k.value, k.session_id); !opened) {
+          return fail(Error(Errc::store_error, "session " + k.session_id + ": its stored key does not decrypt with "
+                                                   "master key " + id + " (" + opened.error().message +
+                                                   "); nothing was changed"));
+        }
+        break;
+      }
+    }
+  }
+  if (foreign > 0) {
+    const std::string what = std::to_string(foreign) + " of " + std::to_string(keys.size()) +
+                             " session keys in " + path_ + " are encrypted with master key " + join_ids(foreign_ids);
+    if (!cipher_) {
+      return fail(Error(Errc::invalid_argument,
+                        what + ", and no master key is configured: set TGPULSE_MASTER_KEY or store.master_key_file "
+                               "to that key; nothing was changed"));
+    }
+    return fail(Error(Errc::invalid_argument, what + ", not with the configured master key " + cipher_->key_id() +
+                                                  ": configure that key (or rotate to a new one with "
+                                                  "`tgpulse keys rotate`); nothing was changed"));
+  }
+  key_status_ = StoredKeyStatus{};
+  if (!cipher_) {
+    key_status_.plain = plain.size();
+    return step_once("COMMIT", "check session keys: commit");
+  }
+  key_status_.encrypted = true;
+  key_status_.key_id = cipher_->key_id();
+  for (std::size_t i : plain) {
+    auto sealed = stored_key(keys[i].value, keys[i].session_id);
+    if (!sealed) return fail(std::move(sealed).error());
+    Statement u(*this, "UPDATE sessions SET db_key = ?1 WHERE session_id = ?2");
+    if (!u.prepared()) return fail(sqlite_error("encrypt session keys"));
+    u.bind(1, *sealed);
+    u.bind(2, keys[i].session_id);
+    if (u.step() != SQLITE_DONE) return fail(sqlite_error("encrypt session keys"));
+  }
+  if (auto s = step_once("COMMIT", "encrypt session keys: commit"); !s) return fail(s.error());
+  key_status_.sealed_at_open = plain.size();
+  return {};
+}
+
+StoredKeyStatus SqliteSessionStore::key_status() {
+  std::lock_guard lock(mu_);
+  return key_status_;
+}
+
+Result<std::size_t> SqliteSessionStore::rotate_master_key(std::shared_ptr<const KeyCipher> new_key) {
+  if (!new_key) return Error(Errc::invalid_argument, "rotate master key: no new key");
+  std::lock_guard lock(mu_);
+  if (cipher_ && cipher_->key_id() == new_key->key_id()) {
+    return Error(Errc::conflict, "rotate master key: the new key is the key in use (" + new_key->key_id() + ")");
+  }
+  // Offline only: a running service would go on writing with the old key.
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    (void)::flock(lock_fd_, LOCK_SH | LOCK_NB);  // a failed conversion may have dropped the shared lock
+    if (err == EWOULDBLOCK) {
+      return Error(Errc::conflict, "rotate master key: another process has " + path_ +
+                                       " open; stop tgpulse before rotating the master key");
+    }
+    return Error(Errc::store_error, std::string("rotate master key: cannot lock the store: ") + std::strerror(err));
+  }
+  struct Downgrade {
+    int fd;
+    ~Downgrade() { (void)::flock(fd, LOCK_SH | LOCK_NB); }
+  } downgrade{lock_fd_};
+  if (auto s = step_once("BEGIN IMMEDIATE", "rotate master key"); !s) return s.error();
+  auto fail = [this](Error e) -> Error { return rollback(std::move(e)); };
+  std::vector<SessionRecord> keys;
+  {
+    Statement q(*this, "SELECT session_id, db_key FROM sessions ORDER BY session_id");
+    if (!q.prepared()) return fail(sqlite_error("rotate master key"));
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) {
+      SessionRecord r;
+      r.session_id = q.text(0);
+      r.db_key = q.text(1);
+      keys.push_back(std::move(r));
+    }
+    if (rc != SQLITE_DONE) return fail(sqlite_error("rotate master key"));
+  }
+  for (auto& r : keys) {
+    if (auto revealed = reveal_key(r); !revealed) return fail(std::move(revealed).error());
+    auto sealed = new_key->seal(r.db_key, r.session_id);
+    if (!sealed) return fail(Error(Errc::store_error, "rotate master key: " + sealed.error().message));
+    Statement u(*this, "UPDATE sessions SET db_key = ?1 WHERE session_id = ?2");
+    if (!u.prepared()) return fail(sqlite_error("rotate master key"));
+    u.bind(1, *sealed);
+    u.bind(2, r.session_id);
+    if (u.step() != SQLITE_DONE) return fail(sqlite_error("rotate master key"));
+  }
+  if (auto s = step_once("COMMIT", "rotate master key: commit"); !s) return fail(s.error());
+  cipher_ = std::move(new_key);
+  key_status_ = StoredKeyStatus{true, cipher_->key_id(), 0, 0};
+  return keys.size();
 }
 
 }  // namespace tgpulse::store

@@ -2,13 +2,23 @@
 //
 // open() creates the data directory (0700) if missing and the database file with mode 0600 (an
 // existing file is narrowed to 0600; SQLite gives its -wal and -shm files the database file's mode),
-// then sets WAL journaling, busy_timeout and foreign keys, and applies the schema migrations that are
-// missing — each in one transaction, recorded in the `schema_version` table. A database written by a
-// newer tgpulse (a schema version this build does not know) is refused. An existing non-empty file
-// that is not an SQLite database (its first 16 bytes are not "SQLite format 3\0") is refused before
-// anything touches it (content, mode and journal files stay as they were). An empty file is a new
-// database (SQLite's own reading); the session layer refuses to start on it when session directories
-// exist (SessionCleanup::check_store_accounts_for_data).
+// then sets WAL journaling, busy_timeout, foreign keys and secure_delete (deleted or overwritten content
+// is zeroed), and applies the schema migrations that are missing — each in one transaction, recorded in
+// the `schema_version` table. A database written by a newer tgpulse (a schema version this build does
+// not know) is refused. An existing non-empty file that is not an SQLite database (its first 16 bytes
+// are not "SQLite format 3\0") is refused before anything touches it (content, mode and journal files
+// stay as they were). An empty file is a new database (SQLite's own reading); the session layer refuses
+// to start on it when session directories exist (SessionCleanup::check_store_accounts_for_data).
+//
+// Session keys at rest: with a master key (SqliteStoreOptions::master_key) each session's db_key is
+// sealed by KeyCipher on write and opened on read — callers only ever see plain keys. open() checks every
+// stored key before it changes anything: a key sealed with another master key, a sealed key without a
+// master key configured, a key that does not authenticate or a value in an unknown format refuses the
+// open (the message names the session and the key ids, never a key) and leaves the file untouched; then
+// plain (legacy) keys are sealed, all in one transaction. Without a master key keys are stored in the
+// clear, and key_status() says so (the service warns at start-up). rotate_master_key() re-seals every
+// key with a new master key in one transaction; it refuses while another process has the store open
+// (every open store holds a shared flock on "<file>.lock"; rotation needs it exclusively).
 //
 // Thread-safety: thread-safe. One connection, guarded by a mutex; every call is one short indexed
 // statement or one small transaction, so callers on io threads wait at most a few hundred microseconds
@@ -24,6 +34,7 @@
 
 #include "core/clock.h"
 #include "core/result.h"
+#include "store/key_cipher.h"
 #include "store/session_store.h"
 
 struct sqlite3;
@@ -42,6 +53,17 @@ struct SqliteStoreOptions {
   // PRAGMA synchronous=FULL (true) or NORMAL (false). NORMAL is durable across process crashes in WAL
   // mode (only a power loss may drop the last commits) and much faster. Default false (NORMAL).
   bool synchronous_full = false;
+  // The master key sealing each session's db_key at rest. nullptr (default) = keys stored in the clear;
+  // an open with encrypted keys in the file is then refused.
+  std::shared_ptr<const KeyCipher> master_key;
+};
+
+// The state of the stored session keys, as open() (or the last rotation) left them.
+struct StoredKeyStatus {
+  bool encrypted = false;       // true when a master key is configured: every stored key is sealed with it
+  std::string key_id;           // the configured master key's id; "" without one
+  std::size_t sealed_at_open = 0;  // plain (legacy) keys that open() sealed
+  std::size_t plain = 0;           // keys stored in the clear (only without a master key)
 };
 
 class SqliteSessionStore final : public SessionStore {
@@ -65,6 +87,12 @@ class SqliteSessionStore final : public SessionStore {
   // `busy_timeout_ms` and a query answered (BEGIN IMMEDIATE; SELECT count(*) FROM sessions; ROLLBACK).
   // Errc::store_error names what failed. Blocks up to busy_timeout_ms: call it off the event loop.
   Status probe(int busy_timeout_ms = 1000) const;
+  // What open() found and did with the stored session keys (updated by rotate_master_key).
+  StoredKeyStatus key_status();
+  // Re-seals every stored session key with new_key (plain ones too) in one transaction, and uses
+  // new_key from then on. Returns the number of keys re-sealed. conflict: another process has this
+  // database open (stop the service first), or new_key is the key in use; nothing changes on failure.
+  Result<std::size_t> rotate_master_key(std::shared_ptr<const KeyCipher> new_key);
 
   Status create_tenant(const TenantRecord& tenant) override;
   Result<TenantRecord> get_tenant(std::string_view tenant_id) override;
@@ -90,6 +118,12 @@ class SqliteSessionStore final : public SessionStore {
   sqlite3_stmt* cached_statement(std::string_view sql);
   Status configure(const SqliteStoreOptions& options);  // pragmas, then migrate()
   Status migrate();
+  Status lock_file(const std::string& path);  // opens "<file>.lock" and takes a shared flock on it
+  Status prepare_keys();  // checks every stored key against cipher_, then seals the plain ones
+  // The stored form of a plain db_key for session_id (sealed when a master key is configured).
+  Result<std::string> stored_key(std::string_view plain, std::string_view session_id) const;
+  // Turns a record's stored db_key back into the plain key; store_error naming the session otherwise.
+  Status reveal_key(SessionRecord& record) const;
   Status exec(const char* sql, const char* operation);          // one-off SQL, may hold several statements
   Status step_once(std::string_view sql, const char* operation);  // one cached statement without rows
   Error sqlite_error(const char* operation) const;
@@ -106,6 +140,9 @@ class SqliteSessionStore final : public SessionStore {
   std::uint64_t file_device_ = 0;  // st_dev and st_ino of path_ when opened (probe() compares them)
   std::uint64_t file_inode_ = 0;
   const Clock& clock_;
+  int lock_fd_ = -1;                        // "<file>.lock", shared flock held while open; owned
+  std::shared_ptr<const KeyCipher> cipher_;  // guarded by mu_; null = keys stored in the clear
+  StoredKeyStatus key_status_;               // guarded by mu_
 };
 
 }  // namespace tgpulse::store

@@ -57,7 +57,9 @@ struct SessionRecord {
   std::int64_t last_used_at_ms = 0;               // unix ms; last invoke (or creation)
   std::int64_t updated_at_ms = 0;                 // unix ms; stamped by the store on every write
   std::string engine_dir;        // absolute path of the TDLib database directory
-  std::string db_key;            // TDLib database encryption key (base64); a secret: never log it
+  // TDLib database encryption key (base64), always plain here; a secret: never log it. The SQLite store
+  // keeps it encrypted under the master key when one is configured (key_cipher.h).
+  std::string db_key;
   std::string page_key_hash;     // TenantTokens::hash_token(page key) of the login page key
   std::optional<std::int64_t> user_id;  // Telegram user id once authorized
 };

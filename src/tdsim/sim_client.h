@@ -29,6 +29,9 @@ struct SimClient {
   bool started = false;  // TDLib creates a client on its first request
   SimAuthState state = SimAuthState::wait_tdlib_parameters;
   std::string database_directory;
+  // Fingerprint of the database_encryption_key given to setTdlibParameters: kept in td.binlog so that
+  // a later client with another key is refused, as TDLib refuses it ("Wrong database encryption key").
+  std::string database_key_check;
   std::int64_t user_id = 0;
   std::string link;            // current tg://login?token=... while waiting for confirmation
   std::uint64_t token_generation = 0;  // bumps on every new token; stale expiry events compare it

@@ -18,6 +18,20 @@ namespace fs = std::filesystem;
 namespace {
 constexpr const char* kDatabaseFile = "td.binlog";  // what tdsim writes in a database directory
 
+// A 64-bit FNV-1a fingerprint of a database key ("" for no key): enough for a simulator to tell keys
+// apart; the key itself is never written.
+std::string database_key_check(const std::string& key) {
+  if (key.empty()) return {};
+  std::uint64_t h = 1469598103934665603ULL;
+  for (char c : std::string("tdsim key check:") + key) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
 bool is_auth_function(std::string_view t) {
   return t == "setTdlibParameters" || t == "requestQrCodeAuthentication" || t == "checkAuthenticationPassword" ||
          t == "getAuthorizationState" || t == "logOut" || t == "close" || t == "destroy" ||
@@ -210,6 +224,13 @@ void Simulator::handle_auth(SimClient& client, const TdRequest& request, Outgoin
       return;
     }
     client.database_directory = o.value("database_directory", std::string());
+    client.database_key_check = database_key_check(o.value("database_encryption_key", std::string()));
+    // TDLib's database is encrypted with this key; tdsim keeps only a fingerprint and refuses another key.
+    if (const std::string stored = read_database_key_check(client);
+        !stored.empty() && stored != client.database_key_check) {
+      emit(out, client, TdRequest::error(401, "Wrong database encryption key"), at, request.extra);
+      return;
+    }
     const bool authorized = read_database_authorized(client);
     if (!authorized) write_database(client, false);
     set_state(client, authorized ? SimAuthState::ready : SimAuthState::wait_phone_number, out, at);
@@ -449,8 +470,20 @@ void Simulator::write_database(const SimClient& client, bool authorized) const {
   std::error_code ec;
   fs::create_directories(client.database_directory, ec);
   std::ofstream f(fs::path(client.database_directory) / kDatabaseFile, std::ios::trunc);
-  f << json{{"tdsim", 1}, {"authorized", authorized}, {"user_id", client.user_id},
-            {"has_password", !client.password.empty()}}.dump();
+  json doc{{"tdsim", 1}, {"authorized", authorized}, {"user_id", client.user_id},
+           {"has_password", !client.password.empty()}};
+  if (!client.database_key_check.empty()) doc["key_check"] = client.database_key_check;
+  f << doc.dump();
+}
+
+std::string Simulator::read_database_key_check(const SimClient& client) const {
+  if (client.database_directory.empty()) return {};
+  std::ifstream f(fs::path(client.database_directory) / kDatabaseFile);
+  if (!f) return {};
+  std::stringstream s;
+  s << f.rdbuf();
+  auto doc = json::parse(s.str(), nullptr, false);
+  return doc.is_object() ? doc.value("key_check", std::string()) : std::string();
 }
 
 bool Simulator::read_database_authorized(const SimClient& client) const {

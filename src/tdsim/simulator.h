@@ -94,6 +94,8 @@ class Simulator {
   SimClient* find(int client_id);
   void write_database(const SimClient& client, bool authorized) const;
   bool read_database_authorized(const SimClient& client) const;
+  // The key fingerprint td.binlog holds; "" when none (no database yet, or written before keys were checked).
+  std::string read_database_key_check(const SimClient& client) const;
 
   mutable std::mutex mutex_;
   Profile profile_;                       // guarded by mutex_

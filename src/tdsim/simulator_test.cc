@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -122,6 +123,37 @@ TEST_F(SimulatorTest, ScanAcceptLeadsToReadyAndPersists) {
   state("authorizationStateClosed");
   int again = sim_->create_client_id();
   send(again, params("p2"));
+  state("authorizationStateReady");
+}
+
+TEST_F(SimulatorTest, ADatabaseOpensOnlyWithItsEncryptionKey) {
+  make();
+  auto keyed = [this](const std::string& key, const std::string& extra) {
+    json p = params(extra);
+    p["database_encryption_key"] = key;
+    return p;
+  };
+  int c = sim_->create_client_id();
+  send(c, keyed("a2V5LW9uZQ==", "p1"));
+  state("authorizationStateWaitPhoneNumber");
+  send(c, {{"@type", "requestQrCodeAuthentication"}, {"@extra", "qr"}});
+  auto link = state("authorizationStateWaitOtherDeviceConfirmation")["link"].get<std::string>();
+  ASSERT_TRUE(sim_->scan(link, "accept", "").ok());
+  state("authorizationStateReady");
+  send(c, {{"@type", "close"}, {"@extra", "c"}});
+  state("authorizationStateClosed");
+  std::stringstream binlog;
+  binlog << std::ifstream(dir_ / "td.binlog").rdbuf();
+  EXPECT_EQ(binlog.str().find("a2V5LW9uZQ=="), std::string::npos) << "the key itself is in td.binlog";
+
+  int wrong = sim_->create_client_id();
+  send(wrong, keyed("a2V5LXR3bw==", "p2"));
+  auto refused = answer("p2");
+  EXPECT_EQ(refused["@type"], "error");
+  EXPECT_EQ(refused["code"], 401);
+  EXPECT_EQ(refused["message"], "Wrong database encryption key");
+  int right = sim_->create_client_id();
+  send(right, keyed("a2V5LW9uZQ==", "p3"));
   state("authorizationStateReady");
 }
 
