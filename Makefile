@@ -3,6 +3,8 @@
 #   make demo     run the service on the built-in simulator and SQLite (Ctrl-C stops everything)
 #   make test     every test through CTest (unit + integration); SANITIZE=1 uses an ASan+UBSan build
 #   make bench    the benchmarks; results in build/bench/
+#   make fuzz     the libFuzzer targets (clang-15, build-fuzz/), FUZZ_SECONDS each (default 60);
+#                 make fuzz-smoke runs each for FUZZ_SMOKE_SECONDS (10) — see docs/fuzzing.md
 BUILD_TYPE ?= RelWithDebInfo
 SANITIZE ?= 0
 ifeq ($(SANITIZE),1)
@@ -25,7 +27,17 @@ export CCACHE_MAXSIZE ?= 8G
 endif
 CTEST_JOBS ?= 2
 
-.PHONY: all deps configure build test test-unit test-integration demo bench clean
+# Fuzzing: clang-15 with ASan + UBSan + libFuzzer, its own build directory, the same compiler cache.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_TARGETS ?= td_codec td_log_line tdsim_profile config_loader session_body http_request
+FUZZ_CMAKE := -DTGPULSE_FUZZ=ON -DCMAKE_C_COMPILER=clang-15 -DCMAKE_CXX_COMPILER=clang++-15
+ifneq ($(CCACHE),)
+FUZZ_CMAKE += -DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE) -DCMAKE_C_COMPILER_LAUNCHER=$(CCACHE)
+endif
+
+.PHONY: all deps configure build test test-unit test-integration demo bench clean fuzz-build fuzz fuzz-smoke
 
 all: build
 
@@ -53,5 +65,15 @@ demo: build
 bench: build
 	@bash bench/run.sh $(BUILD)
 
+fuzz-build: deps
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(FUZZ_CMAKE) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+
+fuzz: fuzz-build
+	@bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	@bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	@rm -rf build build-asan
+	@rm -rf build build-asan build-fuzz

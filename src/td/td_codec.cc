@@ -1,6 +1,7 @@
 #include "td/td_codec.h"
 
 #include <charconv>
+#include <limits>
 
 namespace tgpulse::td {
 
@@ -21,11 +22,28 @@ std::string_view TdCodec::type_of(const nlohmann::json& object) noexcept {
   return it->get_ref<const std::string&>();
 }
 
+namespace {
+
+// An integer that fits in int; nullopt for anything else (get<int>() would wrap 4294967297 to 1).
+std::optional<int> as_int(const nlohmann::json& value) noexcept {
+  if (value.is_number_unsigned()) {
+    const auto v = value.get<std::uint64_t>();
+    if (v > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) return std::nullopt;
+    return static_cast<int>(v);
+  }
+  if (!value.is_number_integer()) return std::nullopt;
+  const auto v = value.get<std::int64_t>();
+  if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) return std::nullopt;
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
 std::optional<int> TdCodec::client_id_of(const nlohmann::json& object) noexcept {
   if (!object.is_object()) return std::nullopt;
   auto it = object.find("@client_id");
-  if (it == object.end() || !it->is_number_integer()) return std::nullopt;
-  return it->get<int>();
+  if (it == object.end()) return std::nullopt;
+  return as_int(*it);
 }
 
 std::optional<std::uint64_t> TdCodec::extra_of(const nlohmann::json& object) noexcept {
@@ -56,7 +74,7 @@ Error TdCodec::error_from(const nlohmann::json& error_object) {
   std::string message;
   if (error_object.is_object()) {
     auto c = error_object.find("code");
-    if (c != error_object.end() && c->is_number_integer()) code = c->get<int>();
+    if (c != error_object.end()) code = as_int(*c).value_or(0);
     auto m = error_object.find("message");
     if (m != error_object.end() && m->is_string()) message = m->get<std::string>();
   }

@@ -50,7 +50,7 @@ class TdCodec {
 
   // "@type" of an object, "" when absent or not a string.
   static std::string_view type_of(const nlohmann::json& object) noexcept;
-  // "@client_id", nullopt when absent or not an integer.
+  // "@client_id", nullopt when absent, not an integer or outside int's range.
   static std::optional<int> client_id_of(const nlohmann::json& object) noexcept;
   // The engine's request id in "@extra" (an unsigned integer), nullopt otherwise.
   static std::optional<std::uint64_t> extra_of(const nlohmann::json& object) noexcept;
@@ -58,7 +58,8 @@ class TdCodec {
   // True for {"@type":"error", ...}.
   static bool is_error(const nlohmann::json& object) noexcept;
   // TDLib error object → Error. 429 "Too Many Requests: retry after N" → Error::flood(N) (FLOOD_WAIT_0
-  // counts as 1 s); any other code → Errc::engine_error with td_code and TDLib's message.
+  // counts as 1 s); any other code → Errc::engine_error with td_code and TDLib's message (td_code 0 when
+  // the code is missing or not an int).
   static Error error_from(const nlohmann::json& error_object);
   // N from "Too Many Requests: retry after N" (also "...retry after N.5"), nullopt if not such a text.
   static std::optional<int> retry_after(std::string_view message) noexcept;

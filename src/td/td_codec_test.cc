@@ -25,6 +25,19 @@ TEST(TdCodecTest, ReadsRoutingFields) {
   EXPECT_EQ(TdCodec::type_of(json::parse(R"({"@type":5})")), "");
 }
 
+// Found by fuzz/td_codec_fuzzer: numbers outside int were wrapped, so @client_id 4294967297 routed an
+// answer to client 1 and code 4294967725 (429 + 2^32) became a FloodWait.
+TEST(TdCodecTest, OutOfRangeNumbersAreRefusedNotWrapped) {
+  EXPECT_FALSE(TdCodec::client_id_of(json::parse(R"({"@client_id":4294967297})")).has_value());
+  EXPECT_FALSE(TdCodec::client_id_of(json::parse(R"({"@client_id":-2147483649})")).has_value());
+  EXPECT_FALSE(TdCodec::client_id_of(json::parse(R"({"@client_id":18446744073709551615})")).has_value());
+  EXPECT_EQ(TdCodec::client_id_of(json::parse(R"({"@client_id":2147483647})")), 2147483647);
+  Error e = TdCodec::error_from(
+      json::parse(R"({"@type":"error","code":4294967725,"message":"Too Many Requests: retry after 5"})"));
+  EXPECT_EQ(e.code, Errc::engine_error);
+  EXPECT_EQ(e.td_code, 0);
+}
+
 TEST(TdCodecTest, TooManyRequestsIsFloodWait) {
   auto e = TdCodec::error_from(json{{"@type", "error"}, {"code", 429}, {"message", "Too Many Requests: retry after 120"}});
   EXPECT_EQ(e.code, Errc::flood_wait);

@@ -6,11 +6,13 @@
 namespace tgpulse::td {
 namespace {
 
-// Reads the integer that follows `key` in `text` (e.g. key "[timeout:"), nullopt if absent.
+// Reads the non-negative integer that follows `key` in `text` (e.g. key "[timeout:"), nullopt if absent,
+// signed or out of range: waits are never negative.
 std::optional<int> int_after(std::string_view text, std::string_view key) {
   auto pos = text.find(key);
   if (pos == std::string_view::npos) return std::nullopt;
   auto rest = text.substr(pos + key.size());
+  if (rest.empty() || rest.front() < '0' || rest.front() > '9') return std::nullopt;
   int value = 0;
   auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), value);
   if (ec != std::errc() || ptr == rest.data()) return std::nullopt;

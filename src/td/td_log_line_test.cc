@@ -30,6 +30,18 @@ TEST(TdLogLineTest, RecognisesAbsorbedFloodWait) {
   EXPECT_FALSE(l.flood_wait_failed);
 }
 
+// Found by fuzz/td_log_line_fuzzer: "[timeout:-8]" gave an absorbed wait of -8 s.
+TEST(TdLogLineTest, SignedTimeoutsAreNotTaken) {
+  auto l = TdLogLine::parse(2, "[ 2][t 1][1.5][NetQueryDelayer.cpp:107][#1][!NetQueryDelayer]\tDelay: "
+                               "[Query:[id:42]] [timeout:-8][total_timeout:-20] because of "
+                               "[Error : 420 : FLOOD_WAIT_8] from \n");
+  ASSERT_TRUE(l.absorbed_flood_wait.has_value());
+  EXPECT_EQ(l.absorbed_flood_wait->seconds, 8);  // from FLOOD_WAIT_8
+  EXPECT_EQ(l.absorbed_flood_wait->total_seconds, 8);
+  auto m = TdLogLine::parse(2, "Delay: [Query:[id:1]] [timeout:+3] because of [Error : 420 : FLOOD_WAIT_-3]");
+  EXPECT_FALSE(m.absorbed_flood_wait.has_value());
+}
+
 TEST(TdLogLineTest, FailedFloodWaitIsNotAnAbsorbedOne) {
   auto l = TdLogLine::parse(2, "[ 2][t 1][1.5][NetQueryDelayer.cpp:94][#1][!NetQueryDelayer]\tFailed: "
                                "[Query:[id:42][tl:0x0d9d75a4][state:Query]] [timeout:300][total_timeout:300] because "

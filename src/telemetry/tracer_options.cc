@@ -200,7 +200,9 @@ bool TracerOptions::from_env(TracerOptions* out, std::string* error) {
     std::vector<std::pair<std::string, std::string>> pairs;
     if (!parse_key_values(var, *v, &pairs, error)) return false;
     for (auto& [key, value] : pairs) {  // the traces-specific variable overrides the generic one
-      auto same = [&](const auto& h) { return lowercase(h.first) == lowercase(key); };
+      // Named, not captured: clang 15 cannot capture a structured binding.
+      const std::string name = lowercase(key);
+      auto same = [&name](const auto& h) { return lowercase(h.first) == name; };
       o.headers.erase(std::remove_if(o.headers.begin(), o.headers.end(), same), o.headers.end());
       o.headers.emplace_back(std::move(key), std::move(value));
     }
