@@ -1,6 +1,7 @@
 # tgpulse — build, test, demo, benchmarks. Every target installs what it needs first (idempotent).
 #   make          build into build/ (the service: build/tgpulse)
-#   make demo     run the service on the built-in simulator and SQLite (Ctrl-C stops everything)
+#   make demo     run the service on the built-in simulator and SQLite, with Prometheus, its consoles and
+#                 Alertmanager; prints the URLs (Ctrl-C stops everything)
 #   make test     every test through CTest (unit + integration); SANITIZE=1 uses an ASan+UBSan build
 #   make bench    the benchmarks; results in build/bench/
 #   make fuzz     the libFuzzer targets (clang-15, build-fuzz/), FUZZ_SECONDS each (default 60);
@@ -59,7 +60,9 @@ test-unit: build
 test-integration: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) -L integration
 
-demo: build
+# The demo builds quietly (scripts/quietly.sh): build output only when something is rebuilt or on failure.
+demo:
+	@bash scripts/quietly.sh $(MAKE) --no-print-directory build
 	@bash scripts/demo.sh $(BUILD)
 
 bench: build

@@ -94,9 +94,21 @@ if [ ! -f "${TDLIB_DIR}/libtdjson.so" ]; then
   cp "$so" "${TDLIB_DIR}/libtdjson.so.partial" && mv "${TDLIB_DIR}/libtdjson.so.partial" "${TDLIB_DIR}/libtdjson.so"
 fi
 
-# npm packages used by tests (OpenTelemetry JS SDK as the OTLP reference, playwright-core for the browser test).
-if [ ! -d "${here}/tests/node/node_modules/@opentelemetry/sdk-trace-base" ] || [ ! -d "${here}/tests/node/node_modules/playwright-core" ]; then
+# npm packages used by tests: the OpenTelemetry JS SDK (OTLP reference), playwright-core (browser tests),
+# and the vendors' definitions the operations bundle is checked against: @grafana/schema with typescript
+# (the dashboard), @elastic/ecs (the log fields). npm ci when any of them is missing, or when
+# package-lock.json changed since the last install (a pinned version moved).
+node_dir="${here}/tests/node"
+npm_needed=0
+for pkg in @opentelemetry/sdk-trace-base playwright-core @grafana/schema @elastic/ecs typescript; do
+  [ -f "${node_dir}/node_modules/${pkg}/package.json" ] || npm_needed=1
+done
+if [ -f "${node_dir}/package-lock.json" ] && [ -f "${node_dir}/node_modules/.package-lock.json" ] &&
+  [ "${node_dir}/package-lock.json" -nt "${node_dir}/node_modules/.package-lock.json" ]; then
+  npm_needed=1
+fi
+if [ "$npm_needed" = 1 ]; then
   echo "install-deps: npm ci in tests/node"
-  (cd "${here}/tests/node" && { [ -f package-lock.json ] && npm ci --silent --no-audit --no-fund || npm install --silent --no-audit --no-fund; })
+  (cd "$node_dir" && { [ -f package-lock.json ] && npm ci --silent --no-audit --no-fund || npm install --silent --no-audit --no-fund; })
 fi
 echo "install-deps: ok"

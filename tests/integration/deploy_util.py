@@ -393,3 +393,135 @@ class LogstashConfig:
             self._next()
             return entries
         raise ValueError(f"line {line}: unexpected {word!r} as a value")
+
+
+# ---- the Elastic Common Schema, as @elastic/ecs defines it ------------------------------------------------
+
+ECS_SCRIPT = os.path.join(harness.NODE_DIR, "ecs_field_types.js")
+INDEX_TEMPLATE = os.path.join(DEPLOY, "elk", "elasticsearch", "index-template.json")
+TELEMETRY_DOC = os.path.join(harness.SOURCE_DIR, "docs", "telemetry.md")
+LOG_FORMATTER_HEADER = os.path.join(harness.SOURCE_DIR, "src", "telemetry", "log_line_formatter.h")
+_ecs = {}
+
+# ECS type -> the JSON values a field of that type may carry in a log line.
+_ECS_JSON_KINDS = {
+    "keyword": str, "constant_keyword": str, "wildcard": str, "text": str, "match_only_text": str, "ip": str,
+    "date": str, "long": int, "integer": int, "short": int, "byte": int, "unsigned_long": int,
+    "double": (int, float), "float": (int, float), "half_float": (int, float), "scaled_float": (int, float),
+    "boolean": bool,
+}
+
+
+def ecs_definitions():
+    """{"ecs_version", "package", "fields": {dotted name: {"type", ["object_type"]}}} from @elastic/ecs."""
+    if not _ecs:
+        if not os.path.isdir(os.path.join(harness.NODE_DIR, "node_modules", "@elastic", "ecs")):
+            raise AssertionError("tests/node/node_modules lacks @elastic/ecs (run scripts/install-deps.sh)")
+        out = subprocess.run(["node", ECS_SCRIPT], cwd=harness.NODE_DIR, capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise AssertionError(f"ecs_field_types.js failed:\n{out.stderr}")
+        _ecs.update(json.loads(out.stdout))
+    return _ecs
+
+
+def ecs_type(field, ecs):
+    """The type ECS gives a field: its own, or for a key below an ECS object field (labels.*) the object's
+    value type; None when the field is not defined by ECS."""
+    fields = ecs["fields"]
+    if field in fields:
+        return fields[field]["type"]
+    parts = field.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        parent = fields.get(".".join(parts[:i]))
+        if parent and parent["type"] in ("object", "flattened"):
+            return parent.get("object_type", parent["type"])
+    return None
+
+
+def service_ecs_version():
+    with open(LOG_FORMATTER_HEADER) as f:
+        m = re.search(r'kEcsVersion\s*=\s*"([^"]+)"', f.read())
+    if not m:
+        raise AssertionError(f"no kEcsVersion in {LOG_FORMATTER_HEADER}")
+    return m.group(1)
+
+
+def template_leaves(mappings):
+    """{dotted field: type} for every field an index template's mappings define (objects without
+    properties, such as a dynamic `fields` object, are leaves of type "object")."""
+    out = {}
+
+    def walk(props, prefix):
+        for name, node in props.items():
+            if "properties" in node:
+                walk(node["properties"], prefix + name + ".")
+            else:
+                out[prefix + name] = node.get("type", "object")
+    walk(mappings.get("properties", {}), "")
+    return out
+
+
+def documented_custom_fields(text=None):
+    """{field: type} from the custom-field table of docs/telemetry.md: rows `| `field` | type | ... |` below
+    the heading "### Fields outside ECS"."""
+    if text is None:
+        with open(TELEMETRY_DOC) as f:
+            text = f.read()
+    m = re.search(r"^### Fields outside ECS\n(.*?)(?=^#)", text + "\n#", re.M | re.S)
+    if not m:
+        raise AssertionError(f"{TELEMETRY_DOC} has no '### Fields outside ECS' section")
+    return dict(re.findall(r"^\| `([^`]+)` \| (\w+) \|", m.group(1), re.M))
+
+
+def ecs_problems(logged, mappings, custom, ecs):
+    """Every disagreement between tgpulse's log fields and ECS:
+    - `logged`: the fields tgpulse's code writes (core fields included);
+    - `mappings`: the index template's mappings; `custom`: {field: type} documented outside ECS.
+    An ECS field must be mapped with exactly the ECS type; a field outside ECS must be documented as a
+    custom field, with the type the template gives it; a documented custom field must not be an ECS field."""
+    problems = []
+    leaves = template_leaves(mappings)
+    for field in sorted(set(logged) | set(leaves)):
+        want = ecs_type(field, ecs)
+        have = leaves.get(field)
+        if have is None:
+            node = template_field(mappings, field)
+            have = node.get("type", "object") if node else None
+        if want is not None:
+            if field in custom:
+                problems.append(f"{field}: documented as a custom field, but ECS defines it ({want})")
+            if have is None:
+                problems.append(f"{field}: logged, ECS type {want}, not mapped in the index template")
+            elif have != want and not (want == "object" and have == "object"):
+                problems.append(f"{field}: the index template maps {have}, ECS {ecs['ecs_version']} says {want}")
+        else:
+            if field not in custom:
+                problems.append(f"{field}: not an ECS field and not documented as a custom field in docs/telemetry.md")
+            elif field in custom and have is not None and custom[field] != have:
+                problems.append(f"{field}: docs/telemetry.md says {custom[field]}, the index template maps {have}")
+            if have is None:
+                problems.append(f"{field}: logged but not mapped in the index template")
+    for field in sorted(set(custom) - set(logged) - set(leaves)):
+        problems.append(f"{field}: documented as a custom field but neither logged nor mapped")
+    return problems
+
+
+def ecs_value_problems(lines, ecs, mappings=None):
+    """Every log-line value whose JSON kind does not fit the type ECS gives its field (an int for a long,
+    a string for a keyword or a date, ...); fields outside ECS are checked against the index template's type
+    when `mappings` is given."""
+    problems = []
+    for line in lines:
+        for key, value in line.items():
+            want = ecs_type(key, ecs)
+            source = f"ECS {ecs['ecs_version']}"
+            if want is None and mappings is not None:
+                node = template_field(mappings, key)
+                want, source = (node.get("type") if node else None), "the index template"
+            kinds = _ECS_JSON_KINDS.get(want)
+            if kinds is None:
+                continue
+            ok = isinstance(value, kinds) and not (isinstance(value, bool) and kinds is not bool)
+            if not ok:
+                problems.append(f"{key}={value!r} in {line.get('message')!r}: {source} types it {want}")
+    return problems

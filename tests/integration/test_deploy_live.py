@@ -6,7 +6,7 @@ Alertmanager (shipped config).
   expressions and `for` are the shipped ones; only scrape and evaluation run every second);
 - each of the spec's four dashboard panels returns data (a non-zero value) for that Prometheus;
 - every field of every log line the service wrote is mapped in the index template with a type that
-  fits its JSON value.
+  fits its JSON value, and every ECS field's value fits the type @elastic/ecs gives it.
 """
 import json
 import os
@@ -121,6 +121,9 @@ def check_log_fields_mapped(lines):
             check(kind in NUMERIC, f"{key}: number logged ({value}), mapped as {kind}")
         elif isinstance(value, str):
             check(kind in STRINGY, f"{key}: string logged, mapped as {kind}")
+    # ECS fields carry the JSON kind of the type Elastic's @elastic/ecs gives them (test_deploy_ecs).
+    problems = sorted(set(du.ecs_value_problems(lines, du.ecs_definitions(), mappings)))
+    check(not problems, "log values that do not fit their ECS type:\n" + "\n".join(problems))
     return sorted(seen)
 
 
