@@ -246,6 +246,8 @@ TEST_F(SessionSafetyTest, AFailedCleanupIsRetriedWithBackOffUntilItSucceeds) {
   EXPECT_FALSE(fs::exists(record.engine_dir));
   EXPECT_GE(log_lines("Session cleanup will be retried").size(), 3u);
   EXPECT_EQ(metrics_.session_cleanup_success.value(), 1);
+  run(m.stop());
+  manager_.reset();  // before `flaky`, which it uses, goes out of scope
 }
 
 TEST_F(SessionSafetyTest, AFailedLiveCleanupIsQueuedForRetry) {
@@ -271,6 +273,8 @@ TEST_F(SessionSafetyTest, AFailedLiveCleanupIsQueuedForRetry) {
   EXPECT_EQ(m.retry_due_cleanups(), 1);
   EXPECT_FALSE(store_.find_session(created->view.id).ok());
   EXPECT_EQ(m.cleanup_retries().pending, 0);
+  run(m.stop());
+  manager_.reset();  // before `flaky`, which it uses, goes out of scope
 }
 
 class StorageProbeTest : public ::testing::Test {
