@@ -73,6 +73,16 @@ Status Application::start() {
   }
   tracer_ = std::make_unique<telemetry::Tracer>(trace_options);
   register_self_metrics();
+  // store.master_key_file: the key was read by the loader; a file others can read defeats it.
+  if (!config_.store.master_key_file.empty()) {
+    std::error_code key_ec;
+    const auto perms = std::filesystem::status(config_.store.master_key_file, key_ec).permissions();
+    if (!key_ec && (perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) !=
+                       std::filesystem::perms::none) {
+      logger_->warn("store.master_key_file can be read by other users than its owner: chmod 600 it",
+                    {{"file.path", config_.store.master_key_file}});
+    }
+  }
 
   // 4. [areas: store, engine, session manager — construct here; they may use logger_, metrics_,
   //    tracer_, and server_->io_context() once the server exists (or their own executors).]

@@ -42,8 +42,9 @@ void report_stored_keys(store::SqliteSessionStore& store, const SessionService::
   }
   telemetry.logger.warn(
       "session keys are stored UNENCRYPTED in the data directory: whoever reads it can open every Telegram "
-      "session. Set a master key: `tgpulse keys generate > master.key` (chmod 600), then store.master_key_file / "
-      "TGPULSE_MASTER_KEY_FILE (or TGPULSE_MASTER_KEY); existing keys are encrypted at the next start",
+      "session. Set a master key: `tgpulse keys generate --out /path/to/master.key` (written 0600), then "
+      "store.master_key_file / TGPULSE_MASTER_KEY_FILE (or TGPULSE_MASTER_KEY); existing keys are encrypted at the "
+      "next start",
       {{"store.keys_plain", static_cast<std::int64_t>(status.plain)}});
 }
 

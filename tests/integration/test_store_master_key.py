@@ -222,8 +222,17 @@ def test_master_key_lifecycle():
         code, err = dep.refused({"TGPULSE_MASTER_KEY_FILE": key1_path})
         harness.check(code == 2 and "not with the configured master key " + key1_id in err, f"old key: {err}")
         print(f"rotated: {rotated.stdout.splitlines()[0]}; the old key: exit {code}: {err.strip()}", flush=True)
+        os.chmod(key2_path, 0o644)  # readable by everyone: started, with a warning
+        proc, url = dep.serve({"TGPULSE_MASTER_KEY_FILE": key2_path})
+        try:
+            harness.check(log_lines(proc, "store.master_key_file can be read by other users"),
+                          f"no warning about a world-readable key file: {proc.stdout()[:2000]}")
+        finally:
+            dep.stop(proc)
+        os.chmod(key2_path, 0o600)
         proc, url = dep.serve({"TGPULSE_MASTER_KEY": key2})
         try:
+            harness.check(not log_lines(proc, "store.master_key_file can be read"), "warned without a key file")
             invoke_works(url, auth, sid)
             key2_id = log_lines(proc, "session keys encrypted at rest")[0]["store.master_key_id"]
             harness.check(after.startswith(f"v1:{key2_id}:"), f"stored {after!r}, key id {key2_id}")
