@@ -28,8 +28,9 @@ bool is_token_char(char c) noexcept {
 }  // namespace
 
 bool log_key_is_secret(std::string_view key) noexcept {
-  static constexpr std::array<std::string_view, 7> kSecretWords = {
-      "token", "password", "secret", "api_hash", "authorization", "link", "phone"};
+  static constexpr std::array<std::string_view, 11> kSecretWords = {
+      "token",  "password", "secret",     "api_hash",   "authorization", "link",
+      "phone",  "db_key",   "master_key", "page_key",   "encryption_key"};
   for (std::string_view word : kSecretWords) {
     if (contains_lowercase(key, word)) return true;
   }

@@ -138,6 +138,7 @@ TEST(LoggerTest, RedactsSecretFieldsAndLoginLinks) {
   logger.info("scan tg://login?token=AQAbc-_x9= please",
               {{"bot_token", "123:abc"}, {"Password", "hunter2"}, {"client_secret", "s"}, {"api_hash", "h"},
                {"Authorization", "Bearer x"}, {"qr_link", "tg://login?token=zzz"}, {"phone_number", "+1555"},
+               {"db_key", "k1"}, {"store.master_key", "k2"}, {"page_key", "k3"}, {"encryption_key", "k4"},
                {"note", "a tg://login?token=Qx1Qx1 b tg://login?token=Qx2Qx2"}, {"tenant_id", "acme"}});
   logger.shutdown();
   auto lines = parse_lines(shared->text);
@@ -145,7 +146,7 @@ TEST(LoggerTest, RedactsSecretFieldsAndLoginLinks) {
   const json& l = lines[0];
   EXPECT_EQ(l.at("message"), "scan tg://login?token=[REDACTED] please");
   for (const char* key : {"bot_token", "Password", "client_secret", "api_hash", "Authorization", "qr_link",
-                          "phone_number"}) {
+                          "phone_number", "db_key", "store.master_key", "page_key", "encryption_key"}) {
     EXPECT_EQ(l.at(key), "[REDACTED]") << key;
   }
   EXPECT_EQ(l.at("note"), "a tg://login?token=[REDACTED] b tg://login?token=[REDACTED]");
