@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make demo: tgpulse on the built-in Telegram simulator (tdsim) and SQLite, a background load that logs
-# tenants in and calls methods hard enough to meet FloodWaits, Prometheus with the shipped rules and
-# Alertmanager — every process on 127.0.0.1. Prints the URLs and runs until Ctrl-C, which stops every
-# process it started.
+# tenants in and calls methods hard enough to meet FloodWaits, a QR login every 20 s logged out once the
+# simulated phone has scanned it (session cleanups), Prometheus with the shipped rules and consoles (the seed's four panels, the SLO
+# row) and Alertmanager — every process on 127.0.0.1. Prints the URLs and runs until Ctrl-C, which stops
+# every process it started.
 #
 #   scripts/demo.sh [BUILD_DIR]        BUILD_DIR defaults to build (relative to the repository root)
 #
@@ -133,6 +134,34 @@ if tenant_json="$(api POST /v1/tenants "$TGPULSE_ADMIN_TOKEN" "{\"tenant_id\":\"
   fi
 fi
 
+# Every 20 s a QR login that the simulated phone scans, then, once authorized, logged out and deleted: each
+# deletion is a session cleanup, so the cleanup panel and the cleanup SLO have data (the load's sessions
+# stay logged in). Logins the phone does not accept are left to end by themselves, as a user's would.
+churn() {
+  local nap="" id status
+  trap 'kill "$nap" 2>/dev/null; exit 0' TERM  # a pause in progress ends with the loop
+  pause() { sleep "$1" & nap=$!; wait "$nap"; }
+  while :; do
+    if created="$(api POST /v1/qr-logins "$tenant_token" '{}' 2>/dev/null)" &&
+      id="$(json_field session_id <<<"$created" 2>/dev/null)"; then
+      for _ in 1 2 3 4 5 6; do
+        pause 2
+        status="$(curl -fsS --max-time 10 "${base}/v1/sessions/${id}" -H "Authorization: Bearer ${tenant_token}" \
+          2>/dev/null | json_field status 2>/dev/null)" || status=""
+        [ "$status" = authorized ] && break
+      done
+      if [ "$status" = authorized ]; then
+        curl -fsS -o /dev/null --max-time 30 -X DELETE "${base}/v1/sessions/${id}" \
+          -H "Authorization: Bearer ${tenant_token}" || true
+      fi
+    fi
+    pause 8
+  done
+}
+if [ -n "${tenant_token:-}" ]; then
+  start churn "${run_dir}/churn.log" churn
+fi
+
 # --- background load (when this build has the load generator) ----------------------------------------
 load_note="not started: this build of tgpulse has no 'load' subcommand"
 if "$tgpulse" load --help >/dev/null 2>&1; then
@@ -157,6 +186,8 @@ fi
 
 prom_url=""
 prom_alerts=""
+consoles=""
+slo_console=""
 if command -v prometheus >/dev/null; then
   prom_port="$(pick_port "${TGPULSE_DEMO_PROMETHEUS_PORT:-9090}")"
   # The shipped rules as they are; scrape and evaluate every 5 s so the demo moves quickly.
@@ -170,11 +201,32 @@ if command -v prometheus >/dev/null; then
     echo "scrape_configs:"
     echo "  - {job_name: tgpulse, static_configs: [{targets: [\"${host}:${admin_port}\"]}]}"
   } >"${run_dir}/prometheus.yml"
+  # The seed's four panels and the SLO row as Prometheus consoles (deploy/prometheus/consoles): they need
+  # Prometheus' own prom.lib beside tgpulse.lib. Debian ships prom.lib among the package's examples.
+  console_args=()
+  prom_lib=""
+  for candidate in /etc/prometheus/console_libraries/prom.lib /usr/share/prometheus/console_libraries/prom.lib \
+    /usr/share/doc/prometheus/examples/console_libraries/prom.lib; do
+    if [ -f "$candidate" ] || [ -f "${candidate}.gz" ]; then prom_lib="$candidate"; break; fi
+  done
+  if [ -n "$prom_lib" ]; then
+    rm -rf "${run_dir}/console_libraries"
+    mkdir -p "${run_dir}/console_libraries"
+    if [ -f "$prom_lib" ]; then cp "$prom_lib" "${run_dir}/console_libraries/prom.lib"
+    else gzip -dc "${prom_lib}.gz" >"${run_dir}/console_libraries/prom.lib"; fi
+    cp "${here}/deploy/prometheus/console_libraries/tgpulse.lib" "${run_dir}/console_libraries/"
+    console_args=(--web.console.templates="${here}/deploy/prometheus/consoles"
+                  --web.console.libraries="${run_dir}/console_libraries")
+  fi
   start prometheus "${run_dir}/prometheus.log" prometheus --config.file="${run_dir}/prometheus.yml" \
     --storage.tsdb.path="${run_dir}/prometheus" --web.listen-address="${host}:${prom_port}" \
-    --enable-feature=exemplar-storage
+    --enable-feature=exemplar-storage "${console_args[@]}"
   prom_url="http://${host}:${prom_port}"
   wait_url "${prom_url}/-/ready" 60 prometheus "${pids[-1]}"
+  if [ -n "$prom_lib" ]; then
+    consoles="${prom_url}/consoles/tgpulse.html"
+    slo_console="${prom_url}/consoles/tgpulse-slo.html"
+  fi
   # Debian's Prometheus ships only the classic web UI.
   prom_alerts="${prom_url}/alerts"
   curl -fsS -o /dev/null --max-time 5 "$prom_alerts" 2>/dev/null || prom_alerts="${prom_url}/classic/alerts"
@@ -187,6 +239,8 @@ tgpulse demo is running (Ctrl-C stops everything):
   admin listener   ${admin}/metrics   (also /healthz, /readyz; what Prometheus scrapes)
   QR login page    ${qr_page:-(could not create one; see ${run_dir}/tgpulse.log)}
   Prometheus       ${prom_alerts:-(not installed: run scripts/install-deps.sh)}
+  panels           ${consoles:-(not served: no prom.lib, the console library of Prometheus, was found)}
+  SLO panels       ${slo_console:-(not served: no prom.lib, the console library of Prometheus, was found)}
   Alertmanager     ${am_url:-(not installed: run scripts/install-deps.sh)}
   tdsim control    http://${host}:${control_port}
   load             ${load_note}
