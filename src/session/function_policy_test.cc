@@ -57,6 +57,22 @@ TEST(FunctionPolicy, DeniesEveryProcessWideFamily) {
   }
 }
 
+// Every function the real libtdjson 1.8.67 runs through td_execute: found by calling td_execute with
+// each constructor name in the library and keeping those that did not answer "can't be executed
+// synchronously" (getThemeParametersJsonString without arguments crashes the library there).
+TEST(FunctionPolicy, DeniesEverySynchronousFunctionOfTdlib1867) {
+  for (const char* name :
+       {"addLogMessage", "checkQuickReplyShortcutName", "cleanFileName", "getChatFolderDefaultIconName",
+        "getCountryFlagEmoji", "getFileExtension", "getFileMimeType", "getJsonString", "getJsonValue",
+        "getLanguagePackString", "getLogStream", "getLogTagVerbosityLevel", "getLogTags", "getLogVerbosityLevel",
+        "getMarkdownText", "getOption", "getPhoneNumberInfoSync", "getPushReceiverId", "getTextEntities",
+        "getThemeParametersJsonString", "parseMarkdown", "parseTextEntities", "searchQuote",
+        "searchStringsByPrefix", "setLogStream", "setLogTagVerbosityLevel", "setLogVerbosityLevel",
+        "testReturnError"}) {
+    EXPECT_TRUE(FunctionPolicy::never_allowed(name).has_value()) << name;
+  }
+}
+
 TEST(FunctionPolicy, UnknownNamesAreRefusedNamingThem) {
   FunctionPolicy p;
   auto refusal = p.check("rotatingName12345");

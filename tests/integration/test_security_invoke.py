@@ -77,11 +77,15 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS")
 
 
-def check_forbidden(status, doc, name):
+def check_forbidden(status, doc, name, hard=True):
+    """403 forbidden_function naming `name`; `hard`: refused by the deny-list (which no configuration
+    lifts), not merely absent from the allow-list."""
     harness.check(status == 403, f"{name}: {status} {doc}")
     err = (doc or {}).get("error", {})
     harness.check(err.get("code") == "forbidden_function", f"{name}: {doc}")
     harness.check(err.get("function") == name and name in err.get("message", ""), f"{name}: {doc}")
+    if hard:
+        harness.check(" may not be invoked" in err["message"], f"{name}: not on the deny-list: {doc}")
 
 
 def getme_ok(url, token, sid):
@@ -134,7 +138,7 @@ def test_unknown_and_rotating_types_answer_403_without_state():
     for i in range(300):
         name = f"rotating{i}Method"
         status, _, doc = post_invoke(stack.url, stack.token, sid, {"@type": name})
-        check_forbidden(status, doc, name)
+        check_forbidden(status, doc, name, hard=False)
     harness.check(stack.metric("tgpulse_rejected_total", reason="forbidden_function") - before == 300, "not counted")
     status, _, raw = harness.http("GET", stack.url + "/metrics")
     harness.check("rotating" not in raw.decode(), "a rotating @type became a metric series")
@@ -313,7 +317,7 @@ def test_config_allow_extra_opens_a_function():
                                          {"Authorization": "Bearer " + tenant["token"]})
         sid = doc["session_id"]
         status, _, doc = post_invoke(svc.url, tenant["token"], sid, {"@type": "getChat", "chat_id": 1})
-        check_forbidden(status, doc, "getChat")  # not on the replaced list
+        check_forbidden(status, doc, "getChat", hard=False)  # not on the replaced list
         status, _, doc = post_invoke(svc.url, tenant["token"], sid, {"@type": "getChats", "limit": 1})
         harness.check(status == 409, f"getChats passes the policy (then 409, not authorized): {status} {doc}")
 
@@ -360,6 +364,72 @@ def test_real_tdlib_process_functions_are_refused():
         harness.check('tgpulse_rejected_total{reason="forbidden_function"} 5' in raw.decode(), "not counted")
 
 
+PROBE = r"""
+import ctypes, json, sys
+lib = ctypes.CDLL(sys.argv[1])
+lib.td_execute.argtypes = [ctypes.c_char_p]
+lib.td_execute.restype = ctypes.c_char_p
+lib.td_execute(b'{"@type":"setLogVerbosityLevel","new_verbosity_level":0}')
+for name in sys.stdin.read().split():
+    print("?" + name, flush=True)  # a crash leaves this as the last line
+    if name == "addLogMessage":  # at level 0 it aborts the process
+        print("!" + name, flush=True)
+        continue
+    answer = lib.td_execute(json.dumps({"@type": name}).encode())
+    doc = json.loads(answer) if answer else {}
+    message = doc.get("message", "")
+    if doc.get("@type") == "error" and ("can't be executed synchronously" in message or "Unknown class" in message):
+        continue
+    print("!" + name, flush=True)
+"""
+
+
+def synchronous_functions(library):
+    """The functions `library` runs through td_execute: every constructor-like name in the binary is
+    tried in a child process; one that crashes the child counts as synchronous too."""
+    import subprocess
+    import sys
+    with open(library, "rb") as f:
+        data = f.read()
+    names = sorted({m.decode() for m in re.findall(rb"(?<=\x00)([a-z][A-Za-z0-9]{3,60})(?=\x00)", data)})
+    found = set()
+    for _ in range(20):
+        if not names:
+            break
+        p = subprocess.run([sys.executable, "-c", PROBE, library], input="\n".join(names), capture_output=True,
+                           text=True, timeout=300)
+        lines = p.stdout.splitlines()
+        found.update(line[1:] for line in lines if line.startswith("!"))
+        if p.returncode == 0:
+            break
+        tried = [line[1:] for line in lines if line.startswith("?")]
+        crashed = tried[-1]
+        print(f"  td_execute({crashed}) crashed the library (exit {p.returncode})", flush=True)
+        found.add(crashed)
+        names = names[names.index(crashed) + 1:]
+    return found
+
+
+def test_real_tdlib_every_synchronous_function_is_refused():
+    if not os.path.exists(harness.TDJSON_LIB):
+        raise AssertionError(f"{harness.TDJSON_LIB} is missing: run scripts/install-deps.sh")
+    sync = synchronous_functions(harness.TDJSON_LIB)
+    print(f"  {len(sync)} synchronous functions: {' '.join(sorted(sync))}", flush=True)
+    harness.check(len(sync) >= 20 and "setLogStream" in sync and "getTextEntities" in sync, f"probe found {sync}")
+    env = {"TGPULSE_ADMIN_TOKEN": ADMIN_TOKEN, "TGPULSE_TD_LIBRARY": harness.TDJSON_LIB}
+    with serve_util.Service(env=env) as svc:
+        code, _, tenant = harness.http_json("POST", svc.url + "/v1/tenants", {"tenant_id": "acme"}, ADMIN)
+        token = tenant["token"]
+        code, _, doc = harness.http_json("POST", svc.url + "/v1/qr-logins", {}, {"Authorization": "Bearer " + token},
+                                         timeout=30)
+        harness.check(code == 201, f"qr-login: {code} {doc}")
+        sid = doc["session_id"]
+        for name in sorted(sync):
+            status, _, answer = post_invoke(svc.url, token, sid, {"@type": name})
+            check_forbidden(status, answer, name)
+        harness.check(svc.alive(), "the service died")
+
+
 if __name__ == "__main__":
     with InvokeStack(sessions=1) as s:
         stack = s
@@ -370,4 +440,5 @@ if __name__ == "__main__":
                       test_policy_answers_before_the_session_is_authorized,
                       test_transfer_encoding_smuggling_is_refused, test_security_headers,
                       test_config_cannot_allow_a_denied_function, test_config_allow_extra_opens_a_function,
-                      test_real_tdlib_process_functions_are_refused])
+                      test_real_tdlib_process_functions_are_refused,
+                      test_real_tdlib_every_synchronous_function_is_refused])
