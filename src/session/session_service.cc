@@ -138,6 +138,16 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
       m.io.get_executor(), SessionServices{clock, *m.store, *m.engines, telemetry.metrics, telemetry.logger,
                                            telemetry.tracer, m.options.sessions});
   m.limits = std::make_unique<TenantLimits>(m.options.limits, clock, &telemetry.rejections);
+  // Process-wide slots held under the caps, set at each scrape (same lifetime argument as the ledger's).
+  auto& held = telemetry.registry.gauge("tgpulse_tenant_limits_held",
+                                        "Slots held under the per-tenant and process caps, process-wide, by kind",
+                                        {"kind"});
+  telemetry.registry.add_collect_hook([limits = m.limits.get(), sessions = &held.labels({"session"}),
+                                       logins = &held.labels({"login"}), streams = &held.labels({"stream"})] {
+    sessions->set(static_cast<double>(limits->held(TenantLimits::Kind::session)));
+    logins->set(static_cast<double>(limits->held(TenantLimits::Kind::login)));
+    streams->set(static_cast<double>(limits->held(TenantLimits::Kind::stream)));
+  });
   m.manager->set_on_session_removed([invoke = m.invoke.get(), limits = m.limits.get()](const std::string& id) {
     invoke->forget_session(id);
     limits->session_ended(id);

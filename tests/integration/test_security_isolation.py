@@ -256,6 +256,8 @@ def test_event_streams_are_capped_and_page_streams_count_for_the_tenant():
         g2 = Stream(port, f"/v1/qr-logins/{gdoc['session_id']}/events", other)
         check_refusal(g2.status, g2.headers, g2.body, 503, "streams_cap", scope="process")
         harness.check(rejected(st, "streams_cap") >= 3, "streams_cap not counted")
+        harness.check(st.metric("tgpulse_tenant_limits_held", kind="stream") == 3, "held streams gauge")
+        harness.check(st.metric("tgpulse_tenant_limits_held", kind="login") == 2, "held logins gauge")
         # A client that leaves gives its slot back.
         a.close()
 
