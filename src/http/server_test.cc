@@ -358,6 +358,8 @@ TEST_F(ServerTest, AmbiguousTransferEncodingIsRefusedAndClosed) {
   EXPECT_NE(reply.find(R"({"body":"hello"})"), std::string::npos) << reply;
   EXPECT_FALSE(ok.closed());
   EXPECT_EQ(calls.load(), 1);
+}
+
 TEST_F(ServerTest, ConnectionsOverTheCapAreAnswered503AndCountedAndSlotsComeBack) {
   router_.add(verb::get, "/ok", [](Request&) -> asio::awaitable<Response> {
     co_return Response::json(status::ok, {{"ok", true}});
