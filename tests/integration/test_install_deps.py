@@ -12,6 +12,7 @@ pkill, kill, npm and sudo first on PATH that record every call, and POLICY_RC_D 
 temporary directory. Nothing on the machine is installed, started or stopped.
 """
 import os
+import re
 import shutil
 import signal
 import stat
@@ -48,6 +49,14 @@ SHIMS = {
 }
 
 
+def npm_packages_checked():
+    """The npm packages install-deps.sh checks for in tests/node/node_modules (its `for pkg in` list)."""
+    with open(SCRIPT) as f:
+        m = re.search(r"^for pkg in ([^;]+); do", f.read(), re.M)
+    harness.check(m is not None, "install-deps.sh no longer lists its npm packages in a `for pkg in` loop")
+    return m.group(1).split()
+
+
 class FakeRepo:
     """A temporary copy of the script in a repository layout, with the shims; removed afterwards."""
 
@@ -58,8 +67,10 @@ class FakeRepo:
         shutil.copy(SCRIPT, os.path.join(self.repo, "scripts", "install-deps.sh"))
         os.makedirs(os.path.join(self.repo, "third_party", "tdlib"))
         open(os.path.join(self.repo, "third_party", "tdlib", "libtdjson.so"), "w").close()
-        for module in ("@opentelemetry/sdk-trace-base", "playwright-core"):
+        # Every npm package the script looks for, as the script lists it, installed.
+        for module in npm_packages_checked():
             os.makedirs(os.path.join(self.repo, "tests", "node", "node_modules", module))
+            open(os.path.join(self.repo, "tests", "node", "node_modules", module, "package.json"), "w").close()
         self.bin = os.path.join(self.root, "bin")
         os.makedirs(self.bin)
         for name, body in SHIMS.items():
