@@ -28,11 +28,16 @@ bool is_token_char(char c) noexcept {
 }  // namespace
 
 bool log_key_is_secret(std::string_view key) noexcept {
-  static constexpr std::array<std::string_view, 11> kSecretWords = {
-      "token",  "password", "secret",     "api_hash",   "authorization", "link",
-      "phone",  "db_key",   "master_key", "page_key",   "encryption_key"};
+  static constexpr std::array<std::string_view, 7> kSecretWords = {
+      "token", "password", "secret", "api_hash", "authorization", "link", "phone"};
   for (std::string_view word : kSecretWords) {
     if (contains_lowercase(key, word)) return true;
+  }
+  // Key material: a field named after the key itself ("db_key", "store.master_key"), not one that
+  // describes it ("store.master_key_id", "store.master_key_file").
+  static constexpr std::array<std::string_view, 4> kKeyNames = {"db_key", "master_key", "page_key", "encryption_key"};
+  for (std::string_view name : kKeyNames) {
+    if (key.size() >= name.size() && contains_lowercase(key.substr(key.size() - name.size()), name)) return true;
   }
   return false;
 }

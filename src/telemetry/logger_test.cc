@@ -139,6 +139,7 @@ TEST(LoggerTest, RedactsSecretFieldsAndLoginLinks) {
               {{"bot_token", "123:abc"}, {"Password", "hunter2"}, {"client_secret", "s"}, {"api_hash", "h"},
                {"Authorization", "Bearer x"}, {"qr_link", "tg://login?token=zzz"}, {"phone_number", "+1555"},
                {"db_key", "k1"}, {"store.master_key", "k2"}, {"page_key", "k3"}, {"encryption_key", "k4"},
+               {"store.master_key_id", "0a1b2c3d"},
                {"note", "a tg://login?token=Qx1Qx1 b tg://login?token=Qx2Qx2"}, {"tenant_id", "acme"}});
   logger.shutdown();
   auto lines = parse_lines(shared->text);
@@ -150,6 +151,7 @@ TEST(LoggerTest, RedactsSecretFieldsAndLoginLinks) {
     EXPECT_EQ(l.at(key), "[REDACTED]") << key;
   }
   EXPECT_EQ(l.at("note"), "a tg://login?token=[REDACTED] b tg://login?token=[REDACTED]");
+  EXPECT_EQ(l.at("store.master_key_id"), "0a1b2c3d");  // names a key, is not one
   EXPECT_EQ(l.at("tenant_id"), "acme");
   for (const char* secret : {"AQAbc", "123:abc", "hunter2", "Bearer", "zzz", "+1555", "Qx1Qx1", "Qx2Qx2"}) {
     EXPECT_EQ(shared->text.find(secret), std::string::npos) << secret;

@@ -431,7 +431,9 @@ def test_real_tdlib_every_synchronous_function_is_refused():
 
 
 if __name__ == "__main__":
-    with InvokeStack(sessions=1) as s:
+    # Hundreds of refused requests in a few seconds: the tenant request quota (tested on its own in
+    # test_security_isolation.py) is off here, so each answer is the policy's, not the quota's.
+    with InvokeStack(sessions=1, config="limits:\n  tenant_request_rate: 0\n") as s:
         stack = s
         harness.main([test_denied_families_answer_403_and_are_counted, test_local_file_arguments_are_refused,
                       test_unknown_and_rotating_types_answer_403_without_state,
