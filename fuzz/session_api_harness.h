@@ -1,6 +1,7 @@
 // SessionApiHarness: the session HTTP API wired the way the service wires it (SessionManager,
 // InvokePipeline on a Throttle and FloodLedger, SessionRoutes, the Router), on test doubles instead of
-// I/O: MemorySessionStore, FakeEngine, and a logger and tracer that discard what they get. For the
+// I/O: MemorySessionStore, FakeEngine, and a logger and tracer that discard what they get; the
+// throttle's waiting layers are off so inputs do not wait for tokens. For the
 // fuzz targets that drive requests through the routes (http_request_fuzzer, session_body_fuzzer).
 //
 // It prepares what hostile requests need to reach past authentication: tenant "acme" (token
