@@ -91,7 +91,16 @@ std::string exchange(std::uint16_t port, std::string_view bytes) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static SessionApiHarness harness;
   static std::unique_ptr<Server> server = make_server(harness);
-  if (harness.ensure_ready([] { server.reset(); })) server = make_server(harness);
+  // The old server stops first but is destroyed only after the old world: sessions may still hold
+  // timers on its executor (a DELETE's cleanup), which must not outlive its io_context.
+  std::unique_ptr<Server> retired;
+  if (harness.ensure_ready([&retired] {
+        server->shutdown();
+        retired = std::move(server);
+      })) {
+    retired.reset();
+    server = make_server(harness);
+  }
   const std::string input = harness.expand(std::string_view(reinterpret_cast<const char*>(data), size));
   const std::string answer = exchange(server->port(), input);
   for (auto pos = answer.find("HTTP/1."); pos != std::string::npos; pos = answer.find("HTTP/1.", pos + 1)) {

@@ -197,10 +197,13 @@ void SessionApiHarness::rebuild() {
 
 bool SessionApiHarness::ensure_ready(const std::function<void()>& before_rebuild) {
   World& w = *world_;
-  auto s = w.manager->find("acme", w.sid);
-  auto q = w.manager->find("acme", w.qid);
-  const bool intact = s && s->view().status == session::SessionStatus::authorized && q &&
-                      q->view().status == session::SessionStatus::qr_pending;
+  bool intact = false;
+  {  // released before a rebuild: a Session must not outlive its world's io_context
+    auto s = w.manager->find("acme", w.sid);
+    auto q = w.manager->find("acme", w.qid);
+    intact = s && s->view().status == session::SessionStatus::authorized && q &&
+             q->view().status == session::SessionStatus::qr_pending;
+  }
   if (intact && ++uses_ < kUsesPerWorld) return false;
   if (before_rebuild) before_rebuild();
   rebuild();
@@ -216,7 +219,9 @@ std::string SessionApiHarness::expand(std::string_view text) const {
 }
 
 http::Response SessionApiHarness::call(http::Request req) {
-  asio::io_context io;
+  // One io_context for every call, living longer than any world: the session layer may keep timers on
+  // a request's executor after the answer (a per-call io_context died under them: UBSan invalid vptr).
+  asio::io_context& io = handler_io_;
   req.executor = io.get_executor();
   const auto qpos = req.target.find('?');
   if (req.path.empty()) req.path = req.target.substr(0, qpos);
@@ -254,7 +259,11 @@ http::Response SessionApiHarness::call(http::Request req) {
         }
         std::abort();
       });
-  io.run();
+  if (io.stopped()) io.restart();
+  while (!out) {
+    if (io.run_one() == 0) break;  // nothing left to run and no answer
+    if (io.stopped()) io.restart();
+  }
   if (!out) std::abort();  // every request is answered exactly once
   return std::move(*out);
 }

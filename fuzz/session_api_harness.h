@@ -19,6 +19,8 @@
 #include <string>
 #include <string_view>
 
+#include <boost/asio/io_context.hpp>
+
 #include "http/request.h"
 #include "http/response.h"
 #include "http/router.h"
@@ -60,6 +62,7 @@ class SessionApiHarness {
  private:
   struct World;
   void rebuild();
+  boost::asio::io_context handler_io_;  // declared first: outlives every world (see call())
   std::unique_ptr<World> world_;
   int uses_ = 0;
 };
