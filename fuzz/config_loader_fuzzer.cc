@@ -11,6 +11,7 @@
 // Beyond not crashing, it checks the loader's promise that a secret never appears in an error message.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -37,12 +38,6 @@ Lines split_assignments(std::string_view text) {
     out.emplace_back(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));
   }
   return out;
-}
-
-std::size_t count(std::string_view haystack, std::string_view needle) {
-  std::size_t n = 0;
-  for (auto pos = haystack.find(needle); pos != std::string_view::npos; pos = haystack.find(needle, pos + 1)) ++n;
-  return n;
 }
 
 }  // namespace
@@ -79,16 +74,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto config = tgpulse::app::load_config(sources);
   if (config.ok()) return 0;
 
-  // Secrets given once (and long enough not to occur by chance) never show up in the report.
-  std::vector<std::string> secrets;
-  if (auto it = env.find("TGPULSE_ADMIN_TOKEN"); it != env.end()) secrets.push_back(it->second);
-  if (auto it = env.find("TGPULSE_TD_API_HASH"); it != env.end()) secrets.push_back(it->second);
-  for (const auto& [key, value] : sources.flags) {
-    if (key == "admin_token" || key == "td.api_hash") secrets.push_back(value);
+  // Secrets never show up in the report. Checked with a marker in place of each secret given by env or
+  // flag (the input's own value may be any text, even a piece of the loader's wording).
+  constexpr std::string_view kMarker = "fuzz-secret-marker-q7";
+  bool has_secret = false;
+  for (const char* name : {"TGPULSE_ADMIN_TOKEN", "TGPULSE_TD_API_HASH"}) {
+    if (auto it = env.find(name); it != env.end()) {
+      it->second = std::string(kMarker);
+      has_secret = true;
+    }
   }
-  for (const auto& secret : secrets) {
-    if (secret.size() < 12 || count(input, secret) != 1) continue;
-    if (config.error().message.find(secret) != std::string::npos) std::abort();
+  for (auto& [key, value] : sources.flags) {
+    if (key == "admin_token" || key == "td.api_hash") {
+      value = std::string(kMarker);
+      has_secret = true;
+    }
+  }
+  if (!has_secret || input.find(kMarker) != std::string_view::npos) return 0;
+  auto marked = tgpulse::app::load_config(sources);
+  if (!marked.ok() && marked.error().message.find(kMarker) != std::string::npos) {
+    std::fprintf(stderr, "a secret appears in the config error:\n%s\n", marked.error().message.c_str());
+    std::abort();
   }
   return 0;
 }

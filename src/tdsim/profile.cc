@@ -1,5 +1,6 @@
 #include "tdsim/profile.h"
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -46,17 +47,45 @@ json yaml_to_json(const YAML::Node& node) {
   }
 }
 
+// Upper bound of every number in a profile: large enough for any setting (1e9 s is 30 years), small
+// enough that the simulator's conversions to microseconds and int stay in range.
+constexpr double kMaxNumber = 1e9;
+
 struct Reader {
   std::string error;
+  // A finite number in [min, kMaxNumber] (YAML's .nan/.inf and 1e400 are refused).
   bool number(const json& obj, const char* key, const std::string& path, double* out, double min = 0) {
     auto it = obj.find(key);
     if (it == obj.end()) return true;
-    if (!it->is_number() || it->get<double>() < min) {
-      error = path + key + " must be a number >= " + std::to_string(min);
+    const double v = it->is_number() ? it->get<double>() : 0;
+    if (!it->is_number() || !std::isfinite(v) || v < min || v > kMaxNumber) {
+      error = path + key + " must be a number from " + std::to_string(min) + " to 1e9";
       return false;
     }
-    *out = it->get<double>();
+    *out = v;
     return true;
+  }
+  // The RNG seed: any integer from 0 to 2^64-1.
+  bool seed(const json& obj, std::uint64_t* out) {
+    auto it = obj.find("seed");
+    if (it == obj.end()) return true;
+    if (it->is_number_unsigned()) {
+      *out = it->get<std::uint64_t>();
+      return true;
+    }
+    if (it->is_number_integer() && it->get<std::int64_t>() >= 0) {
+      *out = static_cast<std::uint64_t>(it->get<std::int64_t>());
+      return true;
+    }
+    if (it->is_number_float()) {
+      const double v = it->get<double>();
+      if (std::isfinite(v) && v >= 0 && v < 0x1p64 && v == std::floor(v)) {
+        *out = static_cast<std::uint64_t>(v);
+        return true;
+      }
+    }
+    error = "seed must be an integer from 0 to 18446744073709551615";
+    return false;
   }
   bool probability(const json& obj, const char* key, const std::string& path, double* out) {
     if (!number(obj, key, path, out)) return false;
@@ -117,9 +146,9 @@ Result<Profile> Profile::apply(const Profile& base, const json& patch) {
   }
   Profile p = base;
   Reader r;
-  double seed = static_cast<double>(p.seed);
+  std::uint64_t seed = p.seed;
   double chats = p.chats;
-  bool ok = r.number(patch, "seed", "", &seed) && r.number(patch, "qr_token_ttl_seconds", "", &p.qr_token_ttl_seconds, 0.01) &&
+  bool ok = r.seed(patch, &seed) && r.number(patch, "qr_token_ttl_seconds", "", &p.qr_token_ttl_seconds, 0.01) &&
             r.number(patch, "flood_wait_limit_seconds", "", &p.flood_wait_limit_seconds) &&
             r.range(patch, "latency_ms", "", &p.latency) && r.range(patch, "auth_latency_ms", "", &p.auth_latency) &&
             r.number(patch, "chats", "", &chats);
@@ -173,8 +202,8 @@ Result<Profile> Profile::apply(const Profile& base, const json& patch) {
     if (!f.is_object()) r.error = "faults must be an object";
   }
   if (!ok) return Error(Errc::invalid_argument, "bad tdsim profile: " + r.error);
-  p.seed = static_cast<std::uint64_t>(seed);
-  p.chats = static_cast<int>(chats);
+  p.seed = seed;
+  p.chats = static_cast<int>(chats);  // within [0, 1e9] (Reader::number)
   return p;
 }
 

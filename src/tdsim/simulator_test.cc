@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -312,6 +313,23 @@ TEST(ProfileTest, EveryShippedProfileLoads) {
     auto p = Profile::load_file(entry.path().string());
     EXPECT_TRUE(p.ok()) << entry.path() << ": " << (p.ok() ? "" : p.error().message);
   }
+}
+
+// Found by fuzz/tdsim_profile_fuzzer: a seed or chat count beyond its type was converted anyway
+// (undefined behaviour), and NaN/infinite durations were accepted.
+TEST(ProfileTest, NumbersOutOfRangeAreRefused) {
+  for (const json& bad : {json{{"seed", 1e30}}, json{{"seed", -1}}, json{{"seed", 1.5}}, json{{"chats", 1e10}},
+                          json{{"qr_token_ttl_seconds", std::numeric_limits<double>::quiet_NaN()}},
+                          json{{"flood_wait_limit_seconds", std::numeric_limits<double>::infinity()}},
+                          json{{"latency_ms", {{"min", 0}, {"max", 1e300}}}}}) {
+    EXPECT_FALSE(Profile::apply(Profile::defaults(), bad).ok()) << bad.dump();
+  }
+  auto max_seed = Profile::apply(Profile::defaults(), json{{"seed", 18446744073709551615ULL}});
+  ASSERT_TRUE(max_seed.ok());
+  EXPECT_EQ(max_seed->seed, 18446744073709551615ULL);
+  auto from_yaml_float = Profile::apply(Profile::defaults(), json{{"seed", 7.0}});
+  ASSERT_TRUE(from_yaml_float.ok());
+  EXPECT_EQ(from_yaml_float->seed, 7u);
 }
 
 TEST(ProfileTest, BadKeysAndValuesAreNamed) {
