@@ -13,6 +13,8 @@
 #include <boost/beast/http/field.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/bounded_json_parser.h"
+
 #include "session_api_harness.h"
 
 namespace {
@@ -20,9 +22,13 @@ namespace {
 namespace bhttp = boost::beast::http;
 using tgpulse::fuzz::SessionApiHarness;
 
-// The body parser under test: what session_routes.cc's body_object() uses today. When the bounded
-// parser (src/core/json_bounds) replaces it there, replace this one line with the same call.
-nlohmann::json parse_body(std::string_view body) { return nlohmann::json::parse(body, nullptr, false); }
+// The body parser under test: what session_routes.cc's body_object() uses, with the same limits
+// (64 levels, 100,000 values). A body it refuses is null here.
+nlohmann::json parse_body(std::string_view body) {
+  tgpulse::ParsedJson parsed = tgpulse::BoundedJsonParser::parse(body, tgpulse::JsonLimits{});
+  if (!parsed.ok()) return nlohmann::json(nlohmann::json::value_t::discarded);
+  return std::move(parsed.value);
+}
 
 struct Target {
   bhttp::verb method;
