@@ -103,6 +103,13 @@ if [ -z "${TGPULSE_ADMIN_TOKEN:-}" ]; then
 fi
 export TGPULSE_ADMIN_TOKEN
 
+# The master key that seals the sessions' database keys at rest (docs/security-keys.md): generated
+# once, kept beside the admin token, unless the caller brings one.
+if [ -z "${TGPULSE_MASTER_KEY:-}" ] && [ -z "${TGPULSE_MASTER_KEY_FILE:-}" ]; then
+  [ -s "${demo_dir}/master-key" ] || "$tgpulse" keys generate --out "${demo_dir}/master-key" >/dev/null
+  export TGPULSE_MASTER_KEY_FILE="${demo_dir}/master-key"
+fi
+
 port="$(pick_port "${TGPULSE_DEMO_PORT:-8080}")"
 admin_port="$(pick_port "${TGPULSE_DEMO_ADMIN_PORT:-9464}")"
 control_port="$(pick_port 0)"
@@ -245,6 +252,7 @@ tgpulse demo is running (Ctrl-C stops everything):
   tdsim control    http://${host}:${control_port}
   load             ${load_note}
   admin token      TGPULSE_ADMIN_TOKEN or ${demo_dir}/admin-token
+  master key       ${TGPULSE_MASTER_KEY_FILE:-TGPULSE_MASTER_KEY} (seals the session keys at rest)
   logs             ${run_dir}/*.log
 The simulated phone may scan the QR page's code by itself (demo profile); the page expires after the
 login deadline (120 s by default). Create another with
