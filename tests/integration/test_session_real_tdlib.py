@@ -30,7 +30,10 @@ def test_qr_login_waits_for_network_then_cleans_up():
         code, _, out = harness.http_json("DELETE", f"{svc.url}/v1/qr-logins/{sid}", headers=auth, timeout=60)
         harness.check(code == 200, f"cancel: {code} {out}")
         harness.check(not os.path.exists(engine_dir), "the TDLib directory is still there")
-        lines = [l for l in svc.log_lines() if l.get("message") == "Session cleanup completed"]
+        # The logger writes asynchronously: the line may reach stdout a moment after the answer.
+        def cleanup_lines():
+            return [l for l in svc.log_lines() if l.get("message") == "Session cleanup completed"] or None
+        lines = harness.wait_until(cleanup_lines, timeout=10, what="the 'Session cleanup completed' log line")
         harness.check(len(lines) == 1 and lines[0]["status"] == "success", f"cleanup log: {lines}")
 
 
