@@ -418,6 +418,11 @@ TEST_F(ServerTest, AFloodOverTheCapNeverStopsTheServer) {
 }
 
 TEST_F(ServerTest, AcceptKeepsGoingThroughEmfileAndServesOnceDescriptorsAreBack) {
+#if defined(__SANITIZE_ADDRESS__)
+  // UBSan's vptr check proves memory readable by writing it to a pipe; with no descriptor left it cannot
+  // make one and reports every dynamic type as invalid. The plain build runs this test.
+  GTEST_SKIP() << "the sanitizer runtime needs the descriptors this test takes away";
+#endif
   router_.add(verb::get, "/ok", [](Request&) -> asio::awaitable<Response> {
     co_return Response::json(status::ok, {{"ok", true}});
   });

@@ -118,7 +118,9 @@ TEST_F(SessionSafetyTest, AnEmptyStoreWithSessionDirectoriesIsRefusedAndNothingM
   EXPECT_NE(st.error().message.find(sessions_dir()), std::string::npos) << st.error().message;
 
   // Even a sweep run without the check moves nothing when the store is empty.
-  SessionCleanup cleanup(SessionServices{clock_, store_, engine_, metrics_, logger_, tracer_, o});
+  // SessionCleanup keeps a reference to its services: they must outlive it (not a temporary).
+  const SessionServices services{clock_, store_, engine_, metrics_, logger_, tracer_, o};
+  SessionCleanup cleanup(services);
   auto report = cleanup.sweep_startup();
   EXPECT_EQ(report.orphan_directories, 0);
   EXPECT_EQ(read_file(sessions_dir() + "/s_AAAAAAAAAAAAAAAAAAAAAA/td.binlog"), "customer authorization");
