@@ -157,3 +157,9 @@ def main(tests):
             traceback.print_exc()
     print(f"{passed} passed, {failed} failed", flush=True)
     raise SystemExit(1 if failed else 0)
+
+
+def asan_build():
+    """Whether TGPULSE is an AddressSanitizer build (make test SANITIZE=1)."""
+    out = subprocess.run(["ldd", TGPULSE], capture_output=True, text=True).stdout
+    return "libasan" in out

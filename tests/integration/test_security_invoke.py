@@ -11,7 +11,6 @@ import json
 import os
 import re
 import socket
-import subprocess
 import tempfile
 import time
 
@@ -145,12 +144,6 @@ def test_unknown_and_rotating_types_answer_403_without_state():
     harness.check("rotating" not in raw.decode(), "a rotating @type became a metric series")
 
 
-def asan_build():
-    """Whether build/tgpulse is an AddressSanitizer build (make test SANITIZE=1)."""
-    out = subprocess.run(["ldd", harness.TGPULSE], capture_output=True, text=True).stdout
-    return "libasan" in out
-
-
 def test_invalid_type_answers_400_and_rss_stays_flat():
     sid = stack.sessions[0]
     pid = stack.service.p.pid
@@ -171,7 +164,7 @@ def test_invalid_type_answers_400_and_rss_stays_flat():
         harness.check(len(json.dumps(doc)) < 1000, "the 1 MB name was echoed back")
     rss1 = rss_kib(pid)
     print(f"  RSS {rss0} KiB -> {rss1} KiB after 30 more 1 MB @type bodies", flush=True)
-    if asan_build():
+    if harness.asan_build():
         # ASan keeps freed memory resident in its quarantine (256 MB by default): RSS measures nothing
         # there. The plain build makes the check.
         print("  (ASan build: RSS growth not checked)", flush=True)

@@ -14,7 +14,6 @@ import resource
 import shutil
 import socket
 import stat
-import subprocess
 import tempfile
 import threading
 import time
@@ -416,12 +415,6 @@ def attacker(port, token, sid, seconds, stop_conns, out):
     out.put(counts)
 
 
-def asan_build():
-    """Whether build/tgpulse is an AddressSanitizer build (make test SANITIZE=1)."""
-    out = subprocess.run(["ldd", harness.TGPULSE], capture_output=True, text=True).stdout
-    return "libasan" in out
-
-
 def test_one_tenant_flooding_does_not_starve_another():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
@@ -498,7 +491,7 @@ def test_one_tenant_flooding_does_not_starve_another():
         harness.check(attack_counts.get("conn:opened", 0) + attack_counts.get("conn:error", 0) >= 2 * NOFILE,
                       "the attacker did not offer more connections than the server has descriptors")
         harness.check(success >= 0.99, f"steady tenant success {success:.4f} < 0.99: {att_fail[:5]}")
-        if asan_build():
+        if harness.asan_build():
             # Under ASan every refused request costs several times its plain price, so the attacker's
             # refusals alone can fill both cores: the latency target is a property of the plain build,
             # checked there. Success, probes and refusals are checked here as everywhere.
