@@ -561,9 +561,14 @@ TEST_F(SqliteSessionStoreTest, SurvivesAKill9InTheMiddleOfWrites) {
     ASSERT_TRUE((*store)->create_tenant(tenant("acme")).ok());
   }
   for (int round = 0; round < 3; ++round) {
+    // The writer tells the test through a pipe when a session it keeps is committed, so the kill lands in
+    // the middle of writes however slowly a loaded machine starts the child (a fixed sleep did not).
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
     const pid_t child = ::fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
+      ::close(ready[0]);
       // The writer: creates sessions and walks each through login and cleanup, forever.
       FakeClock clock;
       auto store = SqliteSessionStore::open(SqliteStoreOptions{data_dir().string()}, clock);
@@ -575,9 +580,18 @@ TEST_F(SqliteSessionStoreTest, SurvivesAKill9InTheMiddleOfWrites) {
           if (!(*store)->update_state(id, SessionStateChange{to, {}})) ::_exit(5);
         }
         if (i % 2 == 0 && !(*store)->delete_session(id)) ::_exit(6);
+        if (i == 1) {  // session 1 is kept (even ones are deleted): the store is no longer empty
+          const char byte = 1;
+          if (::write(ready[1], &byte, 1) != 1) ::_exit(7);
+          ::close(ready[1]);
+        }
       }
     }
-    ::usleep(150'000 + 100'000 * round);
+    ::close(ready[1]);
+    char byte = 0;
+    ASSERT_EQ(::read(ready[0], &byte, 1), 1) << "the writer died before committing a session";
+    ::close(ready[0]);
+    ::usleep(50'000 + 50'000 * round);
     ASSERT_EQ(::kill(child, SIGKILL), 0);
     int status = 0;
     ASSERT_EQ(::waitpid(child, &status, 0), child);
