@@ -1,0 +1,140 @@
+#include "core/blocking_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <chrono>
+#include <future>
+#include <latch>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+namespace tgpulse {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+class BlockingPoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    loop_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    work_.reset();
+    loop_.join();
+  }
+  template <typename T>
+  T await(asio::awaitable<T> a) {
+    auto f = asio::co_spawn(io_, std::move(a), asio::use_future);
+    EXPECT_EQ(f.wait_for(10s), std::future_status::ready);
+    return f.get();
+  }
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
+  std::thread loop_;
+};
+
+TEST_F(BlockingPoolTest, TheJobRunsOffTheLoopAndTheCallerResumesOnIt) {
+  BlockingPool pool({"store", 2, 16});
+  auto ids = await([&]() -> asio::awaitable<std::vector<std::thread::id>> {
+    const auto before = std::this_thread::get_id();
+    std::thread::id worker;
+    Result<int> r = co_await pool.run([&worker] { worker = std::this_thread::get_id(); return Result<int>(42); });
+    EXPECT_TRUE(r.ok());
+    EXPECT_EQ(*r, 42);
+    co_return std::vector<std::thread::id>{before, worker, std::this_thread::get_id()};
+  }());
+  EXPECT_EQ(ids[0], loop_.get_id());
+  EXPECT_NE(ids[1], loop_.get_id());
+  EXPECT_EQ(ids[2], loop_.get_id());
+}
+
+TEST_F(BlockingPoolTest, TheLoopKeepsServingWhileJobsBlock) {
+  // Two jobs block on a latch the loop itself releases: were they run on the loop thread, the loop could
+  // never reach the timer that releases them.
+  BlockingPool pool({"store", 2, 16});
+  std::latch gate(1);
+  auto blocked = asio::co_spawn(io_, [&]() -> asio::awaitable<int> {
+    auto a = co_await pool.run([&] { gate.wait(); return Result<int>(1); });
+    co_return a.ok() ? *a : -1;
+  }, asio::use_future);
+  auto released = await([&]() -> asio::awaitable<bool> {
+    asio::steady_timer t(co_await asio::this_coro::executor, 1ms);
+    co_await t.async_wait(asio::use_awaitable);
+    gate.count_down();
+    co_return true;
+  }());
+  EXPECT_TRUE(released);
+  ASSERT_EQ(blocked.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(blocked.get(), 1);
+}
+
+TEST_F(BlockingPoolTest, PastItsBoundThePoolRefusesAtOnceNamingItself) {
+  BlockingPool pool({"store", 1, 2});
+  std::latch gate(1);
+  std::vector<std::future<Status>> held;
+  for (int i = 0; i < 2; ++i) {
+    held.push_back(asio::co_spawn(io_, pool.run([&] { gate.wait(); return Status(); }), asio::use_future));
+  }
+  // Both admitted jobs are in the pool now (admission happens before the first suspension).
+  for (int i = 0; i < 1000 && pool.admitted() < 2; ++i) std::this_thread::yield();
+  ASSERT_EQ(pool.admitted(), 2u);
+  Status third = await(pool.run([] { return Status(); }));
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.error().code, Errc::unavailable);
+  EXPECT_NE(third.error().message.find("store pool is full"), std::string::npos) << third.error().message;
+  gate.count_down();
+  for (auto& f : held) {
+    ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+    EXPECT_TRUE(f.get().ok());
+  }
+  EXPECT_EQ(pool.admitted(), 0u);
+  EXPECT_TRUE(await(pool.run([] { return Status(); })).ok());
+}
+
+TEST_F(BlockingPoolTest, AnExceptionInTheJobIsRethrownInTheCaller) {
+  BlockingPool pool({"fs", 1, 4});
+  auto caught = await([&]() -> asio::awaitable<std::string> {
+    try {
+      Status s = co_await pool.run([]() -> Status { throw std::runtime_error("disk gone"); });
+      (void)s;
+    } catch (const std::runtime_error& e) {
+      co_return e.what();
+    }
+    co_return "";
+  }());
+  EXPECT_EQ(caught, "disk gone");
+  EXPECT_EQ(pool.admitted(), 0u);
+}
+
+TEST_F(BlockingPoolTest, StopFinishesAdmittedJobsThenRefuses) {
+  BlockingPool pool({"store", 1, 8});
+  std::atomic<int> done{0};
+  std::vector<std::future<Status>> jobs;
+  for (int i = 0; i < 4; ++i) {
+    jobs.push_back(asio::co_spawn(io_, pool.run([&done] {
+      std::this_thread::sleep_for(5ms);  // a blocking call, the pool's purpose
+      done.fetch_add(1);
+      return Status();
+    }), asio::use_future));
+  }
+  for (int i = 0; i < 1000 && pool.admitted() < 4; ++i) std::this_thread::yield();
+  pool.stop();
+  EXPECT_EQ(done.load(), 4);
+  for (auto& f : jobs) {
+    ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+    EXPECT_TRUE(f.get().ok());
+  }
+  Status late = await(pool.run([] { return Status(); }));
+  ASSERT_FALSE(late.ok());
+  EXPECT_NE(late.error().message.find("stopped"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tgpulse
