@@ -40,7 +40,9 @@ namespace {
 // reaches kBatchWakeBytes, or flush()/shutdown() asks): one wake-up and one write per many lines.
 constexpr auto kLinger = std::chrono::milliseconds(1);
 constexpr std::size_t kBatchWakeBytes = 256 * 1024;
-// A batch buffer grown beyond this by a burst is given back after it is written.
+// The two batch buffers (one filling, one being written) keep their capacity, so a steady stream
+// costs no allocation and no page faults; one grown beyond kKeepBufferBytes by a burst is given back
+// once a batch uses less than an eighth of it (the burst is over).
 constexpr std::size_t kKeepBufferBytes = 4 * 1024 * 1024;
 // The producer's formatting buffer, likewise, after an unusually long line.
 constexpr std::size_t kKeepLineBytes = 64 * 1024;
@@ -110,8 +112,8 @@ struct Logger::Impl {
         completed += lines;
       }
       done_cv.notify_all();
+      if (batch.capacity() > kKeepBufferBytes && batch.size() < batch.capacity() / 8) std::string().swap(batch);
       batch.clear();
-      if (batch.capacity() > kKeepBufferBytes) std::string().swap(batch);
     }
   }
 
