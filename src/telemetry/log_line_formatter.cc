@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <ctime>
 
 #include "telemetry/log_redaction.h"
@@ -20,6 +22,53 @@ bool is_core_key(std::string_view key) noexcept {
   }
   return false;
 }
+
+// What the JSON writer needs to know about an event field's key: whether its value is a secret, and the
+// key rendered as `,"<key>":` (escaped; "fields."-prefixed when it is a core key).
+struct FieldKey {
+  bool secret = false;
+  std::string rendered;
+};
+
+void render_field_key(std::string_view key, FieldKey* out) {
+  out->secret = log_key_is_secret(key);
+  out->rendered.assign(",");
+  append_json_string(&out->rendered, is_core_key(key) ? std::string("fields.").append(key) : std::string(key));
+  out->rendered.push_back(':');
+}
+
+// Field keys are almost always string literals, and the same few appear on line after line, so each
+// thread remembers the last key seen in each of 64 slots (chosen by address and length). A hit needs
+// the same address, length and bytes, so a key whose memory was reused with other text is never
+// mistaken for the old one. Keys longer than kMaxCachedKey are rendered every time.
+class FieldKeyCache {
+ public:
+  const FieldKey& lookup(std::string_view key) {
+    if (key.size() > kMaxCachedKey) {
+      render_field_key(key, &uncached_);
+      return uncached_;
+    }
+    const auto address = reinterpret_cast<std::uintptr_t>(key.data());
+    Slot& slot = slots_[((address ^ key.size()) * 0x9e3779b97f4a7c15ull) >> (64 - kSlotBits)];
+    if (slot.data != key.data() || slot.text != key) {
+      slot.data = key.data();
+      slot.text.assign(key);
+      render_field_key(key, &slot.key);
+    }
+    return slot.key;
+  }
+
+ private:
+  static constexpr std::size_t kMaxCachedKey = 64;
+  static constexpr int kSlotBits = 6;
+  struct Slot {
+    const char* data = nullptr;
+    std::string text;
+    FieldKey key;
+  };
+  std::array<Slot, std::size_t{1} << kSlotBits> slots_;
+  FieldKey uncached_;
+};
 
 void append_timestamp(std::string* out, std::chrono::system_clock::time_point time) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
@@ -44,6 +93,26 @@ void append_timestamp(std::string* out, std::chrono::system_clock::time_point ti
   char frac[6] = {'.', static_cast<char>('0' + millis / 100), static_cast<char>('0' + millis / 10 % 10),
                   static_cast<char>('0' + millis % 10), 'Z', '\0'};
   out->append(frac);
+}
+
+// Printable ASCII other than '"' and '\\': copied into a JSON string as it is.
+constexpr std::array<bool, 256> kPlainJsonChar = [] {
+  std::array<bool, 256> plain{};
+  for (int c = 0x20; c < 0x7f; ++c) plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+  return plain;
+}();
+constexpr bool is_plain_json_char(unsigned char c) noexcept { return kPlainJsonChar[c]; }
+
+// Appends `bytes` as lowercase hex digits.
+template <std::size_t N>
+void append_hex(std::string* out, const std::array<std::uint8_t, N>& bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  char text[2 * N];
+  for (std::size_t i = 0; i < N; ++i) {
+    text[2 * i] = kHex[bytes[i] >> 4];
+    text[2 * i + 1] = kHex[bytes[i] & 0x0f];
+  }
+  out->append(text, sizeof text);
 }
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not valid.
@@ -71,9 +140,8 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
   return len;
 }
 
-void append_field_value_json(std::string* out, std::string_view key, const LogField::Value& value,
-                             std::string* scratch) {
-  if (log_key_is_secret(key)) {
+void append_field_value_json(std::string* out, bool secret, const LogField::Value& value, std::string* scratch) {
+  if (secret) {
     append_json_string(out, kRedacted);
     return;
   }
@@ -91,7 +159,9 @@ void append_field_value_json(std::string* out, std::string_view key, const LogFi
             out->append("null");
           }
         } else {
-          fmt::format_to(std::back_inserter(*out), "{}", v);
+          char digits[24];
+          auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+          out->append(digits, static_cast<std::size_t>(end - digits));
         }
       },
       value);
@@ -120,6 +190,14 @@ void append_json_string(std::string* out, std::string_view text) {
   out->push_back('"');
   std::size_t i = 0;
   while (i < text.size()) {
+    // Most text needs no escaping: copy the longest plain run in one append.
+    std::size_t run = i;
+    while (run < text.size() && is_plain_json_char(static_cast<unsigned char>(text[run]))) ++run;
+    if (run > i) {
+      out->append(text.data() + i, run - i);
+      i = run;
+      if (i == text.size()) break;
+    }
     auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x80) {
       std::size_t len = utf8_sequence_length(text, i);
@@ -140,14 +218,10 @@ void append_json_string(std::string* out, std::string_view text) {
       case '\t': out->append("\\t"); break;
       case '\b': out->append("\\b"); break;
       case '\f': out->append("\\f"); break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 0x0f]);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
+      default: {  // other control characters and DEL
+        const char escaped[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0x0f]};
+        out->append(escaped, sizeof escaped);
+      }
     }
     ++i;
   }
@@ -155,7 +229,11 @@ void append_json_string(std::string* out, std::string_view text) {
 }
 
 LogLineFormatter::LogLineFormatter(LogFormat format, std::string service_name) : format_(format) {
-  append_json_string(&service_name_json_, service_name);
+  for (std::size_t i = 0; i < level_json_.size(); ++i) {
+    level_json_[i].append(R"(","log.level":")").append(log_level_name(static_cast<LogLevel>(i))).append(R"(","message":)");
+  }
+  service_fields_json_.append(R"(,"ecs.version":")").append(kEcsVersion).append(R"(","service.name":)");
+  append_json_string(&service_fields_json_, service_name);
 }
 
 void LogLineFormatter::format(std::string* out, std::chrono::system_clock::time_point time, LogLevel level,
@@ -171,35 +249,27 @@ void LogLineFormatter::format(std::string* out, std::chrono::system_clock::time_
 void LogLineFormatter::format_json(std::string* out, std::chrono::system_clock::time_point time,
                                    LogLevel level, std::string_view message,
                                    std::initializer_list<LogField> fields, const SpanContext* ctx) const {
+  using namespace std::string_view_literals;
+  thread_local FieldKeyCache keys;
   std::string scratch;
-  out->append("{\"@timestamp\":\"");
+  out->append(R"({"@timestamp":")"sv);
   append_timestamp(out, time);
-  out->append("\",\"log.level\":\"");
-  out->append(log_level_name(level));
-  out->append("\",\"message\":");
+  out->append(level_json_[static_cast<std::size_t>(level)]);
   append_json_string(out, mask_login_links(message, &scratch));
-  out->append(",\"ecs.version\":\"");
-  out->append(kEcsVersion);
-  out->append("\",\"service.name\":");
-  out->append(service_name_json_);
+  out->append(service_fields_json_);
   if (ctx != nullptr && ctx->valid()) {
-    out->append(",\"trace.id\":\"");
-    out->append(ctx->trace_id_hex());
-    out->append("\",\"span.id\":\"");
-    out->append(ctx->span_id_hex());
+    out->append(R"(,"trace.id":")"sv);
+    append_hex(out, ctx->trace_id);  // the same digits as trace_id_hex(), without a temporary string
+    out->append(R"(","span.id":")"sv);
+    append_hex(out, ctx->span_id);
     out->push_back('"');
   }
   for (const LogField& field : fields) {
-    out->push_back(',');
-    if (is_core_key(field.key)) {
-      append_json_string(out, std::string("fields.").append(field.key));
-    } else {
-      append_json_string(out, field.key);
-    }
-    out->push_back(':');
-    append_field_value_json(out, field.key, field.value, &scratch);
+    const FieldKey& key = keys.lookup(field.key);
+    out->append(key.rendered);
+    append_field_value_json(out, key.secret, field.value, &scratch);
   }
-  out->append("}\n");
+  out->append("}\n"sv);
 }
 
 void LogLineFormatter::format_console(std::string* out, std::chrono::system_clock::time_point time,

@@ -11,6 +11,7 @@
 // Thread-safety: immutable after construction; format() may be called from any number of threads.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <initializer_list>
 #include <string>
@@ -40,7 +41,10 @@ class LogLineFormatter {
                       const SpanContext* ctx) const;
 
   LogFormat format_;
-  std::string service_name_json_;  // service name, already a JSON string literal
+  // The JSON between the timestamp and the message, for each level: `","log.level":"info","message":`.
+  std::array<std::string, static_cast<std::size_t>(LogLevel::error) + 1> level_json_;
+  // `,"ecs.version":"8.11.0","service.name":"<service name>"`, rendered once.
+  std::string service_fields_json_;
 };
 
 // Appends `text` to *out as a JSON string literal (with the quotes).

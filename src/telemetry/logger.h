@@ -1,7 +1,11 @@
 // Logger: structured logs, one ECS-shaped JSON object per line (or a human console format for
-// development). log() formats the line on the caller's thread and hands it to a bounded queue; a
-// background thread writes it. When the queue is full the line is dropped and counted
-// (dropped()); flush() waits until every accepted line is written; shutdown() flushes and stops.
+// development). log() formats the line on the caller's thread (into a buffer the thread keeps) and
+// appends its bytes to the pending batch, a bounded queue of at most queue_capacity lines; a
+// background thread takes the whole batch and writes it with one sink write. The writer lingers 1 ms
+// after a batch's first line so that one wake-up and one write serve many lines; flush(), shutdown()
+// and a batch past 256 KiB cut that short. When the queue is full the line is dropped and counted
+// (dropped()), at once or after at most full_queue_wait; flush() waits until every accepted line is
+// written; shutdown() writes every accepted line, then stops: a line accepted is never lost.
 //
 // Fields named like secrets (token, link, password, api_hash, authorization, ...) are redacted to
 // "[REDACTED]", and tg://login?token=... anywhere in a message or string value is masked.
@@ -17,6 +21,7 @@
 // Thread-safety: thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -63,6 +68,11 @@ struct LoggerOptions {
   std::string path;                      // "" or "-" = stdout; otherwise appended to this file
   std::string service_name = "tgpulse";  // ECS service.name
   std::size_t queue_capacity = 65536;    // lines; beyond this, lines are dropped and counted
+  // How long log() may wait for room when the queue is full before it drops the line. 0 (the default):
+  // drop at once, so a caller never waits for the disk. Above 0, a caller waits at most this long per
+  // line, so a burst the writer can absorb loses nothing; an event-loop thread still never waits
+  // longer than this.
+  std::chrono::microseconds full_queue_wait{0};
 };
 
 class Logger {

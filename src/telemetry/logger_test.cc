@@ -223,6 +223,119 @@ TEST(LoggerTest, FullQueueDropsAndCountsLines) {
   EXPECT_EQ(lines[2].at("i"), 1);
 }
 
+// Holds the writer inside the sink with its first line, so that everything logged next stays queued.
+void hold_writer_inside_sink(Logger& logger, MemorySink::Shared& shared) {
+  {
+    std::lock_guard lock(shared.mu);
+    shared.hold = true;
+  }
+  logger.info("first");
+  std::unique_lock lock(shared.mu);
+  shared.cv.wait(lock, [&] { return shared.writer_inside; });
+}
+
+void release_writer(MemorySink::Shared& shared) {
+  {
+    std::lock_guard lock(shared.mu);
+    shared.hold = false;
+  }
+  shared.cv.notify_all();
+}
+
+// "Lost" for this logger: a line accepted (not counted in dropped()) and missing from the sink after
+// shutdown. There must be none, even when shutdown() starts with the queue full of lines.
+TEST(LoggerTest, ShutdownWritesEveryQueuedLine) {
+  auto shared = std::make_shared<MemorySink::Shared>();
+  Logger logger({}, std::make_unique<MemorySink>(shared));
+  hold_writer_inside_sink(logger, *shared);
+  constexpr int kQueued = 1000;
+  for (int i = 0; i < kQueued; ++i) logger.info("queued", {{"i", i}});
+  std::thread stopper([&] { logger.shutdown(); });
+  // Once shutdown() has begun, lines are refused: keep logging until one is, so the writer is released
+  // only after shutdown started, with every line above (and the probes before it) still queued.
+  int probes = 0;
+  while (logger.dropped() == 0) {
+    logger.info("probe");
+    ++probes;
+  }
+  release_writer(*shared);
+  stopper.join();
+  const auto accepted = static_cast<std::uint64_t>(1 + kQueued + probes - 1);
+  EXPECT_EQ(logger.dropped(), 1u);
+  EXPECT_EQ(logger.written(), accepted);
+  auto lines = parse_lines(shared->text);
+  ASSERT_EQ(lines.size(), accepted);
+  for (int i = 0; i < kQueued; ++i) EXPECT_EQ(lines[static_cast<std::size_t>(1 + i)].at("i"), i);
+}
+
+TEST(LoggerTest, ALoneLineReachesTheSinkWithoutFlush) {
+  auto shared = std::make_shared<MemorySink::Shared>();
+  Logger logger({}, std::make_unique<MemorySink>(shared));
+  // One line at a time, each after the previous one was written, so the writer is (almost always)
+  // asleep when the next arrives and must be woken for it.
+  for (int i = 0; i < 20; ++i) {
+    const std::string message = "alone " + std::to_string(i);
+    logger.info(message);
+    std::unique_lock lock(shared->mu);
+    // The writer lingers about a millisecond for company; the bound here is only against a hang.
+    ASSERT_TRUE(shared->cv.wait_for(lock, std::chrono::seconds(10),
+                                    [&] { return shared->text.find(message) != std::string::npos; }))
+        << message;
+  }
+}
+
+TEST(LoggerTest, FullQueueWaitsAtMostFullQueueWaitThenDrops) {
+  auto shared = std::make_shared<MemorySink::Shared>();
+  LoggerOptions options;
+  options.queue_capacity = 2;
+  options.full_queue_wait = std::chrono::milliseconds(20);
+  Logger logger(options, std::make_unique<MemorySink>(shared));
+  hold_writer_inside_sink(logger, *shared);
+  logger.info("queued 1");
+  logger.info("queued 2");
+  const auto start = std::chrono::steady_clock::now();
+  logger.info("no room");
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(20));
+  EXPECT_EQ(logger.dropped(), 1u);
+  release_writer(*shared);
+  logger.shutdown();
+  EXPECT_EQ(logger.written(), 3u);
+}
+
+TEST(LoggerTest, FullQueueWaitTakesTheLineOnceTheWriterMakesRoom) {
+  auto shared = std::make_shared<MemorySink::Shared>();
+  LoggerOptions options;
+  options.queue_capacity = 2;
+  options.full_queue_wait = std::chrono::minutes(10);  // only bounds a hang
+  Logger logger(options, std::make_unique<MemorySink>(shared));
+  hold_writer_inside_sink(logger, *shared);
+  logger.info("queued 1");
+  logger.info("queued 2");
+  std::thread releaser([&] { release_writer(*shared); });
+  logger.info("waits for room");
+  releaser.join();
+  logger.shutdown();
+  EXPECT_EQ(logger.dropped(), 0u);
+  EXPECT_EQ(logger.written(), 4u);
+}
+
+// Field keys are remembered per thread by address; a key whose memory now holds other text must be
+// judged again, or a secret could be written under a key first seen as harmless.
+TEST(LoggerTest, RedactsAKeyWhoseMemoryWasReusedForASecretName) {
+  auto lines = std::make_shared<LogMemorySink::Lines>();
+  Logger logger({}, std::make_unique<LogMemorySink>(lines));
+  std::string key = "tenant_id";
+  logger.info("one", {{key, "acme"}});
+  key.replace(0, key.size(), "api_token");  // same length, same buffer
+  logger.info("two", {{key, "s3cr3t"}});
+  logger.shutdown();
+  auto written = lines->snapshot();
+  ASSERT_EQ(written.size(), 2u);
+  EXPECT_EQ(json::parse(written[0]).at("tenant_id"), "acme");
+  EXPECT_EQ(json::parse(written[1]).at("api_token"), "[REDACTED]");
+  EXPECT_EQ(written[1].find("s3cr3t"), std::string::npos);
+}
+
 TEST(LoggerTest, ParsesLevelNames) {
   LogLevel level{};
   EXPECT_TRUE(parse_log_level("warning", &level));
