@@ -15,7 +15,7 @@ PACKAGES=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libsqlite3-dev sqlite3 libqrencode-dev
   libcli11-dev libyaml-cpp-dev libcurl4-openssl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev
-  python3
+  python3 python3-jsonschema
   zbar-tools chromium
   docker-compose
   ccache clang-15 libfuzzer-15-dev

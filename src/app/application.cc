@@ -7,6 +7,7 @@
 #include "http/connection_budget.h"
 #include "http/server.h"
 #include "session/session_service.h"
+#include "http/openapi_route.h"
 #include "http/standard_routes.h"
 #include "telemetry/logger.h"
 #include "telemetry/metrics.h"
@@ -112,6 +113,8 @@ Status Application::start() {
   http::add_standard_routes(router_, readiness_, *registry_);
   // [areas: register routes here, e.g. session::add_routes(router_, *sessions_)]
   sessions_->add_routes(router_);
+  // The contract of every route above (src/session/openapi_contract_test.cc assembles the same table).
+  http::add_openapi_route(router_);
   sessions_->add_readiness(readiness_);
 
   // 6. HTTP server.

@@ -23,6 +23,7 @@ const char* session_status_name(SessionStatus s) noexcept {
     case SessionStatus::failed: return "failed";
     case SessionStatus::cleaning_up: return "cleaning_up";
     case SessionStatus::closed: return "closed";
+    case SessionStatus::restoring: return "restoring";
   }
   return "unknown";
 }

@@ -41,6 +41,7 @@ enum class SessionStatus {
   failed,             // the QR login failed (declined, engine error, cancelled)
   cleaning_up,        // cleanup running
   closed,             // cleanup finished
+  restoring,          // brought back at start-up; the engine has not confirmed the authorization yet
 };
 const char* session_status_name(SessionStatus s) noexcept;
 

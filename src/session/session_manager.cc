@@ -25,6 +25,15 @@ namespace {
 // A session that is authorized waits for signals this long between clock checks (it has no deadline).
 constexpr std::chrono::milliseconds kMonitorWake = std::chrono::hours(1);
 
+// A QR cancel that reached a session no longer in its login (authorized meanwhile, or restored): it
+// must not drop an authorized session's data without logOut, so it is answered with a conflict naming
+// the status. True when `s` was such a cancel (and is answered).
+bool refuse_stale_qr_cancel(SessionSignal& s, SessionStatus status) {
+  if (s.kind != SessionSignal::Kind::cleanup || s.trigger != trigger::kQrCancelled) return false;
+  if (s.done) s.done(Status(Errc::conflict, SessionManager::not_a_login_message(status)));
+  return true;
+}
+
 asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor);
   t.expires_after(d);
@@ -65,7 +74,7 @@ asio::awaitable<SessionManager::StartReport> SessionManager::start() {
         auto session = std::make_shared<Session>(executor_, services_.clock, r.session_id, r.tenant_id, "",
                                                  from_unix_ms(r.created_at_ms), from_unix_ms(r.created_at_ms));
         session->publish([&](SessionView& v) {
-          v.status = SessionStatus::qr_pending;
+          v.status = SessionStatus::restoring;  // until the engine says Ready (or that it is gone)
           if (r.authorized_at_ms) v.authorized_at = from_unix_ms(*r.authorized_at_ms);
           v.last_used_at = from_unix_ms(r.last_used_at_ms);
         });
@@ -207,12 +216,19 @@ asio::awaitable<Status> SessionManager::submit_password(std::shared_ptr<Session>
       asio::use_awaitable);
 }
 
+std::string SessionManager::not_a_login_message(SessionStatus status) {
+  return std::string("the session is not a running QR login (status ") + session_status_name(status) +
+         "); DELETE /v1/sessions/{id} ends an authorized or restoring session";
+}
+
 asio::awaitable<Status> SessionManager::cancel_login(std::shared_ptr<Session> session,
                                                      std::optional<telemetry::SpanContext> parent) {
   SessionStatus st = session->view().status;
   if (st != SessionStatus::qr_pending && st != SessionStatus::password_required) {
-    co_return Status(Errc::conflict, std::string("the login is not running (status ") + session_status_name(st) + ")");
+    co_return Status(Errc::conflict, not_a_login_message(st));
   }
+  // The login may end between this check and the strand taking the request: the lifetime coroutine
+  // checks again (refuse_stale_qr_cancel) once the login is over.
   co_return co_await remove(std::move(session), trigger::kQrCancelled, false, parent);
 }
 
@@ -376,6 +392,7 @@ asio::awaitable<bool> SessionManager::restore(Session& session, const store::Ses
   for (;;) {
     std::optional<SessionSignal> s = co_await session.next_signal(deadline, services_.options.wake_interval);
     if (!s) co_return false;
+    if (refuse_stale_qr_cancel(*s, SessionStatus::restoring)) continue;
     if (s->kind == SessionSignal::Kind::cleanup || s->kind == SessionSignal::Kind::cancel) {
       session.deliver(std::move(*s));  // handled by the monitor after the restore
       co_return true;
@@ -418,6 +435,7 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
   while (authorized) {
     std::optional<SessionSignal> s = co_await session->next_signal(Clock::TimePoint::max(), kMonitorWake);
     if (!s) continue;
+    if (refuse_stale_qr_cancel(*s, session->view().status)) continue;
     if (s->kind == SessionSignal::Kind::authorization_state) {
       std::string type = s->state.value("@type", "");
       session->publish([&](SessionView& v) { v.authorization_state = type; });

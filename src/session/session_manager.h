@@ -84,9 +84,13 @@ class SessionManager {
 
   // 2FA password of a login waiting for it (see QrLoginFlow::submit_password).
   boost::asio::awaitable<Status> submit_password(std::shared_ptr<Session> session, std::string password);
-  // Cancels a running QR login (DELETE /v1/qr-logins/{id}); conflict once it is authorized.
+  // Cancels a running QR login (DELETE /v1/qr-logins/{id}). Conflict, naming the status, for a session
+  // that is not in its login (authorized, restoring, ending) — also when the login ends while the
+  // request waits: a QR cancel never drops an authorized session's data without logOut.
   boost::asio::awaitable<Status> cancel_login(std::shared_ptr<Session> session,
                                               std::optional<telemetry::SpanContext> parent);
+  // The conflict message of a QR cancel of a session in `status`.
+  static std::string not_a_login_message(SessionStatus status);
   // Cleans the session up (logOut when `logout`, else close) and waits for the outcome.
   boost::asio::awaitable<Status> remove(std::shared_ptr<Session> session, std::string trigger_name, bool logout,
                                         std::optional<telemetry::SpanContext> parent);

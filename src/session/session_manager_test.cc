@@ -23,6 +23,18 @@ class SessionManagerTest : public SessionTestFixture {
     engine_.emit({{"@type", "authorizationStateReady"}});
     return run_until([&] { return status_of(m, id) == SessionStatus::authorized; });
   }
+  // An authorized session record of tenant "acme", as a previous process left it.
+  store::SessionRecord stored_authorized(const std::string& id) {
+    store::SessionRecord r;
+    r.session_id = id;
+    r.tenant_id = "acme";
+    r.engine_dir = data_dir_ + "/sessions/" + r.session_id;
+    r.db_key = "a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U=";
+    r.page_key_hash = store::TenantTokens::hash_token("page");
+    EXPECT_TRUE(store_.create_session(r).ok());
+    EXPECT_TRUE(store_.update_state(r.session_id, {store::SessionState::authorized}).ok());
+    return r;
+  }
   SessionStatus status_of(SessionManager& m, const std::string& id, const std::string& tenant = "acme") {
     auto s = m.find(tenant, id);
     return s ? s->view().status : SessionStatus::closed;
@@ -362,19 +374,62 @@ TEST_F(SessionManagerTest, RestartRestoresAuthorizedSessionsAndFinishesInterrupt
 }
 
 TEST_F(SessionManagerTest, RestoredSessionWithoutAuthorizationIsCleanedUp) {
-  store::SessionRecord r;
-  r.session_id = "s_EEEEEEEEEEEEEEEEEEEEEE";
-  r.tenant_id = "acme";
-  r.engine_dir = data_dir_ + "/sessions/" + r.session_id;
-  r.db_key = "a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U=";
-  r.page_key_hash = store::TenantTokens::hash_token("page");
-  ASSERT_TRUE(store_.create_session(r).ok());
-  ASSERT_TRUE(store_.update_state(r.session_id, {store::SessionState::authorized}).ok());
+  store::SessionRecord r = stored_authorized("s_EEEEEEEEEEEEEEEEEEEEEE");
   SessionManager& m = manager();
   run(m.start());  // the fake answers WaitPhoneNumber: the authorization is gone
   ASSERT_TRUE(run_until([&] { return m.live_count() == 0; }));
   EXPECT_FALSE(store_.find_session(r.session_id).ok());
   EXPECT_EQ(log_lines("Session cleanup completed").at(0)["trigger"], "authorization_lost");
+}
+
+// From start-up until the engine confirms the stored authorization a session is `restoring` (not a QR
+// login): a QR cancel is refused naming that status, and the session's data stays.
+TEST_F(SessionManagerTest, RestoredSessionIsRestoringUntilTheEngineConfirmsIt) {
+  store::SessionRecord r = stored_authorized("s_FFFFFFFFFFFFFFFFFFFFFF");
+  fs::create_directories(r.engine_dir);
+  // The engine takes the parameters but has not told its authorization state yet.
+  engine_.respond_with([](const json& request) -> std::optional<Result<json>> {
+    if (request.value("@type", "") == "setTdlibParameters") return Result<json>(json{{"@type", "ok"}});
+    return std::nullopt;
+  });
+  SessionManager& m = manager();
+  run(m.start());
+  ASSERT_TRUE(run_until([&] { return engine_.client_count() == 1 && !engine_.last().sent.empty(); }));
+  std::shared_ptr<Session> s = m.find("acme", r.session_id);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->view().status, SessionStatus::restoring);
+
+  Status cancel = run(m.cancel_login(s, std::nullopt));
+  ASSERT_FALSE(cancel.ok());
+  EXPECT_EQ(cancel.error().code, Errc::conflict);
+  EXPECT_NE(cancel.error().message.find("status restoring"), std::string::npos) << cancel.error().message;
+  // Also when the cancel reaches the session's strand past the route's check.
+  Status late = run(m.remove(s, trigger::kQrCancelled, false, std::nullopt));
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, Errc::conflict);
+  EXPECT_TRUE(store_.find_session(r.session_id).ok());
+  EXPECT_TRUE(fs::exists(r.engine_dir));
+
+  engine_.emit({{"@type", "authorizationStateReady"}});
+  ASSERT_TRUE(run_until([&] { return status_of(m, r.session_id) == SessionStatus::authorized; }));
+  EXPECT_EQ(engine_.last().methods(), (std::vector<std::string>{"setTdlibParameters"}));  // no logOut, no close
+}
+
+// A QR cancel that reaches the session once its login is over (authorized meanwhile) is refused on the
+// strand: it never closes an authorized session as a "QR cancel".
+TEST_F(SessionManagerTest, QrCancelAfterTheLoginEndedKeepsTheAuthorizedSession) {
+  SessionManager& m = manager();
+  run(m.start());
+  auto created = login(m);
+  ASSERT_TRUE(authorize(m, created.view.id));
+  std::shared_ptr<Session> s = m.find("acme", created.view.id);
+  Status late = run(m.remove(s, trigger::kQrCancelled, false, std::nullopt));
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, Errc::conflict);
+  EXPECT_NE(late.error().message.find("status authorized"), std::string::npos) << late.error().message;
+  EXPECT_EQ(status_of(m, created.view.id), SessionStatus::authorized);
+  EXPECT_TRUE(store_.find_session(created.view.id).ok());
+  EXPECT_EQ(engine_.last().methods(), (std::vector<std::string>{"setTdlibParameters", "requestQrCodeAuthentication"}));
 }
 
 TEST_F(SessionManagerTest, ShutdownKeepsAuthorizedSessions) {

@@ -140,6 +140,9 @@ std::string_view bearer(const Request& r) {
   return h.substr(kPrefix.size());
 }
 
+// Retry-After of an invoke on a session that is still restoring.
+constexpr int kRestoringRetryAfterS = 1;
+
 Response not_found() { return Response::error(bhttp::status::not_found, "not_found", "no such session"); }
 Response bad_request(std::string_view message) {
   return Response::error(bhttp::status::bad_request, "invalid_argument", message);
@@ -546,8 +549,19 @@ struct SessionRoutes::Impl {
         co_return bad_request("flood must be wait or fail");
       }
     }
-    if (s->view().status != SessionStatus::authorized) {
-      co_return Response::error(bhttp::status::conflict, "conflict", "the session is not authorized");
+    const SessionStatus status = s->view().status;
+    if (status == SessionStatus::restoring) {
+      // Transient: the engine has not confirmed the restored authorization yet (usually well under a
+      // second). Retrying helps, so 503 with Retry-After rather than the 409 of a session that is not
+      // authorized at all.
+      co_return Response::error(bhttp::status::service_unavailable, "unavailable",
+                                "the session is being restored (status restoring); retry shortly",
+                                {{"status", "restoring"}, {"retry_after", kRestoringRetryAfterS}})
+          .with_header("Retry-After", std::to_string(kRestoringRetryAfterS));
+    }
+    if (status != SessionStatus::authorized) {
+      co_return Response::error(bhttp::status::conflict, "conflict",
+                                std::string("the session is not authorized (status ") + session_status_name(status) + ")");
     }
     const SessionServices& sv = manager.services();
     telemetry::Span span = sv.tracer.start_span("telethon_invoke", &r.span_context);

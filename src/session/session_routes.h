@@ -12,8 +12,10 @@
 // answers the JSON error with its 4xx and changes nothing. Every JSON body is parsed with the bounded
 // parser (64 levels, 100,000 values: 400 invalid_argument). Invoke checks, in this order: the caller's
 // session (401/404), the body's bounds, "@type" ([a-zA-Z][a-zA-Z0-9]*, at most 64 characters: 400), the
-// function policy (403 forbidden_function, also before the session is authorized), then 409 and the
-// throttle. Answers that carry a link, a token or a key are sent with Cache-Control: no-store. The QR link appears only in the bodies of
+// function policy (403 forbidden_function, also before the session is authorized), then the session's
+// status (503 + Retry-After while `restoring`, 409 when not authorized) and the throttle. DELETE
+// /v1/qr-logins/{id} cancels only a running login: any other status answers 409 naming it.
+// docs/openapi.json is the contract of every route (a unit test keeps it equal to the route table). Answers that carry a link, a token or a key are sent with Cache-Control: no-store. The QR link appears only in the bodies of
 // the tenant's own qr-login routes and the page's event stream — never in logs or spans.
 //
 // Thread-safety: add_to() at start-up; handlers are thread-safe (they use thread-safe services).

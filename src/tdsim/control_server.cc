@@ -165,7 +165,7 @@ void ControlServer::serve(int listen_fd) {
 ControlResponse ControlServer::handle(const std::string& method, const std::string& target, const std::string& body) {
   const std::string path = target.substr(0, target.find('?'));
   static const char* const kGetRoutes[] = {"/state", "/health"};
-  static const char* const kPostRoutes[] = {"/scan", "/flood", "/revoke", "/profile"};
+  static const char* const kPostRoutes[] = {"/scan", "/flood", "/revoke", "/profile", "/release"};
   bool is_get = false, is_post = false;
   for (const char* r : kGetRoutes) is_get = is_get || path == r;
   for (const char* r : kPostRoutes) is_post = is_post || path == r;
@@ -192,6 +192,7 @@ ControlResponse ControlServer::handle(const std::string& method, const std::stri
     }
     return from_result(simulator_.force_flood(str("method"), integer("client_id", 0), doc["seconds"].get<int>()));
   }
+  if (path == "/release") return from_result(simulator_.release_withheld());
   if (path == "/revoke") {
     if (str("link").empty() && integer("client_id", 0) == 0) {
       return {400, {{"error", "revoke needs \"link\" or \"client_id\""}}};

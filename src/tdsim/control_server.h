@@ -6,6 +6,7 @@
 //   POST /flood   {"method", "seconds", "client_id"?}   the next call of `method` floods with `seconds`
 //   POST /revoke  {"link"} or {"client_id"}             the authorization is lost (→ LoggingOut → Closed)
 //   POST /profile {partial profile}                     changes the profile live; answers the result
+//   POST /release {}                                    announces Ready withheld by hold_restored_sessions
 //   GET  /state                                         clients, their states and current links, profile
 //   GET  /health                                        {"ok": true}
 // Errors: 404 {"error"} for unknown routes and unknown links/clients, 400 for bad bodies, 409 for a

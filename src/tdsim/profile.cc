@@ -95,6 +95,16 @@ struct Reader {
     }
     return true;
   }
+  bool boolean(const json& obj, const char* key, bool* out) {
+    auto it = obj.find(key);
+    if (it == obj.end()) return true;
+    if (!it->is_boolean()) {
+      error = std::string(key) + " must be true or false";
+      return false;
+    }
+    *out = it->get<bool>();
+    return true;
+  }
   bool string(const json& obj, const char* key, const std::string& path, std::string* out) {
     auto it = obj.find(key);
     if (it == obj.end()) return true;
@@ -138,7 +148,8 @@ json flood_json(const FloodLimit& f) { return {{"rate_per_second", f.rate_per_se
 Result<Profile> Profile::apply(const Profile& base, const json& patch) {
   if (!patch.is_object()) return Error(Errc::invalid_argument, "a tdsim profile must be an object");
   static const char* const kKeys[] = {"seed", "qr_token_ttl_seconds", "flood_wait_limit_seconds", "latency_ms",
-                                      "auth_latency_ms", "method_latency_ms", "flood", "qr", "faults", "chats"};
+                                      "auth_latency_ms", "method_latency_ms", "flood", "qr", "faults", "chats",
+                                      "hold_restored_sessions"};
   for (const auto& [key, value] : patch.items()) {
     bool known = false;
     for (const char* k : kKeys) known = known || key == k;
@@ -151,7 +162,7 @@ Result<Profile> Profile::apply(const Profile& base, const json& patch) {
   bool ok = r.seed(patch, &seed) && r.number(patch, "qr_token_ttl_seconds", "", &p.qr_token_ttl_seconds, 0.01) &&
             r.number(patch, "flood_wait_limit_seconds", "", &p.flood_wait_limit_seconds) &&
             r.range(patch, "latency_ms", "", &p.latency) && r.range(patch, "auth_latency_ms", "", &p.auth_latency) &&
-            r.number(patch, "chats", "", &chats);
+            r.number(patch, "chats", "", &chats) && r.boolean(patch, "hold_restored_sessions", &p.hold_restored_sessions);
   if (ok && patch.contains("method_latency_ms")) {
     const auto& m = patch["method_latency_ms"];
     if (!m.is_object()) {
@@ -243,7 +254,8 @@ json Profile::to_json() const {
             {"scan_delay_ms", range_json(qr.scan_delay)},
             {"password_hint", qr.password_hint}}},
           {"faults", {{"error_rate", faults.error_rate}}},
-          {"chats", chats}};
+          {"chats", chats},
+          {"hold_restored_sessions", hold_restored_sessions}};
 }
 
 const LatencyRange& Profile::latency_for(const std::string& method) const {

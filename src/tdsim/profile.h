@@ -47,6 +47,9 @@ struct Profile {
     double error_rate = 0;  // ordinary functions answer {"code":500,"message":"INTERNAL_SERVER_ERROR"}
   } faults;
   int chats = 20;  // chats in each simulated account
+  // A client that opens an already authorized database withholds its authorizationStateReady update
+  // until the control interface's POST /release: the service's restore window made observable.
+  bool hold_restored_sessions = false;
 
   // The built-in defaults (= profiles/default.yaml).
   static Profile defaults() { return Profile{}; }

@@ -36,7 +36,8 @@ struct SimClient {
   std::string link;            // current tg://login?token=... while waiting for confirmation
   std::uint64_t token_generation = 0;  // bumps on every new token; stale expiry events compare it
   std::string login_link;      // the link that was scanned (for POST /revoke {"link"})
-  bool auto_scan_rolled = false;  // the simulated phone decided for this QR login already
+  bool auto_scan_rolled = false;
+  bool ready_withheld = false;  // Ready (restored database) not announced yet: profile hold_restored_sessions  // the simulated phone decided for this QR login already
   std::string password;        // the account's 2FA password; "" = no 2FA
   std::string password_hint;
   // Answers of one client leave in order: nothing is delivered before this (absorbed flood waits excepted).

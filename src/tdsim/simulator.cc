@@ -233,7 +233,12 @@ void Simulator::handle_auth(SimClient& client, const TdRequest& request, Outgoin
     }
     const bool authorized = read_database_authorized(client);
     if (!authorized) write_database(client, false);
-    set_state(client, authorized ? SimAuthState::ready : SimAuthState::wait_phone_number, out, at);
+    if (authorized && profile_.hold_restored_sessions) {
+      client.state = SimAuthState::ready;  // functions work; only the update waits for POST /release
+      client.ready_withheld = true;
+    } else {
+      set_state(client, authorized ? SimAuthState::ready : SimAuthState::wait_phone_number, out, at);
+    }
     ok();
     emit(out, client, {{"@type", "updateConnectionState"}, {"state", {{"@type", "connectionStateReady"}}}}, at);
   } else if (t == "requestQrCodeAuthentication") {
@@ -578,13 +583,31 @@ Result<json> Simulator::revoke(const std::string& link, int client_id) {
   return answer;
 }
 
+Result<json> Simulator::release_withheld() {
+  Outgoing out;
+  int released = 0;
+  {
+    std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& [id, c] : clients_) {
+      if (!c.ready_withheld) continue;
+      c.ready_withheld = false;
+      if (c.state != SimAuthState::ready) continue;  // logged out meanwhile: its own updates went out
+      set_state(c, SimAuthState::ready, out, now);
+      ++released;
+    }
+  }
+  deliver(out);
+  return json{{"released", released}};
+}
+
 json Simulator::state() const {
   std::lock_guard lock(mutex_);
   json clients = json::array();
   for (const auto& [id, c] : clients_) {
     if (!c.started) continue;
     json entry = {{"client_id", id}, {"state", sim_state_type(c.state)}, {"user_id", c.user_id},
-                  {"has_password", !c.password.empty()}};
+                  {"has_password", !c.password.empty()}, {"ready_withheld", c.ready_withheld}};
     if (!c.link.empty()) entry["link"] = c.link;
     clients.push_back(std::move(entry));
   }

@@ -57,6 +57,9 @@ class Simulator {
   Result<nlohmann::json> scan(const std::string& link, const std::string& outcome, const std::string& password);
   Result<nlohmann::json> force_flood(const std::string& method, int client_id, int seconds);
   Result<nlohmann::json> revoke(const std::string& link, int client_id);
+  // Announces authorizationStateReady to every client that withholds it (profile
+  // hold_restored_sessions); answers {"released": n}.
+  Result<nlohmann::json> release_withheld();
   nlohmann::json state() const;
   Result<nlohmann::json> update_profile(const nlohmann::json& patch);
   Profile profile() const;

@@ -127,6 +127,36 @@ TEST_F(SimulatorTest, ScanAcceptLeadsToReadyAndPersists) {
   state("authorizationStateReady");
 }
 
+// hold_restored_sessions: a client on an authorized database withholds Ready until POST /release, so
+// a test can look at the service's restoring window without racing it.
+TEST_F(SimulatorTest, HeldRestoreAnnouncesReadyOnlyWhenReleased) {
+  make();
+  int c = ready_client();
+  send(c, {{"@type", "close"}, {"@extra", "c"}});
+  state("authorizationStateClosed");
+  ASSERT_TRUE(sim_->update_profile(json{{"hold_restored_sessions", true}}).ok());
+  ControlServer control(*sim_);
+  int again = sim_->create_client_id();
+  send(again, params("p2"));
+  EXPECT_EQ(answer("p2")["@type"], "ok");
+  // Ready is not announced (updateConnectionState may still arrive).
+  for (const char* line = sim_->receive(0.3); line != nullptr; line = sim_->receive(0.3)) {
+    EXPECT_NE(json::parse(line).value("@type", ""), "updateAuthorizationState") << line;
+  }
+  for (const json& d : received_) {
+    if (d.value("@client_id", 0) == again && d.value("@type", "") == "updateAuthorizationState") {
+      EXPECT_NE(d["authorization_state"]["@type"], "authorizationStateReady");
+    }
+  }
+  const json clients = control.handle("GET", "/state", "").body["clients"];
+  EXPECT_EQ(clients.back()["ready_withheld"], true);
+  auto released = control.handle("POST", "/release", "{}");
+  ASSERT_EQ(released.status, 200);
+  EXPECT_EQ(released.body["released"], 1);
+  state("authorizationStateReady");
+  EXPECT_EQ(control.handle("POST", "/release", "{}").body["released"], 0);
+}
+
 TEST_F(SimulatorTest, ADatabaseOpensOnlyWithItsEncryptionKey) {
   make();
   auto keyed = [this](const std::string& key, const std::string& extra) {

@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 SOURCE_DIR = os.environ.get("TGPULSE_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
@@ -28,8 +29,35 @@ def free_port():
         return s.getsockname()[1]
 
 
+# Base URLs of the services under test: harness.http() records their answers, and main() checks them
+# against docs/openapi.json (openapi_util).
+_recorded_bases = set()
+_answers = []
+
+
+def record_answers_of(base_url):
+    """Records every answer harness.http() gets from `base_url` ("http://127.0.0.1:PORT")."""
+    _recorded_bases.add(base_url.rstrip("/"))
+
+
+def _record(method, url, status, headers, raw):
+    parsed = urllib.parse.urlsplit(url)
+    if f"{parsed.scheme}://{parsed.netloc}" not in _recorded_bases:
+        return
+    _answers.append({"method": method, "path": urllib.parse.unquote(parsed.path), "status": status,
+                     "content_type": headers.get("content-type", ""),
+                     "body": raw.decode("utf-8", "replace") if len(raw) <= 1 << 20 else ""})
+
+
 def http(method, url, body=None, headers=None, timeout=10):
-    """Returns (status, headers_dict_lowercase, body_bytes); never raises on HTTP error codes."""
+    """Returns (status, headers_dict_lowercase, body_bytes); never raises on HTTP error codes. Answers of
+    a recorded service (record_answers_of) are checked against docs/openapi.json when main() ends."""
+    status, hdrs, raw = _http(method, url, body, headers, timeout)
+    _record(method, url, status, hdrs, raw)
+    return status, hdrs, raw
+
+
+def _http(method, url, body, headers, timeout):
     data = None
     hdrs = dict(headers or {})
     if body is not None:
@@ -155,6 +183,21 @@ def main(tests):
             failed += 1
             print(f"[FAIL] {name} ({time.monotonic() - t0:.1f}s)", flush=True)
             traceback.print_exc()
+    if _answers:
+        import openapi_util
+        t0 = time.monotonic()
+        try:
+            broken = openapi_util.check_answers(_answers)
+        except AssertionError as e:
+            broken = [str(e)]
+        if broken:
+            failed += 1
+            print(f"[FAIL] answers against docs/openapi.json ({len(broken)} broken)", flush=True)
+            for line in broken:
+                print("  " + line, flush=True)
+        else:
+            passed += 1
+            print(f"[ OK ] {len(_answers)} answers match docs/openapi.json ({time.monotonic() - t0:.1f}s)", flush=True)
     print(f"{passed} passed, {failed} failed", flush=True)
     raise SystemExit(1 if failed else 0)
 
