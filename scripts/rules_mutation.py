@@ -18,7 +18,7 @@ Not mutated, on purpose:
   - comments.
 Numbers that cannot matter would be listed in EXEMPT with the reason; there are none today.
 
-Usage: scripts/rules_mutation.py [--jobs N] [--list]     (stdlib only; needs promtool on PATH)
+Usage: scripts/rules_mutation.py [--jobs N] [--list] [--match REGEX]   (stdlib only; needs promtool on PATH)
 Exit status: 0 when every mutant is killed, 1 when one survives or the unmutated tests fail.
 """
 import argparse
