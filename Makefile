@@ -6,6 +6,8 @@
 #   make bench    the benchmarks; results in build/bench/
 #   make fuzz     the libFuzzer targets (clang-15, build-fuzz/), FUZZ_SECONDS each (default 60);
 #                 make fuzz-smoke runs each for FUZZ_SMOKE_SECONDS (10) — see docs/fuzzing.md
+#   make rules-mutation  change every number in the Prometheus rules one at a time and fail if the promtool
+#                 tests still pass (scripts/rules_mutation.py; also part of make test) — see docs/slo.md
 BUILD_TYPE ?= RelWithDebInfo
 SANITIZE ?= 0
 ifeq ($(SANITIZE),1)
@@ -38,7 +40,8 @@ ifneq ($(CCACHE),)
 FUZZ_CMAKE += -DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE) -DCMAKE_C_COMPILER_LAUNCHER=$(CCACHE)
 endif
 
-.PHONY: all deps configure build test test-unit test-integration demo bench clean fuzz-build fuzz fuzz-smoke
+.PHONY: all deps configure build test test-unit test-integration demo bench clean fuzz-build fuzz fuzz-smoke \
+	rules-mutation
 
 all: build
 
@@ -67,6 +70,10 @@ demo:
 
 bench: build
 	@bash bench/run.sh $(BUILD)
+
+# Needs only python3 and promtool (Debian's prometheus package), no build.
+rules-mutation: deps
+	@python3 scripts/rules_mutation.py --jobs $(JOBS)
 
 fuzz-build: deps
 	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(FUZZ_CMAKE) >/dev/null
