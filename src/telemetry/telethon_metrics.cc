@@ -71,6 +71,9 @@ TelethonMetrics::TelethonMetrics(Registry& registry, CatalogOptions options)
       qr_expired(qr_total(registry, options).labels({"expired"})),
       qr_authorized(qr_total(registry, options).labels({"authorized"})),
       qr_failed(qr_total(registry, options).labels({"failed"})),
+      qr_cancelled(qr_total(registry, options).labels({"cancelled"})),
+      qr_declined(qr_total(registry, options).labels({"declined"})),
+      qr_interrupted(qr_total(registry, options).labels({"interrupted"})),
       qr_timeout(registry.counter(checked_ns(options) + "_qr_timeout_total", "QR session timeouts").get()),
       throttling_delay(registry
                            .histogram(checked_ns(options) + "_throttling_delay_seconds",

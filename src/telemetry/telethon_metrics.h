@@ -7,7 +7,8 @@
 //   <ns>_floodwait_duration_seconds{reason}       FloodWait wait duration
 //   <ns>_session_cleanup_total{status}            Total session cleanup operations      (success, failed)
 //   <ns>_session_cleanup_duration_seconds         Session cleanup duration              (buckets incl. 3 and 5)
-//   <ns>_qr_session_total{status}                 Total QR sessions                     (created, expired, authorized, failed)
+//   <ns>_qr_session_total{status}                 Total QR sessions                     (created, expired, authorized, failed,
+//                                                                                          cancelled, declined, interrupted)
 //   <ns>_qr_timeout_total                         QR session timeouts
 //   <ns>_rate_limit_hits_total{endpoint}          Rate limit hits
 //   <ns>_throttling_delay_seconds                 Request throttling delay
@@ -83,7 +84,11 @@ class TelethonMetrics {
   Counter& qr_created;
   Counter& qr_expired;
   Counter& qr_authorized;
-  Counter& qr_failed;
+  Counter& qr_failed;       // the service or Telegram failed the login (engine, store, TDLib error)
+  // Endings nobody is paged for (tgpulse's extension of the seed's status set):
+  Counter& qr_cancelled;    // the tenant ended the login (DELETE of the login or session, tenant deleted)
+  Counter& qr_declined;     // the end user refused the login on the device that scanned the code
+  Counter& qr_interrupted;  // a graceful shutdown or a restart ended the login
   Counter& qr_timeout;
   Histogram& throttling_delay;
 

@@ -83,7 +83,7 @@ TEST(TelethonMetrics, KnownLabelValuesArePreCreatedAtZero) {
   for (const char* status : {"success", "failed"}) {
     EXPECT_EQ(p.value("telethon_session_cleanup_total", {{"status", status}}), 0) << status;
   }
-  for (const char* status : {"created", "expired", "authorized", "failed"}) {
+  for (const char* status : {"created", "expired", "authorized", "failed", "cancelled", "declined", "interrupted"}) {
     EXPECT_EQ(p.value("telethon_qr_session_total", {{"status", status}}), 0) << status;
   }
   EXPECT_EQ(p.value("telethon_qr_timeout_total"), 0);

@@ -12,12 +12,13 @@ import harness
 
 
 class Service(harness.Proc):
-    """`tgpulse serve` on 127.0.0.1:<free port>; stopped (SIGTERM) when the `with` block ends."""
+    """`tgpulse serve` on 127.0.0.1:<free port>; stopped (SIGTERM) when the `with` block ends. `data_dir`
+    reuses a data directory (a restart); by default a new temporary one. Either is removed at stop."""
 
-    def __init__(self, *flags, env=None, name="tgpulse"):
+    def __init__(self, *flags, env=None, name="tgpulse", data_dir=None):
         self.port = harness.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.data_dir = tempfile.mkdtemp(prefix="tgpulse-data-")
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="tgpulse-data-")
         args = [harness.TGPULSE, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir, *flags]
         super().__init__(args, env=env, name=name)
         try:

@@ -55,10 +55,8 @@ class SessionStack:
                 "OTEL_BSP_SCHEDULE_DELAY": "100",
             }
             env.update(extra_env or {})
-            flags = ["--config", cfg_path] + (["--data-dir", data_dir] if data_dir else [])
-            self.service = self._stack.enter_context(serve_util.Service(*flags, env=env))
-            if data_dir:
-                self.service.data_dir = data_dir
+            self.service = self._stack.enter_context(serve_util.Service("--config", cfg_path, env=env,
+                                                                        data_dir=data_dir))
             self.url = self.service.url
             harness.wait_http_ok(self.control_url + "/health", timeout=20)
             self.token = None
