@@ -125,7 +125,8 @@ void TelethonMetrics::floodwait(const MethodMetrics& m, double seconds, double s
                                 const SpanContext* ctx) const noexcept {
   Counter& events = *m.floodwait_by_bucket[floodwait_bucket_index(seconds)];
   Histogram& duration = *m.floodwait_duration;
-  const bool with_exemplar = ctx != nullptr && ctx->valid();
+  // Only a sampled span's trace was recorded: an exemplar from another would link to nothing.
+  const bool with_exemplar = ctx != nullptr && ctx->valid() && ctx->sampled();
   if (with_exemplar) {
     events.inc(1.0, *ctx);
   } else {

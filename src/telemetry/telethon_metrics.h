@@ -74,7 +74,7 @@ class TelethonMetrics {
   const MethodMetrics& engine() const noexcept { return engine_; }
 
   // One FloodWait event: counter{reason, seconds=bucket(seconds)} += 1 and, when `served_seconds` >= 0,
-  // the histogram observes the wait actually served. Exemplar from `ctx` when given and valid.
+  // the histogram observes the wait actually served. Exemplar from `ctx` when given, valid and sampled.
   void floodwait(const MethodMetrics& m, double seconds, double served_seconds,
                  const SpanContext* ctx = nullptr) const noexcept;
 
