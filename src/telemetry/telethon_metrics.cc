@@ -79,7 +79,8 @@ TelethonMetrics::TelethonMetrics(Registry& registry, CatalogOptions options)
                            .histogram(checked_ns(options) + "_throttling_delay_seconds",
                                       "Request throttling delay", throttling_buckets())
                            .get()),
-      ns_(options.ns) {
+      ns_(options.ns),
+      known_methods_(options.known_methods) {
   for (const std::string& method : options.known_methods) {
     if (method.empty() || method == kOther || method == kEngine) {
       throw std::invalid_argument("CatalogOptions::known_methods: '" + method +

@@ -72,6 +72,8 @@ class TelethonMetrics {
   const MethodMetrics& method(std::string_view tdlib_method) const noexcept;
   // reason="engine": flood waits absorbed inside TDLib whose method is unknown.
   const MethodMetrics& engine() const noexcept { return engine_; }
+  // CatalogOptions::known_methods as given: the label values other method-labelled metrics share.
+  const std::vector<std::string>& known_methods() const noexcept { return known_methods_; }
 
   // One FloodWait event: counter{reason, seconds=bucket(seconds)} += 1 and, when `served_seconds` >= 0,
   // the histogram observes the wait actually served. Exemplar from `ctx` when given, valid and sampled.
@@ -104,6 +106,7 @@ class TelethonMetrics {
   };
   MethodMetrics make(Registry& r, const std::string& name);
   std::string ns_;
+  std::vector<std::string> known_methods_;
   std::unordered_map<std::string, MethodMetrics, MethodNameHash, std::equal_to<>> methods_;
   MethodMetrics other_;
   MethodMetrics engine_;
