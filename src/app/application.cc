@@ -63,6 +63,14 @@ Status Application::start() {
   registry_ = std::make_unique<telemetry::Registry>();
   telemetry::CatalogOptions catalog;
   catalog.ns = config_.metrics.ns;
+  // Methods the operator throttles are labels of their own, never "other" (bounded: see method_labels).
+  throttle::ThrottleOptions::MethodLabels method_labels = config_.throttle.method_labels(catalog.known_methods);
+  catalog.known_methods = std::move(method_labels.methods);
+  if (method_labels.left_out > 0) {
+    logger_->warn(std::to_string(method_labels.left_out) + " throttled methods beyond the first " +
+                  std::to_string(throttle::ThrottleOptions::kMaxConfiguredMethodLabels) +
+                  " get no metric label of their own: they are reported as \"other\"");
+  }
   metrics_ = std::make_unique<telemetry::TelethonMetrics>(*registry_, catalog);
   rejections_ = std::make_unique<telemetry::Rejections>(*registry_);
 

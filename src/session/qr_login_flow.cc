@@ -32,6 +32,16 @@ asio::awaitable<void> request_qr(std::shared_ptr<Session> session, std::chrono::
   }
 }
 
+// The <ns>_qr_session_total{status} series of a login that neither authorized nor expired.
+telemetry::Counter& ending_counter(const telemetry::TelethonMetrics& m, QrLoginFlow::Ending ending) {
+  switch (ending) {
+    case QrLoginFlow::Ending::cancelled: return m.qr_cancelled;
+    case QrLoginFlow::Ending::declined: return m.qr_declined;
+    case QrLoginFlow::Ending::interrupted: return m.qr_interrupted;
+    default: return m.qr_failed;
+  }
+}
+
 }  // namespace
 
 json QrLoginFlow::tdlib_parameters(const SessionOptions& o, const store::SessionRecord& record) {
@@ -65,8 +75,11 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
   set_common(root, session);
   Outcome out;
 
-  auto finish = [&](SessionStatus status, std::string reason) {
-    out.status = status;
+  auto finish = [&](Ending ending, std::string reason) {
+    out.ending = ending;
+    out.status = ending == Ending::authorized ? SessionStatus::authorized
+                 : ending == Ending::expired  ? SessionStatus::expired
+                                              : SessionStatus::failed;
     out.reason = std::move(reason);
   };
 
@@ -77,14 +90,14 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
     Result<std::unique_ptr<EngineClient>> client = services_.engines.create({record.engine_dir});
     if (!client) {
       connect.set_status(telemetry::SpanStatus::error, client.error().message);
-      finish(SessionStatus::failed, "engine: " + client.error().message);
+      finish(Ending::failed, "engine: " + client.error().message);
     } else {
       session.set_client(std::move(*client));
       Result<json> answer =
           co_await session.client()->send(tdlib_parameters(o, record), o.engine_request_timeout);
       if (!answer) {
         connect.set_status(telemetry::SpanStatus::error, answer.error().message);
-        finish(SessionStatus::failed, "engine: " + answer.error().message);
+        finish(Ending::failed, "engine: " + answer.error().message);
       }
     }
   }
@@ -105,20 +118,20 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
   while (out.reason.empty()) {
     std::optional<SessionSignal> s = co_await session.next_signal(deadline, o.wake_interval);
     if (!s) {
-      finish(SessionStatus::expired, "expired");
+      finish(Ending::expired, "expired");
       break;
     }
-    if (s->kind == SessionSignal::Kind::cancel) {
-      finish(SessionStatus::failed, "cancelled");
+    if (s->kind == SessionSignal::Kind::cancel) {  // only the manager's stop() sends it
+      finish(Ending::interrupted, "interrupted");
       break;
     }
     if (s->kind == SessionSignal::Kind::cleanup) {
       out.cleanup_request = std::move(*s);
-      finish(SessionStatus::failed, "cancelled");
+      finish(Ending::cancelled, "cancelled");
       break;
     }
     if (s->kind == SessionSignal::Kind::request_failed) {
-      finish(SessionStatus::failed, "engine: " + s->error.message);
+      finish(Ending::failed, "engine: " + s->error.message);
       break;
     }
     const json& st = s->state;
@@ -144,7 +157,7 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
       Result<store::SessionRecord> u = services_.store.update_state(record.session_id,
                                                                     {store::SessionState::password_required});
       if (!u) {
-        finish(SessionStatus::failed, "store: " + u.error().message);
+        finish(Ending::failed, "store: " + u.error().message);
         break;
       }
       record = std::move(*u);
@@ -161,19 +174,19 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
       change.authorized_at_ms = unix_ms(services_.clock.wall());
       Result<store::SessionRecord> u = services_.store.update_state(record.session_id, change);
       if (!u) {
-        finish(SessionStatus::failed, "store: " + u.error().message);
+        finish(Ending::failed, "store: " + u.error().message);
         break;
       }
       record = std::move(*u);
       (void)services_.store.touch_last_used(record.session_id);  // best effort: idle TTL starts now
-      finish(SessionStatus::authorized, "");
+      finish(Ending::authorized, "");
       break;
     } else if (type == "authorizationStateWaitPhoneNumber" && had_link) {
-      finish(SessionStatus::failed, "declined");  // the scan was refused: back to the start
+      finish(Ending::declined, "declined");  // the scan was refused: back to the start
       break;
     } else if (type == "authorizationStateLoggingOut" || type == "authorizationStateClosing" ||
                type == "authorizationStateClosed") {
-      finish(SessionStatus::failed, "engine closed");
+      finish(Ending::failed, "engine closed");
       break;
     }
   }
@@ -217,10 +230,10 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
           SessionEvent{"expired", json::object()});
       break;
     default:
-      services_.metrics.qr_failed.inc();
+      ending_counter(services_.metrics, out.ending).inc();
       wait.set_status(telemetry::SpanStatus::error, reason);
       root.set_status(telemetry::SpanStatus::error, reason);
-      services_.logger.info("QR login failed",
+      services_.logger.info(out.ending == Ending::failed ? "QR login failed" : "QR login ended",
                             {{"tenant_id", session.tenant_id()}, {"session_id", session.id()},
                              {"duration", duration}, {"reason", reason}},
                             &root.context());

@@ -3,10 +3,12 @@
 //   new client → setTdlibParameters (own database directory, the session's database key, api_id/api_hash)
 //   → requestQrCodeAuthentication → link (refreshed by the engine through updateAuthorizationState)
 //   → authorized | password_required (2FA, with hint) → authorized
-//   | expired at the overall deadline (options.qr_timeout) | failed (declined, engine error, cancelled).
+//   | expired at the overall deadline (options.qr_timeout) | failed (engine or store error, TDLib closed)
+//   | cancelled (a cleanup request: the tenant's DELETE, tenant deletion) | declined (the end user refused
+//   the scan: the state went back to WaitPhoneNumber after a link) | interrupted (graceful shutdown).
 //
-// Telemetry: <ns>_qr_session_total{status=created|authorized|expired|failed}, <ns>_qr_timeout_total (+1 at
-// the deadline), the WARN log "QR session timeout" (tenant_id, session_id, duration), and the spans
+// Telemetry: <ns>_qr_session_total{status=created|<the ending>} (one ending per login; only `failed` is a
+// failure of the service or of Telegram), <ns>_qr_timeout_total (+1 at the deadline), the WARN log "QR session timeout" (tenant_id, session_id, duration), and the spans
 // telethon_qr_login ⊃ telethon_connect (client creation + setTdlibParameters), telethon_qr_generate
 // (requestQrCodeAuthentication until the first link), telethon_qr_wait (until the outcome), each with
 // telethon.operation="qr_login", telethon.tenant_id, telethon.session_id, the root parented to the
@@ -34,9 +36,13 @@ namespace tgpulse::session {
 
 class QrLoginFlow {
  public:
+  // How a login ended; each value is its own <ns>_qr_session_total{status}.
+  enum class Ending { authorized, expired, failed, cancelled, declined, interrupted };
+
   struct Outcome {
-    SessionStatus status = SessionStatus::failed;  // authorized, expired or failed
-    std::string reason;                            // for failed: "declined", "cancelled", "engine: ..."
+    Ending ending = Ending::failed;
+    SessionStatus status = SessionStatus::failed;  // authorized, expired, or failed for every other ending
+    std::string reason;                            // "declined", "cancelled", "interrupted", "engine: ..."
     // A cleanup request (DELETE) that arrived during the login; the caller runs it instead of the
     // default cleanup of a failed login, so its waiter gets the outcome.
     std::optional<SessionSignal> cleanup_request;

@@ -65,8 +65,9 @@ asio::awaitable<SessionManager::StartReport> SessionManager::start() {
   } else {
     for (store::SessionRecord& r : *all) {
       if (store::is_login_state(r.state)) {
-        // The login's client and page key died with the previous process: it cannot finish.
-        services_.metrics.qr_failed.inc();
+        // The login's client and page key died with the previous process: it cannot finish. Not a
+        // failure of the service (a deploy must not page anyone): counted as interrupted.
+        services_.metrics.qr_interrupted.inc();
         Status st = co_await cleanup_.run(nullptr, r, trigger::kRestart, false, nullptr);
         if (!st) queue_retry(r.session_id, trigger::kRestart, false);  // counted and logged by the cleanup
         ++report.interrupted_logins;
@@ -424,9 +425,10 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
     QrLoginFlow::Outcome out = co_await flow.run(*session, record, deadline, parent);
     authorized = out.status == SessionStatus::authorized;
     request = std::move(out.cleanup_request);
-    trigger_name = out.status == SessionStatus::expired ? trigger::kQrExpired
-                   : out.reason == "cancelled"          ? trigger::kQrCancelled
-                                                        : trigger::kQrFailed;
+    using Ending = QrLoginFlow::Ending;
+    trigger_name = out.ending == Ending::expired                                        ? trigger::kQrExpired
+                   : out.ending == Ending::cancelled || out.ending == Ending::interrupted ? trigger::kQrCancelled
+                                                                                        : trigger::kQrFailed;
   } else {
     authorized = co_await restore(*session, record);
     trigger_name = trigger::kAuthorizationLost;

@@ -142,7 +142,7 @@ TEST_F(SessionManagerTest, PasswordOutsideTwoFactorIsAConflict) {
   EXPECT_EQ(st.error().code, Errc::conflict);
 }
 
-TEST_F(SessionManagerTest, DeclinedScanFailsAndCleansUp) {
+TEST_F(SessionManagerTest, DeclinedScanIsCountedAsDeclinedAndCleansUp) {
   SessionManager& m = manager();
   run(m.start());
   auto created = login(m);
@@ -150,7 +150,8 @@ TEST_F(SessionManagerTest, DeclinedScanFailsAndCleansUp) {
   fs::create_directories(dir);  // what the engine would have written
   engine_.emit({{"@type", "authorizationStateWaitPhoneNumber"}});
   ASSERT_TRUE(run_until([&] { return m.find("acme", created.view.id) == nullptr; }));
-  EXPECT_EQ(metrics_.qr_failed.value(), 1);
+  EXPECT_EQ(metrics_.qr_declined.value(), 1);
+  EXPECT_EQ(metrics_.qr_failed.value(), 0);  // the end user's choice pages nobody
   EXPECT_EQ(metrics_.session_cleanup_success.value(), 1);
   EXPECT_FALSE(fs::exists(dir));
   EXPECT_FALSE(store_.find_session(created.view.id).ok());
@@ -252,15 +253,37 @@ TEST_F(SessionManagerTest, EngineThatNeverClosesFailsTheCleanupButRemovesLocalDa
   EXPECT_EQ(log_lines("Session cleanup completed").at(0)["status"], "failed");
 }
 
-TEST_F(SessionManagerTest, CancelDuringLoginCleansAndCountsFailed) {
+TEST_F(SessionManagerTest, CancelDuringLoginCleansAndCountsCancelled) {
   SessionManager& m = manager();
   run(m.start());
   auto created = login(m);
   Status st = run(m.cancel_login(m.find("acme", created.view.id), std::nullopt));
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(m.find("acme", created.view.id), nullptr);
-  EXPECT_EQ(metrics_.qr_failed.value(), 1);
+  EXPECT_EQ(metrics_.qr_cancelled.value(), 1);
+  EXPECT_EQ(metrics_.qr_failed.value(), 0);  // the tenant's choice pages nobody
   EXPECT_EQ(log_lines("Session cleanup completed").at(0)["trigger"], "qr_cancelled");
+}
+
+TEST_F(SessionManagerTest, ShutdownDuringLoginCountsInterrupted) {
+  SessionManager& m = manager();
+  run(m.start());
+  auto created = login(m);
+  run(m.stop());
+  EXPECT_EQ(m.live_count(), 0u);
+  EXPECT_EQ(metrics_.qr_interrupted.value(), 1);
+  EXPECT_EQ(metrics_.qr_failed.value(), 0);  // a deploy pages nobody
+  EXPECT_FALSE(store_.find_session(created.view.id).ok());
+}
+
+TEST_F(SessionManagerTest, EngineCloseDuringLoginCountsFailed) {
+  SessionManager& m = manager();
+  run(m.start());
+  auto created = login(m);
+  engine_.emit({{"@type", "authorizationStateClosed"}});
+  ASSERT_TRUE(run_until([&] { return m.find("acme", created.view.id) == nullptr; }));
+  EXPECT_EQ(metrics_.qr_failed.value(), 1);
+  EXPECT_EQ(metrics_.qr_cancelled.value() + metrics_.qr_declined.value() + metrics_.qr_interrupted.value(), 0);
 }
 
 TEST_F(SessionManagerTest, AnotherTenantSeesNothing) {
@@ -360,6 +383,8 @@ TEST_F(SessionManagerTest, RestartRestoresAuthorizedSessionsAndFinishesInterrupt
   EXPECT_EQ(report.sweep.finished, 1);
   EXPECT_EQ(report.sweep.orphan_directories, 1);
   EXPECT_EQ(report.interrupted_logins, 1);
+  EXPECT_EQ(metrics_.qr_interrupted.value(), 1);
+  EXPECT_EQ(metrics_.qr_failed.value(), 0);  // a restart pages nobody
   EXPECT_EQ(report.restored, 1);
   ASSERT_TRUE(run_until([&] { return status_of(m, authorized.session_id) == SessionStatus::authorized; }));
   EXPECT_EQ(engine_.last().sent[0]["database_encryption_key"], authorized.db_key);

@@ -112,6 +112,7 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   td::EngineOptions engine_options;
   engine_options.tdlib_log_verbosity = m.options.td_verbosity;
   engine_options.default_request_timeout = m.options.td_request_timeout;
+  engine_options.known_methods = telemetry.metrics.known_methods();
   m.engine = std::make_unique<td::Engine>(m.io, *m.library, telemetry.registry, telemetry.metrics, telemetry.logger,
                                           engine_options);
   if (Status st = m.engine->start(); !st) return Error(st.error().code, "engine: " + st.error().message);
@@ -122,7 +123,7 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   throttle::ThrottleOptions throttle_options = m.options.throttle;
   throttle_options.flood = m.options.flood;
   m.throttle = std::make_unique<throttle::Throttle>(throttle_options, clock, telemetry.metrics, telemetry.registry,
-                                                    telemetry::CatalogOptions{}.known_methods);
+                                                    telemetry.metrics.known_methods());
   m.ledger = std::make_unique<throttle::FloodLedger>(clock);
   m.invoke = std::make_unique<throttle::InvokePipeline>(*m.throttle, *m.ledger, m.options.flood, telemetry.metrics,
                                                         telemetry.logger);

@@ -190,6 +190,28 @@ TEST_F(EngineTest, ClosedClientFailsPendingAndLaterSends) {
   EXPECT_TRUE(c->closed());
   EXPECT_EQ(send(c, {{"@type", "getMe"}}).error().code, Errc::unavailable);
   EXPECT_EQ(engine.client_count(), 0u);
+  // The request in flight had reached TDLib: counted. The one refused on the closed client never left.
+  EXPECT_NE(bed.metrics().find("telethon_requests_total{method=\"other\",status=\"failed\"} 1"), std::string::npos);
+  EXPECT_NE(bed.metrics().find("telethon_requests_total{method=\"getMe\",status=\"failed\"} 0"), std::string::npos);
+}
+
+// <ns>_requests_total is the reliability SLO's denominator: only what reached Telegram counts.
+TEST_F(EngineTest, LocalFunctionsAreNotCountedAsRequestsToTelegram) {
+  auto c = client();
+  for (const char* local : {"setTdlibParameters", "getAuthorizationState", "getOption", "close"}) {
+    EXPECT_TRUE(send(c, {{"@type", local}}).ok()) << local;
+  }
+  EXPECT_TRUE(send(c, {{"@type", "getChats"}}).ok());
+  const std::string m = bed.metrics();
+  for (const char* status : {"success", "failed", "flood_wait"}) {
+    for (const char* method : {"setTdlibParameters", "close", "other"}) {
+      EXPECT_NE(m.find(std::string("telethon_requests_total{method=\"") + method + "\",status=\"" + status + "\"} 0"),
+                std::string::npos) << method << " " << status;
+    }
+  }
+  EXPECT_NE(m.find("telethon_requests_total{method=\"getChats\",status=\"success\"} 1"), std::string::npos);
+  // Still timed: the duration histogram is about TDLib, not about Telegram.
+  EXPECT_NE(m.find("tgpulse_td_request_duration_seconds_count{method=\"setTdlibParameters\"} 1"), std::string::npos);
 }
 
 TEST_F(EngineTest, BadLinesAreCountedNotFatal) {

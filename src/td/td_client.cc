@@ -50,9 +50,14 @@ asio::awaitable<std::optional<Result<json>>> TdClient::send_on_strand(json reque
     co_return Result<json>(Errc::invalid_argument, "TDLib request has no string \"@type\"");
   }
   const auto& method_metrics = ctx.telethon->method(method);
+  // <ns>_requests_total counts what reached Telegram: requests handed to TDLib (finish; not those
+  // refused before, refuse) whose function TDLib does not answer by itself.
+  const bool reaches_telegram = !TdCodec::is_local_function(method);
   const auto started = std::chrono::steady_clock::now();
+  auto refuse = [](Error e) { return std::optional<Result<json>>(Result<json>(std::move(e))); };
   auto finish = [&](Result<json> r) -> std::optional<Result<json>> {
     ctx.duration_for(method).observe(EngineContext::seconds_since(started));
+    if (!reaches_telegram) return std::optional<Result<json>>(std::move(r));
     if (r.ok()) {
       method_metrics.requests_success->inc();
     } else if (r.error().code == Errc::flood_wait) {
@@ -64,7 +69,7 @@ asio::awaitable<std::optional<Result<json>>> TdClient::send_on_strand(json reque
   };
 
   if (closed() || !ctx.running.load(std::memory_order_acquire)) {
-    co_return finish(Error(Errc::unavailable, "TDLib client " + std::to_string(id_) + " is closed"));
+    co_return refuse(Error(Errc::unavailable, "TDLib client " + std::to_string(id_) + " is closed"));
   }
   auto pending = std::make_shared<Pending>(strand_);
   const std::uint64_t extra = ctx.next_extra.fetch_add(1, std::memory_order_relaxed);
@@ -76,12 +81,12 @@ asio::awaitable<std::optional<Result<json>>> TdClient::send_on_strand(json reque
   try {
     text = request.dump();
   } catch (const json::exception& e) {
-    co_return finish(Error(Errc::invalid_argument, std::string("TDLib request cannot be encoded: ") + e.what()));
+    co_return refuse(Error(Errc::invalid_argument, std::string("TDLib request cannot be encoded: ") + e.what()));
   }
   {
     std::lock_guard lock(mutex_);
     if (closed()) {
-      co_return finish(Error(Errc::unavailable, "TDLib client " + std::to_string(id_) + " is closed"));
+      co_return refuse(Error(Errc::unavailable, "TDLib client " + std::to_string(id_) + " is closed"));
     }
     pending_.emplace(extra, pending);
   }

@@ -1,5 +1,7 @@
 #include "td/td_codec.h"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <limits>
 
@@ -58,6 +60,24 @@ std::optional<std::uint64_t> TdCodec::extra_of(const nlohmann::json& object) noe
 }
 
 bool TdCodec::is_error(const nlohmann::json& object) noexcept { return type_of(object) == "error"; }
+
+bool TdCodec::is_local_function(std::string_view type) noexcept {
+  // Sorted (std::binary_search). TDLib's td_api.tl marks the synchronous ones "Can be called synchronously".
+  static constexpr std::array<std::string_view, 35> kLocal = {
+      "addLogMessage",         "checkDatabaseEncryptionKey", "checkQuickReplyShortcutName",
+      "cleanFileName",         "close",                      "destroy",
+      "getAuthorizationState", "getChatFolderDefaultIconName", "getCountryFlagEmoji",
+      "getFileExtension",      "getFileMimeType",            "getJsonString",
+      "getJsonValue",          "getLanguagePackString",      "getLogStream",
+      "getLogTagVerbosityLevel", "getLogTags",               "getLogVerbosityLevel",
+      "getMarkdownText",       "getOption",                  "getPhoneNumberInfoSync",
+      "getPushReceiverId",     "getTextEntities",            "getThemeParametersJsonString",
+      "parseMarkdown",         "parseTextEntities",          "searchQuote",
+      "searchStringsByPrefix", "setDatabaseEncryptionKey",   "setLogStream",
+      "setLogTagVerbosityLevel", "setLogVerbosityLevel",     "setTdlibParameters",
+      "testReturnError",       "testSquareInt"};
+  return std::binary_search(kLocal.begin(), kLocal.end(), type);
+}
 
 std::optional<int> TdCodec::retry_after(std::string_view message) noexcept {
   constexpr std::string_view prefix = "Too Many Requests: retry after ";

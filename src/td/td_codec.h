@@ -57,6 +57,11 @@ class TdCodec {
 
   // True for {"@type":"error", ...}.
   static bool is_error(const nlohmann::json& object) noexcept;
+  // True for a function TDLib answers without asking Telegram: every function TDLib can run
+  // synchronously (td_execute: the log functions, getTextEntities, getOption, ...) and the functions that
+  // drive the local client (setTdlibParameters, getAuthorizationState, the database encryption key,
+  // close, destroy). Such calls are not counted in <ns>_requests_total (docs/telemetry.md).
+  static bool is_local_function(std::string_view type) noexcept;
   // TDLib error object → Error. 429 "Too Many Requests: retry after N" → Error::flood(N) (FLOOD_WAIT_0
   // counts as 1 s); any other code → Errc::engine_error with td_code and TDLib's message (td_code 0 when
   // the code is missing or not an int).

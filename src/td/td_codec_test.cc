@@ -81,5 +81,17 @@ TEST(TdCodecTest, AuthorizationStates) {
   }
 }
 
+TEST(TdCodec, LocalFunctionsAreTheSynchronousAndClientDrivingOnes) {
+  for (const char* local : {"addLogMessage", "getTextEntities", "getOption", "setLogVerbosityLevel", "testSquareInt",
+                            "setTdlibParameters", "getAuthorizationState", "checkDatabaseEncryptionKey", "close",
+                            "destroy", "testReturnError"}) {
+    EXPECT_TRUE(TdCodec::is_local_function(local)) << local;
+  }
+  for (const char* remote : {"getMe", "getChats", "sendMessage", "requestQrCodeAuthentication",
+                             "checkAuthenticationPassword", "logOut", "setOption", "", "Close", "closeChat"}) {
+    EXPECT_FALSE(TdCodec::is_local_function(remote)) << remote;
+  }
+}
+
 }  // namespace
 }  // namespace tgpulse::td

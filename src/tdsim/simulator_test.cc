@@ -298,6 +298,35 @@ TEST_F(SimulatorTest, OrdinaryFunctionsNeedAuthorization) {
   EXPECT_EQ(answer("me")["code"], 401);
 }
 
+// TDLib reads the arguments before it looks at the state: a wrong type is a 400 even unauthorized.
+TEST_F(SimulatorTest, WrongTypedArgumentsAre400BeforeTheAuthorizationCheck) {
+  make();
+  int c = sim_->create_client_id();
+  send(c, params());
+  send(c, {{"@type", "getChat"}, {"chat_id", true}, {"@extra", "b"}});
+  EXPECT_EQ(answer("b"), (json{{"@type", "error"}, {"code", 400},
+                              {"message", "Failed to parse JSON object as TDLib request: Expected String or Number, "
+                                          "but receive Boolean"},
+                              {"@extra", "b"}, {"@client_id", c}}));
+  send(c, {{"@type", "getChats"}, {"limit", 3000000000LL}, {"@extra", "l"}});
+  EXPECT_EQ(answer("l")["message"],
+            "Failed to parse JSON object as TDLib request: Can't parse as an integer string \"3000000000\"");
+  send(c, {{"@type", "getChat"}, {"chat_id", "12"}, {"@extra", "s"}});  // a well-formed string: accepted
+  EXPECT_EQ(answer("s")["code"], 401);
+}
+
+// An integer given as a string is TDLib's own spelling for int53/int64: the simulator reads it as a number.
+TEST_F(SimulatorTest, IntegerArgumentsGivenAsStringsAreRead) {
+  make();
+  int c = ready_client();
+  send(c, {{"@type", "getChats"}, {"limit", "2"}, {"@extra", "1"}});
+  auto chats = answer("1");
+  ASSERT_EQ(chats["chat_ids"].size(), 2u);
+  send(c, {{"@type", "getChat"}, {"chat_id", std::to_string(chats["chat_ids"][0].get<std::int64_t>())},
+           {"@extra", "2"}});
+  EXPECT_EQ(answer("2")["@type"], "chat");
+}
+
 TEST_F(SimulatorTest, OrdinaryFunctionsAnswerPlausibly) {
   make();
   int c = ready_client();

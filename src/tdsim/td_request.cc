@@ -2,6 +2,8 @@
 
 #include <unordered_set>
 
+#include "tdsim/function_arguments.h"
+
 namespace tgpulse::tdsim {
 
 using nlohmann::json;
@@ -65,6 +67,8 @@ std::optional<TdRequest> TdRequest::parse(std::string_view text, json* error) {
   if (type == doc.end() || !type->is_string()) return fail("Can't find field \"@type\"");
   std::string name = type->get<std::string>();
   if (!known_function(name)) return fail("Unknown class \"" + name + "\"");
+  // TDLib reads (and so type-checks) the arguments here, before any state check.
+  if (auto wrong = FunctionArguments::check(name, doc)) return fail(std::move(*wrong));
   TdRequest r;
   r.type = std::move(name);
   r.extra = std::move(extra);

@@ -4,6 +4,8 @@
 //   not an object     {"code":400,"message":"Expected a JSON object"}
 //   no "@type"        {"code":400,"message":"Failed to parse JSON object as TDLib request: Can't find field \"@type\""}
 //   unknown "@type"   {"code":400,"message":"Failed to parse JSON object as TDLib request: Unknown class \"X\""}
+//   wrong-typed argument  {"code":400,"message":"Failed to parse JSON object as TDLib request: Expected String,
+//                     but receive Number"} and the like (FunctionArguments), before any state check
 //
 // Thread-safety: a value type; parse() is a pure function.
 #pragma once

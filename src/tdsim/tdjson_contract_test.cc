@@ -179,6 +179,55 @@ TEST_P(TdJsonContractTest, RequestsNeedParametersFirst) {
   EXPECT_EQ(answer_to(c, "bad")["message"], "Valid api_id must be provided. Can be obtained at https://my.telegram.org");
 }
 
+// TDLib type-checks a function's arguments while it reads the request, before it looks at the state:
+// a wrong-typed argument is a 400 both before setTdlibParameters and before authorization (never the
+// 400 "parameters are needed" or the 401 "Unauthorized" a well-typed call gets).
+TEST_P(TdJsonContractTest, WrongTypedArgumentsAreRefusedBeforeTheStateIsChecked) {
+  const std::string prefix = "Failed to parse JSON object as TDLib request: ";
+  const std::vector<std::pair<json, std::string>> cases = {
+      {{{"@type", "getChat"}, {"chat_id", "abc"}}, "Can't parse as an integer string \"abc\""},
+      {{{"@type", "getChat"}, {"chat_id", true}}, "Expected String or Number, but receive Boolean"},
+      {{{"@type", "getChat"}, {"chat_id", 1.5}}, "Can't parse as an integer string \"1.5\""},
+      {{{"@type", "getChats"}, {"limit", "x"}}, "Can't parse as an integer string \"x\""},
+      {{{"@type", "getChats"}, {"limit", 3000000000LL}}, "Can't parse as an integer string \"3000000000\""},
+      {{{"@type", "getChats"}, {"chat_list", "main"}}, "Expected Object, but receive String"},
+      {{{"@type", "getChatHistory"}, {"chat_id", 1}, {"limit", json::array({1})}}, "Expected Number, but receive Array"},
+      {{{"@type", "getChatHistory"}, {"limit", json::array({1})}, {"chat_id", "x"}},  // declaration order
+       "Can't parse as an integer string \"x\""},
+      {{{"@type", "getChatHistory"}, {"chat_id", 1}, {"only_local", "yes"}}, "Expected Boolean, but receive String"},
+      {{{"@type", "searchPublicChat"}, {"username", 5}}, "Expected String, but receive Number"},
+      {{{"@type", "sendMessage"}, {"chat_id", 1}, {"input_message_content", "hi"}}, "Expected Object, but receive String"},
+      {{{"@type", "sendMessage"}, {"chat_id", 1}, {"input_message_content", json::object({{"text", json::object()}})}},
+       "Can't find field \"@type\""},
+      {{{"@type", "viewMessages"}, {"chat_id", 1}, {"message_ids", json::array({"a"})}},
+       "Can't parse as an integer string \"a\""},
+      {{{"@type", "checkAuthenticationPassword"}, {"password", 1}}, "Expected String, but receive Number"},
+      {{{"@type", "requestQrCodeAuthentication"}, {"other_user_ids", "x"}}, "Expected Array, but receive String"},
+      {{{"@type", "getOption"}, {"name", 5}}, "Expected String, but receive Number"},
+  };
+  int c = new_client();
+  auto check_all = [&](const std::string& phase) {
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+      json request = cases[i].first;
+      const std::string extra = phase + std::to_string(i);
+      request["@extra"] = extra;
+      send(c, request);
+      EXPECT_EQ(answer_to(c, extra), (json{{"@type", "error"}, {"code", 400}, {"message", prefix + cases[i].second},
+                                           {"@extra", extra}, {"@client_id", c}}))
+          << phase << ": " << cases[i].first.dump();
+    }
+  };
+  check_all("before-parameters-");
+  send(c, parameters("params"));
+  EXPECT_EQ(answer_to(c, "params")["@type"], "ok");
+  check_all("unauthorized-");
+  // The same calls well typed get the state's answer.
+  send(c, {{"@type", "getChat"}, {"chat_id", "12"}, {"@extra", "typed"}});
+  EXPECT_EQ(answer_to(c, "typed")["code"], 401);
+  send(c, {{"@type", "getChatHistory"}, {"chat_id", 1}, {"only_local", 1}, {"@extra", "bool-as-number"}});
+  EXPECT_EQ(answer_to(c, "bool-as-number")["code"], 401);
+}
+
 TEST_P(TdJsonContractTest, WrongStateCallsAreRefused) {
   int c = started_client();
   send(c, {{"@type", "checkAuthenticationPassword"}, {"password", "x"}, {"@extra", "pw"}});

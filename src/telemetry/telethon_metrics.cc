@@ -71,12 +71,16 @@ TelethonMetrics::TelethonMetrics(Registry& registry, CatalogOptions options)
       qr_expired(qr_total(registry, options).labels({"expired"})),
       qr_authorized(qr_total(registry, options).labels({"authorized"})),
       qr_failed(qr_total(registry, options).labels({"failed"})),
+      qr_cancelled(qr_total(registry, options).labels({"cancelled"})),
+      qr_declined(qr_total(registry, options).labels({"declined"})),
+      qr_interrupted(qr_total(registry, options).labels({"interrupted"})),
       qr_timeout(registry.counter(checked_ns(options) + "_qr_timeout_total", "QR session timeouts").get()),
       throttling_delay(registry
                            .histogram(checked_ns(options) + "_throttling_delay_seconds",
                                       "Request throttling delay", throttling_buckets())
                            .get()),
-      ns_(options.ns) {
+      ns_(options.ns),
+      known_methods_(options.known_methods) {
   for (const std::string& method : options.known_methods) {
     if (method.empty() || method == kOther || method == kEngine) {
       throw std::invalid_argument("CatalogOptions::known_methods: '" + method +
@@ -122,7 +126,8 @@ void TelethonMetrics::floodwait(const MethodMetrics& m, double seconds, double s
                                 const SpanContext* ctx) const noexcept {
   Counter& events = *m.floodwait_by_bucket[floodwait_bucket_index(seconds)];
   Histogram& duration = *m.floodwait_duration;
-  const bool with_exemplar = ctx != nullptr && ctx->valid();
+  // Only a sampled span's trace was recorded: an exemplar from another would link to nothing.
+  const bool with_exemplar = ctx != nullptr && ctx->valid() && ctx->sampled();
   if (with_exemplar) {
     events.inc(1.0, *ctx);
   } else {

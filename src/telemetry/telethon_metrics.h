@@ -7,7 +7,8 @@
 //   <ns>_floodwait_duration_seconds{reason}       FloodWait wait duration
 //   <ns>_session_cleanup_total{status}            Total session cleanup operations      (success, failed)
 //   <ns>_session_cleanup_duration_seconds         Session cleanup duration              (buckets incl. 3 and 5)
-//   <ns>_qr_session_total{status}                 Total QR sessions                     (created, expired, authorized, failed)
+//   <ns>_qr_session_total{status}                 Total QR sessions                     (created, expired, authorized, failed,
+//                                                                                          cancelled, declined, interrupted)
 //   <ns>_qr_timeout_total                         QR session timeouts
 //   <ns>_rate_limit_hits_total{endpoint}          Rate limit hits
 //   <ns>_throttling_delay_seconds                 Request throttling delay
@@ -71,9 +72,11 @@ class TelethonMetrics {
   const MethodMetrics& method(std::string_view tdlib_method) const noexcept;
   // reason="engine": flood waits absorbed inside TDLib whose method is unknown.
   const MethodMetrics& engine() const noexcept { return engine_; }
+  // CatalogOptions::known_methods as given: the label values other method-labelled metrics share.
+  const std::vector<std::string>& known_methods() const noexcept { return known_methods_; }
 
   // One FloodWait event: counter{reason, seconds=bucket(seconds)} += 1 and, when `served_seconds` >= 0,
-  // the histogram observes the wait actually served. Exemplar from `ctx` when given and valid.
+  // the histogram observes the wait actually served. Exemplar from `ctx` when given, valid and sampled.
   void floodwait(const MethodMetrics& m, double seconds, double served_seconds,
                  const SpanContext* ctx = nullptr) const noexcept;
 
@@ -83,7 +86,11 @@ class TelethonMetrics {
   Counter& qr_created;
   Counter& qr_expired;
   Counter& qr_authorized;
-  Counter& qr_failed;
+  Counter& qr_failed;       // the service or Telegram failed the login (engine, store, TDLib error)
+  // Endings nobody is paged for (tgpulse's extension of the seed's status set):
+  Counter& qr_cancelled;    // the tenant ended the login (DELETE of the login or session, tenant deleted)
+  Counter& qr_declined;     // the end user refused the login on the device that scanned the code
+  Counter& qr_interrupted;  // a graceful shutdown or a restart ended the login
   Counter& qr_timeout;
   Histogram& throttling_delay;
 
@@ -99,6 +106,7 @@ class TelethonMetrics {
   };
   MethodMetrics make(Registry& r, const std::string& name);
   std::string ns_;
+  std::vector<std::string> known_methods_;
   std::unordered_map<std::string, MethodMetrics, MethodNameHash, std::equal_to<>> methods_;
   MethodMetrics other_;
   MethodMetrics engine_;

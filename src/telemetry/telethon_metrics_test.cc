@@ -83,7 +83,7 @@ TEST(TelethonMetrics, KnownLabelValuesArePreCreatedAtZero) {
   for (const char* status : {"success", "failed"}) {
     EXPECT_EQ(p.value("telethon_session_cleanup_total", {{"status", status}}), 0) << status;
   }
-  for (const char* status : {"created", "expired", "authorized", "failed"}) {
+  for (const char* status : {"created", "expired", "authorized", "failed", "cancelled", "declined", "interrupted"}) {
     EXPECT_EQ(p.value("telethon_qr_session_total", {{"status", status}}), 0) << status;
   }
   EXPECT_EQ(p.value("telethon_qr_timeout_total"), 0);
@@ -148,12 +148,19 @@ TEST(TelethonMetrics, MethodLookupKnownOtherAndEngine) {
   EXPECT_EQ(p.value("telethon_rate_limit_hits_total", {{"endpoint", "getChats"}}), 1);
 }
 
-TEST(TelethonMetrics, FloodWaitCountsBucketLabelObservesServedWaitAndKeepsExemplar) {
-  Registry r;
-  TelethonMetrics m(r);
+// A valid span context: trace 5a5a..., span 3c3c..., sampled or not.
+SpanContext span_context(bool sampled) {
   SpanContext ctx;
   ctx.trace_id.fill(0x5a);
   ctx.span_id.fill(0x3c);
+  ctx.flags = sampled ? 0x01 : 0x00;
+  return ctx;
+}
+
+TEST(TelethonMetrics, FloodWaitCountsBucketLabelObservesServedWaitAndKeepsExemplar) {
+  Registry r;
+  TelethonMetrics m(r);
+  const SpanContext ctx = span_context(true);
   m.floodwait(m.method("getChats"), 42, 42, &ctx);
   m.floodwait(m.method("getChats"), 400, -1);  // failed fast: counted, not observed
   m.floodwait(m.engine(), 0, 1);
@@ -170,6 +177,19 @@ TEST(TelethonMetrics, FloodWaitCountsBucketLabelObservesServedWaitAndKeepsExempl
   EXPECT_THAT(p.find("telethon_floodwait_duration_seconds_bucket", {{"reason", "getChats"}, {"le", "60.0"}})->exemplar,
               HasSubstr("span_id=\"3c3c3c3c3c3c3c3c\"} 42 "));
   EXPECT_EQ(p.value("telethon_floodwait_duration_seconds_count", {{"reason", "engine"}}), 1);
+}
+
+// An exemplar points at a trace; an unsampled span's trace was never recorded, so it makes none.
+TEST(TelethonMetrics, FloodWaitOfAnUnsampledSpanHasNoExemplar) {
+  Registry r;
+  TelethonMetrics m(r);
+  const SpanContext unsampled = span_context(false);
+  ASSERT_TRUE(unsampled.valid());
+  m.floodwait(m.method("getChats"), 42, 42, &unsampled);
+  auto p = parse_exposition(r.expose(ExpositionFormat::openmetrics_100));
+  EXPECT_EQ(p.value("telethon_floodwait_total", {{"reason", "getChats"}, {"seconds", "60"}}), 1);
+  EXPECT_EQ(p.find("telethon_floodwait_total", {{"reason", "getChats"}, {"seconds", "60"}})->exemplar, "");
+  EXPECT_EQ(p.find("telethon_floodwait_duration_seconds_bucket", {{"reason", "getChats"}, {"le", "60.0"}})->exemplar, "");
 }
 
 TEST(TelethonMetrics, NamespaceIsConfigurableAndValidated) {

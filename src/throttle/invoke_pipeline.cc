@@ -72,7 +72,7 @@ asio::awaitable<Result<nlohmann::json>> InvokePipeline::invoke(InvokeCall call, 
 
     const telemetry::SpanContext ctx = span.context();
     const double delay = d.retry ? static_cast<double>(d.seconds) : 0.0;
-    metrics_.floodwait(mm, d.seconds, -1, ctx.valid() ? &ctx : nullptr);
+    metrics_.floodwait(mm, d.seconds, -1, &ctx);  // exemplar only when the span is sampled
     logger_.warn("FloodWait detected",
                  {{"seconds", d.seconds}, {"delay", delay}, {"tenant_id", call.tenant_id},
                   {"operation", method}, {"session_id", call.session_id}},
@@ -86,7 +86,7 @@ asio::awaitable<Result<nlohmann::json>> InvokePipeline::invoke(InvokeCall call, 
     const auto slept_from = clock.now();
     if (!co_await async_sleep(d.wait)) co_return Error(Errc::cancelled, "flood wait cancelled");
     const double served = to_seconds(clock.now() - slept_from);
-    if (ctx.valid()) {
+    if (ctx.valid() && ctx.sampled()) {  // an unsampled trace was never recorded: no exemplar
       mm.floodwait_duration->observe(served, ctx);
     } else {
       mm.floodwait_duration->observe(served);

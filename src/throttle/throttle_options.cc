@@ -1,6 +1,8 @@
 #include "throttle/throttle_options.h"
 
+#include <algorithm>
 #include <cmath>
+#include <set>
 #include <string>
 
 namespace tgpulse::throttle {
@@ -43,6 +45,28 @@ Status ThrottleOptions::validate() const {
   }
   if (flood.request_retries < 0) return Status(Errc::invalid_argument, "flood.request_retries must be >= 0");
   return {};
+}
+
+ThrottleOptions::MethodLabels ThrottleOptions::method_labels(const std::vector<std::string>& defaults) const {
+  std::set<std::string, std::less<>> configured;  // ordered: which ones pass the cap does not depend on the layer
+  for (const LayerOptions* layer : {&session, &process, &tenant}) {
+    for (const auto& [method, limit] : layer->per_method) {
+      const bool reserved = method.empty() || method == "other" || method == "engine";
+      if (!reserved && std::find(defaults.begin(), defaults.end(), method) == defaults.end()) {
+        configured.insert(method);
+      }
+    }
+  }
+  MethodLabels out;
+  out.methods = defaults;
+  for (const std::string& method : configured) {
+    if (out.methods.size() - defaults.size() == kMaxConfiguredMethodLabels) {
+      ++out.left_out;
+    } else {
+      out.methods.push_back(method);
+    }
+  }
+  return out;
 }
 
 }  // namespace tgpulse::throttle

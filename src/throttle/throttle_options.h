@@ -16,6 +16,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 
@@ -93,6 +94,19 @@ struct ThrottleOptions {
 
   // Checks every value; the error names the bad key (e.g. "throttle.session.sendMessage.burst").
   Status validate() const;
+
+  // The TDLib methods that get their own metric label value (<ns>_requests_total{method},
+  // <ns>_floodwait_total{reason}, tgpulse_throttle_rate{method}, ...): `defaults`
+  // (telemetry::CatalogOptions::known_methods) plus every method a layer's `per_method` names, so a
+  // configured method is never reported as "other". Each label value costs about 50 series, so at most
+  // kMaxConfiguredMethodLabels configured methods are added (in name order); `left_out` counts the
+  // rest, which are reported as "other". The reserved values "other" and "engine" are never added.
+  static constexpr std::size_t kMaxConfiguredMethodLabels = 64;
+  struct MethodLabels {
+    std::vector<std::string> methods;  // defaults first, then the configured ones in name order
+    std::size_t left_out = 0;          // configured methods beyond the cap
+  };
+  MethodLabels method_labels(const std::vector<std::string>& defaults) const;
 };
 
 }  // namespace tgpulse::throttle

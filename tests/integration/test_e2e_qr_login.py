@@ -52,13 +52,14 @@ def test_two_factor_wrong_then_right_password():
         harness.check("correct horse" not in out and "battery staple" not in out, "a password reached the log")
 
 
-def test_declined_fails_and_is_cleaned():
+def test_declined_is_counted_as_declined_and_cleaned():
     with SessionStack() as st:
         doc, _ = st.start_login()
         sid = doc["session_id"]
         st.scan(sid, "decline")
         st.wait_gone(sid)
-        harness.check(st.qr_metric("failed") == 1, "failed not counted")
+        harness.check(st.qr_metric("declined") == 1, "declined not counted")
+        harness.check(st.qr_metric("failed") == 0, "an end user's decline counts as failed (it would page)")
         lines = st.wait_logs("Session cleanup completed", 1)
         harness.check(lines[0]["trigger"] == "qr_failed" and lines[0]["status"] == "success", lines[0])
         harness.check(lines[0]["tenant_id"] == "acme" and lines[0]["session_id"] == sid, lines[0])
@@ -115,7 +116,25 @@ def test_cancel_login():
         code, _, out = harness.http_json("DELETE", f"{st.url}/v1/qr-logins/{sid}", headers=st.auth())
         harness.check(code == 200 and out["status"] == "cancelled", f"cancel: {code} {out}")
         harness.check(st.login_doc(sid)[0] == 404, "cancelled login still answers")
-        harness.check(st.qr_metric("failed") == 1, "a cancelled login counts as failed")
+        harness.check(st.qr_metric("cancelled") == 1, "cancelled not counted")
+        harness.check(st.qr_metric("failed") == 0, "a tenant's cancel counts as failed (it would page)")
+
+
+def test_restart_counts_the_interrupted_login_not_failed():
+    # A login the process dies in the middle of (kill -9: no graceful shutdown) is found in the store at
+    # the next start; it cannot finish there (its TDLib client died) and ends as interrupted.
+    with SessionStack() as first:
+        doc, _ = first.start_login()
+        sid = doc["session_id"]
+        first.current_link(sid)
+        data_dir = first.service.data_dir
+        first.service.kill9()
+        with SessionStack(data_dir=data_dir) as again:
+            harness.check(again.qr_metric("interrupted") == 1, "the interrupted login is not counted")
+            harness.check(again.qr_metric("failed") == 0, "a restart counts as failed (a deploy would page)")
+            line = again.wait_logs("Session cleanup completed", 1)[0]
+            harness.check(line["session_id"] == sid and line["trigger"] == "restart", line)
+            harness.check(not os.path.exists(again.engine_dir(sid)), "engine directory left behind")
 
 
 def read_events(resp, until):
@@ -158,6 +177,7 @@ def test_event_stream_follows_the_login():
 
 
 if __name__ == "__main__":
-    harness.main([test_scan_authorizes, test_two_factor_wrong_then_right_password, test_declined_fails_and_is_cleaned,
-                  test_never_scanned_expires_at_the_deadline, test_delete_session_with_and_without_logout,
-                  test_cancel_login, test_event_stream_follows_the_login])
+    harness.main([test_scan_authorizes, test_two_factor_wrong_then_right_password,
+                  test_declined_is_counted_as_declined_and_cleaned, test_never_scanned_expires_at_the_deadline,
+                  test_delete_session_with_and_without_logout, test_cancel_login,
+                  test_restart_counts_the_interrupted_login_not_failed, test_event_stream_follows_the_login])

@@ -9,6 +9,9 @@ throttle:
   session:
     methods:
       getChats: {rate: 1, burst: 1}
+  process:
+    methods:
+      forwardMessages: {rate: 100, burst: 100}
 """
 
 stack = None
@@ -66,7 +69,20 @@ def test_wait_past_the_deadline_is_refused():
                   "a refused call reached TDLib")
 
 
+def test_a_configured_method_is_a_label_of_its_own():
+    # forwardMessages is in no built-in list, only in the throttle configuration: its series exist from
+    # the start under its own name instead of being folded into "other".
+    status, _, raw = harness.http("GET", stack.url + "/metrics")
+    harness.check(status == 200, f"/metrics: {status}")
+    text = raw.decode()
+    for series in ('telethon_requests_total{method="forwardMessages",status="success"} 0',
+                   'telethon_floodwait_total{reason="forwardMessages",seconds="60"} 0',
+                   'tgpulse_throttle_rate{method="forwardMessages"} '):
+        harness.check(series in text, f"{series!r} missing from /metrics")
+
+
 if __name__ == "__main__":
     with InvokeStack(config=CONFIG, sessions=3) as s:
         stack = s
-        harness.main([test_success, test_throttled_then_success, test_wait_past_the_deadline_is_refused])
+        harness.main([test_success, test_throttled_then_success, test_wait_past_the_deadline_is_refused,
+                      test_a_configured_method_is_a_label_of_its_own])
