@@ -73,7 +73,8 @@ class TelethonMetrics {
   const MethodMetrics& engine() const noexcept { return engine_; }
 
   // One FloodWait event: counter{reason, seconds=bucket(seconds)} += 1 and, when `served_seconds` >= 0,
-  // the histogram observes the wait actually served. Exemplar from `ctx` when given and valid.
+  // the histogram observes it. FloodWaitReporter (the only caller in the service) passes the wait
+  // Telegram asked for as both. Exemplar from `ctx` when given and valid.
   void floodwait(const MethodMetrics& m, double seconds, double served_seconds,
                  const SpanContext* ctx = nullptr) const noexcept;
 
