@@ -26,7 +26,10 @@ def test_absorbed_flood_wait():
     harness.wait_until(lambda: stack.metric("telethon_floodwait_total", reason="engine") == engine_before + 1,
                        timeout=10, what="telethon_floodwait_total{reason=engine} + 1")
     harness.wait_until(lambda: floodwait_lines("engine"), timeout=10, what="the engine's FloodWait log line")
+    # Attributed through TDLib's client tag: the tenant and session of the client the wait delayed.
     line = floodwait_lines("engine")[-1]
+    harness.check(line.get("tenant_id") == stack.tenant_id and line.get("session_id") == sid,
+                  f"the absorbed wait's line does not name its tenant and session: {line}")
     harness.check(line["seconds"] == 1 and line["delay"] == 1, f"seconds/delay: {line}")
     harness.check(stack.metric("telethon_floodwait_total", reason="getMe") == 0,
                   "an absorbed wait was counted by the invoke path too")
