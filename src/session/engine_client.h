@@ -38,6 +38,8 @@ class EngineClient {
 // Where a client's database lives and how it is encrypted.
 struct EngineClientSpec {
   std::string database_directory;  // <data_dir>/sessions/<session_id>
+  std::string tenant_id;           // whom the client works for: what the engine logs about it (absorbed
+  std::string session_id;          // FloodWaits) names them
 };
 
 // Creates engine clients. A new client starts in authorizationStateWaitTdlibParameters.

@@ -5,6 +5,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
+#include "session/flood_policy_send.h"
+#include "telemetry/flood_wait_reporter.h"
+
 namespace asio = boost::asio;
 using nlohmann::json;
 
@@ -18,12 +21,23 @@ void set_common(telemetry::Span& span, const Session& session) {
   span.set_attribute("telethon.session_id", session.id());
 }
 
-// Sends requestQrCodeAuthentication; only a real error (not a timeout) reaches the flow, as a signal.
-asio::awaitable<void> request_qr(std::shared_ptr<Session> session, std::chrono::milliseconds timeout) {
-  EngineClient* c = session->client();
-  if (c == nullptr) co_return;
+// Sends requestQrCodeAuthentication under the FloodWait policy (a wait within the threshold is slept and
+// the request sent again: starting a QR login twice is harmless); each FloodWait also reaches the flow as
+// a signal, for its spans. Only a real error (not a timeout) reaches the flow, as a signal.
+asio::awaitable<void> request_qr(std::shared_ptr<Session> session, FloodPolicyCall call) {
+  std::weak_ptr<Session> weak = session;
+  call.on_flood_wait = [weak](int seconds, double delay, int retries_done) {
+    auto s = weak.lock();
+    if (!s) return;
+    SessionSignal signal;
+    signal.kind = SessionSignal::Kind::flood_wait;
+    signal.error = Error::flood(seconds, "FloodWait on requestQrCodeAuthentication");
+    signal.flood_delay = delay;
+    signal.flood_retries = retries_done;
+    s->deliver(std::move(signal));
+  };
   json request = {{"@type", "requestQrCodeAuthentication"}, {"other_user_ids", json::array()}};
-  Result<json> r = co_await c->send(std::move(request), timeout);
+  Result<json> r = co_await send_with_flood_policy(session, std::move(request), std::move(call));
   if (!r && r.error().code != Errc::timeout) {
     SessionSignal s;
     s.kind = SessionSignal::Kind::request_failed;
@@ -87,7 +101,7 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
   {
     telemetry::Span connect = services_.tracer.start_span("telethon_connect", &root.context());
     set_common(connect, session);
-    Result<std::unique_ptr<EngineClient>> client = services_.engines.create({record.engine_dir});
+    Result<std::unique_ptr<EngineClient>> client = services_.engines.create({record.engine_dir, record.tenant_id, record.session_id});
     if (!client) {
       connect.set_status(telemetry::SpanStatus::error, client.error().message);
       finish(Ending::failed, "engine: " + client.error().message);
@@ -110,8 +124,10 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
     set_common(generate, session);
     // The answer may never come (offline TDLib waits for the network forever): the deadline decides,
     // so only a real error ends the login.
-    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - services_.clock.now());
-    asio::co_spawn(session.strand(), request_qr(session.shared_from_this(), remaining), asio::detached);
+    FloodPolicyCall call =
+        FloodPolicyCall::make(services_, session, std::string(telemetry::floodwait_operation::kQrLogin), deadline);
+    call.trace = generate.context();
+    asio::co_spawn(session.strand(), request_qr(session.shared_from_this(), std::move(call)), asio::detached);
   }
 
   bool had_link = false;
@@ -129,6 +145,12 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
       out.cleanup_request = std::move(*s);
       finish(Ending::cancelled, "cancelled");
       break;
+    }
+    if (s->kind == SessionSignal::Kind::flood_wait) {
+      const int seconds = s->error.retry_after_s;
+      telemetry::FloodWaitReporter::mark_span(had_link ? wait : generate, seconds, s->flood_delay, s->flood_retries);
+      telemetry::FloodWaitReporter::mark_span(root, seconds, s->flood_delay, s->flood_retries);
+      continue;
     }
     if (s->kind == SessionSignal::Kind::request_failed) {
       finish(Ending::failed, "engine: " + s->error.message);
@@ -252,13 +274,14 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
   co_return out;
 }
 
-asio::awaitable<Status> QrLoginFlow::submit_password(Session& session, std::string password,
-                                                     std::chrono::milliseconds timeout) {
+asio::awaitable<Status> QrLoginFlow::submit_password(Session& session, std::string password, FloodPolicyCall call) {
   if (session.view().status != SessionStatus::password_required || session.client() == nullptr) {
     co_return Status(Errc::conflict, "the session is not waiting for a password");
   }
   json request = {{"@type", "checkAuthenticationPassword"}, {"password", std::move(password)}};
-  Result<json> answer = co_await session.client()->send(std::move(request), timeout);
+  call.may_retry = false;  // the end user submits again after the wait; a FloodWait is reported and answered
+  std::shared_ptr<Session> owner = session.shared_from_this();
+  Result<json> answer = co_await send_with_flood_policy(owner, std::move(request), std::move(call));
   if (answer) co_return Status{};
   const Error& e = answer.error();
   if (e.code == Errc::engine_error && e.td_code == 400) {

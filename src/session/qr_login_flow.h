@@ -12,7 +12,10 @@
 // telethon_qr_login ⊃ telethon_connect (client creation + setTdlibParameters), telethon_qr_generate
 // (requestQrCodeAuthentication until the first link), telethon_qr_wait (until the outcome), each with
 // telethon.operation="qr_login", telethon.tenant_id, telethon.session_id, the root parented to the
-// HTTP request's span. The link is a credential: it is only in the session's view, never in a log, a
+// HTTP request's span. requestQrCodeAuthentication runs under the FloodWait policy (send_with_flood_policy,
+// operation "qr_login"): a wait within flood.sleep_threshold is slept and the request sent again, a longer
+// one fails the login fast; each one is reported (FloodWaitReporter) and marks telethon.floodwait_seconds
+// on the current child span and on the root. The link is a credential: it is only in the session's view, never in a log, a
 // metric, a span or an error.
 //
 // The password itself is checked by submit_password() (the HTTP route); the flow sees its effect as the
@@ -27,6 +30,7 @@
 #include <utility>  // boost/asio/awaitable.hpp uses std::exchange without including it
 #include <boost/asio/awaitable.hpp>
 
+#include "session/flood_policy_send.h"
 #include "session/session.h"
 #include "store/store_records.h"
 #include "session/session_services.h"
@@ -58,10 +62,12 @@ class QrLoginFlow {
   boost::asio::awaitable<Outcome> run(Session& session, store::SessionRecord& record, Clock::TimePoint deadline,
                                       std::optional<telemetry::SpanContext> parent);
 
-  // Sends checkAuthenticationPassword. conflict when the session is not waiting for a password;
-  // invalid_argument when the password is wrong (the session stays in password_required).
+  // Sends checkAuthenticationPassword under `call` (operation "qr_password"; never retried: a FloodWait
+  // is reported and returned as Errc::flood_wait with its retry_after). conflict when the session is not
+  // waiting for a password; invalid_argument when the password is wrong (the session stays in
+  // password_required).
   static boost::asio::awaitable<Status> submit_password(Session& session, std::string password,
-                                                       std::chrono::milliseconds timeout);
+                                                       FloodPolicyCall call);
 
  private:
   const SessionServices& services_;

@@ -73,10 +73,12 @@ struct SessionView {
 
 // One item of the inbox.
 struct SessionSignal {
-  enum class Kind { authorization_state, request_failed, cancel, cleanup };
+  enum class Kind { authorization_state, request_failed, cancel, cleanup, flood_wait };
   Kind kind = Kind::authorization_state;
   nlohmann::json state;      // authorization_state
-  Error error;               // request_failed
+  Error error;               // request_failed; flood_wait: Errc::flood_wait, retry_after_s = the wait
+  double flood_delay = 0;    // flood_wait: seconds slept before the retry (0: the call fails fast)
+  int flood_retries = 0;     // flood_wait: retries of the call before this wait
   bool logout = false;       // cleanup: logOut at Telegram (true) or only close (false)
   std::string trigger;       // cleanup/cancel: why
   std::function<void(Status)> done;  // cleanup: called once with the outcome (on the strand)

@@ -7,6 +7,9 @@
 #include <set>
 #include <vector>
 
+#include "session/flood_policy_send.h"
+#include "telemetry/flood_wait_reporter.h"
+
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -141,13 +144,30 @@ asio::awaitable<Status> SessionCleanup::run(Session* session, store::SessionReco
     const auto timeout = services_.options.engine_request_timeout;
     bool closed = session->view().authorization_state == "authorizationStateClosed";
     if (!closed) {
+      // Under the FloodWait policy: logOut and close may be repeated, so a wait within the threshold is
+      // slept and the call sent again (each within engine_request_timeout, all within close_timeout).
+      auto flood_call = [&] {
+        FloodPolicyCall call = FloodPolicyCall::make(services_, *session,
+                                                     std::string(telemetry::floodwait_operation::kSessionCleanup),
+                                                     services_.clock.now() + services_.options.close_timeout);
+        call.timeout = timeout;
+        call.trace = span.context();
+        call.on_flood_wait = [&span](int seconds, double delay, int retries_done) {
+          telemetry::FloodWaitReporter::mark_span(span, seconds, delay, retries_done);
+        };
+        return call;
+      };
       const char* method = record.cleanup_logout ? "logOut" : "close";
       json request = {{"@type", method}};
-      Result<json> answer = co_await session->client()->send(std::move(request), timeout);
+      std::shared_ptr<Session> owner = session->shared_from_this();
+      FloodPolicyCall call = flood_call();
+      Result<json> answer = co_await send_with_flood_policy(owner, std::move(request), std::move(call));
       if (!answer && record.cleanup_logout) {
-        // logOut is refused in some states (e.g. before authorization); close still ends the client.
+        // logOut is refused in some states (e.g. before authorization), or flood-limited beyond the
+        // threshold; close still ends the client.
         json close = {{"@type", "close"}};
-        answer = co_await session->client()->send(std::move(close), timeout);
+        FloodPolicyCall close_call = flood_call();
+        answer = co_await send_with_flood_policy(owner, std::move(close), std::move(close_call));
       }
       if (!answer && answer.error().code != Errc::unavailable) {
         failure = std::string("engine: ") + answer.error().message;

@@ -17,6 +17,11 @@
 // A cleanup that failed and left its record or directory behind is finished later by resume() (the
 // session manager's retry loop; see CleanupRetryQueue).
 //
+// logOut and close run under the FloodWait policy (send_with_flood_policy, operation "session_cleanup"):
+// a wait within flood.sleep_threshold that ends inside close_timeout is slept and the call repeated;
+// a logOut that still fails (refused or flood-limited) falls back to close. Each FloodWait is reported
+// (FloodWaitReporter) and marks telethon.floodwait_seconds on the cleanup span.
+//
 // Each run counts <ns>_session_cleanup_total{status}, observes <ns>_session_cleanup_duration_seconds,
 // logs "Session cleanup completed" (duration, status, tenant_id, session_id, trigger) and records a
 // `telethon_session_cleanup` span.

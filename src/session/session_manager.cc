@@ -13,6 +13,7 @@
 
 #include "session/qr_login_flow.h"
 #include "store/tenant_tokens.h"
+#include "telemetry/flood_wait_reporter.h"
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
@@ -210,10 +211,21 @@ std::size_t SessionManager::live_count() const {
   return sessions_.size();
 }
 
-asio::awaitable<Status> SessionManager::submit_password(std::shared_ptr<Session> session, std::string password) {
+FloodPolicyCall SessionManager::password_call(const Session& session,
+                                              std::optional<telemetry::SpanContext> parent) const {
+  const auto timeout = services_.options.engine_request_timeout;
+  FloodPolicyCall call = FloodPolicyCall::make(services_, session, std::string(telemetry::floodwait_operation::kQrPassword),
+                                               services_.clock.now() + timeout);
+  call.timeout = timeout;
+  call.trace = parent;
+  return call;
+}
+
+asio::awaitable<Status> SessionManager::submit_password(std::shared_ptr<Session> session, std::string password,
+                                                        std::optional<telemetry::SpanContext> parent) {
   co_return co_await asio::co_spawn(
       session->strand(),
-      QrLoginFlow::submit_password(*session, std::move(password), services_.options.engine_request_timeout),
+      QrLoginFlow::submit_password(*session, std::move(password), password_call(*session, parent)),
       asio::use_awaitable);
 }
 
@@ -373,7 +385,7 @@ asio::awaitable<void> SessionManager::retry_loop() {
 }
 
 asio::awaitable<bool> SessionManager::restore(Session& session, const store::SessionRecord& record) {
-  Result<std::unique_ptr<EngineClient>> client = services_.engines.create({record.engine_dir});
+  Result<std::unique_ptr<EngineClient>> client = services_.engines.create({record.engine_dir, record.tenant_id, record.session_id});
   if (!client) {
     services_.logger.error("Session restore failed",
                            {{"tenant_id", record.tenant_id}, {"session_id", record.session_id},

@@ -30,6 +30,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "session/cleanup_retry_queue.h"
+#include "session/flood_policy_send.h"
 #include "session/session.h"
 #include "session/session_cleanup.h"
 #include "session/session_services.h"
@@ -83,7 +84,9 @@ class SessionManager {
   std::size_t live_count() const;
 
   // 2FA password of a login waiting for it (see QrLoginFlow::submit_password).
-  boost::asio::awaitable<Status> submit_password(std::shared_ptr<Session> session, std::string password);
+  // `parent` (the HTTP request's span) gives a FloodWait's log line its trace.
+  boost::asio::awaitable<Status> submit_password(std::shared_ptr<Session> session, std::string password,
+                                                 std::optional<telemetry::SpanContext> parent = {});
   // Cancels a running QR login (DELETE /v1/qr-logins/{id}). Conflict, naming the status, for a session
   // that is not in its login (authorized, restoring, ending) — also when the login ends while the
   // request waits: a QR cancel never drops an authorized session's data without logOut.
@@ -110,6 +113,8 @@ class SessionManager {
   std::uint64_t quarantined_directories() const noexcept { return quarantined_.load(); }
 
  private:
+  // The FloodWait policy call of a 2FA password check (operation "qr_password", engine_request_timeout).
+  FloodPolicyCall password_call(const Session& session, std::optional<telemetry::SpanContext> parent) const;
   enum class Mode { login, restore };
   boost::asio::awaitable<void> run_session(std::shared_ptr<Session> session, store::SessionRecord record, Mode mode,
                                            Clock::TimePoint deadline, std::optional<telemetry::SpanContext> parent);

@@ -434,7 +434,7 @@ struct SessionRoutes::Impl {
         co_return limit_refusal(*refused);
       }
     }
-    Status st = co_await manager.submit_password(s, it->get<std::string>());
+    Status st = co_await manager.submit_password(s, it->get<std::string>(), r.span_context);
     if (!st) {
       if (st.error().code == Errc::invalid_argument) {
         const int left = limits != nullptr ? limits->password_attempts_left(s->id()) : -1;

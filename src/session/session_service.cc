@@ -137,7 +137,7 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
 
   m.manager = std::make_unique<SessionManager>(
       m.io.get_executor(), SessionServices{clock, *m.store, *m.engines, telemetry.metrics, telemetry.logger,
-                                           telemetry.tracer, m.options.sessions});
+                                           telemetry.tracer, m.options.sessions, m.options.flood});
   m.limits = std::make_unique<TenantLimits>(m.options.limits, clock, &telemetry.rejections);
   // Process-wide slots held under the caps, set at each scrape (same lifetime argument as the ledger's).
   auto& held = telemetry.registry.gauge("tgpulse_tenant_limits_held",

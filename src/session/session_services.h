@@ -1,5 +1,5 @@
 // SessionServices: everything the session layer is wired with — clock, the session store, the engine
-// client factory, the seed telemetry and the options. References only: the Application owns each
+// client factory, the seed telemetry, the options and the FloodWait policy's options. References only: the Application owns each
 // service and keeps it alive longer than the session layer.
 //
 // Thread-safety: every referenced service is thread-safe; the struct is read-only after wiring.
@@ -12,6 +12,7 @@
 #include "telemetry/logger.h"
 #include "telemetry/telethon_metrics.h"
 #include "telemetry/tracer.h"
+#include "throttle/throttle_options.h"
 
 namespace tgpulse::session {
 
@@ -23,6 +24,9 @@ struct SessionServices {
   telemetry::Logger& logger;
   telemetry::Tracer& tracer;
   SessionOptions options;
+  // The FloodWait policy of the session layer's own calls (QR login start, password check, cleanup);
+  // the same options as the invoke path's.
+  throttle::FloodOptions flood{};
 };
 
 }  // namespace tgpulse::session

@@ -41,7 +41,7 @@ class TdEngineClient final : public EngineClient {
 
 }  // namespace
 
-Result<std::unique_ptr<EngineClient>> TdEngineClientFactory::create(const EngineClientSpec&) {
+Result<std::unique_ptr<EngineClient>> TdEngineClientFactory::create(const EngineClientSpec& spec) {
   auto slot = std::make_shared<TdEngineClient::Slot>();
   Result<std::shared_ptr<td::TdClient>> client = engine_.create_client([slot](const json& update) {
     if (update.value("@type", "") != "updateAuthorizationState") return;
@@ -53,7 +53,7 @@ Result<std::unique_ptr<EngineClient>> TdEngineClientFactory::create(const Engine
       handler = slot->handler;
     }
     if (handler) handler(*it);
-  });
+  }, td::ClientOwner{spec.tenant_id, spec.session_id});
   if (!client) return client.error();
   return std::unique_ptr<EngineClient>(std::make_unique<TdEngineClient>(std::move(*client), std::move(slot)));
 }

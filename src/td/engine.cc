@@ -41,6 +41,7 @@ Engine::Engine(asio::io_context& io, TdLibrary& library, telemetry::Registry& re
       library_(library),
       telethon_(metrics),
       logger_(logger),
+      flood_reporter_(metrics, logger),
       options_(std::move(options)),
       context_(std::make_shared<EngineContext>()) {
   auto& ctx = *context_;
@@ -140,13 +141,13 @@ void Engine::stop() {
   started_ = false;
 }
 
-Result<std::shared_ptr<TdClient>> Engine::create_client(TdClient::UpdateHandler handler) {
+Result<std::shared_ptr<TdClient>> Engine::create_client(TdClient::UpdateHandler handler, ClientOwner owner) {
   if (!running()) {
     return Error(Errc::unavailable, "the TDLib engine is not running");
   }
   const int id = library_.create_client_id();
   std::shared_ptr<TdClient> client(
-      new TdClient(context_, id, asio::make_strand(io_.get_executor()), std::move(handler)));
+      new TdClient(context_, id, asio::make_strand(io_.get_executor()), std::move(handler), std::move(owner)));
   {
     std::lock_guard lock(clients_mutex_);
     clients_[id] = client;
@@ -312,14 +313,23 @@ void Engine::on_tdlib_log(int verbosity, const char* message) {
   if (message == nullptr) return;
   auto line = TdLogLine::parse(verbosity, message);
   if (line.absorbed_flood_wait) {
-    const auto seconds = line.absorbed_flood_wait->seconds;
     context_->counts.absorbed_flood_waits++;
-    telethon_.floodwait(telethon_.engine(), seconds, seconds);
-    logger_.warn("FloodWait detected", {{"seconds", seconds},
-                                        {"delay", seconds},
-                                        {"operation", "engine"},
-                                        {"td.client_id", line.client_id},
-                                        {"td.total_wait", line.absorbed_flood_wait->total_seconds}});
+    // TDLib tags the line with the client id ([#N]); the method is not in it (only the MTProto
+    // constructor), nor is the request, so the reason stays "engine" and there is no trace.
+    ClientOwner owner;
+    {
+      std::lock_guard lock(clients_mutex_);
+      if (auto it = clients_.find(line.client_id); it != clients_.end()) owner = it->second->owner();
+    }
+    telemetry::FloodWaitReport report;
+    report.operation = telemetry::floodwait_operation::kEngine;
+    report.tenant_id = owner.tenant_id;
+    report.session_id = owner.session_id;
+    report.seconds = line.absorbed_flood_wait->seconds;
+    report.delay = line.absorbed_flood_wait->seconds < 1 ? 1 : line.absorbed_flood_wait->seconds;
+    report.td_client_id = line.client_id;
+    report.td_total_wait = line.absorbed_flood_wait->total_seconds;
+    flood_reporter_.report(report);
   }
   const auto level = level_for_verbosity(verbosity);
   if (!logger_.enabled(level)) return;

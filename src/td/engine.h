@@ -2,7 +2,8 @@
 // object by "@client_id" to its TdClient and by "@extra" to the send() waiting for it; updates go to
 // the client's update handler on the client's strand. TDLib's log callback goes to the structured log
 // (at EngineOptions::tdlib_log_verbosity) and the flood waits TDLib absorbs internally ("Delay: ...
-// FLOOD_WAIT_N" at WARNING) are counted with TelethonMetrics::floodwait(engine(), N, N).
+// FLOOD_WAIT_N" at WARNING) are reported through telemetry::FloodWaitReporter with operation and reason
+// "engine", attributed to the tenant and session of the client the line's [#N] tag names.
 //
 // Metrics registered here (names resolved at construction):
 //   tgpulse_td_request_duration_seconds{method}  send() duration (known methods + "other")
@@ -38,6 +39,7 @@
 #include "td/engine_options.h"
 #include "td/td_client.h"
 #include "td/td_library.h"
+#include "telemetry/flood_wait_reporter.h"
 #include "telemetry/logger.h"
 #include "telemetry/metrics.h"
 #include "telemetry/telethon_metrics.h"
@@ -82,7 +84,8 @@ class Engine {
 
   // Creates a TDLib client. The client appears to TDLib on its first send() (TDLib then sends
   // updateAuthorizationState{authorizationStateWaitTdlibParameters}). Errc::unavailable when stopped.
-  Result<std::shared_ptr<TdClient>> create_client(TdClient::UpdateHandler handler = {});
+  // `owner` attributes what TDLib logs about the client (absorbed FloodWaits) to a tenant and session.
+  Result<std::shared_ptr<TdClient>> create_client(TdClient::UpdateHandler handler = {}, ClientOwner owner = {});
 
   // td_execute: a synchronous TDLib function (getOption("version"), getTextEntities, ...). TDLib
   // `error` answers become Errors as in TdClient::send().
@@ -102,6 +105,7 @@ class Engine {
   TdLibrary& library_;
   telemetry::TelethonMetrics& telethon_;
   telemetry::Logger& logger_;
+  const telemetry::FloodWaitReporter flood_reporter_;
   const EngineOptions options_;
   std::shared_ptr<EngineContext> context_;
 

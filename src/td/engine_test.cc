@@ -1,6 +1,7 @@
 #include "td/engine.h"
 
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -243,6 +244,29 @@ TEST_F(EngineTest, AbsorbedFloodWaitInTdlibLogIsCountedAsEngineFloodWait) {
   const auto logs = bed.logs();
   EXPECT_NE(logs.find("\"message\":\"FloodWait detected\""), std::string::npos) << logs;
   EXPECT_NE(logs.find("\"log.logger\":\"tdlib\""), std::string::npos);
+}
+
+TEST_F(EngineTest, AbsorbedFloodWaitIsAttributedToTheTenantAndSessionOfItsClient) {
+  auto c = engine.create_client({}, ClientOwner{"tenant-a", "sess-7"});
+  ASSERT_TRUE(c.ok());
+  const std::string line = "[ 2][t 1][1764000000.5][NetQueryDelayer.cpp:107][#" + std::to_string((*c)->id()) +
+                           "][!NetQueryDelayer]\tDelay: [Query:[id:9][tl:0x1234abcd][state:Query]] "
+                           "[timeout:7][total_timeout:9] because of [Error : 420 : FLOOD_WAIT_7] from \n";
+  ASSERT_TRUE(lib.play_log(2, line.c_str()));
+  json detected;
+  std::istringstream in(bed.logs());
+  for (std::string l; std::getline(in, l);) {
+    auto j = json::parse(l, nullptr, false);
+    if (j.is_object() && j.value("message", "") == "FloodWait detected") detected = j;
+  }
+  ASSERT_TRUE(detected.is_object()) << bed.logs();
+  EXPECT_EQ(detected["tenant_id"], "tenant-a");
+  EXPECT_EQ(detected["session_id"], "sess-7");
+  EXPECT_EQ(detected["operation"], "engine");
+  EXPECT_EQ(detected["seconds"], 7);
+  EXPECT_EQ(detected["delay"], 7.0);
+  EXPECT_EQ(detected["td.total_wait"], 9);
+  EXPECT_EQ(detected["td.client_id"], (*c)->id());
 }
 
 TEST_F(EngineTest, TdlibLogSecretsAreMasked) {

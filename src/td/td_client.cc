@@ -20,9 +20,11 @@ struct TdClient::Pending {
   json caller_extra;                                // the caller's own "@extra", restored in the answer
 };
 
-TdClient::TdClient(std::shared_ptr<EngineContext> context, int id, Strand strand, UpdateHandler handler)
+TdClient::TdClient(std::shared_ptr<EngineContext> context, int id, Strand strand, UpdateHandler handler,
+                   ClientOwner owner)
     : context_(std::move(context)),
       id_(id),
+      owner_(std::move(owner)),
       strand_(std::move(strand)),
       handler_(std::make_shared<const UpdateHandler>(std::move(handler))) {}
 

@@ -42,6 +42,13 @@ namespace tgpulse::td {
 
 struct EngineContext;  // engine internals shared with its clients (engine.cc)
 
+// Whom a client works for, so what TDLib logs about the client (it tags its log lines with the client
+// id) can be attributed: absorbed FloodWaits carry the tenant and the session. Empty when unknown.
+struct ClientOwner {
+  std::string tenant_id;
+  std::string session_id;
+};
+
 class TdClient : public std::enable_shared_from_this<TdClient> {
  public:
   using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
@@ -54,6 +61,7 @@ class TdClient : public std::enable_shared_from_this<TdClient> {
 
   // TDLib's client id (td_create_client_id); never reused within a process.
   int id() const noexcept { return id_; }
+  const ClientOwner& owner() const noexcept { return owner_; }
   const Strand& strand() const noexcept { return strand_; }
 
   // Sends one TDLib function object; see the header comment for the outcomes.
@@ -80,7 +88,7 @@ class TdClient : public std::enable_shared_from_this<TdClient> {
  private:
   friend class Engine;
   struct Pending;
-  TdClient(std::shared_ptr<EngineContext> context, int id, Strand strand, UpdateHandler handler);
+  TdClient(std::shared_ptr<EngineContext> context, int id, Strand strand, UpdateHandler handler, ClientOwner owner);
 
   boost::asio::awaitable<std::optional<Result<nlohmann::json>>> send_on_strand(
       nlohmann::json request, std::chrono::milliseconds timeout);
@@ -94,6 +102,7 @@ class TdClient : public std::enable_shared_from_this<TdClient> {
 
   std::shared_ptr<EngineContext> context_;
   const int id_;
+  const ClientOwner owner_;
   Strand strand_;
   std::atomic<AuthorizationState> state_{AuthorizationState::unknown};
   std::atomic<bool> closed_{false};

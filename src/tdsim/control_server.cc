@@ -190,7 +190,12 @@ ControlResponse ControlServer::handle(const std::string& method, const std::stri
     if (str("method").empty() || !doc.contains("seconds") || !doc["seconds"].is_number_integer()) {
       return {400, {{"error", "flood needs \"method\" and integer \"seconds\""}}};
     }
-    return from_result(simulator_.force_flood(str("method"), integer("client_id", 0), doc["seconds"].get<int>()));
+    const std::string answer = doc.contains("answer") ? str("answer") : "tdlib";
+    if (answer != "tdlib" && answer != "error") {
+      return {400, {{"error", "flood \"answer\" must be \"tdlib\" (absorb waits up to the limit) or \"error\" (429)"}}};
+    }
+    return from_result(simulator_.force_flood(str("method"), integer("client_id", 0), doc["seconds"].get<int>(),
+                                              answer == "error"));
   }
   if (path == "/release") return from_result(simulator_.release_withheld());
   if (path == "/revoke") {

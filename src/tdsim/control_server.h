@@ -3,7 +3,8 @@
 // time, one request per connection, 5 s socket timeouts, 64 KiB body limit.
 //
 //   POST /scan    {"link", "outcome": "accept"|"password"|"decline", "password"?}
-//   POST /flood   {"method", "seconds", "client_id"?}   the next call of `method` floods with `seconds`
+//   POST /flood   {"method", "seconds", "client_id"?, "answer"?}  the next call of `method` floods with
+//                 `seconds`; answer "tdlib" (default: absorbed up to the limit, else 429) or "error" (429)
 //   POST /revoke  {"link"} or {"client_id"}             the authorization is lost (→ LoggingOut → Closed)
 //   POST /profile {partial profile}                     changes the profile live; answers the result
 //   POST /release {}                                    announces Ready withheld by hold_restored_sessions

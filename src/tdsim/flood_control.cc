@@ -5,16 +5,18 @@
 
 namespace tgpulse::tdsim {
 
-int FloodControl::decide(int client_id, const std::string& method, const FloodLimit& limit, TimePoint now) {
+FloodControl::Verdict FloodControl::decide(int client_id, const std::string& method, const FloodLimit& limit,
+                                           TimePoint now) {
   for (int key : {client_id, 0}) {
     auto it = forced_.find({key, method});
     if (it != forced_.end()) {
-      const int seconds = it->second;
+      Verdict v = it->second;
       forced_.erase(it);
-      return std::max(seconds, 1);
+      v.seconds = std::max(v.seconds, 1);
+      return v;
     }
   }
-  if (limit.rate_per_second <= 0 || limit.burst <= 0) return 0;
+  if (limit.rate_per_second <= 0 || limit.burst <= 0) return {};
   auto& bucket = buckets_[{client_id, method}];
   if (!bucket.initialised) {
     bucket.tokens = limit.burst;
@@ -25,9 +27,9 @@ int FloodControl::decide(int client_id, const std::string& method, const FloodLi
   bucket.tokens = std::min(limit.burst, bucket.tokens + elapsed * limit.rate_per_second);
   bucket.updated = now;
   bucket.tokens -= 1;
-  if (bucket.tokens >= 0) return 0;
+  if (bucket.tokens >= 0) return {};
   // Time until the deficit is refilled; Telegram rounds up and never says 0.
-  return std::max(1, static_cast<int>(std::ceil(-bucket.tokens / limit.rate_per_second)));
+  return {std::max(1, static_cast<int>(std::ceil(-bucket.tokens / limit.rate_per_second))), false};
 }
 
 void FloodControl::refund(int client_id, const std::string& method) {
@@ -35,8 +37,8 @@ void FloodControl::refund(int client_id, const std::string& method) {
   if (it != buckets_.end()) it->second.tokens += 1;
 }
 
-void FloodControl::force(const std::string& method, int client_id, int seconds) {
-  forced_[{client_id, method}] = seconds;
+void FloodControl::force(const std::string& method, int client_id, int seconds, bool as_error) {
+  forced_[{client_id, method}] = Verdict{seconds, as_error};
 }
 
 void FloodControl::forget_client(int client_id) {

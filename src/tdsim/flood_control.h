@@ -21,13 +21,19 @@ class FloodControl {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
 
-  // Seconds of FLOOD_WAIT for this call at `now` (0 when allowed). A flooded call takes its token in
-  // advance (Telegram counts the retried call), so the next caller waits longer.
-  int decide(int client_id, const std::string& method, const FloodLimit& limit, TimePoint now);
+  struct Verdict {
+    int seconds = 0;     // FLOOD_WAIT_N for this call, 0 when allowed
+    bool error = false;  // a forced wait that must come back as the 429, whatever its length
+  };
+  // The FLOOD_WAIT of this call at `now`. A flooded call takes its token in advance (Telegram counts the
+  // retried call), so the next caller waits longer. A limit with rate 0 only applies forced waits.
+  Verdict decide(int client_id, const std::string& method, const FloodLimit& limit, TimePoint now);
   // Gives back the token a call took when it is refused (429) instead of served late.
   void refund(int client_id, const std::string& method);
-  // The next call of `method` (of `client_id`, or of any client when 0) floods with `seconds`.
-  void force(const std::string& method, int client_id, int seconds);
+  // The next call of `method` (of `client_id`, or of any client when 0) floods with `seconds`; with
+  // `as_error` it is answered with the 429 even when TDLib would absorb a wait that short (a query whose
+  // earlier waits used up TDLib's limit).
+  void force(const std::string& method, int client_id, int seconds, bool as_error = false);
   void forget_client(int client_id);
   std::size_t forced_count() const { return forced_.size(); }
 
@@ -38,7 +44,7 @@ class FloodControl {
     bool initialised = false;
   };
   std::map<std::pair<int, std::string>, Bucket> buckets_;
-  std::map<std::pair<int, std::string>, int> forced_;  // (client_id or 0, method) → seconds
+  std::map<std::pair<int, std::string>, Verdict> forced_;  // (client_id or 0, method) → forced wait
 };
 
 }  // namespace tgpulse::tdsim

@@ -166,7 +166,7 @@ void Simulator::handle(SimClient& client, TdRequest request, Outgoing& out) {
     return;
   }
   FloodDecision flood;
-  if (reaches_network(t) && t != "setTdlibParameters" && t != "logOut" && t != "destroy") {
+  if (reaches_network(t) && t != "setTdlibParameters" && t != "destroy") {
     flood = flood_decision(client, t, out);
     if (flood.error) {
       emit(out, client, std::move(*flood.error), after_latency(profile_.latency_for(t)), request.extra);
@@ -366,20 +366,28 @@ void Simulator::apply_scan(SimClient& client, const std::string& outcome, const 
 
 Simulator::FloodDecision Simulator::flood_decision(SimClient& client, const std::string& method, Outgoing& out) {
   FloodDecision d;
-  const int wait = flood_.decide(client.id, method, profile_.flood_for(method), std::chrono::steady_clock::now());
+  // logOut meets only forced waits: the profile's limits would make every cleanup of a busy test slow.
+  const FloodLimit& limit = method == "logOut" ? FloodLimit{} : profile_.flood_for(method);
+  const FloodControl::Verdict v = flood_.decide(client.id, method, limit, std::chrono::steady_clock::now());
+  const int wait = v.seconds;
   if (wait == 0) return d;
-  if (wait <= profile_.flood_wait_limit_seconds) {
+  if (wait <= profile_.flood_wait_limit_seconds && !v.error) {
     d.delay_seconds = wait;
-    out.logs.push_back(flood_log_line(true, client.id, wait, method));
+    out.logs.push_back(flood_log_line(true, client.id, wait, wait, method));
     return d;
   }
   flood_.refund(client.id, method);
-  out.logs.push_back(flood_log_line(false, client.id, wait, method));
+  // A forced 429 for a short wait plays a query whose earlier waits already filled TDLib's limit.
+  const int total = wait <= profile_.flood_wait_limit_seconds
+                        ? static_cast<int>(profile_.flood_wait_limit_seconds) + wait
+                        : wait;
+  out.logs.push_back(flood_log_line(false, client.id, wait, total, method));
   d.error = TdRequest::error(429, "Too Many Requests: retry after " + std::to_string(wait));
   return d;
 }
 
-std::string Simulator::flood_log_line(bool absorbed, int client_id, int seconds, const std::string& method) {
+std::string Simulator::flood_log_line(bool absorbed, int client_id, int seconds, int total_seconds,
+                                      const std::string& method) {
   // The header and text NetQueryDelayer writes (see docs/engine.md); tl is a stand-in for the MTProto
   // constructor of the method.
   const auto wall = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -392,7 +400,7 @@ std::string Simulator::flood_log_line(bool absorbed, int client_id, int seconds,
                 "%s: [Query:[id:%llu][tl:0x%08x][state:Query]] [timeout:%d][total_timeout:%d] because of "
                 "[Error : 420 : FLOOD_WAIT_%d] from \n",
                 absorbed ? "Delay" : "Failed", static_cast<unsigned long long>(next_query_id_++), tl, seconds,
-                seconds, seconds);
+                total_seconds, seconds);
   return std::string(header) + body;
 }
 
@@ -546,15 +554,16 @@ Result<json> Simulator::scan(const std::string& link, const std::string& outcome
   return answer;
 }
 
-Result<json> Simulator::force_flood(const std::string& method, int client_id, int seconds) {
+Result<json> Simulator::force_flood(const std::string& method, int client_id, int seconds, bool as_error) {
   if (method.empty() || !TdRequest::known_function(method)) {
     return Error(Errc::invalid_argument, "method must name a TDLib function");
   }
   if (seconds < 0) return Error(Errc::invalid_argument, "seconds must be >= 0");
   std::lock_guard lock(mutex_);
   if (client_id != 0 && find(client_id) == nullptr) return Error(Errc::not_found, "no such client");
-  flood_.force(method, client_id, seconds);
-  return json{{"method", method}, {"client_id", client_id}, {"seconds", seconds}};
+  flood_.force(method, client_id, seconds, as_error);
+  return json{{"method", method}, {"client_id", client_id}, {"seconds", seconds},
+              {"answer", as_error ? "error" : "tdlib"}};
 }
 
 Result<json> Simulator::revoke(const std::string& link, int client_id) {

@@ -55,7 +55,9 @@ class Simulator {
   // Control interface. Errors: not_found (no such link/client), conflict (wrong state),
   // invalid_argument (bad outcome/method/seconds).
   Result<nlohmann::json> scan(const std::string& link, const std::string& outcome, const std::string& password);
-  Result<nlohmann::json> force_flood(const std::string& method, int client_id, int seconds);
+  // The next call of `method` (of `client_id`, any client when 0) gets FLOOD_WAIT_`seconds`; TDLib's rule
+  // decides between absorbing it and the 429 unless `as_error` forces the 429.
+  Result<nlohmann::json> force_flood(const std::string& method, int client_id, int seconds, bool as_error = false);
   Result<nlohmann::json> revoke(const std::string& link, int client_id);
   // Announces authorizationStateReady to every client that withholds it (profile
   // hold_restored_sessions); answers {"released": n}.
@@ -86,7 +88,7 @@ class Simulator {
     std::optional<nlohmann::json> error;
   };
   FloodDecision flood_decision(SimClient& client, const std::string& method, Outgoing& out);
-  std::string flood_log_line(bool absorbed, int client_id, int seconds, const std::string& method);
+  std::string flood_log_line(bool absorbed, int client_id, int seconds, int total_seconds, const std::string& method);
 
   TimePoint after_latency(const LatencyRange& range);
   void deliver(Outgoing& out);  // called without the lock

@@ -248,6 +248,23 @@ TEST_F(SimulatorTest, AbsorbedFloodWaitDelaysTheAnswerAndLogsLikeTdlib) {
   EXPECT_NE(lines[0].find("[timeout:1][total_timeout:1] because of [Error : 420 : FLOOD_WAIT_1]"), std::string::npos);
 }
 
+TEST_F(SimulatorTest, AForcedErrorFloodWaitIsA429EvenWhenShortAndLogOutCanBeFlooded) {
+  make();
+  int c = ready_client();
+  ASSERT_TRUE(sim_->force_flood("logOut", c, 2, true).ok());
+  send(c, {{"@type", "logOut"}, {"@extra", "out"}});
+  EXPECT_EQ(answer("out"), (json{{"@type", "error"}, {"code", 429}, {"message", "Too Many Requests: retry after 2"},
+                                 {"@extra", "out"}, {"@client_id", c}}));
+  auto lines = logs();
+  ASSERT_EQ(lines.size(), 1u);
+  // A query whose earlier waits filled TDLib's 60 s: the total is past the limit.
+  EXPECT_NE(lines[0].find("\tFailed: "), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("[timeout:2][total_timeout:62]"), std::string::npos) << lines[0];
+  // The client is still authorized; the next logOut goes through.
+  send(c, {{"@type", "logOut"}, {"@extra", "out2"}});
+  EXPECT_EQ(answer("out2")["@type"], "ok");
+}
+
 TEST_F(SimulatorTest, FloodWaitBeyondSixtySecondsIsA429) {
   make();
   int c = ready_client();

@@ -76,7 +76,8 @@ class TelethonMetrics {
   const std::vector<std::string>& known_methods() const noexcept { return known_methods_; }
 
   // One FloodWait event: counter{reason, seconds=bucket(seconds)} += 1 and, when `served_seconds` >= 0,
-  // the histogram observes the wait actually served. Exemplar from `ctx` when given, valid and sampled.
+  // the histogram observes it. FloodWaitReporter (the only caller in the service) passes the wait
+  // Telegram asked for as both. Exemplar from `ctx` when given, valid and sampled.
   void floodwait(const MethodMetrics& m, double seconds, double served_seconds,
                  const SpanContext* ctx = nullptr) const noexcept;
 

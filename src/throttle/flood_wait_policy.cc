@@ -17,4 +17,20 @@ bool FloodWaitPolicy::may_wait_for_ledger(Clock::Duration remaining, FloodMode m
   return mode == FloodMode::wait && remaining <= options_.sleep_threshold && remaining <= time_left;
 }
 
+telemetry::FloodWaitReport flood_wait_report(const FloodDecision& decision, std::string_view operation,
+                                             std::string_view method, std::string_view tenant_id,
+                                             std::string_view session_id, int retries_done,
+                                             const telemetry::SpanContext* trace) noexcept {
+  telemetry::FloodWaitReport r;
+  r.operation = operation;
+  r.method = method;
+  r.tenant_id = tenant_id;
+  r.session_id = session_id;
+  r.seconds = decision.seconds;
+  r.delay = decision.retry ? static_cast<double>(decision.seconds) : 0.0;
+  r.retries_done = retries_done;
+  r.trace = trace;
+  return r;
+}
+
 }  // namespace tgpulse::throttle

@@ -12,6 +12,7 @@
 #include <chrono>
 
 #include "core/clock.h"
+#include "telemetry/flood_wait_reporter.h"
 #include "throttle/throttle_options.h"
 
 namespace tgpulse::throttle {
@@ -45,5 +46,12 @@ class FloodWaitPolicy {
  private:
   FloodOptions options_;
 };
+
+// What to report about a FloodWait the policy decided on: `delay` is the wait when the call is retried,
+// 0 when it fails fast. The views must outlive the report.
+telemetry::FloodWaitReport flood_wait_report(const FloodDecision& decision, std::string_view operation,
+                                             std::string_view method, std::string_view tenant_id,
+                                             std::string_view session_id, int retries_done,
+                                             const telemetry::SpanContext* trace) noexcept;
 
 }  // namespace tgpulse::throttle

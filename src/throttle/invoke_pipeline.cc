@@ -22,7 +22,7 @@ Error flood_error(const std::string& method, int retry_after_s) {
 
 InvokePipeline::InvokePipeline(Throttle& throttle, FloodLedger& ledger, FloodOptions flood,
                                const telemetry::TelethonMetrics& metrics, telemetry::Logger& logger)
-    : throttle_(throttle), ledger_(ledger), policy_(flood), metrics_(metrics), logger_(logger) {}
+    : throttle_(throttle), ledger_(ledger), policy_(flood), metrics_(metrics), reporter_(metrics, logger) {}
 
 asio::awaitable<Result<nlohmann::json>> InvokePipeline::invoke(InvokeCall call, Sender sender, telemetry::Span& span) {
   const auto type = call.function.find("@type");
@@ -32,7 +32,6 @@ asio::awaitable<Result<nlohmann::json>> InvokePipeline::invoke(InvokeCall call, 
   }
   const std::string method = type->get<std::string>();
   const Clock& clock = throttle_.clock();
-  const telemetry::MethodMetrics& mm = metrics_.method(method);
 
   if (Status admitted = throttle_.admit_tenant(call.tenant_id, method); !admitted) co_return admitted.error();
 
@@ -71,26 +70,12 @@ asio::awaitable<Result<nlohmann::json>> InvokePipeline::invoke(InvokeCall call, 
     throttle_.on_flood_wait(call.session_id, method);
 
     const telemetry::SpanContext ctx = span.context();
-    const double delay = d.retry ? static_cast<double>(d.seconds) : 0.0;
-    metrics_.floodwait(mm, d.seconds, -1, &ctx);  // exemplar only when the span is sampled
-    logger_.warn("FloodWait detected",
-                 {{"seconds", d.seconds}, {"delay", delay}, {"tenant_id", call.tenant_id},
-                  {"operation", method}, {"session_id", call.session_id}},
-                 ctx.valid() ? &ctx : nullptr);
-    span.set_attribute("telethon.floodwait_seconds", static_cast<std::int64_t>(d.seconds));
-    span.add_event("floodwait", {{"telethon.floodwait_seconds", static_cast<std::int64_t>(d.seconds)},
-                                 {"retry", static_cast<std::int64_t>(retries)},
-                                 {"action", std::string(d.retry ? "sleep_and_retry" : "fail_fast")}});
+    const telemetry::FloodWaitReport report = flood_wait_report(
+        d, telemetry::floodwait_operation::kInvoke, method, call.tenant_id, call.session_id, retries, &ctx);
+    reporter_.report(report, &span);
     if (!d.retry) co_return flood_error(method, d.seconds);
 
-    const auto slept_from = clock.now();
     if (!co_await async_sleep(d.wait)) co_return Error(Errc::cancelled, "flood wait cancelled");
-    const double served = to_seconds(clock.now() - slept_from);
-    if (ctx.valid() && ctx.sampled()) {  // an unsampled trace was never recorded: no exemplar
-      mm.floodwait_duration->observe(served, ctx);
-    } else {
-      mm.floodwait_duration->observe(served);
-    }
     ++retries;
   }
 }

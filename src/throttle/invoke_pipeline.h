@@ -12,10 +12,9 @@
 // - a FloodWait answer (Errc::flood_wait, retry_after N; FLOOD_WAIT_0 counts as 1 s): recorded in the
 //   ledger, the session bucket slows down, then FloodWaitPolicy decides: sleep N s and send again (at
 //   most flood.request_retries times), or fail fast with Error::flood(retry_after = seconds until the
-//   method clears). Each one is reported once: <ns>_floodwait_total{reason=<method>,seconds=<bucket>},
-//   <ns>_floodwait_duration_seconds{reason} observing the wait actually served (only when it was
-//   served), the seed's WARN log "FloodWait detected" (seconds, delay, tenant_id, operation, session_id,
-//   trace ids), and on the span the attribute telethon.floodwait_seconds and an event "floodwait".
+//   method clears). Each one is reported once, through telemetry::FloodWaitReporter with
+//   operation="invoke" and the method as reason (metrics, the seed's "FloodWait detected" line with the
+//   trace ids, and telethon.floodwait_seconds + a "floodwait" event on the span).
 // - success: the session bucket recovers one step; TDLib's answer is returned.
 // Every other error of the Sender is returned as it is.
 //
@@ -33,6 +32,7 @@
 
 #include "core/clock.h"
 #include "core/result.h"
+#include "telemetry/flood_wait_reporter.h"
 #include "telemetry/logger.h"
 #include "telemetry/telethon_metrics.h"
 #include "telemetry/tracer.h"
@@ -74,7 +74,7 @@ class InvokePipeline {
   FloodLedger& ledger_;
   FloodWaitPolicy policy_;
   const telemetry::TelethonMetrics& metrics_;
-  telemetry::Logger& logger_;
+  telemetry::FloodWaitReporter reporter_;
 };
 
 }  // namespace tgpulse::throttle

@@ -12,6 +12,16 @@ import harness
 import otlp_util
 import serve_util
 
+# The configuration of the FloodWait tests: td.verbosity 2 (the default, set explicitly) so TDLib's WARNING
+# lines (absorbed flood waits) reach the engine, and the FloodWait policy's defaults spelled out.
+FLOOD_CONFIG = """
+td:
+  verbosity: 2
+flood:
+  sleep_threshold: 60s
+  request_retries: 5
+"""
+
 ADMIN_TOKEN = "admin-" + secrets.token_hex(16)
 ADMIN = {"Authorization": "Bearer " + ADMIN_TOKEN}
 _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)')
