@@ -2,6 +2,7 @@
 #
 #   tgpulse_library(NAME SOURCES a.cc b.cc DEPS x y)      -> static library NAME, include root src/
 #   tgpulse_test(NAME SOURCES a_test.cc DEPS x y)         -> GoogleTest binary registered with CTest
+#                                                            (label "unit"; the target unit_tests builds all)
 #   tgpulse_bench(NAME SOURCES a_bench.cc DEPS x y)       -> Google Benchmark binary (make bench runs it)
 function(tgpulse_library name)
   cmake_parse_arguments(A "" "" "SOURCES;DEPS" ${ARGN})
@@ -21,6 +22,10 @@ function(tgpulse_test name)
   target_link_libraries(${name} PRIVATE ${A_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   tgpulse_warnings(${name})
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit TIMEOUT 120)
+  if(NOT TARGET unit_tests)
+    add_custom_target(unit_tests)
+  endif()
+  add_dependencies(unit_tests ${name})
 endfunction()
 
 function(tgpulse_bench name)

@@ -1,6 +1,7 @@
 // metrics_bench: tgpulse's metrics core ("Ours") beside prometheus-cpp ("PromCpp") in one binary:
-// counter increment and histogram observe from 1 and 2 threads on one shared child, and text
-// exposition of 1,000 and 10,000 series. `make bench` runs it; docs/PERFORMANCE.md has the figures.
+// counter increment and histogram observe from 1 and 2 threads on one shared child, text exposition
+// of 1,000 and 10,000 series, and (ours only) the exposition of 1,000 series each written by 1..63 live
+// threads, which the scrape sums slot by slot. `make bench` runs it; docs/PERFORMANCE.md has the figures.
 #include <benchmark/benchmark.h>
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
@@ -8,7 +9,10 @@
 #include <prometheus/text_serializer.h>
 
 #include <array>
+#include <future>
+#include <latch>
 #include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -140,6 +144,37 @@ void BM_ExposeText_PromCpp(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_ExposeText_PromCpp)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
+
+// ---- exposition of 1,000 counter series, each written by state.range(0) threads alive meanwhile ----
+
+void BM_ExposeThreadSlots_Ours(benchmark::State& state) {
+  constexpr long kSeries = 1000;
+  tgpulse::telemetry::Registry registry;
+  auto& family = registry.counter("bench_requests_total", "Requests", {"method", "status"});
+  std::vector<tgpulse::telemetry::Counter*> children;
+  for (long i = 0; i < kSeries; ++i) children.push_back(&family.labels({method_label(i), status_label(i)}));
+  const auto writers = static_cast<std::ptrdiff_t>(state.range(0));
+  std::latch wrote(writers);
+  std::promise<void> finish;
+  std::shared_future<void> finished = finish.get_future().share();
+  std::vector<std::thread> threads;
+  for (std::ptrdiff_t t = 0; t < writers; ++t) {
+    threads.emplace_back([&children, &wrote, finished] {
+      for (auto* c : children) c->inc();  // one slot per child in this thread, kept until it exits
+      wrote.count_down();
+      finished.wait();
+    });
+  }
+  wrote.wait();
+  for (auto _ : state) {
+    std::string text = registry.expose(ExpositionFormat::prometheus_text_004);
+    benchmark::DoNotOptimize(text.data());
+  }
+  finish.set_value();
+  for (auto& t : threads) t.join();
+  state.SetItemsProcessed(state.iterations() * kSeries);
+}
+BENCHMARK(BM_ExposeThreadSlots_Ours)->Arg(1)->Arg(8)->Arg(63)->Unit(benchmark::kMicrosecond);
 
 // ---- the whole seed catalog (about 400 series), as /metrics serves it ----
 

@@ -13,19 +13,6 @@ namespace detail {
 namespace {
 
 constexpr double kMaxExactInteger = 9007199254740992.0;  // 2^53
-constexpr unsigned kUnassignedShard = ~0u;
-
-std::atomic<unsigned> next_shard{0};
-thread_local unsigned this_thread_shard_index = kUnassignedShard;
-
-inline std::size_t this_thread_shard() noexcept {
-  unsigned s = this_thread_shard_index;
-  if (s == kUnassignedShard) [[unlikely]] {
-    s = next_shard.fetch_add(1, std::memory_order_relaxed) & (kShardCount - 1);
-    this_thread_shard_index = s;
-  }
-  return s;
-}
 
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -36,13 +23,6 @@ inline void cpu_relax() noexcept {
 double unix_now() noexcept {
   const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
   return std::chrono::duration<double>(since_epoch).count();
-}
-
-inline void add_to_double_bits(std::atomic<std::uint64_t>& cell, double v) noexcept {
-  std::uint64_t old = cell.load(std::memory_order_relaxed);
-  while (!cell.compare_exchange_weak(old, std::bit_cast<std::uint64_t>(std::bit_cast<double>(old) + v),
-                                     std::memory_order_relaxed)) {
-  }
 }
 
 }  // namespace
@@ -98,19 +78,25 @@ std::string FamilyBase::render_label_pairs(const Values& values) const {
 
 // ---- Counter ----
 
-Counter::Counter() noexcept : created_unix_seconds_(detail::unix_now()) {}
+Counter::Counter() : created_unix_seconds_(detail::unix_now()) {}
 
-void Counter::inc(double v) noexcept {
-  auto& shard = shards_[detail::this_thread_shard()];
-  if (v == 1.0) [[likely]] {
-    shard.whole.fetch_add(1, std::memory_order_relaxed);
+void Counter::add(double v, detail::CacheLine* mine) noexcept {
+  if (!(v > 0)) return;  // negative, zero, NaN: counters only go up
+  const bool whole = v < detail::kMaxExactInteger && v == std::floor(v);
+  if (mine == nullptr) mine = slots_.claim();
+  if (mine != nullptr) {
+    if (whole) {
+      detail::bump(detail::cell(mine, kWhole), static_cast<std::uint64_t>(v));
+    } else {
+      detail::add_double(detail::cell(mine, kFraction), v);
+    }
     return;
   }
-  if (!(v > 0)) return;  // negative, zero, NaN: counters only go up
-  if (v < detail::kMaxExactInteger && v == std::floor(v)) {
-    shard.whole.fetch_add(static_cast<std::uint64_t>(v), std::memory_order_relaxed);
+  detail::CacheLine* shared = slots_.shared();
+  if (whole) {
+    detail::cell(shared, kWhole).fetch_add(static_cast<std::uint64_t>(v), std::memory_order_relaxed);
   } else {
-    shard.fraction.fetch_add(v, std::memory_order_relaxed);
+    detail::add_double_shared(detail::cell(shared, kFraction), v);
   }
 }
 
@@ -120,14 +106,15 @@ void Counter::inc(double v, const SpanContext& exemplar) noexcept {
   exemplar_.store(exemplar, v);
 }
 
-double Counter::value() const noexcept {
-  std::uint64_t whole = 0;
+double Counter::value(std::vector<std::uint64_t>* scratch) const {
   double fraction = 0;
-  for (const auto& shard : shards_) {
-    whole += shard.whole.load(std::memory_order_relaxed);
-    fraction += shard.fraction.load(std::memory_order_relaxed);
-  }
-  return static_cast<double>(whole) + fraction;
+  slots_.snapshot(scratch, &fraction);
+  return static_cast<double>((*scratch)[kWhole]) + fraction;
+}
+
+double Counter::value() const {
+  std::vector<std::uint64_t> scratch;
+  return value(&scratch);
 }
 
 // ---- Gauge ----
@@ -141,32 +128,29 @@ double Gauge::value() const noexcept { return value_.load(std::memory_order_rela
 
 Histogram::Histogram(const std::vector<double>& bounds)
     : bounds_(bounds),
-      lines_per_shard_((bounds.size() + 2 + 7) / 8),  // buckets + +Inf + sum
-      lines_(std::make_unique<detail::CacheLine[]>(detail::kShardCount * lines_per_shard_)),
-      created_unix_seconds_(detail::unix_now()) {}
-
-std::atomic<std::uint64_t>& Histogram::cell(std::size_t shard, std::size_t index) const noexcept {
-  return lines_[shard * lines_per_shard_ + index / 8].cells[index % 8];
+      bound_count_(bounds.size()),
+      padded_count_(bounds.size() <= kMaxScannedBounds ? (bounds.size() + 1) & ~std::size_t{1} : 0),
+      scan_bounds_(std::make_unique<double[]>(padded_count_)),
+      slots_(bounds.size() + 2),  // buckets + +Inf + sum
+      created_unix_seconds_(detail::unix_now()) {
+  if (padded_count_ == 0) return;  // none, or searched
+  std::copy(bounds.begin(), bounds.end(), scan_bounds_.get());
+  std::fill(scan_bounds_.get() + bound_count_, scan_bounds_.get() + padded_count_, HUGE_VAL);
 }
 
-std::size_t Histogram::bucket_index(double v) const noexcept {
-  const std::size_t n = bounds_.size();
-  if (n <= 32) {
-    // Branch-free: the number of bounds below v is its bucket (bounds are increasing); a NaN is below
-    // none of them, so `!(v <= b)` sends it to +Inf.
-    const double* b = bounds_.data();
-    std::size_t i = 0;
-    for (std::size_t k = 0; k < n; ++k) i += static_cast<std::size_t>(!(v <= b[k]));
-    return i;
-  }
-  if (std::isnan(v)) return n;
+std::size_t Histogram::bucket_index_by_search(double v) const noexcept {
+  if (std::isnan(v)) return bound_count_;
   return static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
 }
 
-void Histogram::observe(double v) noexcept {
-  const std::size_t shard = detail::this_thread_shard();
-  cell(shard, bucket_index(v)).fetch_add(1, std::memory_order_relaxed);
-  detail::add_to_double_bits(cell(shard, bounds_.size() + 1), v);
+void Histogram::observe_unowned(double v) noexcept {
+  if (detail::CacheLine* mine = slots_.claim()) {
+    record(mine, v);
+    return;
+  }
+  detail::CacheLine* shared = slots_.shared();
+  detail::cell(shared, bucket_index(v)).fetch_add(1, std::memory_order_relaxed);
+  detail::add_double_shared(detail::cell(shared, bound_count_ + 1), v);
 }
 
 void Histogram::observe(double v, const SpanContext& exemplar) noexcept {
@@ -175,30 +159,23 @@ void Histogram::observe(double v, const SpanContext& exemplar) noexcept {
 }
 
 void Histogram::snapshot(std::vector<std::uint64_t>* buckets, double* sum) const {
-  const std::size_t n = bounds_.size() + 1;
-  buckets->assign(n, 0);
-  double total = 0;
-  for (std::size_t s = 0; s < detail::kShardCount; ++s) {
-    for (std::size_t i = 0; i < n; ++i) (*buckets)[i] += cell(s, i).load(std::memory_order_relaxed);
-    total += std::bit_cast<double>(cell(s, n).load(std::memory_order_relaxed));
-  }
-  *sum = total;
+  slots_.snapshot(buckets, sum);
 }
 
-std::uint64_t Histogram::count() const noexcept {
+std::uint64_t Histogram::count() const {
+  std::vector<std::uint64_t> buckets;
+  double sum = 0;
+  snapshot(&buckets, &sum);
   std::uint64_t total = 0;
-  for (std::size_t s = 0; s < detail::kShardCount; ++s) {
-    for (std::size_t i = 0; i <= bounds_.size(); ++i) total += cell(s, i).load(std::memory_order_relaxed);
-  }
+  for (std::uint64_t b : buckets) total += b;
   return total;
 }
 
-double Histogram::sum() const noexcept {
-  double total = 0;
-  for (std::size_t s = 0; s < detail::kShardCount; ++s) {
-    total += std::bit_cast<double>(cell(s, bounds_.size() + 1).load(std::memory_order_relaxed));
-  }
-  return total;
+double Histogram::sum() const {
+  std::vector<std::uint64_t> buckets;
+  double sum = 0;
+  snapshot(&buckets, &sum);
+  return sum;
 }
 
 // ---- Family ----
@@ -260,9 +237,10 @@ void Family<Child>::expose(std::string& out, ExpositionFormat format) const {
 
   if constexpr (std::is_same_v<Child, Counter>) {
     const std::string_view base = ExpositionWriter::counter_family_name(name);
+    std::vector<std::uint64_t> scratch;
     for (const Entry* e : entries) {
       w.sample_start(name, {}, e->label_pairs);
-      w.value(e->child.value());
+      w.value(e->child.value(&scratch));
       if (om && e->child.exemplar_.load(&exemplar)) w.exemplar(exemplar);
       w.end_line();
       if (om) {

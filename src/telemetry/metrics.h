@@ -20,16 +20,26 @@
 //     existing family; anything else under that name throws. Names that would collide in either
 //     exposition format (e.g. a gauge "x_count" beside a histogram "x") are rejected too.
 //
-// Hot path:
-//   - Counter::inc and Histogram::observe spread their updates over kShardCount cache-line-aligned
-//     shards picked per thread, so threads updating the same child do not fight over one cache line.
-//     A counter adds whole increments to an integer (fetch_add) and fractional ones to a double (CAS);
-//     a histogram observation is one fetch_add on its bucket plus one CAS on its sum. No mutex.
+// Hot path (Counter::inc, Histogram::observe; inline, no lock, no read-modify-write):
+//   - Each writing thread has its own slot in each child it writes (metrics_slots.h): a counter's slot
+//     holds the sum of its whole-number increments (integer) and of the others (double); a histogram's
+//     its bucket counts and its sum. Only that thread writes the slot, so an update is a relaxed load
+//     and a relaxed store to a cache line no other thread writes: about as cheap as an add to a local
+//     variable. A single writer's fractional increments and histogram sum are therefore exactly the
+//     sequential double sum, as before.
+//   - A scrape sums, under the child's mutex, the slots of the live threads, a shared slot and a
+//     "retired" accumulator. When a thread exits, its slots are folded into the accumulators of the
+//     children it wrote under the same mutex, so each count is summed exactly once, even while a
+//     scrape runs. A child may be destroyed while threads that wrote it still live and vice versa.
+//   - Memory: per child 8 bytes per possible thread (detail::kMaxThreads = 64, so 512 bytes), plus per
+//     thread that wrote it one slot of whole cache lines (64 bytes for a counter, 128 for a histogram
+//     with 7 to 14 buckets). Threads beyond the first 63 alive at once that write metrics share one
+//     slot per child, updated with atomic read-modify-writes (still exact, slower when contended).
 //   - Negative, zero and NaN counter increments are ignored (counters only go up).
 //   - Exemplars: each Counter/Histogram child keeps its latest exemplar behind a tiny spinlock that is
 //     only taken by updates that pass an exemplar (and briefly by exposition). Updates without an
 //     exemplar never touch it.
-//   - A scrape reads the shards without stopping writers: a histogram's _count is the sum of its bucket
+//   - A scrape reads the slots without stopping writers: a histogram's _count is the sum of its bucket
 //     counts of that read (so +Inf == _count always holds); _sum may lag a concurrent observation.
 //
 // Exposition details: values of whole numbers are written as integers, other values as Go's shortest
@@ -39,10 +49,13 @@
 // (unix seconds with milliseconds) is written for counters and histograms in OpenMetrics only.
 //
 // Thread-safety: everything is thread-safe. Handles (Counter&, Gauge&, Histogram&) stay valid for the
-// Registry's lifetime; updates to them are lock-free. Child creation and exposition take the family's
-// mutex (exposition only while copying the child list, never while formatting values).
+// Registry's lifetime; updates to them are lock-free (a thread's first update of a child takes a global
+// lock once to create its slot). Child creation and exposition take the family's mutex (exposition only
+// while copying the child list, never while formatting values); exposition takes each child's mutex
+// while summing its slots, which writers never take.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -57,6 +70,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "telemetry/metrics_slots.h"
 #include "telemetry/trace_context.h"
 
 namespace tgpulse::telemetry {
@@ -67,10 +81,6 @@ class Registry;
 enum class ExpositionFormat { prometheus_text_004, openmetrics_100 };
 
 namespace detail {
-
-// Number of per-thread shards of a counter or histogram (a power of two). Threads are assigned shards
-// round-robin on their first update; more threads than shards share them (still correct, atomics).
-inline constexpr std::size_t kShardCount = 4;
 
 // One exemplar: the span it came from, the observed value and when (unix seconds).
 struct Exemplar {
@@ -91,15 +101,6 @@ class ExemplarSlot {
   mutable std::atomic<bool> locked_{false};
   bool present_ = false;  // guarded by locked_
   Exemplar data_;         // guarded by locked_
-};
-
-struct alignas(64) CounterShard {
-  std::atomic<std::uint64_t> whole{0};  // sum of whole-number increments
-  std::atomic<double> fraction{0};      // sum of the other increments
-};
-
-struct alignas(64) CacheLine {
-  std::array<std::atomic<std::uint64_t>, 8> cells{};
 };
 
 enum class MetricType { counter, gauge, histogram };
@@ -137,21 +138,34 @@ class FamilyBase {
 
 class Counter {
  public:
-  Counter() noexcept;
+  Counter();
   Counter(const Counter&) = delete;
   Counter& operator=(const Counter&) = delete;
 
-  void inc(double v = 1.0) noexcept;
+  void inc(double v = 1.0) noexcept {
+    detail::CacheLine* mine = slots_.mine();
+    if (mine != nullptr && v == 1.0) [[likely]] {
+      detail::bump(detail::cell(mine, kWhole), 1);
+      return;
+    }
+    add(v, mine);
+  }
   // Also records an exemplar (OpenMetrics) carrying the trace and span id; an invalid `exemplar`
   // context records none.
   void inc(double v, const SpanContext& exemplar) noexcept;
-  double value() const noexcept;
+  double value() const;
 
  private:
   template <typename>
   friend class Family;
 
-  std::array<detail::CounterShard, detail::kShardCount> shards_;
+  static constexpr std::size_t kWhole = 0;     // sum of whole-number increments (integer cell)
+  static constexpr std::size_t kFraction = 1;  // sum of the other increments (double cell)
+
+  void add(double v, detail::CacheLine* mine) noexcept;
+  double value(std::vector<std::uint64_t>* scratch) const;
+
+  detail::ThreadSlots slots_{2};
   detail::ExemplarSlot exemplar_;
   double created_unix_seconds_;
 };
@@ -178,25 +192,60 @@ class Histogram {
   Histogram(const Histogram&) = delete;
   Histogram& operator=(const Histogram&) = delete;
 
-  void observe(double v) noexcept;
+  void observe(double v) noexcept {
+    detail::CacheLine* mine = slots_.mine();
+    if (mine == nullptr) [[unlikely]] {
+      observe_unowned(v);
+      return;
+    }
+    record(mine, v);
+  }
   // Also records an exemplar, shown on the bucket `v` falls in; an invalid context records none.
   void observe(double v, const SpanContext& exemplar) noexcept;
   // Snapshot helpers for tests.
-  std::uint64_t count() const noexcept;
-  double sum() const noexcept;
+  std::uint64_t count() const;
+  double sum() const;
 
  private:
   template <typename>
   friend class Family;
 
-  std::size_t bucket_index(double v) const noexcept;
+  // Bucket of `v`: the number of bounds below it; NaN lands in +Inf.
+  std::size_t bucket_index(double v) const noexcept {
+    if (bound_count_ > kMaxScannedBounds) return bucket_index_by_search(v);
+    // Branch-free, two bounds per vector compare: `!(v <= b)` counts the bounds below v. The padding
+    // (+Inf) is below no number; a NaN is below no bound either, so it counts every one, padding
+    // included, and min() puts it in +Inf.
+    using Pair = double __attribute__((vector_size(16)));
+    using Mask = long long __attribute__((vector_size(16)));
+    const Pair x = {v, v};
+    Mask below = {0, 0};
+    for (std::size_t k = 0; k < padded_count_; k += 2) {
+      Pair b;
+      __builtin_memcpy(&b, scan_bounds_.get() + k, sizeof b);
+      below -= ~(x <= b);  // each lane: -1 where v <= b, so ~ is -1 where it is not
+    }
+    return std::min(static_cast<std::size_t>(below[0] + below[1]), bound_count_);
+  }
+  std::size_t bucket_index_by_search(double v) const noexcept;
+  // One observation into this thread's own slot.
+  void record(detail::CacheLine* mine, double v) noexcept {
+    detail::bump(detail::cell(mine, bucket_index(v)), 1);
+    detail::add_double(detail::cell(mine, bound_count_ + 1), v);
+  }
+  // A thread without its own slot yet: claims one, or counts in the shared slot.
+  void observe_unowned(double v) noexcept;
   // Non-cumulative per-bucket counts (bounds.size() + 1 entries, the last one +Inf) and the sum.
   void snapshot(std::vector<std::uint64_t>* buckets, double* sum) const;
-  std::atomic<std::uint64_t>& cell(std::size_t shard, std::size_t index) const noexcept;
+
+  // Bounds scanned linearly (above: binary search).
+  static constexpr std::size_t kMaxScannedBounds = 32;
 
   const std::vector<double>& bounds_;
-  std::size_t lines_per_shard_;                       // cache lines per shard: buckets + sum
-  std::unique_ptr<detail::CacheLine[]> lines_;        // kShardCount * lines_per_shard_
+  std::size_t bound_count_;
+  std::size_t padded_count_;                 // bound_count_ rounded up to even
+  std::unique_ptr<double[]> scan_bounds_;    // the bounds, then +Inf up to padded_count_
+  detail::ThreadSlots slots_;  // cells: one per bucket (+Inf last), then the sum
   detail::ExemplarSlot exemplar_;
   double created_unix_seconds_;
 };

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "telemetry/exposition.h"
 #include "telemetry/exposition_test_parser.h"
 
 namespace tgpulse::telemetry {
@@ -241,6 +242,27 @@ TEST(Histogram, ManyBucketsUseTheSameInclusiveRule) {
   EXPECT_EQ(p.value("wide_bucket", {{"le", "18"}}), 2);
   EXPECT_EQ(p.value("wide_bucket", {{"le", "40"}}), 2);
   EXPECT_EQ(p.value("wide_bucket", {{"le", "+Inf"}}), 3);  // NaN lands in +Inf only
+}
+
+TEST(Histogram, EveryBucketCountAgreesWithTheInclusiveRuleWhateverTheNumberOfBounds) {
+  // Odd and even counts (the scan pads to pairs), the last scanned count and the first searched one.
+  for (int n : {0, 1, 2, 5, 6, 31, 32, 33}) {
+    Registry r;
+    std::vector<double> bounds;
+    for (int i = 0; i < n; ++i) bounds.push_back(0.5 * i - 3);
+    Histogram& h = r.histogram("b" + std::to_string(n), "h", bounds).get();
+    std::vector<double> values = {-HUGE_VAL, HUGE_VAL, std::nan(""), -1e300, 1e300};
+    for (int i = -10; i < 2 * n + 10; ++i) values.push_back(0.25 * i - 3);
+    for (double v : values) h.observe(v);
+    auto p = parse_exposition(r.expose(ExpositionFormat::prometheus_text_004));
+    for (std::size_t k = 0; k <= bounds.size(); ++k) {
+      std::size_t expected = 0;  // values v <= bound (all but NaN for +Inf)
+      for (double v : values) expected += k == bounds.size() ? 1 : (v <= bounds[k] ? 1 : 0);
+      std::string le = k == bounds.size() ? "+Inf" : ExpositionWriter::le_value(bounds[k], ExpositionFormat::prometheus_text_004);
+      EXPECT_EQ(p.value("b" + std::to_string(n) + "_bucket", {{"le", le}}), static_cast<double>(expected))
+          << n << " bounds, le=" << le;
+    }
+  }
 }
 
 TEST(TextFormat, ParsesBackWithHelpTypeAndValues) {
