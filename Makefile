@@ -4,7 +4,8 @@
 #                 Alertmanager; prints the URLs (Ctrl-C stops everything)
 #   make test     every test through CTest (unit + integration); SANITIZE=1 uses an ASan+UBSan build
 #   make test-tsan  unit tests under ThreadSanitizer (build-tsan/): by default the telemetry ones (the
-#                 metrics core's per-thread slots, the logger's and exporter's threads);
+#                 metrics core's per-thread slots, the logger's and exporter's threads), the task group
+#                 and the blocking pool;
 #                 TSAN_TARGETS=unit_tests builds and runs every unit test
 #   make bench    the benchmarks; results in build/bench/
 #   make fuzz     the libFuzzer targets (clang-15, build-fuzz/), FUZZ_SECONDS each (default 60);
@@ -35,7 +36,7 @@ CTEST_JOBS ?= 2
 
 # ThreadSanitizer build: its own directory, only the unit-test binaries named by TSAN_TARGETS.
 TSAN_BUILD ?= build-tsan
-TSAN_TARGETS ?= telemetry_tests
+TSAN_TARGETS ?= telemetry_tests core_task_group_test core_blocking_pool_test
 TSAN_CMAKE := -DTGPULSE_SANITIZE=thread -DTGPULSE_BUILD_BENCH=OFF
 ifneq ($(CCACHE),)
 TSAN_CMAKE += -DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE) -DCMAKE_C_COMPILER_LAUNCHER=$(CCACHE)
