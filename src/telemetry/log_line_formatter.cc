@@ -187,6 +187,14 @@ void append_console_value(std::string* out, std::string_view text) {
 
 void append_json_string(std::string* out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
+  std::size_t cut = 0;  // bytes left out at the end
+  if (text.size() > kMaxLogStringBytes) {
+    std::size_t keep = kMaxLogStringBytes;
+    // Back off to the start of a UTF-8 character (never more than 3 continuation bytes).
+    for (int k = 0; k < 3 && keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xC0) == 0x80; ++k) --keep;
+    cut = text.size() - keep;
+    text = text.substr(0, keep);
+  }
   out->push_back('"');
   std::size_t i = 0;
   while (i < text.size()) {
@@ -225,6 +233,7 @@ void append_json_string(std::string* out, std::string_view text) {
     }
     ++i;
   }
+  if (cut > 0) out->append("\u2026[truncated ").append(std::to_string(cut)).append(" bytes]");
   out->push_back('"');
 }
 

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstddef>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -47,7 +48,13 @@ class LogLineFormatter {
   std::string service_fields_json_;
 };
 
-// Appends `text` to *out as a JSON string literal (with the quotes).
+// The most bytes of one string value (message or field) a log line carries. A longer value — a TDLib
+// error echoing a hostile argument, a huge log line from the engine — keeps its first
+// kMaxLogStringBytes bytes (cut at a UTF-8 character boundary) followed by "…[truncated N bytes]", so
+// no input can make one line, or the log queue holding it, arbitrarily large.
+inline constexpr std::size_t kMaxLogStringBytes = 16 * 1024;
+
+// Appends `text` to *out as a JSON string literal (with the quotes), truncated as above.
 void append_json_string(std::string* out, std::string_view text);
 
 }  // namespace tgpulse::telemetry

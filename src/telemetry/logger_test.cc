@@ -1,4 +1,5 @@
 #include "telemetry/logger.h"
+#include "telemetry/log_line_formatter.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -130,6 +131,27 @@ TEST(LoggerTest, EscapesStringsAndNeverForgesCoreFields) {
   EXPECT_EQ(lines[0].at("log.level"), "info");
   EXPECT_EQ(lines[0].at("fields.message"), "forged");
   EXPECT_EQ(lines[0].at("fields.log.level"), "error");
+}
+
+TEST(LoggerTest, AHugeValueIsTruncatedAtACharacterBoundaryAndSaysHowMuchWasCut) {
+  auto shared = std::make_shared<MemorySink::Shared>();
+  Logger logger({}, std::make_unique<MemorySink>(shared));
+  // 'a' then 2-byte characters, so the cap falls inside one of them.
+  std::string huge = "a";
+  while (huge.size() < 3 * kMaxLogStringBytes) huge += "\xc3\xa9";
+  const std::string small(100, 'x');
+  logger.info(huge, {{"td.message", huge}, {"small", small}});
+  logger.shutdown();
+  auto lines = parse_lines(shared->text);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_LT(shared->text.size(), 3 * kMaxLogStringBytes) << "the line carries the whole value";
+  for (const char* key : {"message", "td.message"}) {
+    const std::string v = lines[0].at(key);
+    const std::size_t kept = kMaxLogStringBytes - 1;  // the cap falls on a continuation byte: back off one
+    ASSERT_EQ(v.substr(0, kept), huge.substr(0, kept)) << key;
+    EXPECT_EQ(v.substr(kept), "\xe2\x80\xa6[truncated " + std::to_string(huge.size() - kept) + " bytes]") << key;
+  }
+  EXPECT_EQ(lines[0].at("small"), small);  // values under the cap are untouched
 }
 
 TEST(LoggerTest, RedactsSecretFieldsAndLoginLinks) {
