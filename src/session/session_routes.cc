@@ -451,6 +451,8 @@ struct SessionRoutes::Impl {
         if (left >= 0) extra["attempts_left"] = left;
         co_return Response::error(bhttp::status::unprocessable_entity, "invalid_argument", st.error().message, extra);
       }
+      // Any other failure (a FloodWait, the engine away, a timeout) means the password was not checked.
+      if (limits != nullptr) limits->refund_password(s->id());
       co_return Response::from_error(st.error());
     }
     co_return Response::json(bhttp::status::ok, {{"session_id", s->id()}, {"status", "accepted"}});

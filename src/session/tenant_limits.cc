@@ -313,6 +313,13 @@ std::optional<TenantLimits::Refusal> TenantLimits::admit_password(std::string_vi
   return refuse(RejectReason::password_attempts, false, 0, "the login has no password attempts left");
 }
 
+void TenantLimits::refund_password(std::string_view session_id) {
+  if (options_.password_attempts <= 0) return;
+  std::lock_guard lock(shared_->mu);
+  auto it = shared_->parked.find(session_id);
+  if (it != shared_->parked.end() && it->second.attempts > 0) --it->second.attempts;
+}
+
 int TenantLimits::password_attempts_left(std::string_view session_id) const {
   if (options_.password_attempts <= 0) return -1;
   std::lock_guard lock(shared_->mu);

@@ -143,6 +143,9 @@ class TenantLimits {
   // One 2FA password attempt on the login `session_id`: nullopt and counted when attempts are left;
   // password_attempts (no Retry-After) when they are spent or the login is no longer attached.
   std::optional<Refusal> admit_password(std::string_view session_id);
+  // Gives back the attempt admit_password took when the password was never checked (Telegram answered
+  // a FloodWait, the engine was unavailable): only a checked password spends an attempt.
+  void refund_password(std::string_view session_id);
   // How many attempts the login has left (after admit_password); -1 when unlimited.
   int password_attempts_left(std::string_view session_id) const;
 

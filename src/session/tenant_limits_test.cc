@@ -140,6 +140,10 @@ TEST_F(TenantLimitsTest, PasswordAttemptsAreCountedPerLogin) {
   limits.session_ended("s1");
   EXPECT_TRUE(limits.admit_password("s1"));  // an ended login takes no attempt (and no entry)
   EXPECT_EQ(limits.password_attempts_left("s2"), 2);
+  limits.refund_password("s2");  // the attempt was never checked (a FloodWait): it is given back
+  EXPECT_EQ(limits.password_attempts_left("s2"), 3);
+  limits.refund_password("s2");  // never below zero used
+  EXPECT_EQ(limits.password_attempts_left("s2"), 3);
 }
 
 TEST_F(TenantLimitsTest, StreamCapsTenantAndProcess) {

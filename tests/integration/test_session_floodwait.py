@@ -112,6 +112,9 @@ def test_password_flood_wait_answers_429_and_is_reported():
         line = harness.wait_until(lambda: floodwait_lines(st, "qr_password"), timeout=10, what="qr_password line")
         check_seed_fields(line[-1], 30, 0, sid, trace_id)
         harness.check("pw\"" not in str(line[-1]), "the password reached the log")
+        # The flooded attempt never reached Telegram's check, so it spent none of the login's 5 attempts.
+        code, _, err = harness.http_json("POST", url, {"password": "not-it"}, st.auth())
+        harness.check(code == 422 and err.get("error", {}).get("attempts_left") == 4, f"wrong password after the wait: {code} {err}")
         code, _, _ = harness.http_json("POST", url, {"password": "pw"}, st.auth())
         harness.check(code == 200, f"password after the wait: {code}")
         st.wait_status(sid, "authorized")
