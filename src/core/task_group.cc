@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <thread>
 
 namespace tgpulse {
 
@@ -33,6 +34,8 @@ struct TaskGroup::State {
   std::uint64_t next_id = 1;                   // guarded by mu
   std::map<std::uint64_t, std::string> tasks;  // guarded by mu: running tasks by id
   std::map<std::uint64_t, Callback> callbacks; // guarded by mu: stop callbacks not yet run or unregistered
+  std::map<std::uint64_t, std::thread::id> running_callbacks;  // guarded by mu: callbacks being run now
+  std::condition_variable callback_done;
   std::map<std::uint64_t, Waiter> waiters;     // guarded by mu: join() calls waiting for idle
   const ErrorHandler on_error;
 
@@ -45,6 +48,9 @@ struct TaskGroup::State {
 
   // Runs callback `id` if it is still registered: its guard may have been destroyed (on the same
   // executor, before this job ran) together with the objects the callback names.
+  // While it runs, the callback is marked running, so a guard destroyed on another thread (the task
+  // woke for another reason on a multi-threaded executor) waits for it to finish before the objects it
+  // names go away — the contract of std::stop_callback.
   void run_callback(std::uint64_t id) {
     std::function<void()> fn;
     {
@@ -53,31 +59,39 @@ struct TaskGroup::State {
       if (it == callbacks.end()) return;
       fn = std::move(it->second.fn);
       callbacks.erase(it);
+      running_callbacks.emplace(id, std::this_thread::get_id());
     }
     if (fn) fn();
+    {
+      std::lock_guard lock(mu);
+      running_callbacks.erase(id);
+    }
+    callback_done.notify_all();
+  }
+
+  // Unregisters callback `id`; if it is running on another thread, waits until it has returned.
+  void unregister(std::uint64_t id) {
+    std::unique_lock lock(mu);
+    if (callbacks.erase(id) > 0) return;
+    callback_done.wait(lock, [&] {
+      auto it = running_callbacks.find(id);
+      return it == running_callbacks.end() || it->second == std::this_thread::get_id();
+    });
   }
 
   void post_callback(const asio::any_io_executor& ex, std::uint64_t id, const std::shared_ptr<State>& self) {
     asio::post(ex, [self, id] { self->run_callback(id); });
   }
 
+  // The error handler runs before the task leaves the group, so whoever joins the group sees its report.
   void finish(std::uint64_t id, const std::exception_ptr& error) {
-    std::string name;
-    std::vector<Waiter> wake;
-    {
-      std::lock_guard lock(mu);
-      auto it = tasks.find(id);
-      if (it != tasks.end()) {
-        name = std::move(it->second);
-        tasks.erase(it);
-      }
-      if (tasks.empty()) {
-        for (auto& [wid, w] : waiters) wake.push_back(w);
-      }
-    }
-    idle.notify_all();
-    for (auto& w : wake) asio::post(w.ex, [timer = w.timer] { timer->cancel(); });
     if (error && on_error) {
+      std::string name;
+      {
+        std::lock_guard lock(mu);
+        auto it = tasks.find(id);
+        if (it != tasks.end()) name = it->second;
+      }
       try {
         std::rethrow_exception(error);
       } catch (const std::exception& e) {
@@ -86,6 +100,16 @@ struct TaskGroup::State {
         on_error(name, "unknown exception");
       }
     }
+    std::vector<Waiter> wake;
+    {
+      std::lock_guard lock(mu);
+      tasks.erase(id);
+      if (tasks.empty()) {
+        for (auto& [wid, w] : waiters) wake.push_back(w);
+      }
+    }
+    idle.notify_all();
+    for (auto& w : wake) asio::post(w.ex, [timer = w.timer] { timer->cancel(); });
   }
 };
 
@@ -99,10 +123,7 @@ TaskGroup::StopGuard& TaskGroup::StopGuard::operator=(StopGuard&& other) noexcep
 }
 
 void TaskGroup::StopGuard::reset() noexcept {
-  if (state_ && id_ != 0) {
-    std::lock_guard lock(state_->mu);
-    state_->callbacks.erase(id_);
-  }
+  if (state_ && id_ != 0) state_->unregister(id_);
   state_.reset();
   id_ = 0;
 }

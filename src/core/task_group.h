@@ -16,8 +16,12 @@
 // Boost 1.74's Asio has no per-operation cancellation slots, so stopping is cooperative: a task checks
 // Stop::requested() and registers, with Stop::on_stop, what wakes it (cancel a timer, close a socket).
 // Each callback runs once, posted to the executor it was registered with, so it touches its objects on
-// the thread that owns them. The guard on_stop returns unregisters the callback when the task leaves the
-// scope of the objects it names.
+// the thread that owns them. Register with the executor the task itself runs on, and run tasks that
+// register callbacks on an executor that runs one handler at a time (a strand, or an io_context with
+// one thread): the callback then runs only while the task is suspended, so a task that checks
+// requested() after registering and before it waits never misses its wake-up. The guard on_stop returns unregisters the callback when the task leaves the
+// scope of the objects it names; if the callback is running on another thread at that moment (a
+// multi-threaded executor), the guard's destructor waits for it to return, as std::stop_callback does.
 //
 // A task's coroutine is created by the factory inside spawn(); the factory's captures are moved into the
 // coroutine frame's owner, so capture by value (shared_ptr to the object, never a raw `this` that may die

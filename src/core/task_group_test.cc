@@ -75,13 +75,14 @@ TEST_F(TaskGroupTest, ATaskThatIgnoresStopIsNamedWhenTheWaitRunsOut) {
     co_await release->async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }));
   auto ended = std::make_shared<std::atomic<int>>(0);
-  ASSERT_TRUE(group.spawn(io_.get_executor(), "polite", sleeper(ended)));
+  ASSERT_TRUE(group.spawn(asio::make_strand(io_), "polite", sleeper(ended)));
   group.request_stop("shutdown");
   const auto outlived = group.wait_for(200ms);
   ASSERT_EQ(outlived.size(), 1u);
   EXPECT_EQ(outlived[0], "stubborn");
   EXPECT_EQ(ended->load(), 1);
-  asio::post(io_, [release] { release->cancel(); });
+  // Moving the expiry to the past wakes the wait whether it has started yet or not (a cancel would not).
+  asio::post(io_, [release] { release->expires_at(std::chrono::steady_clock::time_point::min()); });
   EXPECT_TRUE(group.wait_for(10s).empty());
 }
 
@@ -98,7 +99,7 @@ TEST_F(TaskGroupTest, AStoppingGroupTakesNoNewWorkAndKeepsTheFirstReason) {
   EXPECT_TRUE(group.stop_requested());
   auto reason = std::make_shared<std::string>();
   TaskGroup other("other");
-  ASSERT_TRUE(other.spawn(io_.get_executor(), "reader", [reason](TaskGroup::Stop stop) -> asio::awaitable<void> {
+  ASSERT_TRUE(other.spawn(asio::make_strand(io_), "reader", [reason](TaskGroup::Stop stop) -> asio::awaitable<void> {
     // A callback registered after stop was requested runs at once.
     asio::steady_timer timer(co_await asio::this_coro::executor, 1h);
     while (!stop.requested()) {
@@ -138,9 +139,12 @@ TEST_F(TaskGroupTest, ACallbackWhoseGuardIsGoneDoesNotRun) {
   auto fired = std::make_shared<std::atomic<int>>(0);
   auto done = std::make_shared<std::promise<void>>();
   auto registered = done->get_future();
-  ASSERT_TRUE(group.spawn(io_.get_executor(), "short", [fired, done](TaskGroup::Stop stop) -> asio::awaitable<void> {
+  ASSERT_TRUE(group.spawn(asio::make_strand(io_), "short", [fired, done](TaskGroup::Stop stop) -> asio::awaitable<void> {
     {
-      auto guard = stop.on_stop(co_await asio::this_coro::executor, [fired] { fired->fetch_add(1); });
+      // The executor is fetched first: a co_await inside the argument list would hold the lambda
+      // temporary across a suspension point (docs/architecture.md, rule 2).
+      auto ex = co_await asio::this_coro::executor;
+      auto guard = stop.on_stop(ex, [fired] { fired->fetch_add(1); });
     }
     done->set_value();
     asio::steady_timer timer(co_await asio::this_coro::executor, 1h);
@@ -172,7 +176,7 @@ TEST_F(TaskGroupTest, JoinAwaitsWithoutBlockingItsThread) {
 TEST_F(TaskGroupTest, JoinReturnsTheOutlivingTasksWhenItsTimeRunsOut) {
   TaskGroup group("test");
   auto ended = std::make_shared<std::atomic<int>>(0);
-  ASSERT_TRUE(group.spawn(io_.get_executor(), "sleeper", sleeper(ended)));
+  ASSERT_TRUE(group.spawn(asio::make_strand(io_), "sleeper", sleeper(ended)));
   auto joined = asio::co_spawn(io_, group.join(100ms), asio::use_future);
   ASSERT_EQ(joined.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(joined.get(), std::vector<std::string>{"sleeper"});
@@ -192,7 +196,8 @@ TEST_F(TaskGroupTest, ATaskMayOutliveItsGroupObjectWithoutTouchingFreedMemory) {
       saw_stop->set_value(stop.requested());  // the destroyed group asked it to stop
     }));
   }
-  asio::post(io_, [release] { release->cancel(); });
+  // Moving the expiry to the past wakes the wait whether it has started yet or not (a cancel would not).
+  asio::post(io_, [release] { release->expires_at(std::chrono::steady_clock::time_point::min()); });
   ASSERT_EQ(result.wait_for(10s), std::future_status::ready);
   EXPECT_TRUE(result.get());
 }
