@@ -45,7 +45,10 @@ class TaskGroupTest : public ::testing::Test {
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
   }
   void TearDown() override {
+    // A test may end with a task still parked (that is what some of them check); stop the loop rather
+    // than wait for it.
     work_.reset();
+    io_.stop();
     for (auto& t : threads_) t.join();
   }
   asio::io_context io_;
