@@ -451,8 +451,10 @@ struct SessionRoutes::Impl {
         if (left >= 0) extra["attempts_left"] = left;
         co_return Response::error(bhttp::status::unprocessable_entity, "invalid_argument", st.error().message, extra);
       }
-      // Any other failure (a FloodWait, the engine away, a timeout) means the password was not checked.
-      if (limits != nullptr) limits->refund_password(s->id());
+      // A FloodWait, the engine away or a wrong state means the password was not checked: the attempt is
+      // given back. A timeout is not: the request may still reach Telegram's check after we gave up on
+      // it, and a refund there would let a caller try past the limit by racing the deadline.
+      if (limits != nullptr && st.error().code != Errc::timeout) limits->refund_password(s->id());
       co_return Response::from_error(st.error());
     }
     co_return Response::json(bhttp::status::ok, {{"session_id", s->id()}, {"status", "accepted"}});
