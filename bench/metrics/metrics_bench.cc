@@ -1,5 +1,6 @@
 // metrics_bench: tgpulse's metrics core ("Ours") beside prometheus-cpp ("PromCpp") in one binary:
-// counter increment and histogram observe from 1 and 2 threads on one shared child, text exposition
+// counter increment and histogram observe from 1 and 2 threads on one shared child, observe round-robin
+// over 4 children, the floor of back-to-back observations of one child (the sum's chain), text exposition
 // of 1,000 and 10,000 series, and (ours only) the exposition of 1,000 series each written by 1..63 live
 // threads, which the scrape sums slot by slot. `make bench` runs it; docs/PERFORMANCE.md has the figures.
 #include <benchmark/benchmark.h>
@@ -100,6 +101,52 @@ void BM_HistogramObserve_PromCpp(benchmark::State& state) {
   for (auto _ : state) h.Observe(values[i++ & 15]);
 }
 BENCHMARK(BM_HistogramObserve_PromCpp)->Threads(1)->Threads(2)->UseRealTime();
+
+// ---- histogram observe round-robin over 4 children (one thread) ----
+// Back-to-back observations of one child each wait for the previous one's sum; over 4 children the
+// sums are independent, so this shows what one observation costs in instructions.
+
+template <typename Child, typename Observe>
+void observe_round_robin(benchmark::State& state, const std::array<Child*, 4>& children, Observe observe) {
+  const auto& values = sample_values();
+  std::size_t i = 0;
+  for (auto _ : state) {
+    observe(*children[i & 3], values[i & 15]);
+    ++i;
+  }
+}
+
+void BM_HistogramObserve4Children_Ours(benchmark::State& state) {
+  static tgpulse::telemetry::Registry registry;
+  static auto& family = registry.histogram("bench_rr_seconds", "Duration", bucket_bounds(), {"child"});
+  static const std::array<tgpulse::telemetry::Histogram*, 4> children = {
+      &family.labels({"a"}), &family.labels({"b"}), &family.labels({"c"}), &family.labels({"d"})};
+  observe_round_robin(state, children, [](tgpulse::telemetry::Histogram& h, double v) { h.observe(v); });
+}
+BENCHMARK(BM_HistogramObserve4Children_Ours)->UseRealTime();
+
+void BM_HistogramObserve4Children_PromCpp(benchmark::State& state) {
+  static auto registry = std::make_shared<prometheus::Registry>();
+  static auto& family = prometheus::BuildHistogram().Name("bench_rr_seconds").Help("Duration").Register(*registry);
+  static const std::array<prometheus::Histogram*, 4> children = {
+      &family.Add({{"child", "a"}}, bucket_bounds()), &family.Add({{"child", "b"}}, bucket_bounds()),
+      &family.Add({{"child", "c"}}, bucket_bounds()), &family.Add({{"child", "d"}}, bucket_bounds())};
+  observe_round_robin(state, children, [](prometheus::Histogram& h, double v) { h.Observe(v); });
+}
+BENCHMARK(BM_HistogramObserve4Children_PromCpp)->UseRealTime();
+
+// ---- the floor of one child's back-to-back observations ----
+// Only the update of a histogram's sum, as observe() does it: a relaxed load, a double add and a
+// relaxed store to a cell this thread owns. Each iteration waits for the previous one's store.
+
+void BM_SumChainFloor(benchmark::State& state) {
+  auto line = std::make_unique<tgpulse::telemetry::detail::CacheLine>();  // on the heap, like a slot
+  const auto& values = sample_values();
+  std::size_t i = 0;
+  for (auto _ : state) tgpulse::telemetry::detail::add_double(line->cells[0], values[i++ & 15]);
+  benchmark::DoNotOptimize(line->cells[0].load());
+}
+BENCHMARK(BM_SumChainFloor)->UseRealTime();
 
 // ---- exposition of N counter series: 100 method label values x N/100 status values ----
 

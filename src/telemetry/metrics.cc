@@ -129,7 +129,7 @@ double Gauge::value() const noexcept { return value_.load(std::memory_order_rela
 Histogram::Histogram(const std::vector<double>& bounds)
     : bounds_(bounds),
       bound_count_(bounds.size()),
-      padded_count_(bounds.size() <= kMaxScannedBounds ? (bounds.size() + 1) & ~std::size_t{1} : 0),
+      padded_count_(bounds.size() <= kMaxScannedBounds ? (bounds.size() + 3) & ~std::size_t{3} : 0),
       scan_bounds_(std::make_unique<double[]>(padded_count_)),
       slots_(bounds.size() + 2),  // buckets + +Inf + sum
       created_unix_seconds_(detail::unix_now()) {

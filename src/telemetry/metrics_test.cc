@@ -11,12 +11,15 @@
 
 #include "telemetry/exposition.h"
 #include "telemetry/exposition_test_parser.h"
+#include "telemetry/metrics_test_writers.h"
 
 namespace tgpulse::telemetry {
 namespace {
 
 using ::testing::HasSubstr;
 using testing::parse_exposition;
+using testing::CounterAndHistogram;
+using testing::WriterThreads;
 
 // Expects `fn` to throw std::invalid_argument whose message names `offender`.
 void expect_rejected(const std::function<void()>& fn, const std::string& offender) {
@@ -138,17 +141,11 @@ TEST(Concurrency, CounterIncrementsFromManyThreadsSumExactly) {
   Gauge& g = r.gauge("g", "h").get();
   constexpr int kThreads = 6;  // more threads than shards
   constexpr int kPerThread = 200000;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < kPerThread; ++i) {
-        c.inc();
-        if (i % 4 == 0) c.inc(0.5);
-        g.inc();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+  WriterThreads(kThreads, kPerThread, [&](int i) {
+    c.inc();
+    if (i % 4 == 0) c.inc(0.5);
+    g.inc();
+  }).join();
   EXPECT_EQ(c.value(), kThreads * (kPerThread + kPerThread / 4 * 0.5));
   EXPECT_EQ(g.value(), kThreads * kPerThread);
 }
@@ -158,27 +155,20 @@ TEST(Concurrency, HistogramObservationsFromManyThreadsAreAllCounted) {
   Histogram& h = r.histogram("h_seconds", "h", {1, 2}).get();
   constexpr int kThreads = 6;
   constexpr int kPerThread = 100000;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < kPerThread; ++i) h.observe(i % 2 == 0 ? 0.5 : 1.5);
-    });
-  }
+  WriterThreads writers(kThreads, kPerThread, [&](int i) { h.observe(i % 2 == 0 ? 0.5 : 1.5); });
   // Scrape while writers run: every snapshot must be internally consistent.
   for (int i = 0; i < 20; ++i) {
     auto parsed = parse_exposition(r.expose(ExpositionFormat::prometheus_text_004));
     EXPECT_EQ(parsed.value("h_seconds_bucket", {{"le", "+Inf"}}), parsed.value("h_seconds_count"));
     EXPECT_LE(*parsed.value("h_seconds_bucket", {{"le", "1"}}), *parsed.value("h_seconds_bucket", {{"le", "2"}}));
   }
-  for (auto& t : threads) t.join();
+  writers.join();
   EXPECT_EQ(h.count(), static_cast<std::uint64_t>(kThreads) * kPerThread);
   EXPECT_EQ(h.sum(), kThreads * kPerThread / 2 * (0.5 + 1.5));
 }
 
 TEST(Concurrency, ExemplarsAreNeverTornWhileScraped) {
-  Registry r;
-  Counter& c = r.counter("ex_total", "h").get();
-  Histogram& h = r.histogram("ex_seconds", "h", {1, 2}).get();
+  CounterAndHistogram m("ex");
   constexpr int kThreads = 3;
   constexpr int kPerThread = 20000;
   std::vector<std::thread> threads;
@@ -187,8 +177,8 @@ TEST(Concurrency, ExemplarsAreNeverTornWhileScraped) {
       // Each thread's trace and span ids repeat one byte; a torn copy would mix two threads' bytes.
       const SpanContext ctx = span(static_cast<std::uint8_t>(0x11 * (t + 1)), static_cast<std::uint8_t>(0x11 * (t + 1)));
       for (int i = 0; i < kPerThread; ++i) {
-        c.inc(1, ctx);
-        h.observe(0.5 + t, ctx);
+        m.counter.inc(1, ctx);
+        m.histogram.observe(0.5 + t, ctx);
       }
     });
   }
@@ -200,13 +190,13 @@ TEST(Concurrency, ExemplarsAreNeverTornWhileScraped) {
     EXPECT_EQ(span_id, std::string(16, trace[0])) << exemplar;
   };
   for (int i = 0; i < 50; ++i) {
-    auto p = parse_exposition(r.expose(ExpositionFormat::openmetrics_100));
+    auto p = parse_exposition(m.registry.expose(ExpositionFormat::openmetrics_100));
     for (const auto& s : p.samples) check(s.exemplar);
   }
   for (auto& t : threads) t.join();
-  EXPECT_EQ(c.value(), kThreads * kPerThread);
-  EXPECT_EQ(h.count(), static_cast<std::uint64_t>(kThreads) * kPerThread);
-  auto last = parse_exposition(r.expose(ExpositionFormat::openmetrics_100));
+  EXPECT_EQ(m.counter.value(), kThreads * kPerThread);
+  EXPECT_EQ(m.histogram.count(), static_cast<std::uint64_t>(kThreads) * kPerThread);
+  auto last = parse_exposition(m.registry.expose(ExpositionFormat::openmetrics_100));
   ASSERT_NE(last.find("ex_total"), nullptr);
   EXPECT_NE(last.find("ex_total")->exemplar, "");
   check(last.find("ex_total")->exemplar);
@@ -245,8 +235,8 @@ TEST(Histogram, ManyBucketsUseTheSameInclusiveRule) {
 }
 
 TEST(Histogram, EveryBucketCountAgreesWithTheInclusiveRuleWhateverTheNumberOfBounds) {
-  // Odd and even counts (the scan pads to pairs), the last scanned count and the first searched one.
-  for (int n : {0, 1, 2, 5, 6, 31, 32, 33}) {
+  // Every count modulo 4 (the scan pads to fours), the last scanned count and the first searched one.
+  for (int n : {0, 1, 2, 3, 4, 5, 6, 7, 31, 32, 33}) {
     Registry r;
     std::vector<double> bounds;
     for (int i = 0; i < n; ++i) bounds.push_back(0.5 * i - 3);

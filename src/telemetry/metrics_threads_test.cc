@@ -11,15 +11,18 @@
 #include <vector>
 
 #include "telemetry/metrics.h"
+#include "telemetry/metrics_test_writers.h"
 
 namespace tgpulse::telemetry {
 namespace {
 
-// Scrapes `r` until `done`, checking that the counter and the histogram count never go down and never
+using testing::CounterAndHistogram;
+using testing::WriterThreads;
+
+// Scrapes `metrics` until `done`, checking that the counter and the histogram count never go down and never
 // exceed what the writers will have written in total (a count folded twice would, for a while).
 struct Scraper {
-  const Counter& counter;
-  const Histogram& histogram;
+  const CounterAndHistogram& metrics;
   double max_counter;
   std::uint64_t max_count;
   std::atomic<bool> done{false};
@@ -29,8 +32,8 @@ struct Scraper {
     double last_counter = 0;
     std::uint64_t last_count = 0;
     while (!done.load(std::memory_order_acquire)) {
-      const double c = counter.value();
-      const std::uint64_t n = histogram.count();
+      const double c = metrics.counter.value();
+      const std::uint64_t n = metrics.histogram.count();
       EXPECT_GE(c, last_counter);
       EXPECT_LE(c, max_counter);
       EXPECT_GE(n, last_count);
@@ -43,86 +46,69 @@ struct Scraper {
 };
 
 TEST(MetricsThreads, ConcurrentWritersAndScrapesSumExactlyOnceJoined) {
-  Registry r;
-  Counter& c = r.counter("w_total", "h").get();
-  Histogram& h = r.histogram("w_seconds", "h", {1, 2}).get();
+  CounterAndHistogram m("w");
   constexpr int kThreads = 8;
   constexpr int kPerThread = 50000;
-  Scraper scraper{c, h, kThreads * (kPerThread + kPerThread / 4 * 0.5), kThreads * std::uint64_t{kPerThread}};
+  Scraper scraper{m, kThreads * (kPerThread + kPerThread / 4 * 0.5), kThreads * std::uint64_t{kPerThread}};
   std::thread scraping([&] { scraper.run(); });
-  std::vector<std::thread> writers;
-  for (int t = 0; t < kThreads; ++t) {
-    writers.emplace_back([&] {
-      for (int i = 0; i < kPerThread; ++i) {
-        c.inc();
-        if (i % 4 == 0) c.inc(0.5);
-        h.observe(i % 2 == 0 ? 0.5 : 1.5);
-      }
-    });
-  }
-  for (auto& t : writers) t.join();
+  WriterThreads(kThreads, kPerThread, [&](int i) {
+    m.counter.inc();
+    if (i % 4 == 0) m.counter.inc(0.5);
+    m.histogram.observe(i % 2 == 0 ? 0.5 : 1.5);
+  }).join();
   scraper.done = true;
   scraping.join();
-  EXPECT_EQ(c.value(), kThreads * (kPerThread + kPerThread / 4 * 0.5));
-  EXPECT_EQ(h.count(), kThreads * std::uint64_t{kPerThread});
-  EXPECT_EQ(h.sum(), kThreads * (kPerThread / 2) * (0.5 + 1.5));
-  auto text = r.expose(ExpositionFormat::prometheus_text_004);
+  EXPECT_EQ(m.counter.value(), kThreads * (kPerThread + kPerThread / 4 * 0.5));
+  EXPECT_EQ(m.histogram.count(), kThreads * std::uint64_t{kPerThread});
+  EXPECT_EQ(m.histogram.sum(), kThreads * (kPerThread / 2) * (0.5 + 1.5));
+  auto text = m.registry.expose(ExpositionFormat::prometheus_text_004);
   EXPECT_NE(text.find("w_total 450000\n"), std::string::npos) << text;
 }
 
 TEST(MetricsThreads, ThreadsExitingDuringScrapesLoseAndDoubleNothing) {
-  Registry r;
-  Counter& c = r.counter("exit_total", "h").get();
-  Histogram& h = r.histogram("exit_seconds", "h", {1}).get();
+  CounterAndHistogram m("exit", {1});
   constexpr int kWaves = 40;
   constexpr int kThreadsPerWave = 6;
   constexpr int kPerThread = 1000;
   constexpr int kThreads = kWaves * kThreadsPerWave;
-  Scraper scraper{c, h, double{kThreads} * kPerThread, std::uint64_t{kThreads} * kPerThread};
+  Scraper scraper{m, double{kThreads} * kPerThread, std::uint64_t{kThreads} * kPerThread};
   std::thread scraping([&] { scraper.run(); });
   for (int wave = 0; wave < kWaves; ++wave) {
-    std::vector<std::thread> writers;
-    for (int t = 0; t < kThreadsPerWave; ++t) {
-      writers.emplace_back([&] {
-        for (int i = 0; i < kPerThread; ++i) {
-          c.inc();
-          h.observe(0.5);
-        }
-      });  // each exits (folding its slots) while the scraper runs
-    }
-    for (auto& t : writers) t.join();
+    // Each writer exits (folding its slots) while the scraper runs.
+    WriterThreads(kThreadsPerWave, kPerThread, [&](int) {
+      m.counter.inc();
+      m.histogram.observe(0.5);
+    }).join();
   }
   scraper.done = true;
   scraping.join();
   EXPECT_GT(scraper.scrapes, 0);
-  EXPECT_EQ(c.value(), double{kThreads} * kPerThread);
-  EXPECT_EQ(h.count(), std::uint64_t{kThreads} * kPerThread);
-  EXPECT_EQ(h.sum(), kThreads * kPerThread * 0.5);
+  EXPECT_EQ(m.counter.value(), double{kThreads} * kPerThread);
+  EXPECT_EQ(m.histogram.count(), std::uint64_t{kThreads} * kPerThread);
+  EXPECT_EQ(m.histogram.sum(), kThreads * kPerThread * 0.5);
 }
 
 TEST(MetricsThreads, FractionalIncrementsAndSumsAreExactForOneWriterAlsoAfterItExits) {
-  Registry r;
-  Counter& c = r.counter("frac_total", "h").get();
-  Histogram& h = r.histogram("frac_seconds", "h", {1}).get();
+  CounterAndHistogram m("frac", {1});
   double expected = 0;
   for (int i = 0; i < 1000; ++i) expected += 0.1;
   std::promise<void> wrote;
   std::promise<void> checked;
   std::thread writer([&] {
     for (int i = 0; i < 1000; ++i) {
-      c.inc(0.1);
-      h.observe(0.1);
+      m.counter.inc(0.1);
+      m.histogram.observe(0.1);
     }
     wrote.set_value();
     checked.get_future().wait();
   });
   wrote.get_future().wait();
-  EXPECT_EQ(c.value(), expected);  // read from the live thread's slot
-  EXPECT_EQ(h.sum(), expected);
+  EXPECT_EQ(m.counter.value(), expected);  // read from the live thread's slot
+  EXPECT_EQ(m.histogram.sum(), expected);
   checked.set_value();
   writer.join();
-  EXPECT_EQ(c.value(), expected);  // read from the retired accumulator
-  EXPECT_EQ(h.sum(), expected);
+  EXPECT_EQ(m.counter.value(), expected);  // read from the retired accumulator
+  EXPECT_EQ(m.histogram.sum(), expected);
 }
 
 TEST(MetricsThreads, RegistryDestroyedWhileItsWritersLive) {
@@ -163,30 +149,27 @@ TEST(MetricsThreads, RegistryDestroyedAfterItsWritersExited) {
 }
 
 TEST(MetricsThreads, ThreadsBeyondTheSlotCapShareOneSlotAndAreCounted) {
-  Registry r;
-  Counter& c = r.counter("many_total", "h").get();
-  Histogram& h = r.histogram("many_seconds", "h", {1}).get();
+  CounterAndHistogram m("many", {1});
   constexpr int kThreads = static_cast<int>(detail::kMaxThreads) + 16;
   constexpr int kPerThread = 200;
   std::latch all_wrote(kThreads);  // every thread holds its slot (or lacks one) until all wrote
   std::atomic<int> without_slot{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < kPerThread; ++i) {
-        c.inc();
-        c.inc(0.5);
-        h.observe(2);
-      }
-      if (detail::tls_slot_index == 0) without_slot.fetch_add(1);
-      all_wrote.arrive_and_wait();
-    });
-  }
-  for (auto& t : threads) t.join();
+  WriterThreads(
+      kThreads, kPerThread,
+      [&](int) {
+        m.counter.inc();
+        m.counter.inc(0.5);
+        m.histogram.observe(2);
+      },
+      [&] {
+        if (detail::tls_slot_index == 0) without_slot.fetch_add(1);
+        all_wrote.arrive_and_wait();
+      })
+      .join();
   EXPECT_GE(without_slot.load(), kThreads - static_cast<int>(detail::kMaxThreads) + 1);
-  EXPECT_EQ(c.value(), kThreads * kPerThread * 1.5);
-  EXPECT_EQ(h.count(), std::uint64_t{kThreads} * kPerThread);
-  EXPECT_EQ(h.sum(), kThreads * kPerThread * 2.0);
+  EXPECT_EQ(m.counter.value(), kThreads * kPerThread * 1.5);
+  EXPECT_EQ(m.histogram.count(), std::uint64_t{kThreads} * kPerThread);
+  EXPECT_EQ(m.histogram.sum(), kThreads * kPerThread * 2.0);
 }
 
 TEST(MetricsThreads, ThreadIndexesAreReusedAfterThreadsExit) {
