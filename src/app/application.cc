@@ -202,6 +202,41 @@ void Application::register_self_metrics() {
   });
 }
 
+void Application::report_tasks(std::chrono::milliseconds took) {
+  if (!logger_) return;
+  std::vector<TaskGroup::Report> reports;
+  if (server_) reports.push_back(server_->tasks());
+  if (sessions_) reports.push_back(sessions_->tasks());
+  if (admin_server_) {
+    reports.push_back(admin_server_->tasks());
+    reports.back().group = "admin_http";
+  }
+  std::uint64_t spawned = 0;
+  std::uint64_t outlived = 0;
+  std::string names;  // "group/task" of each task that outlived its group's wait
+  for (const auto& r : reports) {
+    spawned += r.spawned;
+    outlived += r.outlived.size();
+    for (const auto& n : r.outlived) {
+      if (names.size() < 1024) names += (names.empty() ? "" : ", ") + r.group + "/" + n;
+    }
+  }
+  const auto joined = static_cast<std::int64_t>(spawned - outlived);
+  const auto ns = static_cast<std::int64_t>(took.count()) * 1'000'000;
+  if (outlived == 0) {
+    logger_->info("Shutdown complete", {{"tasks.spawned", static_cast<std::int64_t>(spawned)},
+                                        {"tasks.joined", joined},
+                                        {"tasks.outlived", std::int64_t{0}},
+                                        {"event.duration", ns}});
+  } else {
+    logger_->warn("Shutdown complete", {{"tasks.spawned", static_cast<std::int64_t>(spawned)},
+                                        {"tasks.joined", joined},
+                                        {"tasks.outlived", static_cast<std::int64_t>(outlived)},
+                                        {"tasks.names", names},
+                                        {"event.duration", ns}});
+  }
+}
+
 int Application::wait_for_stop() {
   const sigset_t set = termination_signals();
   const timespec tick{0, 100'000'000};  // 100 ms: how quickly request_stop() is noticed
@@ -230,6 +265,7 @@ void Application::stop() {
   if (admin_server_) admin_server_->shutdown();
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - begun);
   if (logger_) logger_->info("tgpulse stopped", {{"event.duration", static_cast<std::int64_t>(took.count()) * 1'000'000}});
+  report_tasks(took);
   // 5. Flush spans, then logs (last: the tracer may still log).
   if (tracer_) tracer_->shutdown(std::chrono::seconds(5));
   if (logger_) logger_->shutdown();

@@ -8,7 +8,15 @@
 //   stop():   Server::drain (stop accepting, finish in-flight requests within server.shutdown_grace,
 //             end event streams) → [areas, in reverse order] → Server::stop (io threads) → admin
 //             Server (last, so /readyz answers 503 "shutting down" through the drain) →
-//             Tracer::shutdown (flush spans) → Logger::shutdown (flush logs)
+//             "Shutdown complete" (tasks started, joined, outlived) → Tracer::shutdown (flush spans) →
+//             Logger::shutdown (flush logs)
+//
+// Executors: the HTTP server's io_context (server.threads threads), the admin listener's (one thread)
+// and the session layer's (one thread, owned by SessionService). HTTP handlers await into the session
+// layer, never the reverse (the session layer only posts answers back to an awaiting handler's own
+// executor), so the session layer is stopped after the HTTP drain and destroyed after the HTTP server
+// (members below, in that order); every coroutine belongs to the TaskGroup of the part that runs it
+// ("http", "sessions", "admin_http"), which joins it on stop.
 //
 // To wire a new area: add its owner (unique_ptr) below in construction order, build it in start() at
 // the marked place, register its routes and readiness checks there, and stop it in stop() at the
@@ -23,6 +31,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -81,6 +90,8 @@ class Application {
 
  private:
   void register_self_metrics();
+  // The last line of a shutdown, "Shutdown complete": tasks started, joined and outlived, by group.
+  void report_tasks(std::chrono::milliseconds took);
 
   Config config_;
   std::atomic<bool> stop_requested_{false};

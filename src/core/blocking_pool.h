@@ -2,8 +2,10 @@
 // derivation — awaited from coroutines, so no event-loop thread waits on a lock, a network database or
 // the disk.
 //
-// Usage (from a coroutine on any executor):
-//   Result<Session> s = co_await pool.run([&store, id] { return store.find_session(id); });
+// Usage (from a coroutine on any executor; the job is named first — no lambda temporary inside a
+// co_await expression, docs/architecture.md):
+//   auto find = [&store, id] { return store.find_session(id); };
+//   Result<Session> s = co_await pool.run(std::move(find));
 // The job runs on a pool thread; the coroutine resumes on its own executor with the job's value.
 //
 // Bounded: `threads` workers and at most `max_queued` jobs admitted (queued or running). Past that, run()

@@ -45,7 +45,8 @@ TEST_F(BlockingPoolTest, TheJobRunsOffTheLoopAndTheCallerResumesOnIt) {
   auto ids = await([&]() -> asio::awaitable<std::vector<std::thread::id>> {
     const auto before = std::this_thread::get_id();
     std::thread::id worker;
-    Result<int> r = co_await pool.run([&worker] { worker = std::this_thread::get_id(); return Result<int>(42); });
+    auto job = [&worker] { worker = std::this_thread::get_id(); return Result<int>(42); };
+    Result<int> r = co_await pool.run(std::move(job));
     EXPECT_TRUE(r.ok());
     EXPECT_EQ(*r, 42);
     co_return std::vector<std::thread::id>{before, worker, std::this_thread::get_id()};
@@ -61,7 +62,8 @@ TEST_F(BlockingPoolTest, TheLoopKeepsServingWhileJobsBlock) {
   BlockingPool pool({"store", 2, 16});
   std::latch gate(1);
   auto blocked = asio::co_spawn(io_, [&]() -> asio::awaitable<int> {
-    auto a = co_await pool.run([&] { gate.wait(); return Result<int>(1); });
+    auto job = [&] { gate.wait(); return Result<int>(1); };
+    auto a = co_await pool.run(std::move(job));
     co_return a.ok() ? *a : -1;
   }, asio::use_future);
   auto released = await([&]() -> asio::awaitable<bool> {
@@ -102,7 +104,8 @@ TEST_F(BlockingPoolTest, AnExceptionInTheJobIsRethrownInTheCaller) {
   BlockingPool pool({"fs", 1, 4});
   auto caught = await([&]() -> asio::awaitable<std::string> {
     try {
-      Status s = co_await pool.run([]() -> Status { throw std::runtime_error("disk gone"); });
+      auto job = []() -> Status { throw std::runtime_error("disk gone"); };
+      Status s = co_await pool.run(std::move(job));
       (void)s;
     } catch (const std::runtime_error& e) {
       co_return e.what();

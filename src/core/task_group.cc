@@ -32,6 +32,7 @@ struct TaskGroup::State {
   std::atomic<bool> stop{false};
   std::string reason;                          // guarded by mu
   std::uint64_t next_id = 1;                   // guarded by mu
+  std::uint64_t spawned = 0;                   // guarded by mu: tasks ever started
   std::map<std::uint64_t, std::string> tasks;  // guarded by mu: running tasks by id
   std::map<std::uint64_t, Callback> callbacks; // guarded by mu: stop callbacks not yet run or unregistered
   std::map<std::uint64_t, std::thread::id> running_callbacks;  // guarded by mu: callbacks being run now
@@ -169,6 +170,7 @@ bool TaskGroup::spawn(const asio::any_io_executor& ex, std::string name, Factory
     std::lock_guard lock(state_->mu);
     if (state_->stop.load(std::memory_order_relaxed)) return false;
     id = state_->next_id++;
+    ++state_->spawned;
     state_->tasks.emplace(id, std::move(name));
   }
   asio::co_spawn(ex, run_task(std::move(make_task), Stop(state_)),
@@ -211,6 +213,11 @@ asio::awaitable<std::vector<std::string>> TaskGroup::join(std::chrono::steady_cl
   std::lock_guard lock(state_->mu);
   state_->waiters.erase(wid);
   co_return state_->names_locked();
+}
+
+std::uint64_t TaskGroup::spawned() const {
+  std::lock_guard lock(state_->mu);
+  return state_->spawned;
 }
 
 std::size_t TaskGroup::running() const {

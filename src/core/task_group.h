@@ -87,6 +87,14 @@ class TaskGroup {
 
   using Factory = std::function<boost::asio::awaitable<void>(Stop)>;
 
+  // What a shutdown left of a group: the tasks it ever started and the names of those still running
+  // when the owner gave up waiting (empty: every task joined). For the "Shutdown complete" log line.
+  struct Report {
+    std::string group;
+    std::uint64_t spawned = 0;
+    std::vector<std::string> outlived;
+  };
+
   explicit TaskGroup(std::string name, ErrorHandler on_error = {});
   TaskGroup(const TaskGroup&) = delete;
   TaskGroup& operator=(const TaskGroup&) = delete;
@@ -108,6 +116,8 @@ class TaskGroup {
   boost::asio::awaitable<std::vector<std::string>> join(std::chrono::steady_clock::duration timeout);
 
   std::size_t running() const;
+  // Tasks ever started in this group (for the shutdown report: joined = spawned() - outlived).
+  std::uint64_t spawned() const;
   const std::string& name() const noexcept { return name_; }
 
  private:

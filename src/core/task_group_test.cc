@@ -1,5 +1,7 @@
 #include "core/task_group.h"
 
+#include "core/io_threads_test_fixture.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -39,22 +41,8 @@ TaskGroup::Factory sleeper(std::shared_ptr<std::atomic<int>> ended) {
   };
 }
 
-class TaskGroupTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
-  }
-  void TearDown() override {
-    // A test may end with a task still parked (that is what some of them check); stop the loop rather
-    // than wait for it.
-    work_.reset();
-    io_.stop();
-    for (auto& t : threads_) t.join();
-  }
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
-  std::vector<std::thread> threads_;
-};
+// Tear-down stops the loop rather than waiting for a task a test deliberately left parked.
+class TaskGroupTest : public IoThreadsTest {};
 
 TEST_F(TaskGroupTest, StopWakesEverySleepingTaskAndWaitJoinsThem) {
   TaskGroup group("test");

@@ -1,7 +1,5 @@
 #include "http/connection.h"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -116,29 +114,36 @@ Connection::Connection(Server& server, asio::ip::tcp::socket socket)
 
 Connection::~Connection() { server_.connection_closed(); }
 
-void Connection::stop() {
-  asio::post(stream_.get_executor(), [self = shared_from_this()] {
-    self->stop_requested_ = true;
-    if (self->phase_ == Phase::idle) self->stream_.cancel();
-    if (self->sse_) self->sse_->stop();
-  });
+void Connection::on_stop() {
+  stop_requested_ = true;
+  if (phase_ == Phase::idle) stream_.cancel();
+  if (sse_) sse_->stop();
 }
 
 void Connection::force_close() {
   asio::post(stream_.get_executor(), [self = shared_from_this()] {
     self->stop_requested_ = true;
     if (self->sse_) self->sse_->stop();
+    // Cancel first: the read, write or timer wait pending on the socket completes with
+    // operation_aborted, so the coroutine awaiting it resumes and ends instead of waiting for a socket
+    // that no longer exists; then close.
+    self->stream_.cancel();
+    boost::system::error_code ignored;
+    self->stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     self->stream_.close();
   });
 }
 
-asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
+asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self, TaskGroup::Stop stop) {
   const std::uint64_t id = server_.register_connection(self);
   struct Unregister {
     Server& server;
     std::uint64_t id;
     ~Unregister() { server.unregister_connection(id); }
   } unregister{server_, id};
+  // Runs on this strand while the coroutine is suspended (never in the middle of a step).
+  TaskGroup::StopGuard stop_guard = stop.on_stop(stream_.get_executor(), [this] { on_stop(); });
+  if (stop.requested()) stop_requested_ = true;
 
   const ServerOptions& opt = server_.options();
   try {
@@ -374,7 +379,10 @@ asio::awaitable<unsigned> Connection::stream_events(const Request& req, Response
   sse_ = std::make_shared<SseWriter>(stream_, SseOptions{server_.options().sse_heartbeat,
                                                          server_.options().write_timeout});
   if (stop_requested_ || server_.stopping()) sse_->stop();
-  asio::co_spawn(stream_.get_executor(), watch_for_disconnect(shared_from_this(), sse_), asio::detached);
+  // A second task of the server's group: a stream whose watcher cannot start (the drain began) is
+  // stopped already.
+  server_.spawn(stream_.get_executor(), "http_sse_disconnect_watch",
+                [self = shared_from_this(), writer = sse_](TaskGroup::Stop) { return watch_for_disconnect(self, writer); });
   try {
     co_await res.sse(*sse_);
   } catch (const std::exception& e) {

@@ -2,8 +2,13 @@
 // (idle/read timeouts, body and header limits), answer it (Server's contract), repeat while keep-alive.
 // Internal to the server.
 //
-// Thread-safety: everything runs on the connection's strand; stop() and force_close() may be called
-// from any thread (they post to the strand).
+// Lifetime: run() is a task of the server's TaskGroup; when the group is asked to stop, the connection
+// closes when idle, finishes the current request and ends an event stream. force_close() (the grace
+// period ran out) cancels what still uses the socket: the event stream and the pending socket
+// operations, with the handlers awaiting them, then closes it.
+//
+// Thread-safety: everything runs on the connection's strand; force_close() may be called from any
+// thread (it posts to the strand).
 #pragma once
 
 #include <utility>  // before Boost.Asio: 1.74's awaitable.hpp uses std::exchange without it
@@ -20,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/task_group.h"
 #include "http/response.h"
 #include "telemetry/trace_context.h"
 
@@ -34,11 +40,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Holds one of the server's max_connections slots from construction to destruction.
   Connection(Server& server, boost::asio::ip::tcp::socket socket);
   ~Connection();
-  // Serves the connection until it closes; runs on the socket's strand. `self` keeps it alive.
-  boost::asio::awaitable<void> run(std::shared_ptr<Connection> self);
-  // Shutdown: close when idle, finish the current request, end an event stream.
-  void stop();
-  // End of the grace period: close the socket now.
+  // Serves the connection until it closes; runs on the socket's strand. `self` keeps it alive; `stop`
+  // is the server's shutdown request.
+  boost::asio::awaitable<void> run(std::shared_ptr<Connection> self, TaskGroup::Stop stop);
+  // End of the grace period: cancel the socket's operations and close it now.
   void force_close();
 
  private:
@@ -52,8 +57,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                               bool head_only);
   // Sends the event-stream head and runs the producer; returns the status the access log reports.
   boost::asio::awaitable<unsigned> stream_events(const Request& req, Response& res);
-  boost::asio::awaitable<void> watch_for_disconnect(std::shared_ptr<Connection> self,
-                                                    std::shared_ptr<SseWriter> writer);
+  static boost::asio::awaitable<void> watch_for_disconnect(std::shared_ptr<Connection> self,
+                                                           std::shared_ptr<SseWriter> writer);
+  // The server's stop request reached the strand: close when idle, end an event stream.
+  void on_stop();
   boost::asio::awaitable<void> answer_parse_error(boost::system::error_code ec, unsigned version,
                                                   std::string_view method,
                                                   std::chrono::steady_clock::time_point started);

@@ -1,11 +1,11 @@
 #include "http/server.h"
 
 #include <array>
+#include <map>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -13,6 +13,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "core/cancellable_sleep.h"
 #include "http/connection.h"
 #include "http/connection_budget.h"
 #include "http/http_metrics.h"
@@ -31,7 +32,12 @@ struct Server::Listener {
 };
 
 Server::Server(ServerOptions options, const Router& router, ServerTelemetry telemetry)
-    : options_(std::move(options)), router_(router), telemetry_(telemetry) {}
+    : options_(std::move(options)),
+      router_(router),
+      telemetry_(telemetry),
+      tasks_("http", [logger = telemetry.logger](const std::string& task, const std::string& what) {
+        if (logger != nullptr) logger->error("http task failed", {{"task.name", task}, {"error.message", what}});
+      }) {}
 
 Server::~Server() { shutdown(); }
 
@@ -62,7 +68,9 @@ Status Server::start() {
   }
   bound_port_.store(acceptor.local_endpoint().port());
   work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(ioc_.get_executor());
-  asio::co_spawn(listener_->strand, accept_loop(), asio::detached);
+  // The server joins its tasks in drain() and destroys their frames (ioc_) before its other members.
+  tasks_.spawn(listener_->strand, "http_accept_loop",
+               [this](TaskGroup::Stop) { return accept_loop(); });  // lint: joined-owner
   threads_.reserve(static_cast<std::size_t>(options_.threads));
   for (int i = 0; i < options_.threads; ++i) {
     threads_.emplace_back([this] {
@@ -108,7 +116,14 @@ asio::awaitable<void> Server::accept_loop() {
       if (telemetry_.rejections != nullptr) telemetry_.rejections->count(telemetry::RejectReason::connections_cap);
       if (refusing_.load() < kRefusalSlots) {
         refusing_.fetch_add(1);
-        asio::co_spawn(strand, refuse_connection(std::move(socket)), asio::detached);
+        auto held = std::make_shared<tcp::socket>(std::move(socket));
+        const bool spawned = tasks_.spawn(strand, "http_refusal", [this, held](TaskGroup::Stop) {  // lint: joined-owner
+          return refuse_connection(std::move(*held));
+        });
+        if (!spawned) {
+          refusing_.fetch_sub(1);
+          held->close(ignored);
+        }
       } else {
         socket.close(ignored);
       }
@@ -117,7 +132,9 @@ asio::awaitable<void> Server::accept_loop() {
     open_connections_.fetch_add(1);
     socket.set_option(tcp::no_delay(true), ignored);
     auto connection = std::make_shared<Connection>(*this, std::move(socket));
-    asio::co_spawn(strand, connection->run(connection), asio::detached);
+    // Refused once the drain began: the connection is closed with no request read.
+    tasks_.spawn(strand, "http_connection",
+                 [connection](TaskGroup::Stop stop) { return connection->run(connection, std::move(stop)); });
   }
 }
 
@@ -155,20 +172,22 @@ asio::awaitable<void> Server::refuse_connection(tcp::socket socket) {
   stream.socket().close(ec);
 }
 
+bool Server::spawn(const asio::any_io_executor& ex, std::string name, TaskGroup::Factory make_task) {
+  return tasks_.spawn(ex, std::move(name), std::move(make_task));
+}
+
+TaskGroup::Report Server::tasks() const { return TaskGroup::Report{tasks_.name(), tasks_.spawned(), outlived_}; }
+
 std::uint64_t Server::register_connection(const std::shared_ptr<Connection>& c) {
   std::lock_guard lock(conn_mu_);
   const std::uint64_t id = next_connection_id_++;
   connections_.emplace(id, c);
-  if (stopping_.load()) c->stop();
   return id;
 }
 
 void Server::unregister_connection(std::uint64_t id) {
-  {
-    std::lock_guard lock(conn_mu_);
-    connections_.erase(id);
-  }
-  conn_cv_.notify_all();
+  std::lock_guard lock(conn_mu_);
+  connections_.erase(id);
 }
 
 std::size_t Server::live_connections() {
@@ -176,9 +195,18 @@ std::size_t Server::live_connections() {
   return connections_.size();
 }
 
-bool Server::wait_for_connections(std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock lock(conn_mu_);
-  return conn_cv_.wait_until(lock, deadline, [this] { return connections_.empty(); });
+std::vector<std::string> Server::join_tasks(std::chrono::steady_clock::duration timeout, const char* stage) {
+  std::vector<std::string> left = tasks_.wait_for(timeout);
+  if (!left.empty() && telemetry_.logger != nullptr) {
+    std::map<std::string, std::int64_t> by_name;
+    for (const auto& name : left) ++by_name[name];
+    std::string names;
+    for (const auto& [name, n] : by_name) names += (names.empty() ? "" : ", ") + name + " x" + std::to_string(n);
+    telemetry_.logger->warn("http tasks outlived the shutdown wait",
+                            {{"shutdown.stage", stage}, {"tasks.outlived", static_cast<std::int64_t>(left.size())},
+                             {"tasks.names", names}});
+  }
+  return left;
 }
 
 void Server::drain() {
@@ -189,22 +217,18 @@ void Server::drain() {
     boost::system::error_code ignored;
     listener_->acceptor.close(ignored);
   });
-  std::vector<std::shared_ptr<Connection>> live;
-  {
-    std::lock_guard lock(conn_mu_);
-    for (auto& [id, weak] : connections_) {
-      if (auto c = weak.lock()) live.push_back(std::move(c));
-    }
-  }
-  for (auto& c : live) c->stop();
-  live.clear();
-  const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_grace;
-  if (wait_for_connections(deadline)) return;
+  // Connections: idle ones close, busy ones finish their request, event streams end (Connection::run's
+  // stop callback). Requests waiting in a timer (throttle, FloodWait) are refused at once with 503 and
+  // Retry-After: they never reached Telegram, and their waits may be longer than the grace period.
+  tasks_.request_stop("shutdown");
+  cancel_sleeps(ioc_);
+  if (tasks_.wait_for(options_.shutdown_grace).empty()) return;
   const std::size_t left = live_connections();
   if (telemetry_.logger != nullptr) {
     telemetry_.logger->warn("http shutdown grace expired; closing connections",
                             {{"connections", static_cast<std::int64_t>(left)}});
   }
+  std::vector<std::shared_ptr<Connection>> live;
   {
     std::lock_guard lock(conn_mu_);
     for (auto& [id, weak] : connections_) {
@@ -213,13 +237,16 @@ void Server::drain() {
   }
   for (auto& c : live) c->force_close();
   live.clear();
-  wait_for_connections(std::chrono::steady_clock::now() + std::chrono::seconds(1));
+  outlived_ = join_tasks(std::chrono::seconds(1), "http drain");
 }
 
 void Server::stop() {
   if (!started_ || stopped_) return;
   drain();
   stopped_ = true;
+  // Tasks that outlived the drain may have ended since (the areas stopped meanwhile): the report says
+  // which are still running when the threads go.
+  if (!outlived_.empty()) outlived_ = join_tasks(std::chrono::milliseconds(100), "http stop");
   work_.reset();
   ioc_.stop();
   for (auto& t : threads_) {

@@ -16,11 +16,20 @@
 // tgpulse_rejected_total{reason="connections_cap"}. An accept that fails (EMFILE, ENFILE, ...) is
 // retried after a pause, logged at most every 10 s: the loop never spins and never ends on it.
 //
-// Shutdown: stop accepting, close idle connections, let in-flight requests finish (their responses carry
-// Connection: close), end event streams, and after `shutdown_grace` close whatever is left.
+// Shutdown: stop accepting, close idle connections, refuse requests waiting in a timer (throttle,
+// FloodWait: 503 with Retry-After, via cancel_sleeps), let in-flight requests finish (their responses
+// carry Connection: close), end event streams, and after `shutdown_grace` cancel and close whatever is
+// left, then wait one more second.
+//
+// Tasks: every coroutine the server starts — the accept loop, each connection (with the handlers it
+// runs), each 503 refusal, each event stream's disconnect watcher — belongs to the server's TaskGroup
+// "http"; drain() asks them to stop and joins them, and names (in the log and in tasks()) those that
+// outlived the wait. They run on strands of io_context(); handlers may await other executors (the
+// session layer's), which must outlive the server's threads (Application stops them in that order).
 //
 // Thread-safety: start() and shutdown() are called from one controlling thread (not from a handler);
-// port(), url(), stopping() and io_context() are thread-safe. The Router must not change after start().
+// port(), url(), stopping(), io_context() and spawn() are thread-safe. The Router must not change after
+// start().
 #pragma once
 
 #include <utility>  // before Boost.Asio: 1.74's awaitable.hpp uses std::exchange without it
@@ -42,6 +51,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/task_group.h"
 #include "http/router.h"
 #include "http/sse_writer.h"
 
@@ -103,6 +113,11 @@ class Server {
   void stop();
   void shutdown() { drain(); stop(); }
 
+  // Starts a coroutine owned by the server's task group (used by Connection); false once draining.
+  bool spawn(const boost::asio::any_io_executor& ex, std::string name, TaskGroup::Factory make_task);
+  // What the drain left: the tasks started and the names of those that outlived it (after stop()).
+  TaskGroup::Report tasks() const;
+
   // Connection bookkeeping (used by Connection).
   std::uint64_t register_connection(const std::shared_ptr<Connection>& c);
   void unregister_connection(std::uint64_t id);
@@ -121,7 +136,8 @@ class Server {
   // Answers one connection over the cap with 503 and closes it (bounded in time).
   boost::asio::awaitable<void> refuse_connection(boost::asio::ip::tcp::socket socket);
   std::size_t live_connections();
-  bool wait_for_connections(std::chrono::steady_clock::time_point deadline);
+  // Joins the task group within `timeout`; logs the names of the tasks that outlive it.
+  std::vector<std::string> join_tasks(std::chrono::steady_clock::duration timeout, const char* stage);
 
   ServerOptions options_;
   const Router& router_;
@@ -134,7 +150,6 @@ class Server {
   bool stopped_ = false;
 
   std::mutex conn_mu_;
-  std::condition_variable conn_cv_;
   std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections_;
   std::uint64_t next_connection_id_ = 1;
 
@@ -143,6 +158,9 @@ class Server {
   std::chrono::steady_clock::time_point last_accept_error_log_{};  // accept loop only
   std::uint64_t accept_errors_unlogged_ = 0;                       // accept loop only
 
+  std::vector<std::string> outlived_;  // after drain(): tasks that did not end in time
+
+  TaskGroup tasks_;  // accept loop, connections, refusals, disconnect watchers
   std::vector<std::thread> threads_;
   // Declared last: destroyed first, so pending coroutine frames die while the members they use live.
   boost::asio::io_context ioc_;

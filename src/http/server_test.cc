@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
@@ -20,7 +21,9 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <utility>
 
+#include "core/cancellable_sleep.h"
 #include "http/sse_writer.h"
 #include "telemetry/logger.h"
 #include "telemetry/metrics.h"
@@ -46,6 +49,10 @@ class Client {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ADD_FAILURE() << "connect failed";
   }
+  Client(Client&& other) noexcept
+      : fd_(std::exchange(other.fd_, -1)), buffer_(std::move(other.buffer_)), closed_(other.closed_) {}
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
   ~Client() { close(); }
   void close() {
     if (fd_ >= 0) ::close(fd_);
@@ -108,6 +115,22 @@ class ServerTest : public ::testing::Test {
     return out;
   }
   static std::string get(const std::string& path) { return "GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
+  // Starts the server with `grace` and sends GET `path` on a new connection.
+  Client start_with_request(std::chrono::milliseconds grace, const std::string& path) {
+    ServerOptions o;
+    o.shutdown_grace = grace;
+    start(o);
+    Client c(server_->port());
+    c.send(get(path));
+    return c;
+  }
+  // Polls a condition the test cannot be told about (the server's own state) for up to 10 s.
+  template <typename Pred>
+  static bool eventually(Pred pred) {
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (!pred() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    return pred();
+  }
 
   Router router_;
   telemetry::Registry registry_;
@@ -266,6 +289,62 @@ TEST_F(ServerTest, DrainFinishesInFlightRequestsAndEndsEventStreams) {
   EXPECT_TRUE(idle.closed());
   EXPECT_LT(took, 3s) << "drain waited for the grace period instead of the work";
   EXPECT_GE(took, 200ms) << "drain did not wait for the in-flight request";
+}
+
+TEST_F(ServerTest, DrainAnswersARequestWaitingInACancellableSleepWithARetryable503) {
+  // The shape of an invoke waiting in the throttle: its wait may be far longer than the grace period.
+  router_.add(verb::get, "/queued", [](Request&) -> asio::awaitable<Response> {
+    const bool slept = co_await cancellable_sleep(1h);
+    if (slept) co_return Response::json(status::ok, {{"done", true}});
+    Error e(Errc::unavailable, "shutting down");
+    e.retry_after_s = 1;
+    co_return Response::from_error(e);
+  });
+  Client queued = start_with_request(30s, "/queued");
+  // Handshake: the handler's wait is registered.
+  ASSERT_TRUE(eventually([this] { return pending_sleeps(server_->io_context()) == 1; }));
+
+  const auto t0 = std::chrono::steady_clock::now();
+  server_->drain();
+  const auto took = std::chrono::steady_clock::now() - t0;
+
+  const std::string reply = queued.read_to_close();
+  EXPECT_EQ(reply.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u) << reply;
+  EXPECT_NE(reply.find("Retry-After: 1\r\n"), std::string::npos) << reply;
+  EXPECT_LT(took, 5s) << "the drain waited for the sleep instead of ending it";
+  const TaskGroup::Report report = server_->tasks();
+  EXPECT_TRUE(report.outlived.empty());
+  EXPECT_GE(report.spawned, 2u);  // the accept loop and the connection
+}
+
+TEST_F(ServerTest, AHandlerThatIgnoresTheStopIsCancelledAfterTheGraceAndNamedIfItLingers) {
+  // A handler awaiting a plain timer nobody cancels: the grace runs out, the connection is
+  // force-closed, and the task that outlives the last second is named in the log and the report.
+  auto reached = std::make_shared<std::atomic<bool>>(false);
+  router_.add(verb::get, "/stuck", [reached](Request& req) -> asio::awaitable<Response> {
+    asio::steady_timer t(req.executor, 1h);
+    reached->store(true);
+    boost::system::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_return Response::json(status::ok, {{"done", true}});
+  });
+  Client stuck = start_with_request(200ms, "/stuck");
+  ASSERT_TRUE(eventually([reached] { return reached->load(); }));
+
+  server_->drain();
+  const TaskGroup::Report report = server_->tasks();
+  ASSERT_EQ(report.outlived.size(), 1u);
+  EXPECT_EQ(report.outlived[0], "http_connection");
+  bool logged = false;
+  for (const auto& line : log_lines()) {
+    if (line.value("message", "") == "http tasks outlived the shutdown wait") {
+      logged = line.value("tasks.names", "").find("http_connection") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(logged);
+  // The client was not left hanging on an open socket: the forced close reached it.
+  stuck.read_to_close(2s);
+  EXPECT_TRUE(stuck.closed());
 }
 
 TEST_F(ServerTest, RequestsAreCountedByRoutePattern) {

@@ -1,7 +1,5 @@
 #include "loadgen/load_generator.h"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -9,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/task_group.h"
 #include "loadgen/metrics_snapshot.h"
 #include "loadgen/rate_pacer.h"
 
@@ -79,7 +78,7 @@ asio::awaitable<Status> LoadGenerator::create_tenant(int index) {
   co_return Status{};
 }
 
-asio::awaitable<Status> LoadGenerator::log_in(const std::string& tenant, const std::string& token) {
+asio::awaitable<Status> LoadGenerator::log_in(std::string tenant, std::string token) {
   // Calls are named locals, never temporaries inside a co_await expression: GCC 12 destroys such a
   // temporary twice.
   HttpCall create{"POST", "/v1/qr-logins", "{}", token, {}};
@@ -124,22 +123,23 @@ asio::awaitable<Status> LoadGenerator::set_up() {
   for (int t = 0; t < options_.tenants; ++t) {
     if (Status s = co_await create_tenant(t); !s) co_return s;
   }
-  // All logins at once: each waits mostly for the engine and the simulated phone.
+  // All logins at once: each waits mostly for the engine and the simulated phone. Each is bounded by
+  // login_timeout; the group is joined before this frame (holding first_error) goes.
   auto executor = co_await asio::this_coro::executor;
-  int pending = 0;
-  Status first_error;
+  auto first_error = std::make_shared<Status>();
+  TaskGroup logins("load_logins");
   for (const auto& [tenant, token] : tenants_) {
     for (int m = 0; m < options_.sessions_per_tenant; ++m) {
-      ++pending;
-      asio::co_spawn(executor, [this, &pending, &first_error, tenant = tenant, token = token]() -> asio::awaitable<void> {
+      logins.spawn(executor, "log_in", [this, first_error, tenant = tenant, token = token](TaskGroup::Stop) -> asio::awaitable<void> {  // lint: joined-owner
         Status s = co_await log_in(tenant, token);
-        if (!s && first_error.ok()) first_error = s;
-        --pending;
-      }, asio::detached);
+        if (!s && first_error->ok()) *first_error = s;
+      });
     }
   }
-  while (pending > 0) co_await sleep_for(milliseconds(20));
-  co_return first_error;
+  const auto bound = options_.login_timeout + 2 * kHttpTimeout;
+  std::vector<std::string> left = co_await logins.join(bound);
+  if (!left.empty()) co_return Error(Errc::timeout, std::to_string(left.size()) + " QR logins did not finish");
+  co_return *first_error;
 }
 
 asio::awaitable<std::optional<std::string>> LoadGenerator::scrape() {
@@ -150,7 +150,7 @@ asio::awaitable<std::optional<std::string>> LoadGenerator::scrape() {
   co_return std::move(r->body);
 }
 
-asio::awaitable<void> LoadGenerator::send_one(const LoadSession& session, const MixEntry& entry) {
+asio::awaitable<void> LoadGenerator::send_one(LoadSession session, MixEntry entry) {
   Counts& counts = counts_;
   const std::string target = fmt::format("/v1/sessions/{}/invoke?deadline_ms={}&flood={}", session.session_id,
                                          options_.deadline.count(), options_.flood);
@@ -189,6 +189,7 @@ asio::awaitable<Result<LoadReport>> LoadGenerator::run() {
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
   const auto start = SteadyClock::now();
   const RatePacer pacer(options_.rate, start, options_.count, options_.duration);
+  TaskGroup senders("load_senders");
   auto next_progress = start + std::chrono::seconds(1);
   auto print_progress = [&](bool final_line) {
     if (progress_ == nullptr || !options_.progress) return;
@@ -205,7 +206,11 @@ asio::awaitable<Result<LoadReport>> LoadGenerator::run() {
     if (due > SteadyClock::now()) co_await sleep_until(due);
     ++counts.sent;  // counted here, not in send_one: the spawned coroutine starts later
     ++counts.in_flight;
-    asio::co_spawn(executor, send_one(sessions_[i % sessions_.size()], mix_.pick(uniform(rng_))), asio::detached);
+    // The generator outlives its senders: the io_context runs until each has its answer or timeout.
+    senders.spawn(executor, "send_one", [this, session = sessions_[i % sessions_.size()],
+                                         entry = mix_.pick(uniform(rng_))](TaskGroup::Stop) {  // lint: joined-owner
+      return send_one(session, entry);
+    });
     if (SteadyClock::now() >= next_progress) {
       print_progress(false);
       next_progress += std::chrono::seconds(1);
@@ -214,7 +219,8 @@ asio::awaitable<Result<LoadReport>> LoadGenerator::run() {
   // The last answers: each is bounded by its deadline plus the HTTP timeout.
   const auto give_up = SteadyClock::now() + options_.deadline + kHttpTimeout;
   while (counts.in_flight > 0 && SteadyClock::now() < give_up) {
-    co_await sleep_for(milliseconds(10));
+    const auto wait = std::min<SteadyClock::duration>(next_progress - SteadyClock::now(), give_up - SteadyClock::now());
+    (void)co_await senders.join(std::max<SteadyClock::duration>(wait, milliseconds(1)));
     if (SteadyClock::now() >= next_progress) {
       print_progress(false);
       next_progress += std::chrono::seconds(1);

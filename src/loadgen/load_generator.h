@@ -80,8 +80,9 @@ class LoadGenerator {
     std::uint64_t in_flight = 0;
   };
   boost::asio::awaitable<Status> create_tenant(int index);
-  boost::asio::awaitable<Status> log_in(const std::string& tenant_id, const std::string& token);
-  boost::asio::awaitable<void> send_one(const LoadSession& session, const MixEntry& entry);
+  // Coroutine parameters by value (docs/architecture.md): a reference would outlive nothing.
+  boost::asio::awaitable<Status> log_in(std::string tenant_id, std::string token);
+  boost::asio::awaitable<void> send_one(LoadSession session, MixEntry entry);
   boost::asio::awaitable<std::optional<std::string>> scrape();
   std::string tenant_id(int index) const;
 

@@ -1,8 +1,7 @@
+#include "core/task_group.h"
 #include "loadgen/run_load.h"
 
 #include <CLI/CLI.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <cstdlib>
 #include <fstream>
@@ -107,7 +106,9 @@ int run_load(int argc, char** argv) {
   BeastHttpTransport control_transport(io.get_executor(), *control_url, 16);
   LoadGenerator gen(o, std::move(*mix), service, &control_transport, &std::cerr);
   int exit_code = 1;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+  // One task; io.run() returns once it (and every sender it started) has ended.
+  TaskGroup tasks("load");
+  tasks.spawn(io.get_executor(), "load_run", [&](TaskGroup::Stop) -> asio::awaitable<void> {
     std::cerr << "load: logging in " << o.tenants * o.sessions_per_tenant << " sessions\n";
     if (Status s = co_await gen.set_up(); !s) {
       std::cerr << "load: set-up failed: " << s.error().to_string() << "\n";
@@ -128,7 +129,7 @@ int run_load(int argc, char** argv) {
       }
     }
     exit_code = 0;
-  }, asio::detached);
+  });
   io.run();
   return exit_code;
 }

@@ -50,7 +50,7 @@ asio::awaitable<Result<json>> send_with_flood_policy(std::shared_ptr<Session> se
     if (!d.retry) {
       co_return Error::flood(d.seconds, "FloodWait on " + method + ": retry after " + std::to_string(d.seconds) + " s");
     }
-    if (!co_await throttle::async_sleep(d.wait)) co_return Error(Errc::cancelled, "flood wait cancelled");
+    if (!co_await throttle::async_sleep(d.wait)) co_return throttle::wait_cancelled("flood wait");
   }
 }
 

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 
 #include "session/flood_policy_send.h"
 #include "telemetry/flood_wait_reporter.h"
@@ -107,8 +105,8 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
       finish(Ending::failed, "engine: " + client.error().message);
     } else {
       session.set_client(std::move(*client));
-      Result<json> answer =
-          co_await session.client()->send(tdlib_parameters(o, record), o.engine_request_timeout);
+      json parameters = tdlib_parameters(o, record);
+      Result<json> answer = co_await session.client()->send(std::move(parameters), o.engine_request_timeout);
       if (!answer) {
         connect.set_status(telemetry::SpanStatus::error, answer.error().message);
         finish(Ending::failed, "engine: " + answer.error().message);
@@ -127,7 +125,11 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
     FloodPolicyCall call =
         FloodPolicyCall::make(services_, session, std::string(telemetry::floodwait_operation::kQrLogin), deadline);
     call.trace = generate.context();
-    asio::co_spawn(session.strand(), request_qr(session.shared_from_this(), std::move(call)), asio::detached);
+    // Ends with its answer, its deadline or the engine's stop; the manager's stop() joins it.
+    tasks_.spawn(session.strand(), "qr_request",
+                 [owner = session.shared_from_this(), call = std::move(call)](TaskGroup::Stop) {
+                   return request_qr(owner, call);
+                 });
   }
 
   bool had_link = false;

@@ -30,6 +30,7 @@
 #include <utility>  // boost/asio/awaitable.hpp uses std::exchange without including it
 #include <boost/asio/awaitable.hpp>
 
+#include "core/task_group.h"
 #include "session/flood_policy_send.h"
 #include "session/session.h"
 #include "store/store_records.h"
@@ -52,7 +53,8 @@ class QrLoginFlow {
     std::optional<SessionSignal> cleanup_request;
   };
 
-  explicit QrLoginFlow(const SessionServices& services) : services_(services) {}
+  // `tasks` owns the coroutine that requests the QR code next to the flow (the manager's group).
+  QrLoginFlow(const SessionServices& services, TaskGroup& tasks) : services_(services), tasks_(tasks) {}
 
   // The TDLib parameters of a session's client (also used to bring an authorized session back up).
   static nlohmann::json tdlib_parameters(const SessionOptions& options, const store::SessionRecord& record);
@@ -71,6 +73,7 @@ class QrLoginFlow {
 
  private:
   const SessionServices& services_;
+  TaskGroup& tasks_;
 };
 
 }  // namespace tgpulse::session

@@ -110,8 +110,9 @@ asio::awaitable<void> send_on_strand(std::shared_ptr<Session> self, nlohmann::js
 
 asio::awaitable<Result<nlohmann::json>> Session::send(nlohmann::json request, std::chrono::milliseconds timeout) {
   auto out = std::make_shared<std::optional<Result<nlohmann::json>>>();
-  co_await asio::co_spawn(strand_, send_on_strand(shared_from_this(), std::move(request), timeout, out),
-                          asio::use_awaitable);
+  // Named first: no temporary (the shared_ptr, the awaitable) inside the co_await expression.
+  asio::awaitable<void> job = send_on_strand(shared_from_this(), std::move(request), timeout, out);
+  co_await asio::co_spawn(strand_, std::move(job), asio::use_awaitable);
   if (!out->has_value()) co_return Error(Errc::internal, "the session send did not complete");
   co_return std::move(**out);
 }

@@ -1,16 +1,18 @@
 #include "session/session_manager.h"
 
+#include <map>
 #include <optional>
 
 #include <filesystem>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/query.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "core/cancellable_sleep.h"
 #include "session/qr_login_flow.h"
 #include "store/tenant_tokens.h"
 #include "telemetry/flood_wait_reporter.h"
@@ -35,11 +37,13 @@ bool refuse_stale_qr_cancel(SessionSignal& s, SessionStatus status) {
   return true;
 }
 
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  t.expires_after(d);
-  boost::system::error_code ec;
-  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+// "qr_request x2, session_run x1": the names of tasks that outlived a wait, counted, for one log field.
+std::string count_names(const std::vector<std::string>& names) {
+  std::map<std::string, int> by_name;
+  for (const auto& n : names) ++by_name[n];
+  std::string out;
+  for (const auto& [n, count] : by_name) out += (out.empty() ? "" : ", ") + n + " x" + std::to_string(count);
+  return out;
 }
 
 }  // namespace
@@ -51,7 +55,10 @@ SessionManager::SessionManager(asio::any_io_executor executor, SessionServices s
       idle_timer_(asio::make_strand(executor)),
       retries_(services_.clock, services_.options.safety.cleanup_retry_initial,
                services_.options.safety.cleanup_retry_max, services_.options.safety.cleanup_stuck_after),
-      retry_timer_(asio::make_strand(executor)) {}
+      retry_timer_(asio::make_strand(executor)),
+      tasks_("sessions", [this](const std::string& task, const std::string& what) {
+        services_.logger.error("Session task failed", {{"task.name", task}, {"error.message", what}});
+      }) {}
 
 SessionManager::~SessionManager() = default;
 
@@ -84,17 +91,20 @@ asio::awaitable<SessionManager::StartReport> SessionManager::start() {
           std::lock_guard lock(mu_);
           sessions_[r.session_id] = session;
         }
-        asio::co_spawn(session->strand(),
-                       run_session(session, r, Mode::restore, Clock::TimePoint::max(), std::nullopt),
-                       asio::detached);
+        // The manager joins its tasks in stop() and outlives them (see the header).
+        tasks_.spawn(session->strand(), "session_run", [this, session, r](TaskGroup::Stop) {  // lint: joined-owner
+          return run_session(session, r, Mode::restore, Clock::TimePoint::max(), std::nullopt);
+        });
         ++report.restored;
       }
     }
   }
   if (services_.options.idle_ttl.count() > 0) {
-    asio::co_spawn(idle_timer_.get_executor(), idle_loop(), asio::detached);
+    tasks_.spawn(idle_timer_.get_executor(), "idle_loop",
+                 [this](TaskGroup::Stop) { return idle_loop(); });  // lint: joined-owner
   }
-  asio::co_spawn(retry_timer_.get_executor(), retry_loop(), asio::detached);
+  tasks_.spawn(retry_timer_.get_executor(), "cleanup_retry_loop",
+               [this](TaskGroup::Stop) { return retry_loop(); });  // lint: joined-owner
   services_.logger.info("Sessions started",
                         {{"sessions.restored", report.restored},
                          {"sessions.interrupted_logins", report.interrupted_logins},
@@ -105,15 +115,19 @@ asio::awaitable<SessionManager::StartReport> SessionManager::start() {
   co_return report;
 }
 
-asio::awaitable<void> SessionManager::stop() {
+asio::awaitable<std::vector<std::string>> SessionManager::stop() {
   std::vector<std::shared_ptr<Session>> live;
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
     for (const auto& [id, s] : sessions_) live.push_back(s);
   }
+  tasks_.request_stop("shutdown");
+  // The loops check stopping_ before each wait, on the strand these cancels run on: none is lost.
   asio::post(idle_timer_.get_executor(), [this] { idle_timer_.cancel(); });
   asio::post(retry_timer_.get_executor(), [this] { retry_timer_.cancel(); });
+  // FloodWait sleeps of QR requests and password checks end now instead of holding the shutdown.
+  cancel_sleeps(asio::query(executor_, asio::execution::context));
   for (const auto& s : live) {
     SessionSignal sig;
     sig.kind = SessionSignal::Kind::cancel;
@@ -121,10 +135,14 @@ asio::awaitable<void> SessionManager::stop() {
     s->deliver(std::move(sig));
   }
   const auto bound = services_.options.close_timeout + 2 * services_.options.engine_request_timeout;
-  const auto until = std::chrono::steady_clock::now() + bound;
-  while (live_count() > 0 && std::chrono::steady_clock::now() < until) {
-    co_await sleep_for(std::chrono::milliseconds(20));
+  std::vector<std::string> outlived = co_await tasks_.join(bound);
+  if (!outlived.empty()) {
+    services_.logger.warn("Session tasks outlived the shutdown wait",
+                          {{"tasks.outlived", static_cast<std::int64_t>(outlived.size())},
+                           {"tasks.names", count_names(outlived)},
+                           {"shutdown.wait_ms", static_cast<std::int64_t>(bound.count())}});
   }
+  co_return outlived;
 }
 
 asio::awaitable<Result<SessionManager::Created>> SessionManager::create_qr_login(
@@ -160,15 +178,36 @@ asio::awaitable<Result<SessionManager::Created>> SessionManager::create_qr_login
     std::lock_guard lock(mu_);
     sessions_[record.session_id] = session;
   }
-  asio::co_spawn(session->strand(), run_session(session, record, Mode::login, deadline, parent), asio::detached);
+  // The first-link wait below listens before the login starts, so it misses no event.
+  const asio::any_io_executor here = co_await asio::this_coro::executor;
+  auto wake = std::make_shared<asio::steady_timer>(here, first_link_wait);
+  auto [listener, first_view] = session->subscribe([here, weak = std::weak_ptr<asio::steady_timer>(wake)](const SessionEvent&) {
+    asio::post(here, [weak] {
+      if (auto t = weak.lock()) t->cancel();
+    });
+  });
+  const bool started = tasks_.spawn(session->strand(), "session_run",
+                                    [this, session, record, deadline, parent](TaskGroup::Stop) {  // lint: joined-owner
+                                      return run_session(session, record, Mode::login, deadline, parent);
+                                    });
+  if (!started) {
+    session->unsubscribe(listener);
+    erase(session->id());  // its record stays qr_pending: the next start cleans it as an interrupted login
+    co_return Error(Errc::unavailable, "the service is shutting down");
+  }
 
-  // Wait for the first link (or an outcome) so the answer usually carries the link.
+  // Wait for the first link (or an outcome) so the answer usually carries the link: woken by the
+  // session's events (a listener posting to this coroutine's executor, which runs one handler at a time),
+  // bounded by first_link_wait.
   const auto until = std::chrono::steady_clock::now() + first_link_wait;
-  SessionView v = session->view();
+  SessionView v = std::move(first_view);
   while (v.link.empty() && v.status == SessionStatus::qr_pending && std::chrono::steady_clock::now() < until) {
-    co_await sleep_for(std::chrono::milliseconds(10));
+    wake->expires_at(until);
+    boost::system::error_code ec;
+    co_await wake->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     v = session->view();
   }
+  session->unsubscribe(listener);
   co_return Created{std::move(v), std::move(*login_key)};
 }
 
@@ -223,10 +262,11 @@ FloodPolicyCall SessionManager::password_call(const Session& session,
 
 asio::awaitable<Status> SessionManager::submit_password(std::shared_ptr<Session> session, std::string password,
                                                         std::optional<telemetry::SpanContext> parent) {
-  co_return co_await asio::co_spawn(
-      session->strand(),
-      QrLoginFlow::submit_password(*session, std::move(password), password_call(*session, parent)),
-      asio::use_awaitable);
+  // Named first: no temporary inside the co_await expression (docs/architecture.md, coroutine rules).
+  FloodPolicyCall call = password_call(*session, parent);
+  asio::awaitable<Status> check = QrLoginFlow::submit_password(*session, std::move(password), std::move(call));
+  Status result = co_await asio::co_spawn(session->strand(), std::move(check), asio::use_awaitable);
+  co_return result;
 }
 
 std::string SessionManager::not_a_login_message(SessionStatus status) {
@@ -393,8 +433,8 @@ asio::awaitable<bool> SessionManager::restore(Session& session, const store::Ses
     co_return false;
   }
   session.set_client(std::move(*client));
-  Result<json> answer = co_await session.client()->send(QrLoginFlow::tdlib_parameters(services_.options, record),
-                                                         services_.options.engine_request_timeout);
+  json parameters = QrLoginFlow::tdlib_parameters(services_.options, record);
+  Result<json> answer = co_await session.client()->send(std::move(parameters), services_.options.engine_request_timeout);
   if (!answer) {
     services_.logger.error("Session restore failed",
                            {{"tenant_id", record.tenant_id}, {"session_id", record.session_id},
@@ -433,7 +473,7 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
   bool shutdown = false;
 
   if (mode == Mode::login) {
-    QrLoginFlow flow(services_);
+    QrLoginFlow flow(services_, tasks_);
     QrLoginFlow::Outcome out = co_await flow.run(*session, record, deadline, parent);
     authorized = out.status == SessionStatus::authorized;
     request = std::move(out.cleanup_request);

@@ -12,6 +12,15 @@
 //   for as long as the manager runs.
 //   Tenant isolation: every lookup takes the tenant; another tenant's session is "not found".
 //
+// Tasks: every coroutine the manager starts — each session's lifetime coroutine (on the session's
+// strand), each QR request next to a login, the idle sweeper and the retry loop (each on its own strand
+// of the manager's executor) — belongs to the manager's TaskGroup "sessions". stop() asks them to end,
+// wakes their timers and FloodWait sleeps (cancel_sleeps on the executor's io_context) and joins them
+// within a bound, logging the names of those that outlive it. The manager must outlive its tasks: its
+// owner destroys it only after stop() (and after the executor's thread is joined).
+// Executors: the manager's coroutines run on strands of the manager's executor; they post to no other
+// executor except to answer an awaiting caller on the caller's own executor (cleanup `done`).
+//
 // Thread-safety: thread-safe. The map is guarded by a mutex; a session's state lives on its strand.
 #pragma once
 
@@ -29,6 +38,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "core/task_group.h"
 #include "session/cleanup_retry_queue.h"
 #include "session/flood_policy_send.h"
 #include "session/session.h"
@@ -67,9 +77,12 @@ class SessionManager {
   // Start-up (see above). Completes when the sweep ran and every restore was started.
   boost::asio::awaitable<StartReport> start();
   // Stops the idle sweeper and ends every session's coroutine without cleaning authorized sessions
-  // (they come back on the next start); running QR logins are cancelled and cleaned. Bounded by the
-  // engine timeouts.
-  boost::asio::awaitable<void> stop();
+  // (they come back on the next start); running QR logins are cancelled and cleaned. Joins every task of
+  // the manager within close_timeout + 2 × engine_request_timeout; returns the names of those that
+  // outlived the wait (also logged).
+  boost::asio::awaitable<std::vector<std::string>> stop();
+  // Tasks started so far (the shutdown report: joined = spawned - outlived).
+  std::uint64_t tasks_spawned() const { return tasks_.spawned(); }
 
   // Starts a QR login for `tenant_id` and waits until its first link, its outcome, or `first_link_wait`.
   boost::asio::awaitable<Result<Created>> create_qr_login(std::string tenant_id,
@@ -138,6 +151,8 @@ class SessionManager {
 
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Session>, std::less<>> sessions_;
+  // Last: its destructor asks the tasks to stop while the members they use still exist.
+  TaskGroup tasks_;
 };
 
 }  // namespace tgpulse::session

@@ -470,6 +470,20 @@ TEST_F(SessionManagerTest, ShutdownKeepsAuthorizedSessions) {
   EXPECT_EQ(again.error().code, Errc::unavailable);
 }
 
+TEST_F(SessionManagerTest, StopJoinsEveryTaskOfTheManager) {
+  SessionManager& m = manager();
+  run(m.start());
+  auto authorized = login(m);
+  ASSERT_TRUE(authorize(m, authorized.view.id));
+  auto pending = login(m);  // a QR login in progress: its lifetime coroutine and its QR request run
+  (void)pending;
+  // The retry loop, two session runs and two QR requests at least.
+  EXPECT_GE(m.tasks_spawned(), 5u);
+  const std::vector<std::string> outlived = run(m.stop());
+  EXPECT_TRUE(outlived.empty()) << outlived.size() << " tasks outlived the stop, the first " << outlived.front();
+  EXPECT_EQ(m.live_count(), 0u);
+}
+
 TEST_F(SessionManagerTest, EverySessionThatEndsIsReportedOnceButNotOnShutdown) {
   SessionManager& m = manager();
   std::mutex mu;

@@ -107,7 +107,8 @@ asio::awaitable<void> stream_events(std::shared_ptr<Session> session, bool simul
     }
     wake();
   });
-  bool done = !co_await w.send("state", state_event(view, simulator).dump()) || is_terminal(view.status);
+  std::string first = state_event(view, simulator).dump();
+  bool done = !co_await w.send("state", first) || is_terminal(view.status);
   while (!done && w.open()) {
     std::deque<SessionEvent> batch;
     {
@@ -118,7 +119,8 @@ asio::awaitable<void> stream_events(std::shared_ptr<Session> session, bool simul
       std::string name;
       json data;
       if (!stream_event(e, session->view(), &name, &data)) continue;
-      if (!co_await w.send(name, data.dump())) {
+      std::string payload = data.dump();
+      if (!co_await w.send(name, payload)) {
         done = true;
         break;
       }
@@ -434,7 +436,8 @@ struct SessionRoutes::Impl {
         co_return limit_refusal(*refused);
       }
     }
-    Status st = co_await manager.submit_password(s, it->get<std::string>(), r.span_context);
+    std::string password = it->get<std::string>();
+    Status st = co_await manager.submit_password(s, std::move(password), r.span_context);
     if (!st) {
       if (st.error().code == Errc::invalid_argument) {
         const int left = limits != nullptr ? limits->password_attempts_left(s->id()) : -1;

@@ -50,10 +50,19 @@ void report_stored_keys(store::SqliteSessionStore& store, const SessionService::
 
 }  // namespace
 
+// The session layer's io_context. discard_pending() destroys the handlers still queued — the frames of
+// coroutines that outlived the shutdown wait — at a moment chosen by the owner (after the thread is
+// joined, while the objects those frames name still exist) instead of in the destructor, after the
+// members declared later are gone.
+class SessionIoContext : public asio::io_context {
+ public:
+  void discard_pending() { shutdown(); }
+};
+
 struct SessionService::Impl {
   SessionServiceOptions options;
   Telemetry telemetry;
-  asio::io_context io;
+  SessionIoContext io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   std::thread thread;
   std::unique_ptr<store::SqliteSessionStore> store;
@@ -69,6 +78,7 @@ struct SessionService::Impl {
   std::unique_ptr<SessionRoutes> routes;
   std::unique_ptr<StorageProbe> probe;
   bool stopped = false;
+  TaskGroup::Report tasks;
 
   Impl(SessionServiceOptions o, Telemetry t) : options(std::move(o)), telemetry(t) {}
 };
@@ -154,7 +164,12 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
     limits->session_ended(id);
   });
   auto started = asio::co_spawn(m.io, m.manager->start(), asio::use_future);
-  started.wait();
+  try {
+    (void)started.get();
+  } catch (const std::exception& e) {
+    telemetry.logger.error("Session manager failed to start", {{"error.message", e.what()}});
+    return Error(Errc::internal, std::string("session manager start: ") + e.what());
+  }
   // Sessions brought back up count against their tenant's caps (over the cap if need be: they exist).
   // Attach first, then look: one that is already gone was (or will be) released by the removal hook.
   if (Result<std::vector<store::SessionRecord>> all = m.store->list_all_sessions()) {
@@ -238,12 +253,25 @@ void SessionService::stop() {
   if (m.probe) m.probe->stop();
   if (m.manager && m.thread.joinable()) {
     auto stopped = asio::co_spawn(m.io, m.manager->stop(), asio::use_future);
-    stopped.wait();
+    try {
+      m.tasks.outlived = stopped.get();
+    } catch (const std::exception& e) {  // reported once; the shutdown goes on
+      m.telemetry.logger.error("Session manager stop failed", {{"error.message", e.what()}});
+    }
+  }
+  if (m.manager) {
+    m.tasks.group = "sessions";
+    m.tasks.spawned = m.manager->tasks_spawned();
   }
   if (m.engine) m.engine->stop();
   m.work.reset();
   m.io.stop();
   if (m.thread.joinable()) m.thread.join();
+  // Nothing runs the io_context any more: what is still queued belongs to tasks that outlived the wait.
+  // Destroy it now, while the manager, engine and store it names exist.
+  m.io.discard_pending();
 }
+
+TaskGroup::Report SessionService::tasks() const { return impl_ ? impl_->tasks : TaskGroup::Report{}; }
 
 }  // namespace tgpulse::session

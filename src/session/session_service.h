@@ -8,8 +8,12 @@
 //             missing key) → the store accounts for the session directories (else refused, nothing touched)
 //             → engine → manager.start() (sweep, quarantine, restore, retry loop) → invoke pipeline
 //             → storage probe thread → routes
-//   stop():   storage probe → manager.stop() (authorized sessions stay for the next start) → engine →
-//             io thread
+//   stop():   storage probe → manager.stop() (authorized sessions stay for the next start; every session
+//             task joined within a bound) → engine → io thread → the frames of tasks that outlived
+//             the wait are destroyed (the io_context's pending handlers) while the store, engine and
+//             manager still exist. The io_context itself lives until this service is destroyed, which
+//             the Application does after the HTTP server's threads are joined: HTTP handlers await
+//             into it (cleanups, password checks, engine calls).
 //
 // Readiness checks it registers (add_readiness): "store" (the last background store probe), "engine"
 // (the TDLib receive loop turned within the last 5 s), "data_dir" (writable, free space above
@@ -24,6 +28,7 @@
 #include <string>
 
 #include "core/result.h"
+#include "core/task_group.h"
 #include "http/readiness_checks.h"
 #include "http/router.h"
 #include "session/session_options.h"
@@ -83,8 +88,11 @@ class SessionService {
   // Registers "store", "engine", "data_dir" and "cleanup" (see above). Each check only reads state
   // kept by the probes: quick and non-blocking. The checks must not outlive this service.
   void add_readiness(http::ReadinessChecks& readiness);
-  // Ends the sessions' coroutines (bounded), stops the engine and the io thread. Idempotent.
+  // Ends the sessions' coroutines (joined within a bound), stops the engine and the io thread, then
+  // destroys what outlived the wait while everything it names still exists. Idempotent.
   void stop();
+  // After stop(): the session manager's tasks, started and outlived.
+  TaskGroup::Report tasks() const;
 
  private:
   struct Impl;

@@ -39,7 +39,9 @@ asio::awaitable<Result<json>> TdClient::send(json request, std::chrono::millisec
     auto result = co_await send_on_strand(std::move(request), timeout);
     co_return std::move(*result);
   }
-  auto result = co_await asio::co_spawn(strand_, send_on_strand(std::move(request), timeout), asio::use_awaitable);
+  // Named first: no temporary awaitable inside the co_await expression (docs/architecture.md).
+  asio::awaitable<std::optional<Result<json>>> job = send_on_strand(std::move(request), timeout);
+  auto result = co_await asio::co_spawn(strand_, std::move(job), asio::use_awaitable);
   co_return std::move(*result);
 }
 

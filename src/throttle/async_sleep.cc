@@ -1,20 +1,20 @@
 #include "throttle/async_sleep.h"
 
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <string>
+
+#include "core/cancellable_sleep.h"
 
 namespace tgpulse::throttle {
 
-namespace asio = boost::asio;
+boost::asio::awaitable<bool> async_sleep(Clock::Duration duration) {
+  const bool slept = co_await cancellable_sleep(duration);
+  co_return slept;
+}
 
-asio::awaitable<bool> async_sleep(Clock::Duration duration) {
-  if (duration <= Clock::Duration::zero()) co_return true;
-  asio::steady_timer timer(co_await asio::this_coro::executor, duration);
-  boost::system::error_code ec;
-  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  co_return !ec;
+Error wait_cancelled(std::string_view what) {
+  Error e(Errc::unavailable, std::string(what) + " cancelled: the service is shutting down; retry");
+  e.retry_after_s = 1;
+  return e;
 }
 
 }  // namespace tgpulse::throttle

@@ -46,7 +46,7 @@ asio::awaitable<Result<nlohmann::json>> InvokePipeline::invoke(InvokeCall call, 
       span.add_event("flood_ledger", {{"telethon.floodwait_remaining_seconds", to_seconds(remaining)},
                                       {"action", std::string(wait ? "wait" : "fail_fast")}});
       if (!wait) co_return flood_error(method, retry_after_seconds(remaining));
-      if (!co_await async_sleep(remaining)) co_return Error(Errc::cancelled, "flood wait cancelled");
+      if (!co_await async_sleep(remaining)) co_return wait_cancelled("flood wait");
       continue;
     }
 
@@ -75,7 +75,7 @@ asio::awaitable<Result<nlohmann::json>> InvokePipeline::invoke(InvokeCall call, 
     reporter_.report(report, &span);
     if (!d.retry) co_return flood_error(method, d.seconds);
 
-    if (!co_await async_sleep(d.wait)) co_return Error(Errc::cancelled, "flood wait cancelled");
+    if (!co_await async_sleep(d.wait)) co_return wait_cancelled("flood wait");
     ++retries;
   }
 }

@@ -91,7 +91,7 @@ asio::awaitable<Status> Throttle::acquire(std::string session_id, std::string me
   }
   if (grant.delay > Clock::Duration::zero()) {
     count_hit(method);
-    if (!co_await async_sleep(grant.delay)) co_return Status(Errc::cancelled, "throttle wait cancelled");
+    if (!co_await async_sleep(grant.delay)) co_return Status(wait_cancelled("throttle wait"));
   }
   metrics_.throttling_delay.observe(std::chrono::duration<double>(grant.delay).count());
   co_return Status{};
