@@ -4,6 +4,7 @@
 #include <ctime>
 #include <filesystem>
 
+#include "core/blocking_pool.h"
 #include "http/connection_budget.h"
 #include "http/server.h"
 #include "session/session_service.h"
@@ -25,6 +26,26 @@ sigset_t termination_signals() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   return set;
+}
+
+// tgpulse_blocking_pool_queue_depth / _rejected_total{pool}, mirrored from the pool at each scrape. The
+// registry outlives the pool's users: both HTTP listeners (the only scrapers) stop before it goes.
+void register_pool_metrics(telemetry::Registry& registry, const BlockingPool& pool) {
+  const std::string name = pool.options().name;
+  auto& depth = registry
+                    .gauge("tgpulse_blocking_pool_queue_depth",
+                           "Jobs admitted to a blocking pool (queued + running), by pool", {"pool"})
+                    .labels({name});
+  auto& rejected = registry
+                       .counter("tgpulse_blocking_pool_rejected_total",
+                                "Jobs a full blocking pool refused (answered 503 with Retry-After), by pool", {"pool"})
+                       .labels({name});
+  registry.add_collect_hook([&pool, &depth, &rejected, seen = std::make_shared<std::uint64_t>(0)] {
+    depth.set(static_cast<double>(pool.admitted()));
+    const std::uint64_t now = pool.rejected();
+    if (now > *seen) rejected.inc(static_cast<double>(now - *seen));
+    *seen = now;
+  });
 }
 
 telemetry::LogLevel level_of(const std::string& name) {
@@ -112,7 +133,12 @@ Status Application::start() {
     so.flood = config_.flood;
     so.invoke_policy = config_.invoke;
     so.limits = config_.limits;
-    auto sessions = session::SessionService::start(std::move(so), {*registry_, *metrics_, *logger_, *tracer_, *rejections_});
+    so.store_access = config_.store.access;
+    store_pool_ = std::make_unique<BlockingPool>(
+        BlockingPoolOptions{"store", config_.store.access.pool_threads, config_.store.access.pool_max_queued});
+    register_pool_metrics(*registry_, *store_pool_);
+    auto sessions = session::SessionService::start(std::move(so), {*registry_, *metrics_, *logger_, *tracer_, *rejections_},
+                                                   *store_pool_);
     if (!sessions) return Error(sessions.error().code, "sessions: " + sessions.error().message);
     sessions_ = std::move(*sessions);
   }
@@ -259,6 +285,9 @@ void Application::stop() {
   if (server_) server_->drain();
   // 2. [areas, reverse order: session manager, engine, store — stop here while io threads still run]
   if (sessions_) sessions_->stop();
+  // The store pool after the areas (their last store calls ran) and before the io threads (a finished
+  // job resumes its caller there).
+  if (store_pool_) store_pool_->stop();
   // 3. The io threads.
   if (server_) server_->stop();
   // 4. The admin listener last: probes saw /readyz fail ("shutting down") through the whole drain.

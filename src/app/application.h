@@ -1,12 +1,14 @@
 // Application: the wiring of `tgpulse serve`. It owns every long-lived part and makes their order
 // explicit:
 //
-//   start():  Logger → Registry + TelethonMetrics (+ self-metrics) → Tracer → [areas: store, engine,
+//   start():  Logger → Registry + TelethonMetrics (+ self-metrics) → Tracer → the store pool
+//             (BlockingPool "store": store.pool_threads, store.pool_max_queued) → [areas: store, engine,
 //             session manager — constructed here, after telemetry] → Router (standard routes, then the
 //             areas' routes) → ReadinessChecks → http::Server (listen, threads) → the admin
 //             http::Server when server.admin_listen is set (/healthz, /readyz, /metrics; one thread)
 //   stop():   Server::drain (stop accepting, finish in-flight requests within server.shutdown_grace,
-//             end event streams) → [areas, in reverse order] → Server::stop (io threads) → admin
+//             end event streams) → [areas, in reverse order] → the store pool (finishes admitted
+//             calls) → Server::stop (io threads) → admin
 //             Server (last, so /readyz answers 503 "shutting down" through the drain) →
 //             "Shutdown complete" (tasks started, joined, outlived) → Tracer::shutdown (flush spans) →
 //             Logger::shutdown (flush logs)
@@ -47,6 +49,10 @@ class TelethonMetrics;
 class Tracer;
 class Rejections;
 }  // namespace tgpulse::telemetry
+
+namespace tgpulse {
+class BlockingPool;
+}
 
 namespace tgpulse::http {
 class Server;
@@ -105,6 +111,7 @@ class Application {
   std::unique_ptr<telemetry::Rejections> rejections_;
   std::unique_ptr<telemetry::Tracer> tracer_;
   // [areas: store, engine, session manager — owners go here]
+  std::unique_ptr<BlockingPool> store_pool_;           // store and filesystem calls, off the event loops
   std::unique_ptr<session::SessionService> sessions_;  // store + engine + session manager + their routes
   http::Router router_;
   http::ReadinessChecks readiness_;

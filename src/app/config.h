@@ -15,6 +15,7 @@
 #include "session/function_policy.h"
 #include "session/tenant_limits.h"
 #include "session/session_options.h"
+#include "store/store_access_options.h"
 #include "throttle/throttle_options.h"
 
 namespace tgpulse::app {
@@ -71,6 +72,9 @@ struct StoreConfig {
   // Secret: never printed or logged (its key id, 8 hex chars, is).
   std::string master_key;
   std::string master_key_file;  // a file holding the master key (one line); "" = none
+  // store.pool_threads, store.pool_max_queued, store.token_cache_ttl, store.token_cache_entries,
+  // store.last_used_flush (defaults and meaning: StoreAccessOptions)
+  store::StoreAccessOptions access;
 };
 
 struct QrConfig {

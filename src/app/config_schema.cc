@@ -359,6 +359,25 @@ ConfigSchema::ConfigSchema() {
     k.push_back(std::move(file));
   }
 
+  // How the store is called off the event loops (store::StoreAccessOptions; docs/store.md)
+  k.push_back(int_key("store.pool_threads", "TGPULSE_STORE_POOL_THREADS", "",
+                      "threads running store and filesystem calls off the event loops (1-256)",
+                      [](auto& c) -> auto& { return c.store.access.pool_threads; }, 1, 256));
+  k.push_back(int_key("store.pool_max_queued", "TGPULSE_STORE_POOL_MAX_QUEUED", "",
+                      "store calls admitted at once (queued + running); more answer 503 with Retry-After (1-1000000)",
+                      [](auto& c) -> auto& { return c.store.access.pool_max_queued; }, 1, 1000000));
+  k.push_back(duration_key("store.token_cache_ttl", "TGPULSE_STORE_TOKEN_CACHE_TTL", "",
+                           "how long a resolved tenant token is trusted without asking the store; bounds how long "
+                           "a token deleted elsewhere keeps working; 0 = no cache (0-1h)",
+                           [](auto& c) -> auto& { return c.store.access.token_cache_ttl; }, 0ms, 1h));
+  k.push_back(int_key("store.token_cache_entries", "TGPULSE_STORE_TOKEN_CACHE_ENTRIES", "",
+                      "tenant tokens cached at most, the oldest dropped first; 0 = no cache (0-10000000)",
+                      [](auto& c) -> auto& { return c.store.access.token_cache_entries; }, 0, 10000000));
+  k.push_back(duration_key("store.last_used_flush", "TGPULSE_STORE_LAST_USED_FLUSH", "",
+                           "how often sessions' last_used_at times are written in one batch; a crash loses at most "
+                           "this much of them (100ms-1h)",
+                           [](auto& c) -> auto& { return c.store.access.last_used_flush; }, 100ms, 1h));
+
   // Operator-mistake defences of the data directory (session::DataSafetyOptions; docs/security-sweep.md)
   k.push_back(bool_key("store.accept_empty_store", "TGPULSE_STORE_ACCEPT_EMPTY", "--accept-empty-store",
                        "start on a store without session records although session directories exist: they are "

@@ -21,12 +21,15 @@ bool BlockingPool::admit() noexcept {
   return true;
 }
 
-Error BlockingPool::refusal() const {
+Error BlockingPool::refusal() {
   if (stopped_.load(std::memory_order_acquire)) {
     return Error(Errc::unavailable, "the " + options_.name + " pool is stopped");
   }
-  return Error(Errc::unavailable, "the " + options_.name + " pool is full (" + std::to_string(options_.max_queued) +
-                                      " jobs admitted); retry later");
+  rejected_.fetch_add(1, std::memory_order_relaxed);
+  Error full(Errc::unavailable, "the " + options_.name + " pool is full (" + std::to_string(options_.max_queued) +
+                                    " jobs admitted); retry later");
+  full.retry_after_s = 1;  // a job takes milliseconds: the queue has moved on by then
+  return full;
 }
 
 }  // namespace tgpulse

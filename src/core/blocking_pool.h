@@ -9,8 +9,8 @@
 // The job runs on a pool thread; the coroutine resumes on its own executor with the job's value.
 //
 // Bounded: `threads` workers and at most `max_queued` jobs admitted (queued or running). Past that, run()
-// answers Errc::unavailable at once, naming the pool, instead of queueing without bound; the HTTP layer
-// maps it to 503 with Retry-After. A job must return Result<T> or Status so the refusal has a place to go.
+// answers Errc::unavailable at once, naming the pool, with retry_after_s = 1, instead of queueing without
+// bound; the HTTP layer maps it to 503 with Retry-After: 1. Refusals are counted (rejected()). A job must return Result<T> or Status so the refusal has a place to go.
 // An exception escaping a job is rethrown in the awaiting coroutine.
 //
 // Lifetime: destroy the pool (or call stop()) after the coroutines that await it are joined; stop()
@@ -33,6 +33,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <string>
@@ -62,17 +63,21 @@ class BlockingPool {
   // Finishes the admitted jobs and joins the threads. Idempotent.
   void stop();
 
+  // Jobs admitted now (queued + running): the pool's queue depth.
   std::size_t admitted() const noexcept { return admitted_.load(std::memory_order_relaxed); }
+  // Jobs refused because the pool was full, since construction.
+  std::uint64_t rejected() const noexcept { return rejected_.load(std::memory_order_relaxed); }
   const BlockingPoolOptions& options() const noexcept { return options_; }
 
  private:
   bool admit() noexcept;
   void release() noexcept { admitted_.fetch_sub(1, std::memory_order_acq_rel); }
-  Error refusal() const;
+  Error refusal();
 
   BlockingPoolOptions options_;
   boost::asio::thread_pool pool_;
   std::atomic<std::size_t> admitted_{0};
+  std::atomic<std::uint64_t> rejected_{0};
   std::atomic<bool> stopped_{false};
 };
 

@@ -91,6 +91,8 @@ TEST_F(BlockingPoolTest, PastItsBoundThePoolRefusesAtOnceNamingItself) {
   ASSERT_FALSE(third.ok());
   EXPECT_EQ(third.error().code, Errc::unavailable);
   EXPECT_NE(third.error().message.find("store pool is full"), std::string::npos) << third.error().message;
+  EXPECT_EQ(third.error().retry_after_s, 1);  // the client is told when to come back (503 + Retry-After)
+  EXPECT_EQ(pool.rejected(), 1u);
   gate.count_down();
   for (auto& f : held) {
     ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
@@ -137,6 +139,7 @@ TEST_F(BlockingPoolTest, StopFinishesAdmittedJobsThenRefuses) {
   Status late = await(pool.run([] { return Status(); }));
   ASSERT_FALSE(late.ok());
   EXPECT_NE(late.error().message.find("stopped"), std::string::npos);
+  EXPECT_EQ(pool.rejected(), 0u);  // a stopped pool is not a full one
 }
 
 }  // namespace

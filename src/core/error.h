@@ -37,7 +37,7 @@ struct Error {
   Errc code = Errc::internal;
   std::string message;       // for humans; names what is wrong, never contains secrets
   int td_code = 0;           // TDLib error code when code == engine_error or flood_wait (e.g. 400, 429)
-  int retry_after_s = 0;     // seconds to wait, when code == flood_wait or throttled
+  int retry_after_s = 0;     // seconds to wait, when code == flood_wait, throttled or unavailable (0 = unknown)
 
   Error() = default;
   Error(Errc c, std::string msg) : code(c), message(std::move(msg)) {}

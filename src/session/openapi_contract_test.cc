@@ -27,7 +27,8 @@ const std::set<std::string> kMethods = {"get", "put", "post", "delete", "options
 
 class OpenApiContractTest : public SessionTestFixture {
  protected:
-  OpenApiContractTest() : routes_(manager(), store_, nullptr, nullptr, SessionRoutesOptions{}) {
+  OpenApiContractTest()
+      : routes_(manager(), RouteStore{calls_, tokens_, last_used_}, nullptr, nullptr, SessionRoutesOptions{}) {
     http::add_standard_routes(router_, readiness_, registry_);
     routes_.add_to(router_);
     http::add_openapi_route(router_);
@@ -35,6 +36,10 @@ class OpenApiContractTest : public SessionTestFixture {
   static json document() { return json::parse(http::openapi_document()); }
 
   http::ReadinessChecks readiness_;
+  BlockingPool pool_{{"store", 1, 16}};
+  store::AsyncSessionStore calls_{store_, pool_};
+  store::TenantTokenCache tokens_{store::StoreAccessOptions{}, clock_};
+  store::LastUsedBatcher last_used_{store_, store::StoreAccessOptions{}, nullptr};
   SessionRoutes routes_;
   http::Router router_;
 };

@@ -134,10 +134,15 @@ asio::awaitable<Status> SessionCleanup::run(Session* session, store::SessionReco
     change.to = store::SessionState::cleanup_pending;
     change.cleanup_trigger = trigger_name;
     change.cleanup_logout = logout;
-    failure = advance(record, change);
+    asio::awaitable<Result<store::SessionRecord>> written = write_state(record.session_id, change);
+    Result<store::SessionRecord> stored = co_await std::move(written);
+    failure = adopt(record, std::move(stored));
   }
   if (failure.empty() && record.state == store::SessionState::cleanup_pending) {
-    failure = advance(record, {store::SessionState::cleanup_closing});
+    asio::awaitable<Result<store::SessionRecord>> written =
+        write_state(record.session_id, {store::SessionState::cleanup_closing});
+    Result<store::SessionRecord> stored = co_await std::move(written);
+    failure = adopt(record, std::move(stored));
   }
 
   if (failure.empty() && session && session->client()) {
@@ -189,8 +194,11 @@ asio::awaitable<Status> SessionCleanup::run(Session* session, store::SessionReco
   }
   if (session) session->drop_client();
 
-  // The local data goes even when the engine step failed: the client is gone, nothing uses it.
-  if (Status st = remove_local(record); !st && failure.empty()) failure = st.error().message;
+  // The local data goes even when the engine step failed: the client is gone, nothing uses it. The
+  // store writes and the directory walk run on the blocking pool, off the session's loop.
+  auto remove_job = [this, removed = record]() mutable { return remove_local(removed); };
+  asio::awaitable<Status> removing = blocking_call(services_.blocking, std::move(remove_job));
+  if (Status st = co_await std::move(removing); !st && failure.empty()) failure = st.error().message;
 
   const bool ok = failure.empty();
   report(record, trigger_name, ok, failure, started, span);
@@ -203,11 +211,23 @@ asio::awaitable<Status> SessionCleanup::run(Session* session, store::SessionReco
   co_return outcome;
 }
 
-std::string SessionCleanup::advance(store::SessionRecord& record, const store::SessionStateChange& change) {
-  Result<store::SessionRecord> stored = services_.store.update_state(record.session_id, change);
+asio::awaitable<Result<store::SessionRecord>> SessionCleanup::write_state(std::string session_id,
+                                                                           store::SessionStateChange change) {
+  auto write = [store = &services_.store, id = std::move(session_id), change = std::move(change)] {
+    return store->update_state(id, change);
+  };
+  asio::awaitable<Result<store::SessionRecord>> pending = blocking_call(services_.blocking, std::move(write));
+  co_return co_await std::move(pending);
+}
+
+std::string SessionCleanup::adopt(store::SessionRecord& record, Result<store::SessionRecord> stored) {
   if (!stored) return "store: " + stored.error().message;
   record = std::move(*stored);
   return {};
+}
+
+std::string SessionCleanup::advance(store::SessionRecord& record, const store::SessionStateChange& change) {
+  return adopt(record, services_.store.update_state(record.session_id, change));
 }
 
 Status SessionCleanup::remove_local(store::SessionRecord& record) {

@@ -38,6 +38,7 @@
 
 #include "session/session.h"
 #include "store/store_records.h"
+#include "session/blocking_call.h"
 #include "session/session_services.h"
 #include "telemetry/trace_context.h"
 
@@ -103,6 +104,11 @@ class SessionCleanup {
  private:
   // Writes a state change; returns "" or what failed (and leaves `record` as stored).
   std::string advance(store::SessionRecord& record, const store::SessionStateChange& change);
+  // The store write of advance() on the blocking pool (services_.blocking), for run(); adopt() then
+  // applies its answer to the record.
+  boost::asio::awaitable<Result<store::SessionRecord>> write_state(std::string session_id,
+                                                                   store::SessionStateChange change);
+  static std::string adopt(store::SessionRecord& record, Result<store::SessionRecord> stored);
   // The steps after the engine is closed (or gone): cleanup_removing, directory, record.
   Status remove_local(store::SessionRecord& record);
   void report(const store::SessionRecord& record, const std::string& trigger_name, bool ok, const std::string& error,

@@ -166,7 +166,10 @@ asio::awaitable<Result<SessionManager::Created>> SessionManager::create_qr_login
   record.page_key_hash = store::TenantTokens::hash_token(*login_key);
   record.created_at_ms = unix_ms(created_at);
   record.last_used_at_ms = record.created_at_ms;
-  if (Status st = services_.store.create_session(record); !st) {
+  auto create_job = [store = &services_.store, stored = record] { return store->create_session(stored); };
+  asio::awaitable<Status> creating = blocking_call(services_.blocking, std::move(create_job));
+  if (Status st = co_await std::move(creating); !st) {
+    if (st.error().code == Errc::unavailable) co_return std::move(st).error();  // 503: the store pool is full
     if (st.error().code == Errc::not_found) co_return Error(Errc::not_found, "no such tenant");
     co_return Error(Errc::store_error, "could not store the session: " + st.error().message);
   }
@@ -513,9 +516,9 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
   if (shutdown) {
     session->drop_client();
   } else {
-    if (Result<store::SessionRecord> fresh = services_.store.find_session(record.session_id)) {
-      record = std::move(*fresh);
-    }
+    auto find_job = [store = &services_.store, id = record.session_id] { return store->find_session(id); };
+    asio::awaitable<Result<store::SessionRecord>> finding = blocking_call(services_.blocking, std::move(find_job));
+    if (Result<store::SessionRecord> fresh = co_await std::move(finding)) record = std::move(*fresh);
     const bool logout = request ? request->logout : false;
     if (request) trigger_name = request->trigger;
     const telemetry::SpanContext* cleanup_parent = request && request->parent ? &*request->parent : nullptr;

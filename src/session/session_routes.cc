@@ -238,7 +238,7 @@ asio::awaitable<void> stream_events_leased(std::shared_ptr<Session> session, boo
 
 struct SessionRoutes::Impl {
   SessionManager& manager;
-  store::SessionStore& store;
+  RouteStore store;  // every call awaited on the blocking pool; tokens cached; last_used_at batched
   throttle::InvokePipeline* invoke;
   ScanSimulator* simulator;
   SessionRoutesOptions options;
@@ -257,20 +257,36 @@ struct SessionRoutes::Impl {
            store::TenantTokens::constant_time_equal(token, options.admin_token);
   }
   // The caller's tenant, once its request passed the tenant's request quota (an Errc::throttled error
-  // carrying the refusal otherwise: see unauthorized()).
-  Result<std::string> tenant_of(const Request& r) {
-    std::string_view token = bearer(r);
-    if (token.empty()) return Error(Errc::unauthorized, "a bearer token is required");
-    Result<store::TenantRecord> t = store.find_tenant_by_token(token);
-    if (!t) return Error(Errc::unauthorized, "the token is not valid");
+  // carrying the refusal otherwise: see unauthorized()). Not a coroutine: the token is copied into the
+  // frame of resolve_tenant(), which outlives the request's suspension.
+  asio::awaitable<Result<std::string>> tenant_of(const Request& r) { return resolve_tenant(std::string(bearer(r))); }
+
+  // The token's tenant from the cache (keyed by the token's hash), else from the store on the blocking
+  // pool; unavailable (503 + Retry-After) when the pool is full.
+  asio::awaitable<Result<std::string>> resolve_tenant(std::string token) {
+    if (token.empty()) co_return Error(Errc::unauthorized, "a bearer token is required");
+    std::string hash = store::TenantTokens::hash_token(token);
+    std::optional<std::string> tenant_id = store.tokens.find(hash);
+    if (!tenant_id) {
+      const std::uint64_t generation = store.tokens.generation();
+      asio::awaitable<Result<store::TenantRecord>> lookup = store.calls.find_tenant_by_token(std::move(token));
+      Result<store::TenantRecord> t = co_await std::move(lookup);
+      if (!t) {
+        if (t.error().code == Errc::unavailable) co_return std::move(t).error();
+        if (t.error().code != Errc::unauthorized) co_return Error(Errc::store_error, "the token could not be checked");
+        co_return Error(Errc::unauthorized, "the token is not valid");
+      }
+      store.tokens.store(std::move(hash), t->tenant_id, generation);
+      tenant_id = std::move(t->tenant_id);
+    }
     if (limits != nullptr) {
-      if (std::optional<TenantLimits::Refusal> refused = limits->admit_request(t->tenant_id)) {
+      if (std::optional<TenantLimits::Refusal> refused = limits->admit_request(*tenant_id)) {
         Error e(Errc::throttled, refused->message);
         e.retry_after_s = refused->retry_after_s;
-        return e;
+        co_return e;
       }
     }
-    return t->tenant_id;
+    co_return std::move(*tenant_id);
   }
   std::shared_ptr<Session> by_page_key(const Request& r) {
     std::optional<std::string_view> key = r.query("key");
@@ -290,12 +306,17 @@ struct SessionRoutes::Impl {
     std::shared_ptr<Session> session;
     std::optional<Response> refusal;
   };
-  Owned owned_session(const Request& r) {
-    Result<std::string> tenant = tenant_of(r);
-    if (!tenant) return {nullptr, unauthorized(tenant.error())};
-    auto s = manager.find(*tenant, r.param("id"));
-    if (!s) return {nullptr, not_found()};
-    return {std::move(s), std::nullopt};
+  // Not a coroutine (see tenant_of()).
+  asio::awaitable<Owned> owned_session(const Request& r) {
+    return owned_session_of(std::string(bearer(r)), std::string(r.param("id")));
+  }
+  asio::awaitable<Owned> owned_session_of(std::string token, std::string id) {
+    asio::awaitable<Result<std::string>> lookup = resolve_tenant(std::move(token));
+    Result<std::string> tenant = co_await std::move(lookup);
+    if (!tenant) co_return Owned{nullptr, unauthorized(tenant.error())};
+    auto s = manager.find(*tenant, id);
+    if (!s) co_return Owned{nullptr, not_found()};
+    co_return Owned{std::move(s), std::nullopt};
   }
 
   // --- tenants (admin) ----------------------------------------------------------------------------
@@ -311,7 +332,8 @@ struct SessionRoutes::Impl {
     if (!token) co_return Response::from_error(token.error());
     store::TenantRecord rec{tenant_id, store::TenantTokens::hash_token(*token),
                             unix_ms(manager.services().clock.wall())};
-    if (Status st = store.create_tenant(rec); !st) {
+    asio::awaitable<Status> created = store.calls.create_tenant(std::move(rec));
+    if (Status st = co_await std::move(created); !st) {
       if (st.error().code == Errc::conflict) {
         co_return Response::error(bhttp::status::conflict, "conflict", "the tenant exists");
       }
@@ -323,7 +345,7 @@ struct SessionRoutes::Impl {
 
   asio::awaitable<Response> list_tenants(Request& r) {
     if (!is_admin(r)) co_return Response::error(bhttp::status::unauthorized, "unauthorized", "admin token required");
-    Result<std::vector<store::TenantRecord>> all = store.list_tenants();
+    Result<std::vector<store::TenantRecord>> all = co_await store.calls.list_tenants();
     if (!all) co_return Response::from_error(all.error());
     json out = json::array();
     for (const auto& t : *all) {
@@ -337,11 +359,19 @@ struct SessionRoutes::Impl {
   asio::awaitable<Response> delete_tenant(Request& r) {
     if (!is_admin(r)) co_return Response::error(bhttp::status::unauthorized, "unauthorized", "admin token required");
     std::string tenant_id(r.param("tenant_id"));
-    if (!store.get_tenant(tenant_id)) co_return Response::error(bhttp::status::not_found, "not_found", "no such tenant");
-    int failed = co_await manager.remove_tenant(tenant_id);
-    if (Status st = store.delete_tenant(tenant_id, store::TenantDeletion::with_sessions); !st) {
-      co_return Response::from_error(st.error());
+    asio::awaitable<Result<store::TenantRecord>> lookup = store.calls.get_tenant(tenant_id);
+    if (Result<store::TenantRecord> found = co_await std::move(lookup); !found) {
+      if (found.error().code == Errc::not_found) {
+        co_return Response::error(bhttp::status::not_found, "not_found", "no such tenant");
+      }
+      co_return Response::from_error(found.error());
     }
+    store.tokens.forget_tenant(tenant_id);  // its token stops working now, before its sessions go
+    int failed = co_await manager.remove_tenant(tenant_id);
+    asio::awaitable<Status> deleted = store.calls.delete_tenant(tenant_id, store::TenantDeletion::with_sessions);
+    Status st = co_await std::move(deleted);
+    store.tokens.forget_tenant(tenant_id);  // and again: a lookup that was in flight cannot bring it back
+    if (!st) co_return Response::from_error(st.error());
     if (invoke != nullptr) invoke->forget_tenant(tenant_id);
     if (limits != nullptr) limits->forget_tenant(tenant_id);
     co_return Response::json(bhttp::status::ok, {{"tenant_id", tenant_id}, {"deleted", true}, {"cleanup_failed", failed}});
@@ -349,7 +379,7 @@ struct SessionRoutes::Impl {
 
   // --- QR logins (tenant) -------------------------------------------------------------------------
   asio::awaitable<Response> create_qr(Request& r) {
-    Result<std::string> tenant = tenant_of(r);
+    Result<std::string> tenant = co_await tenant_of(r);
     if (!tenant) co_return unauthorized(tenant.error());
     Result<json> body = body_object(r, true, rejections);
     if (!body) co_return Response::from_error(body.error());
@@ -405,20 +435,20 @@ struct SessionRoutes::Impl {
   }
 
   asio::awaitable<Response> get_qr(Request& r) {
-    Owned owned = owned_session(r);
+    Owned owned = co_await owned_session(r);
     if (owned.refusal) co_return std::move(*owned.refusal);
     std::shared_ptr<Session> s = std::move(owned.session);
     co_return Response::json(bhttp::status::ok, view_json(s->view(), true)).with_header("Cache-Control", "no-store");
   }
 
   asio::awaitable<Response> qr_events(Request& r) {
-    Owned owned = owned_session(r);
+    Owned owned = co_await owned_session(r);
     if (owned.refusal) co_return std::move(*owned.refusal);
     co_return events_response(std::move(owned.session));
   }
 
   asio::awaitable<Response> qr_svg(Request& r) {
-    Owned owned = owned_session(r);
+    Owned owned = co_await owned_session(r);
     if (owned.refusal) co_return std::move(*owned.refusal);
     std::shared_ptr<Session> s = std::move(owned.session);
     co_return svg_response(s->view());
@@ -464,14 +494,14 @@ struct SessionRoutes::Impl {
   }
 
   asio::awaitable<Response> qr_password(Request& r) {
-    Owned owned = owned_session(r);
+    Owned owned = co_await owned_session(r);
     if (owned.refusal) co_return std::move(*owned.refusal);
     std::shared_ptr<Session> s = std::move(owned.session);
     co_return co_await password(s, r);
   }
 
   asio::awaitable<Response> cancel_qr(Request& r) {
-    Owned owned = owned_session(r);
+    Owned owned = co_await owned_session(r);
     if (owned.refusal) co_return std::move(*owned.refusal);
     std::shared_ptr<Session> s = std::move(owned.session);
     Status st = co_await manager.cancel_login(s, r.span_context);
@@ -481,7 +511,7 @@ struct SessionRoutes::Impl {
 
   // --- sessions (tenant) --------------------------------------------------------------------------
   asio::awaitable<Response> list_sessions(Request& r) {
-    Result<std::string> tenant = tenant_of(r);
+    Result<std::string> tenant = co_await tenant_of(r);
     if (!tenant) co_return unauthorized(tenant.error());
     json out = json::array();
     for (const SessionView& v : manager.list(*tenant)) out.push_back(view_json(v, false));
@@ -489,14 +519,14 @@ struct SessionRoutes::Impl {
   }
 
   asio::awaitable<Response> get_session(Request& r) {
-    Owned owned = owned_session(r);
+    Owned owned = co_await owned_session(r);
     if (owned.refusal) co_return std::move(*owned.refusal);
     std::shared_ptr<Session> s = std::move(owned.session);
     co_return Response::json(bhttp::status::ok, view_json(s->view(), false));
   }
 
   asio::awaitable<Response> delete_session(Request& r) {
-    Owned owned = owned_session(r);
+    Owned owned = co_await owned_session(r);
     if (owned.refusal) co_return std::move(*owned.refusal);
     std::shared_ptr<Session> s = std::move(owned.session);
     bool logout = true;
@@ -516,7 +546,7 @@ struct SessionRoutes::Impl {
   }
 
   asio::awaitable<Response> invoke_session(Request& r) {
-    Owned owned = owned_session(r);
+    Owned owned = co_await owned_session(r);
     if (owned.refusal) co_return std::move(*owned.refusal);
     std::shared_ptr<Session> s = std::move(owned.session);
     Result<json> body = body_object(r, false, rejections);
@@ -577,7 +607,7 @@ struct SessionRoutes::Impl {
     span.set_attribute("telethon.session_id", s->id());
     span.set_attribute("telethon.method", method);
     s->touch();
-    (void)store.touch_last_used(s->id());  // best effort: the idle TTL also reads the live view
+    store.last_used.mark(s->id());  // written in the next batch; the idle TTL also reads the live view
 
     Result<json> answer = Error(Errc::internal, "no invoke path");
     if (invoke != nullptr) {
@@ -655,7 +685,7 @@ struct SessionRoutes::Impl {
   }
 };
 
-SessionRoutes::SessionRoutes(SessionManager& manager, store::SessionStore& store, throttle::InvokePipeline* invoke,
+SessionRoutes::SessionRoutes(SessionManager& manager, RouteStore store, throttle::InvokePipeline* invoke,
                              ScanSimulator* simulator, SessionRoutesOptions options, telemetry::Rejections* rejections)
     : impl_(std::make_shared<Impl>(Impl{manager, store, invoke, simulator, std::move(options), rejections})) {}
 

@@ -18,6 +18,9 @@
 // docs/openapi.json is the contract of every route (a unit test keeps it equal to the route table). Answers that carry a link, a token or a key are sent with Cache-Control: no-store. The QR link appears only in the bodies of
 // the tenant's own qr-login routes and the page's event stream — never in logs or spans.
 //
+// A full store pool answers 503 unavailable with Retry-After: 1 (counted in
+// tgpulse_blocking_pool_rejected_total{pool="store"}).
+//
 // Thread-safety: add_to() at start-up; handlers are thread-safe (they use thread-safe services).
 #pragma once
 
@@ -30,7 +33,9 @@
 #include "session/scan_simulator.h"
 #include "session/session_manager.h"
 #include "session/tenant_limits.h"
-#include "store/session_store.h"
+#include "store/async_session_store.h"
+#include "store/last_used_batcher.h"
+#include "store/tenant_token_cache.h"
 #include "telemetry/rejections.h"
 #include "throttle/invoke_pipeline.h"
 
@@ -51,11 +56,20 @@ struct SessionRoutesOptions {
   FunctionPolicy invoke_policy;
 };
 
+// How the routes reach the store without blocking their io thread (docs/store.md, "Calling the store"):
+// every call awaited on the blocking pool, tenant tokens resolved through the cache (forgotten at once
+// when a tenant is deleted), invokes' last_used_at batched.
+struct RouteStore {
+  store::AsyncSessionStore& calls;
+  store::TenantTokenCache& tokens;
+  store::LastUsedBatcher& last_used;
+};
+
 class SessionRoutes {
  public:
   // `simulator` may be null (real TDLib: the simulate route answers 404); so may `rejections` (tests).
   // Everything referenced must outlive the routes.
-  SessionRoutes(SessionManager& manager, store::SessionStore& store, throttle::InvokePipeline* invoke,
+  SessionRoutes(SessionManager& manager, RouteStore store, throttle::InvokePipeline* invoke,
                 ScanSimulator* simulator, SessionRoutesOptions options, telemetry::Rejections* rejections = nullptr);
   // Per-tenant quota and caps (docs/security-isolation.md): every tenant route passes the tenant's
   // request quota right after its token resolves; logins, password attempts and event streams take

@@ -66,6 +66,9 @@ struct SessionService::Impl {
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   std::thread thread;
   std::unique_ptr<store::SqliteSessionStore> store;
+  std::unique_ptr<store::AsyncSessionStore> async_store;  // the store on the Application's pool
+  std::unique_ptr<store::TenantTokenCache> tokens;
+  std::unique_ptr<store::LastUsedBatcher> last_used;
   std::unique_ptr<td::DlopenTdLibrary> library;
   std::unique_ptr<td::Engine> engine;
   std::unique_ptr<TdEngineClientFactory> engines;
@@ -87,7 +90,8 @@ SessionService::SessionService(std::unique_ptr<Impl> impl) : impl_(std::move(imp
 
 SessionService::~SessionService() { stop(); }
 
-Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOptions options, Telemetry telemetry) {
+Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOptions options, Telemetry telemetry,
+                                                             BlockingPool& store_pool) {
   if (Status st = options.sessions.validate(); !st) return st.error();
   Result<FunctionPolicy> policy = FunctionPolicy::make(options.invoke_policy);
   if (!policy) return policy.error();
@@ -115,6 +119,14 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
     return Error(st.error().code, "session store: " + st.error().message);
   }
   report_stored_keys(*m.store, telemetry);
+  m.async_store = std::make_unique<store::AsyncSessionStore>(*m.store, store_pool);
+  m.tokens = std::make_unique<store::TenantTokenCache>(m.options.store_access, clock);
+  m.last_used = std::make_unique<store::LastUsedBatcher>(
+      *m.store, m.options.store_access, [&logger = telemetry.logger](const Error& first, std::size_t failed) {
+        logger.error("last_used_at could not be written; retried at the next flush",
+                     {{"error.message", first.message}, {"sessions.failed", static_cast<std::int64_t>(failed)}});
+      });
+  m.last_used->start();
 
   auto library = td::DlopenTdLibrary::load(m.options.td_library);
   if (!library) return Error(library.error().code, "td.library: " + library.error().message);
@@ -147,7 +159,7 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
 
   m.manager = std::make_unique<SessionManager>(
       m.io.get_executor(), SessionServices{clock, *m.store, *m.engines, telemetry.metrics, telemetry.logger,
-                                           telemetry.tracer, m.options.sessions, m.options.flood});
+                                           telemetry.tracer, m.options.sessions, m.options.flood, &store_pool});
   m.limits = std::make_unique<TenantLimits>(m.options.limits, clock, &telemetry.rejections);
   // Process-wide slots held under the caps, set at each scrape (same lifetime argument as the ledger's).
   auto& held = telemetry.registry.gauge("tgpulse_tenant_limits_held",
@@ -213,7 +225,8 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
     if (const char* env = std::getenv("TDSIM_CONTROL_ADDR")) control = env;
   }
   if (!control.empty()) m.simulator = std::make_unique<TdsimControlClient>(control);
-  m.routes = std::make_unique<SessionRoutes>(*m.manager, *m.store, m.invoke.get(), m.simulator.get(),
+  m.routes = std::make_unique<SessionRoutes>(*m.manager, RouteStore{*m.async_store, *m.tokens, *m.last_used},
+                                             m.invoke.get(), m.simulator.get(),
                                              m.options.routes, &telemetry.rejections);
   m.routes->set_tenant_limits(m.limits.get());
   return std::unique_ptr<SessionService>(new SessionService(std::move(impl)));
@@ -263,6 +276,7 @@ void SessionService::stop() {
     m.tasks.group = "sessions";
     m.tasks.spawned = m.manager->tasks_spawned();
   }
+  if (m.last_used) m.last_used->stop();  // nothing marks any more: the HTTP server drained first
   if (m.engine) m.engine->stop();
   m.work.reset();
   m.io.stop();

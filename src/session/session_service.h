@@ -9,11 +9,15 @@
 //             → engine → manager.start() (sweep, quarantine, restore, retry loop) → invoke pipeline
 //             → storage probe thread → routes
 //   stop():   storage probe → manager.stop() (authorized sessions stay for the next start; every session
-//             task joined within a bound) → engine → io thread → the frames of tasks that outlived
-//             the wait are destroyed (the io_context's pending handlers) while the store, engine and
-//             manager still exist. The io_context itself lives until this service is destroyed, which
-//             the Application does after the HTTP server's threads are joined: HTTP handlers await
-//             into it (cleanups, password checks, engine calls).
+//             task joined within a bound) → the pending last_used_at times written → engine → io thread
+//             → the frames of tasks that outlived the wait are destroyed (the io_context's pending
+//             handlers) while the store, engine and manager still exist. The io_context itself lives
+//             until this service is destroyed, which the Application does after the HTTP server's
+//             threads are joined: HTTP handlers await into it (cleanups, password checks, engine calls).
+//
+// Store calls made on a loop thread (the routes', the session manager's and cleanup's) run on the
+// Application's store pool (BlockingPool); tenant tokens resolve through a TenantTokenCache and invokes'
+// last_used_at go to a LastUsedBatcher (docs/store.md, "Calling the store").
 //
 // Readiness checks it registers (add_readiness): "store" (the last background store probe), "engine"
 // (the TDLib receive loop turned within the last 5 s), "data_dir" (writable, free space above
@@ -27,6 +31,7 @@
 #include <memory>
 #include <string>
 
+#include "core/blocking_pool.h"
 #include "core/result.h"
 #include "core/task_group.h"
 #include "http/readiness_checks.h"
@@ -39,6 +44,7 @@
 #include "telemetry/rejections.h"
 #include "telemetry/telethon_metrics.h"
 #include "telemetry/tracer.h"
+#include "store/store_access_options.h"
 #include "throttle/throttle_options.h"
 
 namespace tgpulse::session {
@@ -53,6 +59,8 @@ struct SessionServiceOptions {
   // store.data_dir, qr.timeout, sessions.idle_ttl, td.api_id/api_hash, ... (sessions.data_dir is the
   // store's data_dir: the database and the engine directories live side by side).
   SessionOptions sessions;
+  // store.pool_*, store.token_cache_*, store.last_used_flush (the pool itself is the Application's).
+  store::StoreAccessOptions store_access;
   // store.master_key: base64 of the master key sealing the stored TDLib database keys (KeyCipher).
   // Default "" = keys stored in the clear; the service then logs a WARN at start-up.
   std::string store_master_key;
@@ -78,8 +86,10 @@ class SessionService {
     telemetry::Rejections& rejections;  // tgpulse_rejected_total
   };
 
-  // Builds and starts everything; the error names what failed (library, store, ...).
-  static Result<std::unique_ptr<SessionService>> start(SessionServiceOptions options, Telemetry telemetry);
+  // Builds and starts everything; the error names what failed (library, store, ...). `store_pool` runs
+  // the store calls of the routes and sessions; it must outlive this service.
+  static Result<std::unique_ptr<SessionService>> start(SessionServiceOptions options, Telemetry telemetry,
+                                                       BlockingPool& store_pool);
   ~SessionService();  // stop()
   SessionService(const SessionService&) = delete;
   SessionService& operator=(const SessionService&) = delete;

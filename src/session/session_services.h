@@ -1,10 +1,11 @@
 // SessionServices: everything the session layer is wired with — clock, the session store, the engine
-// client factory, the seed telemetry, the options and the FloodWait policy's options. References only: the Application owns each
-// service and keeps it alive longer than the session layer.
+// client factory, the seed telemetry, the options, the FloodWait policy's options and the blocking pool.
+// References only: the Application owns each service and keeps it alive longer than the session layer.
 //
 // Thread-safety: every referenced service is thread-safe; the struct is read-only after wiring.
 #pragma once
 
+#include "core/blocking_pool.h"
 #include "core/clock.h"
 #include "session/engine_client.h"
 #include "session/session_options.h"
@@ -27,6 +28,9 @@ struct SessionServices {
   // The FloodWait policy of the session layer's own calls (QR login start, password check, cleanup);
   // the same options as the invoke path's.
   throttle::FloodOptions flood{};
+  // Where store and filesystem work of the session layer runs (blocking_call.h); null = inline, for
+  // unit tests on the in-memory store. The Application's store pool.
+  BlockingPool* blocking = nullptr;
 };
 
 }  // namespace tgpulse::session

@@ -1,0 +1,78 @@
+#include "store/last_used_batcher.h"
+
+#include <optional>
+#include <vector>
+
+namespace tgpulse::store {
+
+LastUsedBatcher::LastUsedBatcher(SessionStore& store, const StoreAccessOptions& options, FailureHandler on_failure)
+    : store_(store), interval_(options.last_used_flush), on_failure_(std::move(on_failure)) {}
+
+LastUsedBatcher::~LastUsedBatcher() { stop(); }
+
+void LastUsedBatcher::mark(std::string session_id) {
+  std::lock_guard lock(mu_);
+  pending_.insert(std::move(session_id));
+}
+
+std::size_t LastUsedBatcher::pending() const {
+  std::lock_guard lock(mu_);
+  return pending_.size();
+}
+
+std::size_t LastUsedBatcher::flush() {
+  std::lock_guard one_at_a_time(flush_mu_);
+  std::unordered_set<std::string> batch;
+  {
+    std::lock_guard lock(mu_);
+    batch.swap(pending_);
+  }
+  std::size_t written = 0;
+  std::size_t failed = 0;
+  std::optional<Error> first;
+  std::vector<std::string> retry;
+  for (const std::string& id : batch) {
+    Status st = store_.touch_last_used(id);
+    if (st.ok()) {
+      ++written;
+    } else if (st.error().code != Errc::not_found) {  // not_found: the session went meanwhile
+      if (!first) first = st.error();
+      ++failed;
+      retry.push_back(id);
+    }
+  }
+  if (!retry.empty()) {
+    std::lock_guard lock(mu_);
+    for (std::string& id : retry) pending_.insert(std::move(id));
+  }
+  if (first && on_failure_) on_failure_(*first, failed);
+  return written;
+}
+
+void LastUsedBatcher::start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void LastUsedBatcher::loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    wake_.wait_for(lock, interval_, [this] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    flush();
+    lock.lock();
+  }
+}
+
+void LastUsedBatcher::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  flush();
+}
+
+}  // namespace tgpulse::store

@@ -1,0 +1,94 @@
+#include "store/last_used_batcher.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include "store/memory_session_store.h"
+#include "store/slow_session_store.h"
+#include "store/tenant_tokens.h"
+
+namespace tgpulse::store {
+namespace {
+
+using namespace std::chrono_literals;
+
+class LastUsedBatcherTest : public ::testing::Test {
+ protected:
+  LastUsedBatcherTest() {
+    EXPECT_TRUE(store_.create_tenant({"acme", TenantTokens::hash_token("tgp_acme"), 0}).ok());
+    for (const char* id : {"s_0000000000000000000001", "s_0000000000000000000002"}) {
+      SessionRecord r;
+      r.session_id = id;
+      r.tenant_id = "acme";
+      r.state = SessionState::authorized;
+      r.engine_dir = "/tmp/tgpulse-test/" + std::string(id);
+      r.db_key = "key";
+      r.page_key_hash = TenantTokens::hash_token("page");
+      r.created_at_ms = r.last_used_at_ms = 1'767'225'600'000;  // the FakeClock's start
+      EXPECT_TRUE(store_.create_session(r).ok());
+    }
+  }
+  std::int64_t last_used(const char* id) { return store_.find_session(id)->last_used_at_ms; }
+
+  FakeClock clock_;
+  MemorySessionStore store_{clock_};
+};
+
+TEST_F(LastUsedBatcherTest, MarksAreWrittenOnlyAtAFlushOncePerSession) {
+  SlowSessionStore counted(store_, 0ms);
+  StoreAccessOptions options;
+  options.last_used_flush = 1h;  // the thread never flushes during the test
+  LastUsedBatcher batcher(counted, options, nullptr);
+  batcher.start();
+  const std::int64_t before = last_used("s_0000000000000000000001");
+  clock_.advance(2s);
+  for (int i = 0; i < 100; ++i) batcher.mark("s_0000000000000000000001");
+  batcher.mark("s_0000000000000000000002");
+  EXPECT_EQ(counted.calls(), 0u);  // nothing written on the caller's path
+  EXPECT_EQ(last_used("s_0000000000000000000001"), before);
+  EXPECT_EQ(batcher.flush(), 2u);
+  EXPECT_EQ(counted.calls(), 2u);  // one write per session, not per mark
+  EXPECT_EQ(last_used("s_0000000000000000000001"), before + 2000);
+}
+
+TEST_F(LastUsedBatcherTest, AGracefulStopWritesWhatIsPending) {
+  StoreAccessOptions options;
+  options.last_used_flush = 1h;
+  LastUsedBatcher batcher(store_, options, nullptr);
+  batcher.start();
+  const std::int64_t before = last_used("s_0000000000000000000002");
+  clock_.advance(3s);
+  batcher.mark("s_0000000000000000000002");
+  batcher.stop();
+  EXPECT_EQ(last_used("s_0000000000000000000002"), before + 3000);
+  EXPECT_EQ(batcher.pending(), 0u);
+}
+
+TEST_F(LastUsedBatcherTest, TheThreadFlushesEveryInterval) {
+  StoreAccessOptions options;
+  options.last_used_flush = 10ms;
+  LastUsedBatcher batcher(store_, options, nullptr);
+  batcher.start();
+  const std::int64_t before = last_used("s_0000000000000000000001");
+  clock_.advance(1s);
+  batcher.mark("s_0000000000000000000001");
+  for (int i = 0; i < 500 && last_used("s_0000000000000000000001") == before; ++i) {
+    std::this_thread::sleep_for(10ms);  // polling the outcome of a timer-driven thread, bounded at 5 s
+  }
+  EXPECT_EQ(last_used("s_0000000000000000000001"), before + 1000);
+}
+
+TEST_F(LastUsedBatcherTest, ASessionDeletedMeanwhileIsSkippedWithoutAReport) {
+  StoreAccessOptions options;
+  std::atomic<std::size_t> reported{0};
+  LastUsedBatcher batcher(store_, options, [&](const Error&, std::size_t failed) { reported = failed; });
+  ASSERT_TRUE(store_.delete_session("s_0000000000000000000002").ok());
+  batcher.mark("s_0000000000000000000002");
+  EXPECT_EQ(batcher.flush(), 0u);
+  EXPECT_EQ(reported.load(), 0u);  // gone meanwhile: nothing to report
+  EXPECT_EQ(batcher.pending(), 0u);
+}
+
+}  // namespace
+}  // namespace tgpulse::store
