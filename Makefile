@@ -7,6 +7,8 @@
 #                 metrics core's per-thread slots, the logger's and exporter's threads), the task group
 #                 and the blocking pool;
 #                 TSAN_TARGETS=unit_tests builds and runs every unit test
+#   make build-clang  the whole tree (service, tests, benchmarks) with clang-15 and warnings as errors,
+#                 in build-clang/
 #   make bench    the benchmarks; results in build/bench/
 #   make fuzz     the libFuzzer targets (clang-15, build-fuzz/), FUZZ_SECONDS each (default 60);
 #                 make fuzz-smoke runs each for FUZZ_SMOKE_SECONDS (10) — see docs/fuzzing.md
@@ -42,6 +44,13 @@ ifneq ($(CCACHE),)
 TSAN_CMAKE += -DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE) -DCMAKE_C_COMPILER_LAUNCHER=$(CCACHE)
 endif
 
+# A second compiler: clang-15 with -Werror over the whole tree, its own directory, the same compiler cache.
+CLANG_BUILD ?= build-clang
+CLANG_CMAKE := -DCMAKE_C_COMPILER=clang-15 -DCMAKE_CXX_COMPILER=clang++-15 -DTGPULSE_WERROR=ON
+ifneq ($(CCACHE),)
+CLANG_CMAKE += -DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE) -DCMAKE_C_COMPILER_LAUNCHER=$(CCACHE)
+endif
+
 # Fuzzing: clang-15 with ASan + UBSan + libFuzzer, its own build directory, the same compiler cache.
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
@@ -52,8 +61,8 @@ ifneq ($(CCACHE),)
 FUZZ_CMAKE += -DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE) -DCMAKE_C_COMPILER_LAUNCHER=$(CCACHE)
 endif
 
-.PHONY: all deps configure build test test-unit test-integration test-tsan demo bench clean fuzz-build fuzz fuzz-smoke \
-	rules-mutation
+.PHONY: all deps configure build build-clang test test-unit test-integration test-tsan demo bench clean fuzz-build fuzz \
+	fuzz-smoke rules-mutation
 
 all: build
 
@@ -100,6 +109,12 @@ fuzz-build: deps
 	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(FUZZ_CMAKE) >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
 
+# Every target (service, tests, benchmarks) with clang-15 and -Werror: a second compiler's warnings fail
+# the build.
+build-clang: deps
+	@cmake -S . -B $(CLANG_BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CLANG_CMAKE) >/dev/null
+	@cmake --build $(CLANG_BUILD) -j $(JOBS)
+
 fuzz: fuzz-build
 	@bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
@@ -107,4 +122,4 @@ fuzz-smoke: fuzz-build
 	@bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 clean:
-	@rm -rf build build-asan build-tsan build-fuzz
+	@rm -rf build build-asan build-tsan build-fuzz build-clang

@@ -250,7 +250,9 @@ TEST_F(ServerTest, WakerWakesAWaitingProducerFromAnotherThread) {
 
 TEST_F(ServerTest, DrainFinishesInFlightRequestsAndEndsEventStreams) {
   std::atomic<bool> stream_saw_stop{false};
-  router_.add(verb::get, "/slow", [](Request& req) -> asio::awaitable<Response> {
+  std::promise<void> slow_entered;
+  router_.add(verb::get, "/slow", [&slow_entered](Request& req) -> asio::awaitable<Response> {
+    slow_entered.set_value();
     asio::steady_timer t(req.executor, 400ms);
     co_await t.async_wait(asio::use_awaitable);
     co_return Response::json(status::ok, {{"done", true}});
@@ -272,7 +274,7 @@ TEST_F(ServerTest, DrainFinishesInFlightRequestsAndEndsEventStreams) {
   events.send(get("/events"));
   events.read_until("data: {}\n\n");
   slow.send(get("/slow"));
-  std::this_thread::sleep_for(100ms);  // the slow request is in its handler
+  ASSERT_EQ(slow_entered.get_future().wait_for(5s), std::future_status::ready);  // the request is in its handler
 
   const auto t0 = std::chrono::steady_clock::now();
   server_->drain();
@@ -506,6 +508,8 @@ TEST_F(ServerTest, AcceptKeepsGoingThroughEmfileAndServesOnceDescriptorsAreBack)
     co_return Response::json(status::ok, {{"ok", true}});
   });
   start();
+  std::ifstream log(log_path_);
+  ASSERT_TRUE(log.is_open());
   rlimit saved{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
   // Leave the process no spare descriptor: clients connect (the kernel queues them) but the server's
@@ -524,7 +528,19 @@ TEST_F(ServerTest, AcceptKeepsGoingThroughEmfileAndServesOnceDescriptorsAreBack)
   fds.pop_back();
   std::vector<std::unique_ptr<Client>> queued;
   queued.push_back(std::make_unique<Client>(server_->port()));
-  std::this_thread::sleep_for(500ms);  // the accept loop meets EMFILE several times
+  // The accept loop meets EMFILE (and says so) before descriptors come back: the log is read through the
+  // stream opened before the descriptors ran out.
+  bool logged = false;
+  for (const auto deadline = std::chrono::steady_clock::now() + 10s; !logged && std::chrono::steady_clock::now() < deadline;) {
+    logger_->flush();
+    for (std::string line; std::getline(log, line);) {
+      const auto j = nlohmann::json::parse(line, nullptr, false);
+      logged = logged || (j.is_object() && j.value("message", "") == "http accept failed");
+    }
+    log.clear();  // at the end of what is written so far; more may come
+    if (!logged) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(logged);
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
   for (int fd : fds) ::close(fd);
   fds.clear();
@@ -532,9 +548,6 @@ TEST_F(ServerTest, AcceptKeepsGoingThroughEmfileAndServesOnceDescriptorsAreBack)
   queued.push_back(std::make_unique<Client>(server_->port()));
   for (auto& c : queued) c->send(get("/ok"));
   for (auto& c : queued) EXPECT_NE(c->read_until("}").find("200 OK"), std::string::npos);
-  bool logged = false;
-  for (const auto& line : log_lines()) logged = logged || line.value("message", "") == "http accept failed";
-  EXPECT_TRUE(logged);
 }
 
 }  // namespace

@@ -23,18 +23,6 @@ class SessionManagerTest : public SessionTestFixture {
     engine_.emit({{"@type", "authorizationStateReady"}});
     return run_until([&] { return status_of(m, id) == SessionStatus::authorized; });
   }
-  // An authorized session record of tenant "acme", as a previous process left it.
-  store::SessionRecord stored_authorized(const std::string& id) {
-    store::SessionRecord r;
-    r.session_id = id;
-    r.tenant_id = "acme";
-    r.engine_dir = data_dir_ + "/sessions/" + r.session_id;
-    r.db_key = "a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U=";
-    r.page_key_hash = store::TenantTokens::hash_token("page");
-    EXPECT_TRUE(store_.create_session(r).ok());
-    EXPECT_TRUE(store_.update_state(r.session_id, {store::SessionState::authorized}).ok());
-    return r;
-  }
   SessionStatus status_of(SessionManager& m, const std::string& id, const std::string& tenant = "acme") {
     auto s = m.find(tenant, id);
     return s ? s->view().status : SessionStatus::closed;

@@ -104,6 +104,19 @@ class SessionTestFixture : public ::testing::Test {
     return o;
   }
 
+  // An authorized session record of tenant "acme", as a previous process left it.
+  store::SessionRecord stored_authorized(const std::string& id) {
+    store::SessionRecord r;
+    r.session_id = id;
+    r.tenant_id = "acme";
+    r.engine_dir = data_dir_ + "/sessions/" + r.session_id;
+    r.db_key = "a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U=";
+    r.page_key_hash = store::TenantTokens::hash_token("page");
+    EXPECT_TRUE(store_.create_session(r).ok());
+    EXPECT_TRUE(store_.update_state(r.session_id, {store::SessionState::authorized}).ok());
+    return r;
+  }
+
   SessionManager& manager(SessionOptions o) {
     manager_ = std::make_unique<SessionManager>(io_.get_executor(),
                                                 SessionServices{clock_, store_, engine_, metrics_, logger_, tracer_, o});

@@ -261,8 +261,11 @@ TEST(OtlpHttpExporterTest, CancelInterruptsARetryWait) {
   CaptureServer server;
   server.script({{503, "Retry-After: 20\r\n"}});
   auto exporter = make_exporter(server.url(), milliseconds(60000));
+  // Cancels once the collector has the first attempt: the exporter is reading its 503 or already waiting
+  // the 20 s it asks for (a cancel is sticky, so either way the wait must end at once).
   std::thread canceller([&] {
-    std::this_thread::sleep_for(milliseconds(200));
+    const auto deadline = SteadyClock::now() + milliseconds(10000);
+    while (server.requests().empty() && SteadyClock::now() < deadline) std::this_thread::sleep_for(milliseconds(5));
     exporter.cancel();
   });
   auto start = SteadyClock::now();

@@ -50,6 +50,29 @@ class Service(harness.Proc):
         """The JSON log lines written so far (stdout)."""
         return [json.loads(line) for line in self.stdout().splitlines() if line.startswith("{")]
 
+    def wait_logged(self, message, timeout=10.0):
+        """Waits until a log line with `message` is written (e.g. "shutdown requested" after a signal)."""
+        harness.wait_until(lambda: any(line.get("message") == message for line in self.log_lines()),
+                           timeout, interval=0.02, what=f"log line {message!r}")
+
+    def request_in_flight(self, path="/healthz", timeout=10.0):
+        """A connection whose request for `path` the server is in the middle of reading: its head is half
+        sent, pipelined behind a complete request. Once the first answer is back, the server has read
+        the bytes that followed it as well (one segment on loopback), so the half head is in its hands —
+        a handshake, not a guess of how long that takes. Send b"\\r\\n" to complete it."""
+        conn = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" +
+                     f"GET {path} HTTP/1.1\r\nHost: x\r\n".encode())
+        raw = b""
+        while not _complete(raw):
+            chunk = conn.recv(65536)
+            if not chunk:
+                raise AssertionError(f"closed before the first answer: {raw[:200]!r}")
+            raw += chunk
+        status, _, _ = parse_response(raw)
+        harness.check(status == 200, f"the pipelined first request: {status}")
+        return conn
+
 
 def raw_request(port, data, timeout=10.0, read_all=True):
     """Sends raw bytes and returns (status, headers_lowercase, body_bytes) of the first response."""

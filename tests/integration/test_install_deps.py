@@ -18,7 +18,6 @@ import signal
 import stat
 import subprocess
 import tempfile
-import time
 
 import harness
 
@@ -210,8 +209,8 @@ def test_an_interrupted_install_removes_the_policy():
             p.stdout.close()
             p.stderr.close()
         harness.check(p.returncode != 0, "an interrupted install exited 0")
-        time.sleep(0.1)
-        harness.check(not os.path.exists(repo.policy), "the temporary policy-rc.d survived Ctrl-C")
+        harness.wait_until(lambda: not os.path.exists(repo.policy), timeout=5,
+                           what="the temporary policy-rc.d to go after Ctrl-C")
         harness.check(not service_calls(repo), f"service calls after an interrupted install: {service_calls(repo)}")
 
 

@@ -173,9 +173,7 @@ def test_sigterm_exits_0_and_closes_idle_connections_at_once():
 def test_sigterm_waits_for_a_request_in_flight_at_most_the_grace():
     with Service("--shutdown-grace", "1500ms") as s:
         # A request that never completes: its head is half sent.
-        stuck = socket.create_connection(("127.0.0.1", s.port))
-        stuck.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-        time.sleep(0.2)
+        stuck = s.request_in_flight()
         t0 = time.monotonic()
         s.p.send_signal(signal.SIGTERM)
         code = s.p.wait(timeout=15)
@@ -187,11 +185,9 @@ def test_sigterm_waits_for_a_request_in_flight_at_most_the_grace():
 
 def test_request_completed_during_shutdown_is_answered_and_readiness_fails():
     with Service("--shutdown-grace", "5s") as s:
-        conn = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-        conn.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n")  # in flight: head not finished
-        time.sleep(0.2)
+        conn = s.request_in_flight("/readyz")  # in flight: head not finished
         s.p.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        s.wait_logged("shutdown requested")
         check(s.alive(), "exited while a request was in flight")
         conn.sendall(b"\r\n")
         chunks = []
@@ -211,11 +207,9 @@ def test_request_completed_during_shutdown_is_answered_and_readiness_fails():
 
 def test_second_signal_exits_at_once():
     with Service("--shutdown-grace", "30s") as s:
-        stuck = socket.create_connection(("127.0.0.1", s.port))
-        stuck.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # keeps the graceful shutdown waiting
-        time.sleep(0.2)
+        stuck = s.request_in_flight()  # keeps the graceful shutdown waiting
         s.p.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        s.wait_logged("shutdown requested")
         check(s.alive(), "exited before its grace period with a request in flight")
         t0 = time.monotonic()
         s.p.send_signal(signal.SIGINT)
@@ -246,11 +240,9 @@ def test_admin_listener_serves_probes_and_metrics_and_outlives_the_drain():
 
         # A request in flight on the main listener keeps the drain going; the admin listener answers
         # through it, and /readyz says why the instance is not ready.
-        stuck = socket.create_connection(("127.0.0.1", s.port))
-        stuck.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-        time.sleep(0.2)
+        stuck = s.request_in_flight()
         s.p.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        s.wait_logged("shutdown requested")
         check(s.alive(), "exited while a request was in flight")
         status, _, doc = harness.http_json("GET", admin + "/readyz")
         check(status == 503 and doc["error"]["code"] == "not_ready" and "shutdown" in doc["error"]["failing_checks"],

@@ -1,0 +1,760 @@
+// The tenant API (SessionRoutes) in-process: each route called through the Router over the in-memory store
+// and the fake engine, for every answer docs/openapi.json documents — success, 401 without or with a
+// wrong token, 404 for an unknown id, another tenant's session or a wrong page key, 400 for a bad body,
+// bounds or query, 409 for a wrong state, 403 for a refused function, 422 for a wrong password, 429
+// with Retry-After for a spent quota or a FloodWait, 502/503/504 from the engine. Every answer is checked
+// against the document (OpenApiContract). Each case is one row of kCases; DocumentedAnswersAreCovered
+// fails when the document lists an answer no row produces (unless the server, not the route, gives it:
+// see kServerAnswers).
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/status.hpp>
+
+#include "http/openapi_contract.h"
+#include "http/openapi_route.h"
+#include "http/router.h"
+#include "session/session_routes.h"
+#include "session/session_test_fixture.h"
+#include "session/tenant_limits.h"
+#include "telemetry/rejections.h"
+
+namespace tgpulse::session {
+namespace {
+
+namespace bhttp = boost::beast::http;
+using nlohmann::json;
+
+constexpr std::string_view kAdminToken = "adm_0123456789abcdef";
+
+// One HTTP request as a client sends it.
+struct Call {
+  bhttp::verb method = bhttp::verb::get;
+  std::string target;
+  std::string token;  // bearer token; "" sends no Authorization header
+  std::string body;
+};
+
+// A ScanSimulator that records the scans it is asked for and answers `answer`.
+class RecordingSimulator final : public ScanSimulator {
+ public:
+  boost::asio::awaitable<Status> scan(std::string link, std::string outcome) override {
+    scans.emplace_back(std::move(link), std::move(outcome));
+    co_return answer;
+  }
+  std::vector<std::pair<std::string, std::string>> scans;
+  Status answer;
+};
+
+class SessionRoutesTest;
+struct Case;
+void PrintTo(const Case& c, std::ostream* os);
+
+// One row: the request `arrange` builds (after putting the service in the state the case needs), the
+// route pattern it must reach, the status and error code it must get, and optional further checks.
+struct Case {
+  std::string name;
+  bhttp::verb method;
+  std::string pattern;
+  unsigned status;
+  std::string code;  // the JSON error code; "" for a success
+  std::function<Call(SessionRoutesTest&)> arrange;
+  std::function<void(SessionRoutesTest&, const http::Response&)> verify;
+};
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
+class SessionRoutesTest : public SessionTestFixture, public ::testing::WithParamInterface<Case> {
+ public:
+  // The sessions end (and give their limit slots back) while the routes and the limits still exist.
+  ~SessionRoutesTest() override {
+    held_ = http::Response{};
+    if (manager_) run(manager_->stop());
+    manager_.reset();
+  }
+
+  // --- configuration (before the first call) ---------------------------------------------------------
+  TenantLimitsOptions& limits() {
+    if (!limits_options_) limits_options_.emplace();
+    return *limits_options_;
+  }
+  void without_simulator() { use_simulator_ = false; }
+
+  // The fixture's doubles and helpers, for the cases' lambdas.
+  using SessionTestFixture::all_logs;
+  using SessionTestFixture::engine_;
+  using SessionTestFixture::manager_;
+  using SessionTestFixture::run_until;
+  using SessionTestFixture::store_;
+
+  // --- state -------------------------------------------------------------------------------------------
+  struct Login {
+    std::string id;
+    std::string key;
+  };
+  // A QR login of `tenant` started through the API (so that its limits are tracked).
+  Login login(const std::string& tenant = "acme") {
+    http::Response r = call({bhttp::verb::post, "/v1/qr-logins", "tgp_" + tenant, ""});
+    EXPECT_EQ(r.status, bhttp::status::created) << r.body;
+    const json j = json::parse(r.body);
+    const std::string page = j.at("page_url").get<std::string>();
+    return {j.at("session_id").get<std::string>(), page.substr(page.find("key=") + 4)};
+  }
+  Login authorized(const std::string& tenant = "acme") {
+    Login l = login(tenant);
+    engine_.emit({{"@type", "authorizationStateReady"}});
+    EXPECT_TRUE(run_until([&] { return status_of(l.id, tenant) == SessionStatus::authorized; }));
+    return l;
+  }
+  Login password_required(const std::string& tenant = "acme") {
+    Login l = login(tenant);
+    engine_.emit({{"@type", "authorizationStateWaitPassword"}, {"password_hint", "pet"}});
+    EXPECT_TRUE(run_until([&] { return status_of(l.id, tenant) == SessionStatus::password_required; }));
+    return l;
+  }
+  // An authorized session a previous process left, whose engine has not confirmed it yet.
+  std::string restoring() {
+    const store::SessionRecord r = stored_authorized("s_RRRRRRRRRRRRRRRRRRRRRR");
+    std::filesystem::create_directories(r.engine_dir);
+    engine_.respond_with([](const json& request) -> std::optional<Result<json>> {
+      if (request.value("@type", "") == "setTdlibParameters") return Result<json>(json{{"@type", "ok"}});
+      return std::nullopt;
+    });
+    start();
+    EXPECT_TRUE(run_until([&] { return engine_.client_count() == 1 && !engine_.last().sent.empty(); }));
+    EXPECT_EQ(status_of(r.session_id, "acme"), SessionStatus::restoring);
+    return r.session_id;
+  }
+  // Answers requests of type `type` with `answer`.
+  void engine_answers(std::string type, Result<json> answer) {
+    engine_.respond_with([type, answer](const json& request) -> std::optional<Result<json>> {
+      if (request.value("@type", "") == type) return answer;
+      return std::nullopt;
+    });
+  }
+  // Plays authorization state `state` on the latest client and waits until session `id` shows `status`.
+  void emit_and_wait(const json& state, const std::string& id, SessionStatus status) {
+    engine_.emit(state);
+    EXPECT_TRUE(run_until([&] { return status_of(id) == status; }));
+  }
+  SessionStatus status_of(const std::string& id, const std::string& tenant = "acme") {
+    auto s = manager_ ? manager_->find(tenant, id) : nullptr;
+    return s ? s->view().status : SessionStatus::closed;
+  }
+
+  // --- the API -----------------------------------------------------------------------------------------
+  // Sends `c` through the router to its handler and answers what the handler answered. Fails the test
+  // when the answer breaks docs/openapi.json.
+  http::Response call(const Call& c) {
+    start();
+    http::Request req;
+    req.method = c.method;
+    req.target = c.target;
+    const std::size_t q = c.target.find('?');
+    req.path = c.target.substr(0, q);
+    if (q != std::string::npos) {
+      std::optional<http::Params> query = http::parse_query(c.target.substr(q + 1));
+      EXPECT_TRUE(query.has_value()) << c.target;
+      if (query) req.query_params = std::move(*query);
+    }
+    if (!c.token.empty()) req.headers.set(bhttp::field::authorization, "Bearer " + c.token);
+    req.body = c.body;
+    req.executor = io_.get_executor();
+    http::RouteMatch m = router_.match(c.method, req.path);
+    if (m.kind != http::RouteMatch::Kind::found) {
+      ADD_FAILURE() << "no route for " << c.target;
+      return http::Response::error(bhttp::status::not_found, "not_found", "no route");
+    }
+    req.route = m.route->pattern;
+    req.path_params = std::move(m.params);
+    last_pattern_ = m.route->pattern;
+    http::Response r = run(m.route->handler(req));
+    for (const std::string& e : contract().check(c.method, m.route->pattern, r)) ADD_FAILURE() << e;
+    return r;
+  }
+  const std::string& last_pattern() const { return last_pattern_; }
+
+  static const http::OpenApiContract& contract() {
+    static const http::OpenApiContract doc(http::openapi_document());
+    return doc;
+  }
+  static std::string header(const http::Response& r, std::string_view name) {
+    for (const auto& [k, v] : r.headers) {
+      if (boost::beast::iequals(k, name)) return v;
+    }
+    return "<missing>";
+  }
+
+  RecordingSimulator simulator_;
+  std::unique_ptr<telemetry::Rejections> rejections_;
+  http::Response held_;  // an event stream a case keeps open (it holds a stream slot)
+
+ private:
+  void start() {
+    if (routes_) return;
+    SessionManager& m = manager();
+    run(m.start());
+    rejections_ = std::make_unique<telemetry::Rejections>(registry_);
+    SessionRoutesOptions o;
+    o.admin_token = std::string(kAdminToken);
+    o.first_link_wait = std::chrono::milliseconds(500);
+    routes_ = std::make_unique<SessionRoutes>(m, store_, nullptr, use_simulator_ ? &simulator_ : nullptr, o,
+                                              rejections_.get());
+    if (limits_options_) {
+      tenant_limits_ = std::make_unique<TenantLimits>(*limits_options_, clock_, rejections_.get());
+      routes_->set_tenant_limits(tenant_limits_.get());
+    }
+    routes_->add_to(router_);
+  }
+
+  std::optional<TenantLimitsOptions> limits_options_;
+  bool use_simulator_ = true;
+  std::unique_ptr<TenantLimits> tenant_limits_;
+  std::unique_ptr<SessionRoutes> routes_;
+  http::Router router_;
+  std::string last_pattern_;
+};
+
+// --- request builders ------------------------------------------------------------------------------------
+Call admin(bhttp::verb method, std::string target, std::string body = "") {
+  return {method, std::move(target), std::string(kAdminToken), std::move(body)};
+}
+Call acme(bhttp::verb method, std::string target, std::string body = "") {
+  return {method, std::move(target), "tgp_acme", std::move(body)};
+}
+Call anonymous(bhttp::verb method, std::string target, std::string body = "") {
+  return {method, std::move(target), "", std::move(body)};
+}
+Call with_token(Call c, std::string token) {
+  c.token = std::move(token);
+  return c;
+}
+// A body nested one level deeper than the bounded parser allows (64).
+std::string too_deep() { return std::string(65, '[') + std::string(65, ']'); }
+
+const std::string kUnknownId = "s_AAAAAAAAAAAAAAAAAAAAAA";
+constexpr auto GET = bhttp::verb::get;
+constexpr auto POST = bhttp::verb::post;
+constexpr auto DEL = bhttp::verb::delete_;
+
+// `pattern` with its {id} replaced by `id`.
+std::string with_id(const std::string& pattern, const std::string& id) {
+  std::string out = pattern;
+  const std::size_t at = out.find("{id}");
+  if (at != std::string::npos) out.replace(at, 4, id);
+  return out;
+}
+
+// A tenant route's 401 (no token and an unknown one), 429 (the tenant's request quota: one request a
+// second, which the previous request spent) and, for a route on one session, 404 (an unknown id and
+// another tenant's session).
+void add_tenant_refusals(std::vector<Case>* out, const std::string& name, bhttp::verb method, const std::string& pattern) {
+  const bool has_id = pattern.find("{id}") != std::string::npos;
+  out->push_back({name + "_NoToken", method, pattern, 401, "unauthorized",
+                  [=](SessionRoutesTest&) { return anonymous(method, with_id(pattern, kUnknownId)); }, nullptr});
+  out->push_back({name + "_WrongToken", method, pattern, 401, "unauthorized",
+                  [=](SessionRoutesTest&) { return with_token(acme(method, with_id(pattern, kUnknownId)), "tgp_nobody"); },
+                  nullptr});
+  out->push_back({name + "_QuotaSpent", method, pattern, 429, "tenant_quota",
+                  [=](SessionRoutesTest& t) {
+                    t.limits().tenant_request_rate = 1;
+                    t.limits().tenant_request_burst = 1;
+                    t.call(acme(GET, "/v1/sessions"));  // spends the burst
+                    return acme(method, with_id(pattern, kUnknownId));
+                  },
+                  [](SessionRoutesTest& t, const http::Response& r) {
+                    EXPECT_EQ(t.header(r, "Retry-After"), "1");
+                  }});
+  if (!has_id) return;
+  out->push_back({name + "_UnknownId", method, pattern, 404, "not_found",
+                  [=](SessionRoutesTest&) { return acme(method, with_id(pattern, kUnknownId)); }, nullptr});
+  out->push_back({name + "_OtherTenantsSession", method, pattern, 404, "not_found",
+                  [=](SessionRoutesTest& t) { return acme(method, with_id(pattern, t.login("other").id)); }, nullptr});
+}
+
+std::vector<Case> make_cases() {
+  std::vector<Case> c;
+  // --- admin: tenants -----------------------------------------------------------------------------------
+  const std::string tenants = "/v1/tenants";
+  c.push_back({"CreateTenant", POST, tenants, 201, "",
+               [](SessionRoutesTest&) { return admin(POST, "/v1/tenants", R"({"tenant_id":"newco"})"); },
+               [](SessionRoutesTest& t, const http::Response& r) {
+                 const std::string token = json::parse(r.body).at("token").get<std::string>();
+                 EXPECT_TRUE(t.store_.find_tenant_by_token(token).ok());
+                 EXPECT_EQ(t.all_logs().find(token), std::string::npos);
+               }});
+  c.push_back({"CreateTenant_NotJson", POST, tenants, 400, "invalid_argument",
+               [](SessionRoutesTest&) { return admin(POST, "/v1/tenants", "{"); }, nullptr});
+  c.push_back({"CreateTenant_OverBounds", POST, tenants, 400, "invalid_argument",
+               [](SessionRoutesTest&) { return admin(POST, "/v1/tenants", too_deep()); }, nullptr});
+  c.push_back({"CreateTenant_NoTenantId", POST, tenants, 400, "invalid_argument",
+               [](SessionRoutesTest&) { return admin(POST, "/v1/tenants", R"({"tenant":"x"})"); }, nullptr});
+  c.push_back({"CreateTenant_BadTenantId", POST, tenants, 400, "invalid_argument",
+               [](SessionRoutesTest&) { return admin(POST, "/v1/tenants", R"({"tenant_id":"a/b"})"); }, nullptr});
+  c.push_back({"CreateTenant_Exists", POST, tenants, 409, "conflict",
+               [](SessionRoutesTest&) { return admin(POST, "/v1/tenants", R"({"tenant_id":"acme"})"); }, nullptr});
+  c.push_back({"CreateTenant_NoToken", POST, tenants, 401, "unauthorized",
+               [](SessionRoutesTest&) { return anonymous(POST, "/v1/tenants", R"({"tenant_id":"x"})"); }, nullptr});
+  c.push_back({"CreateTenant_TenantToken", POST, tenants, 401, "unauthorized",
+               [](SessionRoutesTest&) { return acme(POST, "/v1/tenants", R"({"tenant_id":"x"})"); }, nullptr});
+  c.push_back({"ListTenants", GET, tenants, 200, "",
+               [](SessionRoutesTest& t) {
+                 t.login();
+                 return admin(GET, "/v1/tenants");
+               },
+               [](SessionRoutesTest&, const http::Response& r) {
+                 EXPECT_EQ(json::parse(r.body).at("tenants").size(), 2u);
+               }});
+  c.push_back({"ListTenants_WrongToken", GET, tenants, 401, "unauthorized",
+               [](SessionRoutesTest&) { return with_token(admin(GET, "/v1/tenants"), "adm_wrong"); }, nullptr});
+  const std::string tenant = "/v1/tenants/{tenant_id}";
+  c.push_back({"DeleteTenant", DEL, tenant, 200, "",
+               [](SessionRoutesTest& t) {
+                 t.login("other");
+                 return admin(DEL, "/v1/tenants/other");
+               },
+               [](SessionRoutesTest& t, const http::Response&) {
+                 EXPECT_FALSE(t.store_.get_tenant("other").ok());
+                 EXPECT_FALSE(t.store_.find_tenant_by_token("tgp_other").ok());
+               }});
+  c.push_back({"DeleteTenant_Unknown", DEL, tenant, 404, "not_found",
+               [](SessionRoutesTest&) { return admin(DEL, "/v1/tenants/ghost"); }, nullptr});
+  c.push_back({"DeleteTenant_NoToken", DEL, tenant, 401, "unauthorized",
+               [](SessionRoutesTest&) { return anonymous(DEL, "/v1/tenants/other"); },
+               [](SessionRoutesTest& t, const http::Response&) { EXPECT_TRUE(t.store_.get_tenant("other").ok()); }});
+
+  // --- tenant: QR logins --------------------------------------------------------------------------------
+  const std::string logins = "/v1/qr-logins";
+  c.push_back({"CreateLogin", POST, logins, 201, "",
+               [](SessionRoutesTest&) { return acme(POST, "/v1/qr-logins"); },
+               [](SessionRoutesTest& t, const http::Response& r) {
+                 const json j = json::parse(r.body);
+                 EXPECT_EQ(j.at("link"), FakeEngine::link_for(0, 1));
+                 EXPECT_EQ(t.header(r, "Location"), "/v1/qr-logins/" + j.at("session_id").get<std::string>());
+                 EXPECT_EQ(t.all_logs().find("tg://"), std::string::npos);
+               }});
+  c.push_back({"CreateLogin_BodyNotAnObject", POST, logins, 400, "invalid_argument",
+               [](SessionRoutesTest&) { return acme(POST, "/v1/qr-logins", "[]"); },
+               [](SessionRoutesTest& t, const http::Response&) { EXPECT_EQ(t.engine_.client_count(), 0u); }});
+  c.push_back({"CreateLogin_TenantLoginsCap", POST, logins, 429, "logins_cap",
+               [](SessionRoutesTest& t) {
+                 t.limits().tenant_logins = 1;
+                 t.login();
+                 return acme(POST, "/v1/qr-logins");
+               },
+               [](SessionRoutesTest& t, const http::Response& r) {
+                 EXPECT_EQ(json::parse(r.body)["error"]["scope"], "tenant");
+                 EXPECT_EQ(t.engine_.client_count(), 1u);
+               }});
+  c.push_back({"CreateLogin_LoginRate", POST, logins, 429, "login_rate",
+               [](SessionRoutesTest& t) {
+                 t.limits().tenant_logins_per_minute = 1;
+                 t.login();
+                 return acme(POST, "/v1/qr-logins");
+               },
+               [](SessionRoutesTest& t, const http::Response& r) {
+                 const int after = std::stoi(t.header(r, "Retry-After"));
+                 EXPECT_GE(after, 1);
+                 EXPECT_LE(after, 60);
+               }});
+  c.push_back({"CreateLogin_ProcessLoginsCap", POST, logins, 503, "logins_cap",
+               [](SessionRoutesTest& t) {
+                 t.limits().process_logins = 1;
+                 t.login("other");
+                 return acme(POST, "/v1/qr-logins");
+               },
+               [](SessionRoutesTest&, const http::Response& r) {
+                 EXPECT_EQ(json::parse(r.body)["error"]["scope"], "process");
+               }});
+  add_tenant_refusals(&c, "CreateLogin", POST, logins);
+
+  const std::string qr = "/v1/qr-logins/{id}";
+  c.push_back({"GetLogin", GET, qr, 200, "",
+               [](SessionRoutesTest& t) { return acme(GET, "/v1/qr-logins/" + t.login().id); },
+               [](SessionRoutesTest& t, const http::Response& r) {
+                 EXPECT_EQ(json::parse(r.body).at("status"), "qr_pending");
+                 EXPECT_EQ(t.header(r, "Cache-Control"), "no-store");
+               }});
+  add_tenant_refusals(&c, "GetLogin", GET, qr);
+  c.push_back({"CancelLogin", DEL, qr, 200, "",
+               [](SessionRoutesTest& t) { return acme(DEL, "/v1/qr-logins/" + t.login().id); },
+               [](SessionRoutesTest&, const http::Response& r) {
+                 EXPECT_EQ(json::parse(r.body).at("status"), "cancelled");
+               }});
+  c.push_back({"CancelLogin_Authorized", DEL, qr, 409, "conflict",
+               [](SessionRoutesTest& t) { return acme(DEL, "/v1/qr-logins/" + t.authorized().id); },
+               [](SessionRoutesTest&, const http::Response& r) {
+                 EXPECT_NE(r.body.find("authorized"), std::string::npos) << r.body;
+               }});
+  add_tenant_refusals(&c, "CancelLogin", DEL, qr);
+
+  const std::string events = "/v1/qr-logins/{id}/events";
+  c.push_back({"LoginEvents", GET, events, 200, "",
+               [](SessionRoutesTest& t) { return acme(GET, "/v1/qr-logins/" + t.login().id + "/events"); },
+               [](SessionRoutesTest&, const http::Response& r) { EXPECT_TRUE(r.is_event_stream()); }});
+  c.push_back({"LoginEvents_TenantStreamsCap", GET, events, 429, "streams_cap",
+               [](SessionRoutesTest& t) {
+                 t.limits().tenant_streams = 1;
+                 const std::string id = t.login().id;
+                 t.held_ = t.call(acme(GET, "/v1/qr-logins/" + id + "/events"));  // holds the one slot
+                 return acme(GET, "/v1/qr-logins/" + id + "/events");
+               },
+               nullptr});
+  c.push_back({"LoginEvents_ProcessStreamsCap", GET, events, 503, "streams_cap",
+               [](SessionRoutesTest& t) {
+                 t.limits().process_streams = 1;
+                 const std::string other = t.login("other").id;
+                 t.held_ = t.call(with_token(acme(GET, "/v1/qr-logins/" + other + "/events"), "tgp_other"));
+                 return acme(GET, "/v1/qr-logins/" + t.login().id + "/events");
+               },
+               nullptr});
+  add_tenant_refusals(&c, "LoginEvents", GET, events);
+
+  const std::string svg = "/v1/qr-logins/{id}/qr.svg";
+  c.push_back({"LoginSvg", GET, svg, 200, "",
+               [](SessionRoutesTest& t) { return acme(GET, "/v1/qr-logins/" + t.login().id + "/qr.svg"); },
+               [](SessionRoutesTest&, const http::Response& r) { EXPECT_EQ(r.body.rfind("<svg", 0), 0u) << r.body.substr(0, 40); }});
+  c.push_back({"LoginSvg_NoLink", GET, svg, 409, "conflict",
+               [](SessionRoutesTest& t) { return acme(GET, "/v1/qr-logins/" + t.authorized().id + "/qr.svg"); },
+               nullptr});
+  add_tenant_refusals(&c, "LoginSvg", GET, svg);
+
+  const std::string password = "/v1/qr-logins/{id}/password";
+  auto wrong_password = [](SessionRoutesTest& t) {
+    Error e(Errc::engine_error, "PASSWORD_HASH_INVALID");
+    e.td_code = 400;
+    t.engine_answers("checkAuthenticationPassword", e);
+  };
+  c.push_back({"LoginPassword", POST, password, 200, "",
+               [](SessionRoutesTest& t) {
+                 return acme(POST, "/v1/qr-logins/" + t.password_required().id + "/password", R"({"password":"pw"})");
+               },
+               [](SessionRoutesTest& t, const http::Response&) {
+                 EXPECT_EQ(t.engine_.last().methods().back(), "checkAuthenticationPassword");
+                 EXPECT_EQ(t.all_logs().find("\"pw\""), std::string::npos);
+               }});
+  c.push_back({"LoginPassword_Missing", POST, password, 400, "invalid_argument",
+               [](SessionRoutesTest& t) {
+                 return acme(POST, "/v1/qr-logins/" + t.password_required().id + "/password", R"({"password":""})");
+               },
+               nullptr});
+  c.push_back({"LoginPassword_NotWaitingForOne", POST, password, 409, "conflict",
+               [](SessionRoutesTest& t) {
+                 return acme(POST, "/v1/qr-logins/" + t.login().id + "/password", R"({"password":"pw"})");
+               },
+               nullptr});
+  c.push_back({"LoginPassword_Wrong", POST, password, 422, "invalid_argument",
+               [wrong_password](SessionRoutesTest& t) {
+                 t.limits();  // the defaults: 5 attempts
+                 const std::string id = t.password_required().id;
+                 wrong_password(t);
+                 return acme(POST, "/v1/qr-logins/" + id + "/password", R"({"password":"guess"})");
+               },
+               [](SessionRoutesTest&, const http::Response& r) {
+                 const json e = json::parse(r.body).at("error");
+                 EXPECT_EQ(e.at("attempts_left"), 4);
+                 EXPECT_EQ(e.at("status"), "password_required");
+               }});
+  c.push_back({"LoginPassword_AttemptsSpent", POST, password, 429, "password_attempts",
+               [wrong_password](SessionRoutesTest& t) {
+                 t.limits().password_attempts = 1;
+                 const std::string id = t.password_required().id;
+                 wrong_password(t);
+                 return acme(POST, "/v1/qr-logins/" + id + "/password", R"({"password":"guess"})");
+               },
+               [](SessionRoutesTest& t, const http::Response&) {
+                 EXPECT_TRUE(t.run_until([&] { return t.manager_->live_count() == 0; }));  // the login ended
+               }});
+  c.push_back({"LoginPassword_EngineAway", POST, password, 503, "unavailable",
+               [](SessionRoutesTest& t) {
+                 const std::string id = t.password_required().id;
+                 t.engine_answers("checkAuthenticationPassword", Error(Errc::unavailable, "engine stopped"));
+                 return acme(POST, "/v1/qr-logins/" + id + "/password", R"({"password":"pw"})");
+               },
+               nullptr});
+  add_tenant_refusals(&c, "LoginPassword", POST, password);
+
+  // --- tenant: sessions ---------------------------------------------------------------------------------
+  const std::string sessions = "/v1/sessions";
+  c.push_back({"ListSessions", GET, sessions, 200, "",
+               [](SessionRoutesTest& t) {
+                 t.authorized();
+                 t.login("other");
+                 return acme(GET, "/v1/sessions");
+               },
+               [](SessionRoutesTest&, const http::Response& r) {
+                 const json list = json::parse(r.body).at("sessions");
+                 ASSERT_EQ(list.size(), 1u);  // not the other tenant's
+                 EXPECT_FALSE(list[0].contains("link"));
+               }});
+  add_tenant_refusals(&c, "ListSessions", GET, sessions);
+
+  const std::string session = "/v1/sessions/{id}";
+  c.push_back({"GetSession", GET, session, 200, "",
+               [](SessionRoutesTest& t) { return acme(GET, "/v1/sessions/" + t.authorized().id); },
+               [](SessionRoutesTest&, const http::Response& r) {
+                 EXPECT_EQ(json::parse(r.body).at("status"), "authorized");
+               }});
+  add_tenant_refusals(&c, "GetSession", GET, session);
+  c.push_back({"DeleteSession", DEL, session, 200, "",
+               [](SessionRoutesTest& t) { return acme(DEL, "/v1/sessions/" + t.authorized().id + "?logout=false"); },
+               [](SessionRoutesTest& t, const http::Response& r) {
+                 EXPECT_EQ(json::parse(r.body).at("logout"), false);
+                 EXPECT_EQ(t.engine_.last().methods().back(), "close");
+               }});
+  c.push_back({"DeleteSession_BadLogout", DEL, session, 400, "invalid_argument",
+               [](SessionRoutesTest& t) { return acme(DEL, "/v1/sessions/" + t.authorized().id + "?logout=maybe"); },
+               [](SessionRoutesTest& t, const http::Response&) { EXPECT_EQ(t.manager_->live_count(), 1u); }});
+  add_tenant_refusals(&c, "DeleteSession", DEL, session);
+
+  const std::string invoke = "/v1/sessions/{id}/invoke";
+  auto invoke_on = [](std::string body, std::string query = "") {
+    return [body, query](SessionRoutesTest& t) {
+      return acme(POST, "/v1/sessions/" + t.authorized().id + "/invoke" + query, body);
+    };
+  };
+  c.push_back({"Invoke", POST, invoke, 200, "", invoke_on(R"({"@type":"getMe","@client_id":99})"),
+               [](SessionRoutesTest& t, const http::Response& r) {
+                 EXPECT_EQ(json::parse(r.body).at("@type"), "ok");
+                 EXPECT_FALSE(t.engine_.last().sent.back().contains("@client_id"));  // never the tenant's say
+               }});
+  c.push_back({"Invoke_NotJson", POST, invoke, 400, "invalid_argument", invoke_on("not json"), nullptr});
+  c.push_back({"Invoke_OverBounds", POST, invoke, 400, "invalid_argument", invoke_on(too_deep()), nullptr});
+  c.push_back({"Invoke_BadType", POST, invoke, 400, "invalid_argument", invoke_on(R"({"@type":"get Me"})"), nullptr});
+  c.push_back({"Invoke_LongType", POST, invoke, 400, "invalid_argument",
+               invoke_on(R"({"@type":")" + std::string(65, 'a') + R"("})"), nullptr});
+  c.push_back({"Invoke_BadDeadline", POST, invoke, 400, "invalid_argument",
+               invoke_on(R"({"@type":"getMe"})", "?deadline_ms=300001"), nullptr});
+  c.push_back({"Invoke_BadFlood", POST, invoke, 400, "invalid_argument",
+               invoke_on(R"({"@type":"getMe"})", "?flood=later"), nullptr});
+  c.push_back({"Invoke_DeniedFunction", POST, invoke, 403, "forbidden_function", invoke_on(R"({"@type":"logOut"})"),
+               [](SessionRoutesTest& t, const http::Response& r) {
+                 EXPECT_EQ(json::parse(r.body)["error"]["function"], "logOut");
+                 EXPECT_NE(t.engine_.last().methods().back(), "logOut");
+               }});
+  c.push_back({"Invoke_NotAuthorized", POST, invoke, 409, "conflict",
+               [](SessionRoutesTest& t) {
+                 return acme(POST, "/v1/sessions/" + t.login().id + "/invoke", R"({"@type":"getMe"})");
+               },
+               [](SessionRoutesTest&, const http::Response& r) {
+                 EXPECT_NE(r.body.find("qr_pending"), std::string::npos) << r.body;
+               }});
+  c.push_back({"Invoke_Restoring", POST, invoke, 503, "unavailable",
+               [](SessionRoutesTest& t) {
+                 return acme(POST, "/v1/sessions/" + t.restoring() + "/invoke", R"({"@type":"getMe"})");
+               },
+               [](SessionRoutesTest& t, const http::Response& r) { EXPECT_EQ(t.header(r, "Retry-After"), "1"); }});
+  auto engine_fails = [](Error e) {
+    return [e](SessionRoutesTest& t) {
+      const std::string id = t.authorized().id;
+      t.engine_answers("getMe", e);
+      return acme(POST, "/v1/sessions/" + id + "/invoke", R"({"@type":"getMe"})");
+    };
+  };
+  Error flood(Errc::flood_wait, "FLOOD_WAIT_7");
+  flood.retry_after_s = 7;
+  c.push_back({"Invoke_FloodWait", POST, invoke, 429, "flood_wait", engine_fails(flood),
+               [](SessionRoutesTest& t, const http::Response& r) {
+                 EXPECT_EQ(t.header(r, "Retry-After"), "7");
+                 EXPECT_EQ(json::parse(r.body)["error"]["seconds"], 7);
+               }});
+  Error td(Errc::engine_error, "USER_DEACTIVATED");
+  td.td_code = 401;
+  c.push_back({"Invoke_EngineError", POST, invoke, 502, "engine_error", engine_fails(td),
+               [](SessionRoutesTest&, const http::Response& r) {
+                 EXPECT_EQ(json::parse(r.body)["error"]["td_code"], 401);
+               }});
+  c.push_back({"Invoke_Timeout", POST, invoke, 504, "timeout", engine_fails(Error(Errc::timeout, "no answer")), nullptr});
+  add_tenant_refusals(&c, "Invoke", POST, invoke);
+
+  // --- the end user's page (page key) ------------------------------------------------------------------
+  auto page_target = [](std::string suffix, bool good_key) {
+    return [suffix, good_key](SessionRoutesTest& t) {
+      const auto l = t.login();
+      const std::string key = good_key ? l.key : "wrong";
+      const std::string base = suffix.empty() ? "/login/" + l.id : "/v1/login/" + l.id + suffix;
+      return anonymous(suffix == "/password" || suffix == "/simulate" ? POST : GET, base + "?key=" + key,
+                       suffix == "/password" ? R"({"password":"pw"})" : R"({"outcome":"accept"})");
+    };
+  };
+  c.push_back({"Page", GET, "/login/{id}", 200, "", page_target("", true),
+               [](SessionRoutesTest& t, const http::Response& r) {
+                 EXPECT_NE(t.header(r, "Content-Security-Policy").find("frame-ancestors 'none'"), std::string::npos);
+               }});
+  c.push_back({"Page_WrongKey", GET, "/login/{id}", 404, "not_found", page_target("", false), nullptr});
+  c.push_back({"PageSvg", GET, "/v1/login/{id}/qr.svg", 200, "", page_target("/qr.svg", true), nullptr});
+  c.push_back({"PageSvg_WrongKey", GET, "/v1/login/{id}/qr.svg", 404, "not_found", page_target("/qr.svg", false), nullptr});
+  c.push_back({"PageSvg_NoLink", GET, "/v1/login/{id}/qr.svg", 409, "conflict",
+               [](SessionRoutesTest& t) {
+                 const auto l = t.login();
+                 t.emit_and_wait({{"@type", "authorizationStateWaitPassword"}, {"password_hint", ""}}, l.id,
+                               SessionStatus::password_required);
+                 return anonymous(GET, "/v1/login/" + l.id + "/qr.svg?key=" + l.key);
+               },
+               nullptr});
+  c.push_back({"PageEvents", GET, "/v1/login/{id}/events", 200, "", page_target("/events", true), nullptr});
+  c.push_back({"PageEvents_WrongKey", GET, "/v1/login/{id}/events", 404, "not_found", page_target("/events", false),
+               nullptr});
+  c.push_back({"PageEvents_StreamsCap", GET, "/v1/login/{id}/events", 429, "streams_cap",
+               [](SessionRoutesTest& t) {
+                 t.limits().tenant_streams = 1;
+                 const auto l = t.login();
+                 t.held_ = t.call(anonymous(GET, "/v1/login/" + l.id + "/events?key=" + l.key));
+                 return anonymous(GET, "/v1/login/" + l.id + "/events?key=" + l.key);
+               },
+               nullptr});
+  c.push_back({"PageEvents_ProcessStreamsCap", GET, "/v1/login/{id}/events", 503, "streams_cap",
+               [](SessionRoutesTest& t) {
+                 t.limits().process_streams = 1;
+                 const auto other = t.login("other");
+                 t.held_ = t.call(anonymous(GET, "/v1/login/" + other.id + "/events?key=" + other.key));
+                 const auto l = t.login();
+                 return anonymous(GET, "/v1/login/" + l.id + "/events?key=" + l.key);
+               },
+               nullptr});
+  const std::string page_password = "/v1/login/{id}/password";
+  auto page_password_call = [](SessionRoutesTest& t, const std::string& body) {
+    const auto l = t.login();
+    t.emit_and_wait({{"@type", "authorizationStateWaitPassword"}, {"password_hint", ""}}, l.id,
+                  SessionStatus::password_required);
+    return anonymous(POST, "/v1/login/" + l.id + "/password?key=" + l.key, body);
+  };
+  c.push_back({"PagePassword", POST, page_password, 200, "",
+               [page_password_call](SessionRoutesTest& t) { return page_password_call(t, R"({"password":"pw"})"); },
+               nullptr});
+  c.push_back({"PagePassword_NotAnObject", POST, page_password, 400, "invalid_argument",
+               [page_password_call](SessionRoutesTest& t) { return page_password_call(t, R"("pw")"); }, nullptr});
+  c.push_back({"PagePassword_WrongKey", POST, page_password, 404, "not_found", page_target("/password", false), nullptr});
+  c.push_back({"PagePassword_NotWaitingForOne", POST, page_password, 409, "conflict", page_target("/password", true),
+               nullptr});
+  c.push_back({"PagePassword_Wrong", POST, page_password, 422, "invalid_argument",
+               [page_password_call, wrong_password](SessionRoutesTest& t) {
+                 Call call = page_password_call(t, R"({"password":"guess"})");
+                 wrong_password(t);
+                 return call;
+               },
+               nullptr});
+  c.push_back({"PagePassword_AttemptsSpent", POST, page_password, 429, "password_attempts",
+               [page_password_call, wrong_password](SessionRoutesTest& t) {
+                 t.limits().password_attempts = 1;
+                 Call call = page_password_call(t, R"({"password":"guess"})");
+                 wrong_password(t);
+                 return call;  // the one attempt, wrong: the login ends and this answer says why
+               },
+               nullptr});
+  c.push_back({"PagePassword_EngineAway", POST, page_password, 503, "unavailable",
+               [page_password_call](SessionRoutesTest& t) {
+                 Call call = page_password_call(t, R"({"password":"pw"})");
+                 t.engine_answers("checkAuthenticationPassword", Error(Errc::unavailable, "engine stopped"));
+                 return call;
+               },
+               nullptr});
+  const std::string simulate = "/v1/login/{id}/simulate";
+  c.push_back({"PageSimulate", POST, simulate, 200, "", page_target("/simulate", true),
+               [](SessionRoutesTest& t, const http::Response&) {
+                 ASSERT_EQ(t.simulator_.scans.size(), 1u);
+                 EXPECT_EQ(t.simulator_.scans[0], std::make_pair(FakeEngine::link_for(0, 1), std::string("accept")));
+               }});
+  c.push_back({"PageSimulate_BadOutcome", POST, simulate, 400, "invalid_argument",
+               [](SessionRoutesTest& t) {
+                 const auto l = t.login();
+                 return anonymous(POST, "/v1/login/" + l.id + "/simulate?key=" + l.key, R"({"outcome":"maybe"})");
+               },
+               [](SessionRoutesTest& t, const http::Response&) { EXPECT_TRUE(t.simulator_.scans.empty()); }});
+  c.push_back({"PageSimulate_SimulatorAway", POST, simulate, 503, "unavailable",
+               [page_target](SessionRoutesTest& t) {
+                 t.simulator_.answer = Error(Errc::unavailable, "tdsim control is not reachable");
+                 return page_target("/simulate", true)(t);
+               },
+               nullptr});
+  c.push_back({"PageSimulate_WrongKey", POST, simulate, 404, "not_found", page_target("/simulate", false), nullptr});
+  c.push_back({"PageSimulate_RealTdlib", POST, simulate, 404, "not_found",
+               [page_target](SessionRoutesTest& t) {
+                 t.without_simulator();
+                 return page_target("/simulate", true)(t);
+               },
+               nullptr});
+  c.push_back({"PageSimulate_NothingToScan", POST, simulate, 409, "conflict",
+               [](SessionRoutesTest& t) {
+                 const auto l = t.login();
+                 t.emit_and_wait({{"@type", "authorizationStateWaitPassword"}, {"password_hint", ""}}, l.id,
+                                 SessionStatus::password_required);
+                 return anonymous(POST, "/v1/login/" + l.id + "/simulate?key=" + l.key, R"({"outcome":"accept"})");
+               },
+               nullptr});
+  return c;
+}
+
+}  // namespace
+
+// Answers the server itself gives, before or around any handler (http_server_test and the integration
+// tests cover them): on every route 413 (a body over server.body_limit), 431 (headers over
+// server.header_limit) and 500 (an internal or store failure); 400 on the routes that read neither a
+// body nor a query (a malformed request line or path escape); 503 on the routes without one of their own
+// (shutting down, connections_cap).
+bool is_server_answer(const std::string& key) {
+  static const std::set<std::string> kServerAnswers = {
+      "GET /v1/tenants 400", "DELETE /v1/tenants/{tenant_id} 400", "GET /v1/qr-logins/{id} 400",
+      "DELETE /v1/qr-logins/{id} 400", "GET /v1/qr-logins/{id}/events 400", "GET /v1/qr-logins/{id}/qr.svg 400",
+      "GET /v1/sessions 400", "GET /v1/sessions/{id} 400", "GET /login/{id} 400", "GET /v1/login/{id}/qr.svg 400",
+      "GET /v1/login/{id}/events 400",
+      "POST /v1/tenants 503", "GET /v1/tenants 503", "DELETE /v1/tenants/{tenant_id} 503",
+      "GET /v1/qr-logins/{id} 503", "DELETE /v1/qr-logins/{id} 503", "GET /v1/qr-logins/{id}/qr.svg 503",
+      "GET /v1/sessions 503", "GET /v1/sessions/{id} 503", "DELETE /v1/sessions/{id} 503", "GET /login/{id} 503",
+      "GET /v1/login/{id}/qr.svg 503"};
+  const std::string status = key.substr(key.rfind(' ') + 1);
+  return status == "413" || status == "431" || status == "500" || kServerAnswers.count(key) != 0;
+}
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case> all = make_cases();
+  return all;
+}
+
+TEST_P(SessionRoutesTest, AnswersAsDocumented) {
+  const Case& k = GetParam();
+  const Call c = k.arrange(*this);
+  ASSERT_FALSE(HasFailure()) << "arranging the case failed";
+  const http::Response r = call(c);
+  EXPECT_EQ(last_pattern(), k.pattern) << c.target;
+  EXPECT_EQ(static_cast<unsigned>(r.status), k.status) << r.body;
+  if (k.code.empty()) {
+    EXPECT_FALSE(json::parse(r.body, nullptr, false).contains("error")) << r.body;
+  } else {
+    const json body = json::parse(r.body, nullptr, false);
+    EXPECT_EQ(body.is_object() && body.contains("error") ? body["error"].value("code", "") : "<none>", k.code) << r.body;
+  }
+  if (k.verify) k.verify(*this, r);
+}
+
+INSTANTIATE_TEST_SUITE_P(Routes, SessionRoutesTest, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<Case>& row) { return row.param.name; });
+
+// Every answer the document lists for a session route is produced by a case — or is one the server gives.
+TEST(SessionRoutesCoverage, DocumentedAnswersAreCovered) {
+  std::set<std::string> tested;
+  std::set<std::string> routes;
+  for (const Case& k : cases()) {
+    tested.insert(http::answer_key(k.method, k.pattern, k.status));
+    routes.insert(http::answer_key(k.method, k.pattern, 0).substr(0, http::answer_key(k.method, k.pattern, 0).size() - 2));
+  }
+  std::vector<std::string> untested;
+  for (const std::string& key : SessionRoutesTest::contract().documented_answers()) {
+    const std::string route = key.substr(0, key.rfind(' '));
+    if (routes.count(route) == 0) continue;  // not a session route (/healthz, /metrics, ...)
+    if (tested.count(key) == 0 && !is_server_answer(key)) untested.push_back(key);
+    if (tested.count(key) != 0 && is_server_answer(key)) ADD_FAILURE() << key << " is tested: drop it from the server's answers";
+  }
+  EXPECT_EQ(untested, std::vector<std::string>{});
+  EXPECT_EQ(routes.size(), 18u);  // every route SessionRoutes registers has cases
+  for (const std::string& key : tested) {
+    EXPECT_EQ(SessionRoutesTest::contract().documented_answers().count(key), 1u) << key << " is not documented";
+  }
+}
+
+}  // namespace tgpulse::session
