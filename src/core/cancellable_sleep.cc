@@ -61,7 +61,7 @@ class SleepRegistry : public asio::execution_context::service {
     }
     for (Entry& e : wake) {
       asio::post(e.ex, [timer = std::move(e.timer)] {
-        if (auto t = timer.lock()) t->expires_at(std::chrono::steady_clock::time_point::min());
+        if (auto t = timer.lock()) t->cancel();
       });
     }
   }

@@ -8,8 +8,10 @@
 // Boost 1.74's Asio has no per-operation cancellation slots, hence a registry per execution context
 // (an Asio service, so it lives and dies with the io_context; no global state).
 //
-// Thread-safety: thread-safe. The wake-up is posted to the executor the sleeping coroutine runs on, and
-// moves the timer's expiry rather than cancelling it, so it is not lost when it runs before the wait starts.
+// Thread-safety: thread-safe. The wake-up (a timer cancel) is posted to the executor the sleeping
+// coroutine runs on; run sleeping coroutines on a strand or a one-thread io_context, so the wake-up
+// runs only while the coroutine is suspended: a sleep registers and starts its wait in one step, and
+// one that registers after cancel_sleeps() returns at once.
 #pragma once
 
 #include <utility>  // before Asio 1.74's awaitable.hpp, which uses std::exchange without it
