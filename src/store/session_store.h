@@ -13,8 +13,9 @@
 // - updated_at_ms is stamped by the store from its Clock on every write of a session.
 // - Lists are ordered: tenants by tenant_id, sessions by (created_at_ms, session_id).
 //
-// Thread-safety: every implementation is thread-safe; all calls are synchronous and short (indexed
-// queries on one connection), so the service may call them from its io threads.
+// Thread-safety: every implementation is thread-safe. Calls are synchronous and may block (a lock,
+// SQLite's busy timeout, the disk, a network round trip): code on an event-loop thread calls them
+// through AsyncSessionStore (async_session_store.h), on the blocking pool, never directly.
 #pragma once
 
 #include <string>
