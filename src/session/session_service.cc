@@ -1,6 +1,5 @@
 #include "session/session_service.h"
 
-#include <cstdlib>
 #include <future>
 #include <thread>
 
@@ -109,9 +108,7 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   auto library = td::DlopenTdLibrary::load(m.options.td_library);
   if (!library) return Error(library.error().code, "td.library: " + library.error().message);
   m.library = std::move(*library);
-  td::EngineOptions engine_options;
-  engine_options.tdlib_log_verbosity = m.options.td_verbosity;
-  engine_options.default_request_timeout = m.options.td_request_timeout;
+  td::EngineOptions engine_options = m.options.engine;
   engine_options.known_methods = telemetry.metrics.known_methods();
   m.engine = std::make_unique<td::Engine>(m.io, *m.library, telemetry.registry, telemetry.metrics, telemetry.logger,
                                           engine_options);
@@ -193,11 +190,9 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   probe_options.interval = m.options.sessions.safety.probe_interval;
   m.probe = std::make_unique<StorageProbe>(probe_options, clock, [store = m.store.get()] { return store->probe(); });
   m.probe->start();
-  std::string control = m.options.simulator_control_address;
-  if (control.empty()) {
-    if (const char* env = std::getenv("TDSIM_CONTROL_ADDR")) control = env;
+  if (!m.options.simulator_control_address.empty()) {
+    m.simulator = std::make_unique<TdsimControlClient>(m.options.simulator_control_address);
   }
-  if (!control.empty()) m.simulator = std::make_unique<TdsimControlClient>(control);
   m.routes = std::make_unique<SessionRoutes>(*m.manager, *m.store, m.invoke.get(), m.simulator.get(),
                                              m.options.routes, &telemetry.rejections);
   m.routes->set_tenant_limits(m.limits.get());
