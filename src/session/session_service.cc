@@ -47,6 +47,28 @@ void report_stored_keys(store::SqliteSessionStore& store, const SessionService::
       {{"store.keys_plain", static_cast<std::int64_t>(status.plain)}});
 }
 
+// Runs `task` on `io` and waits for it on the calling (main) thread. An exception that escapes the
+// coroutine is not lost with the future: it comes back as an internal error naming `what`, logged once
+// here.
+template <typename T>
+Result<T> run_and_wait(asio::io_context& io, asio::awaitable<T> task, const char* what, telemetry::Logger& logger) {
+  std::future<T> done = asio::co_spawn(io, std::move(task), asio::use_future);
+  try {
+    if constexpr (std::is_void_v<T>) {
+      done.get();
+      return {};
+    } else {
+      return done.get();
+    }
+  } catch (const std::exception& e) {
+    logger.error("Session layer task failed", {{"event.action", what}, {"error.message", e.what()}});
+    return Error(Errc::internal, std::string(what) + " failed: " + e.what());
+  } catch (...) {
+    logger.error("Session layer task failed", {{"event.action", what}, {"error.message", "unknown exception"}});
+    return Error(Errc::internal, std::string(what) + " failed: unknown exception");
+  }
+}
+
 }  // namespace
 
 struct SessionService::Impl {
@@ -150,8 +172,15 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
     invoke->forget_session(id);
     limits->session_ended(id);
   });
-  auto started = asio::co_spawn(m.io, m.manager->start(), asio::use_future);
-  started.wait();
+  Result<SessionManager::StartReport> started =
+      run_and_wait(m.io, m.manager->start(), "session manager start", telemetry.logger);
+  if (!started) {
+    m.engine->stop();
+    m.work.reset();
+    m.io.stop();
+    m.thread.join();
+    return Error(started.error().code, "session manager: " + started.error().message);
+  }
   // Sessions brought back up count against their tenant's caps (over the cap if need be: they exist).
   // Attach first, then look: one that is already gone was (or will be) released by the removal hook.
   if (Result<std::vector<store::SessionRecord>> all = m.store->list_all_sessions()) {
@@ -232,8 +261,8 @@ void SessionService::stop() {
   m.stopped = true;
   if (m.probe) m.probe->stop();
   if (m.manager && m.thread.joinable()) {
-    auto stopped = asio::co_spawn(m.io, m.manager->stop(), asio::use_future);
-    stopped.wait();
+    // A failure is logged by run_and_wait; the engine and the io thread are stopped all the same.
+    (void)run_and_wait(m.io, m.manager->stop(), "session manager stop", m.telemetry.logger);
   }
   if (m.engine) m.engine->stop();
   m.work.reset();
