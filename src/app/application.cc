@@ -1,5 +1,7 @@
 #include "app/application.h"
 
+#include "app/config_wiring.h"
+
 #include <csignal>
 #include <ctime>
 #include <filesystem>
@@ -48,12 +50,6 @@ void register_pool_metrics(telemetry::Registry& registry, const BlockingPool& po
   });
 }
 
-telemetry::LogLevel level_of(const std::string& name) {
-  telemetry::LogLevel level = telemetry::LogLevel::info;
-  telemetry::parse_log_level(name, &level);  // validated by the config loader
-  return level;
-}
-
 }  // namespace
 
 void block_termination_signals() {
@@ -74,21 +70,15 @@ Status Application::start() {
   started_ = true;
 
   // 1. Logs first, so everything after can report.
-  telemetry::LoggerOptions log_options;
-  log_options.level = level_of(config_.log.level);
-  log_options.format = config_.log.format == "console" ? telemetry::LogFormat::console : telemetry::LogFormat::json;
-  log_options.path = config_.log.path;
-  logger_ = std::make_unique<telemetry::Logger>(log_options);
+  logger_ = std::make_unique<telemetry::Logger>(logger_options(config_));
 
   // 2. Metrics: the seed catalog under the configured namespace, and the process's own.
   registry_ = std::make_unique<telemetry::Registry>();
-  telemetry::CatalogOptions catalog;
-  catalog.ns = config_.metrics.ns;
   // Methods the operator throttles are labels of their own, never "other" (bounded: see method_labels).
-  throttle::ThrottleOptions::MethodLabels method_labels = config_.throttle.method_labels(catalog.known_methods);
-  catalog.known_methods = std::move(method_labels.methods);
-  if (method_labels.left_out > 0) {
-    logger_->warn(std::to_string(method_labels.left_out) + " throttled methods beyond the first " +
+  std::size_t labels_left_out = 0;
+  const telemetry::CatalogOptions catalog = catalog_options(config_, &labels_left_out);
+  if (labels_left_out > 0) {
+    logger_->warn(std::to_string(labels_left_out) + " throttled methods beyond the first " +
                   std::to_string(throttle::ThrottleOptions::kMaxConfiguredMethodLabels) +
                   " get no metric label of their own: they are reported as \"other\"");
   }
@@ -117,27 +107,10 @@ Status Application::start() {
   // 4. [areas: store, engine, session manager — construct here; they may use logger_, metrics_,
   //    tracer_, and server_->io_context() once the server exists (or their own executors).]
   {
-    session::SessionServiceOptions so;
-    so.td_library = config_.td.library;
-    so.td_verbosity = config_.td.verbosity;
-    so.td_request_timeout = config_.td.request_timeout;
-    so.sessions.data_dir = config_.store.data_dir;
-    so.store_master_key = config_.store.master_key;
-    so.sessions.qr_timeout = config_.qr.timeout;
-    so.sessions.idle_ttl = config_.sessions.idle_ttl;
-    so.sessions.api_id = config_.td.api_id;
-    so.sessions.api_hash = config_.td.api_hash;
-    so.sessions.safety = config_.safety;
-    so.routes.admin_token = config_.admin_token;
-    so.throttle = config_.throttle;
-    so.flood = config_.flood;
-    so.invoke_policy = config_.invoke;
-    so.limits = config_.limits;
-    so.store_access = config_.store.access;
-    store_pool_ = std::make_unique<BlockingPool>(
-        BlockingPoolOptions{"store", config_.store.access.pool_threads, config_.store.access.pool_max_queued});
+    store_pool_ = std::make_unique<BlockingPool>(store_pool_options(config_));
     register_pool_metrics(*registry_, *store_pool_);
-    auto sessions = session::SessionService::start(std::move(so), {*registry_, *metrics_, *logger_, *tracer_, *rejections_},
+    auto sessions = session::SessionService::start(session_service_options(config_),
+                                                   {*registry_, *metrics_, *logger_, *tracer_, *rejections_},
                                                    *store_pool_);
     if (!sessions) return Error(sessions.error().code, "sessions: " + sessions.error().message);
     sessions_ = std::move(*sessions);
@@ -152,20 +125,7 @@ Status Application::start() {
   sessions_->add_readiness(readiness_);
 
   // 6. HTTP server.
-  http::ServerOptions server_options;
-  server_options.host = config_.server.host;
-  server_options.port = config_.server.port;
-  server_options.threads = config_.server.threads;
-  server_options.body_limit = config_.server.body_limit;
-  server_options.header_limit = config_.server.header_limit;
-  server_options.read_timeout = config_.server.read_timeout;
-  server_options.idle_timeout = config_.server.idle_timeout;
-  server_options.write_timeout = config_.server.write_timeout;
-  server_options.shutdown_grace = config_.server.shutdown_grace;
-  server_options.sse_heartbeat = config_.server.sse_heartbeat;
-  server_options.max_connections = config_.server.max_connections != 0
-                                       ? config_.server.max_connections
-                                       : http::default_max_connections(http::process_fd_limit());
+  const http::ServerOptions server_options = main_server_options(config_);
   server_ = std::make_unique<http::Server>(server_options, router_,
                                            http::ServerTelemetry{registry_.get(), logger_.get(), tracer_.get(), rejections_.get()});
   readiness_.add("shutdown", [server = server_.get()]() -> Status {
@@ -179,14 +139,9 @@ Status Application::start() {
 
   // 7. The admin listener: the same health, readiness and metrics routes on their own thread and accept
   //    queue, so a flood of requests (or of connections) on the main listener cannot delay a probe.
-  if (config_.server.admin_enabled) {
+  if (std::optional<http::ServerOptions> admin_options = admin_server_options(config_)) {
     http::add_standard_routes(admin_router_, readiness_, *registry_);
-    http::ServerOptions admin_options = server_options;
-    admin_options.host = config_.server.admin_host;
-    admin_options.port = config_.server.admin_port;
-    admin_options.threads = 1;
-    admin_options.max_connections = http::kAdminMaxConnections;  // inside the main listener's reserve
-    admin_server_ = std::make_unique<http::Server>(admin_options, admin_router_,
+    admin_server_ = std::make_unique<http::Server>(*admin_options, admin_router_,
                                                    http::ServerTelemetry{registry_.get(), logger_.get(), tracer_.get(), rejections_.get()});
     if (auto s = admin_server_->start(); !s) {
       logger_->error("admin http server cannot start",
@@ -201,7 +156,7 @@ Status Application::start() {
                  {"service.version", std::string(TGPULSE_VERSION)},
                  {"td.library", config_.td.library},
                  {"td.library_present", std::filesystem::is_regular_file(config_.td.library, ec)},
-                 {"store.data_dir", config_.store.data_dir},
+                 {"store.data_dir", config_.session.data_dir},
                  {"metrics.namespace", config_.metrics.ns},
                  {"server.threads", config_.server.threads},
                  {"server.max_connections", static_cast<std::int64_t>(server_options.max_connections)}});

@@ -12,7 +12,7 @@ std::string host_port(const std::string& host, std::uint16_t port) {
 std::string Config::listen() const { return host_port(server.host, server.port); }
 
 std::string Config::admin_listen() const {
-  return server.admin_enabled ? host_port(server.admin_host, server.admin_port) : std::string();
+  return admin_listener.enabled ? host_port(admin_listener.host, admin_listener.port) : std::string();
 }
 
 }  // namespace tgpulse::app

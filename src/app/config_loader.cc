@@ -12,6 +12,27 @@ namespace tgpulse::app {
 
 namespace {
 
+// Keys that once existed: an old configuration that still sets one gets this explanation instead of a
+// bare "unknown key" (and its environment variable is refused rather than silently ignored).
+struct RemovedKey {
+  const char* path;
+  const char* env;
+  const char* why;
+};
+constexpr RemovedKey kRemovedKeys[] = {
+    {"qr.token_ttl", "TGPULSE_QR_TOKEN_TTL",
+     "was removed: a QR link's lifetime is decided by Telegram (about 30 s; TDLib shows the next link "
+     "itself), so no setting can change it; with the simulator it is the tdsim profile's "
+     "qr_token_ttl_seconds. Delete the key; qr.timeout bounds the whole login"},
+};
+
+const RemovedKey* removed_key(std::string_view path) {
+  for (const RemovedKey& r : kRemovedKeys) {
+    if (path == r.path) return &r;
+  }
+  return nullptr;
+}
+
 class Loader {
  public:
   explicit Loader(Config& config) : config_(config) {}
@@ -90,6 +111,10 @@ class Loader {
   }
 
   void unknown(const std::string& path, const std::string& origin) {
+    if (const RemovedKey* r = removed_key(path)) {
+      errors_.push_back(fmt::format("config: {}: {} [{}]", path, r->why, origin));
+      return;
+    }
     const auto dot = path.rfind('.');
     const std::string section = dot == std::string::npos ? std::string("the top level") : path.substr(0, dot);
     errors_.push_back(fmt::format("config: unknown key \"{}\" [{}] (known under {}: {})", path, origin, section,
@@ -139,6 +164,9 @@ Result<Config> load_config(const ConfigSources& sources) {
   }
 
   auto env = sources.env ? sources.env : process_env;
+  for (const RemovedKey& r : kRemovedKeys) {
+    if (env(r.env)) loader.errors().push_back(fmt::format("config: {}: {} [from {}]", r.path, r.why, r.env));
+  }
   for (const auto& key : ConfigSchema::instance().keys()) {
     if (key.env.empty()) continue;
     if (auto v = env(key.env)) loader.apply(key.path, *v, "from " + key.env);

@@ -62,16 +62,16 @@ TEST_F(ConfigLoaderTest, DefaultsWithoutAnySource) {
   EXPECT_EQ(c.server.threads, 2);
   EXPECT_EQ(c.server.body_limit, 1024u * 1024u);
   EXPECT_EQ(c.metrics.ns, "telethon");
-  EXPECT_EQ(c.store.data_dir, "./data");
-  EXPECT_EQ(c.qr.timeout, 120s);
+  EXPECT_EQ(c.session.data_dir, "./data");
+  EXPECT_EQ(c.session.qr_timeout, 120s);
   EXPECT_EQ(c.flood.sleep_threshold, 60s);
   EXPECT_EQ(c.flood.request_retries, 5);
   EXPECT_EQ(c.td.library, "/opt/tgpulse/bin/libtdsim.so");
   EXPECT_FALSE(c.td.library_explicit);
-  EXPECT_EQ(c.log.level, "info");
-  EXPECT_EQ(c.log.format, "json");
+  EXPECT_EQ(c.log.level, telemetry::LogLevel::info);
+  EXPECT_EQ(c.log.format, telemetry::LogFormat::json);
   EXPECT_TRUE(c.admin_token.empty());
-  EXPECT_FALSE(c.server.admin_enabled);
+  EXPECT_FALSE(c.admin_listener.enabled);
   EXPECT_EQ(c.admin_listen(), "");
 }
 
@@ -89,12 +89,12 @@ TEST_F(ConfigLoaderTest, FileThenEnvThenFlagsWin) {
   auto r = load_config(s);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->listen(), "127.0.0.1:7003");          // flag over env over file
-  EXPECT_EQ(r->log.level, "error");                  // flag over env
-  EXPECT_EQ(r->store.data_dir, "/from/env");         // env over file
+  EXPECT_EQ(r->log.level, telemetry::LogLevel::error);                  // flag over env
+  EXPECT_EQ(r->session.data_dir, "/from/env");         // env over file
   EXPECT_EQ(r->server.threads, 3);                   // file over default
   EXPECT_EQ(r->server.read_timeout, 5s);
-  EXPECT_EQ(r->log.format, "console");
-  EXPECT_EQ(r->qr.timeout, 120s);
+  EXPECT_EQ(r->log.format, telemetry::LogFormat::console);
+  EXPECT_EQ(r->session.qr_timeout, 120s);
 }
 
 TEST_F(ConfigLoaderTest, InvokePolicyListsAndTheDenyListThatNoneCanLift) {
@@ -128,15 +128,15 @@ TEST_F(ConfigLoaderTest, AdminListenerIsOptionalAndMustNotShareTheMainAddress) {
   const auto file = write_yaml("server:\n  admin_listen: 127.0.0.1:9464\n");
   auto on = load_config(sources(file));
   ASSERT_TRUE(on.ok()) << on.error().message;
-  EXPECT_TRUE(on->server.admin_enabled);
-  EXPECT_EQ(on->server.admin_host, "127.0.0.1");
-  EXPECT_EQ(on->server.admin_port, 9464);
+  EXPECT_TRUE(on->admin_listener.enabled);
+  EXPECT_EQ(on->admin_listener.host, "127.0.0.1");
+  EXPECT_EQ(on->admin_listener.port, 9464);
   EXPECT_EQ(on->admin_listen(), "127.0.0.1:9464");
 
   env_["TGPULSE_ADMIN_LISTEN"] = "";  // the environment turns the file's listener off again
   auto off = load_config(sources(file));
   ASSERT_TRUE(off.ok()) << off.error().message;
-  EXPECT_FALSE(off->server.admin_enabled);
+  EXPECT_FALSE(off->admin_listener.enabled);
   env_.clear();
 
   auto s = sources();
@@ -220,6 +220,39 @@ TEST_F(ConfigLoaderTest, UnknownKeysInTheFileAreNamed) {
   EXPECT_NE(msg.find("config: unknown key \"server.listn\""), std::string::npos) << msg;
   EXPECT_NE(msg.find("known under server: listen, admin_listen, threads"), std::string::npos) << msg;
   EXPECT_NE(msg.find("config: unknown key \"logging\""), std::string::npos) << msg;
+}
+
+// qr.token_ttl was never wired (Telegram decides a QR link's lifetime): an old config that sets it is
+// told why, in the file and in the environment, instead of a bare "unknown key" or silence.
+TEST_F(ConfigLoaderTest, RemovedKeysAreExplained) {
+  const std::string from_file = failure(sources(write_yaml("qr:\n  timeout: 2m\n  token_ttl: 30s\n")));
+  EXPECT_NE(from_file.find("config: qr.token_ttl: was removed: a QR link's lifetime is decided by Telegram"),
+            std::string::npos)
+      << from_file;
+  EXPECT_NE(from_file.find("qr_token_ttl_seconds"), std::string::npos) << from_file;
+  env_["TGPULSE_QR_TOKEN_TTL"] = "30s";
+  const std::string from_env = failure(sources());
+  EXPECT_NE(from_env.find("config: qr.token_ttl: was removed"), std::string::npos) << from_env;
+  EXPECT_NE(from_env.find("[from TGPULSE_QR_TOKEN_TTL]"), std::string::npos) << from_env;
+}
+
+// The simulator's control address is a key like any other; TDSIM_CONTROL_ADDR (the variable libtdsim.so
+// also reads) is its environment variable.
+TEST_F(ConfigLoaderTest, TdsimControlAddressIsAKey) {
+  auto off = load_config(sources());
+  ASSERT_TRUE(off.ok()) << off.error().message;
+  EXPECT_EQ(off->tdsim.control_address, "");
+  env_["TDSIM_CONTROL_ADDR"] = "localhost:9099";
+  auto on = load_config(sources());
+  ASSERT_TRUE(on.ok()) << on.error().message;
+  EXPECT_EQ(on->tdsim.control_address, "127.0.0.1:9099");
+  auto file = load_config(sources(write_yaml("tdsim:\n  control_address: 127.0.0.1:9100\n")));
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  EXPECT_EQ(file->tdsim.control_address, "127.0.0.1:9099");  // the environment wins over the file
+  env_["TDSIM_CONTROL_ADDR"] = "[::1]:9099";
+  EXPECT_EQ(failure(sources()),
+            "config: tdsim.control_address: \"[::1]:9099\" is not an IPv4 HOST:PORT with a port (e.g. "
+            "127.0.0.1:9099) or \"\" (no simulator) [from TDSIM_CONTROL_ADDR]");
 }
 
 TEST_F(ConfigLoaderTest, ListsSectionsAndSyntaxErrorsAreRefused) {

@@ -79,23 +79,6 @@ ConfigKey size_key(std::string path, std::string env, std::string flag, std::str
 }
 
 template <typename Get>
-ConfigKey enum_key(std::string path, std::string env, std::string flag, std::string help, Get get,
-                   std::vector<std::string> allowed) {
-  ConfigKey k{std::move(path), std::move(env), std::move(flag), std::move(help), false, nullptr, nullptr};
-  k.apply = [get, allowed](Config& c, std::string_view v, const Wild&) -> std::string {
-    for (const auto& a : allowed) {
-      if (a == v) {
-        get(c) = a;
-        return {};
-      }
-    }
-    return "is not one of " + fmt::format("{}", fmt::join(allowed, ", "));
-  };
-  k.show = [get](const Config& c) { return std::string(get(c)); };
-  return k;
-}
-
-template <typename Get>
 ConfigKey bool_key(std::string path, std::string env, std::string flag, std::string help, Get get) {
   ConfigKey k{std::move(path), std::move(env), std::move(flag), std::move(help), false, nullptr, nullptr};
   k.apply = [get](Config& c, std::string_view v, const Wild&) -> std::string {
@@ -206,16 +189,14 @@ ConfigSchema::ConfigSchema() {
                     false, nullptr, nullptr};
     admin.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
       if (v.empty()) {
-        c.server.admin_enabled = false;
-        c.server.admin_host.clear();
-        c.server.admin_port = 0;
+        c.admin_listener = AdminListenerConfig{};
         return {};
       }
       auto hp = parse_host_port(v);
       if (!hp) return "is not HOST:PORT (e.g. 127.0.0.1:9464) or \"\" (off)";
-      c.server.admin_enabled = true;
-      c.server.admin_host = hp->host;
-      c.server.admin_port = hp->port;
+      c.admin_listener.enabled = true;
+      c.admin_listener.host = hp->host;
+      c.admin_listener.port = hp->port;
       return {};
     };
     admin.show = [](const Config& c) { return c.admin_listen(); };
@@ -251,11 +232,35 @@ ConfigSchema::ConfigSchema() {
                       [](auto& c) -> auto& { return c.server.max_connections; }, 0, 10'000'000));
 
   // log
-  k.push_back(enum_key("log.level", "TGPULSE_LOG_LEVEL", "--log-level", "trace, debug, info, warn or error",
-                       [](auto& c) -> auto& { return c.log.level; }, {"trace", "debug", "info", "warn", "error"}));
-  k.push_back(enum_key("log.format", "TGPULSE_LOG_FORMAT", "--log-format",
-                       "json (ECS, one object per line) or console (for people)",
-                       [](auto& c) -> auto& { return c.log.format; }, {"json", "console"}));
+  {
+    ConfigKey level{"log.level", "TGPULSE_LOG_LEVEL", "--log-level", "trace, debug, info, warn or error", false,
+                    nullptr, nullptr};
+    level.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      telemetry::LogLevel parsed = telemetry::LogLevel::info;
+      if (v == "warning" || !telemetry::parse_log_level(v, &parsed)) return "is not one of trace, debug, info, warn, error";
+      c.log.level = parsed;
+      return {};
+    };
+    level.show = [](const Config& c) { return std::string(telemetry::log_level_name(c.log.level)); };
+    k.push_back(std::move(level));
+
+    ConfigKey format{"log.format", "TGPULSE_LOG_FORMAT", "--log-format",
+                     "json (ECS, one object per line) or console (for people)", false, nullptr, nullptr};
+    format.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      if (v == "json") {
+        c.log.format = telemetry::LogFormat::json;
+      } else if (v == "console") {
+        c.log.format = telemetry::LogFormat::console;
+      } else {
+        return "is not one of json, console";
+      }
+      return {};
+    };
+    format.show = [](const Config& c) {
+      return std::string(c.log.format == telemetry::LogFormat::console ? "console" : "json");
+    };
+    k.push_back(std::move(format));
+  }
   {
     ConfigKey path{"log.path", "TGPULSE_LOG_PATH", "--log-path", "log file (appended to); \"\" or - = stdout", false,
                    nullptr, nullptr};
@@ -298,12 +303,12 @@ ConfigSchema::ConfigSchema() {
     k.push_back(std::move(lib));
   }
   k.push_back(int_key("td.verbosity", "TGPULSE_TD_VERBOSITY", "--td-verbosity", "TDLib log verbosity (0-10)",
-                      [](auto& c) -> auto& { return c.td.verbosity; }, 0, 10));
+                      [](auto& c) -> auto& { return c.engine.tdlib_log_verbosity; }, 0, 10));
   k.push_back(duration_key("td.request_timeout", "TGPULSE_TD_REQUEST_TIMEOUT", "--td-request-timeout",
                            "time one TDLib request may take (100ms-10m)",
-                           [](auto& c) -> auto& { return c.td.request_timeout; }, 100ms, 10min));
+                           [](auto& c) -> auto& { return c.engine.default_request_timeout; }, 100ms, 10min));
   k.push_back(int_key("td.api_id", "TGPULSE_TD_API_ID", "--td-api-id", "Telegram api_id from my.telegram.org",
-                      [](auto& c) -> auto& { return c.td.api_id; }, 1, 2147483647));
+                      [](auto& c) -> auto& { return c.session.api_id; }, 1, 2147483647));
   {
     ConfigKey hash{"td.api_hash", "TGPULSE_TD_API_HASH", "", "Telegram api_hash (32 hex digits); secret", true,
                    nullptr, nullptr};
@@ -311,10 +316,10 @@ ConfigSchema::ConfigSchema() {
       bool ok = v.size() == 32;
       for (char ch : v) ok = ok && std::isxdigit(static_cast<unsigned char>(ch));
       if (!ok) return "must be 32 hexadecimal digits";
-      c.td.api_hash = std::string(v);
+      c.session.api_hash = std::string(v);
       return {};
     };
-    hash.show = [](const Config& c) { return c.td.api_hash.empty() ? std::string() : std::string("(set)"); };
+    hash.show = [](const Config& c) { return c.session.api_hash.empty() ? std::string() : std::string("(set)"); };
     k.push_back(std::move(hash));
   }
 
@@ -324,10 +329,10 @@ ConfigSchema::ConfigSchema() {
                   "directory of the SQLite database and the TDLib session directories", false, nullptr, nullptr};
     dir.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
       if (v.empty()) return "is empty (give a directory)";
-      c.store.data_dir = std::string(v);
+      c.session.data_dir = std::string(v);
       return {};
     };
-    dir.show = [](const Config& c) { return c.store.data_dir; };
+    dir.show = [](const Config& c) { return c.session.data_dir; };
     k.push_back(std::move(dir));
   }
   // store: the master key of the session keys at rest (docs/security-keys.md)
@@ -382,33 +387,62 @@ ConfigSchema::ConfigSchema() {
   k.push_back(bool_key("store.accept_empty_store", "TGPULSE_STORE_ACCEPT_EMPTY", "--accept-empty-store",
                        "start on a store without session records although session directories exist: they are "
                        "moved to <data_dir>/quarantine/<time>/, never deleted (default false: refuse to start)",
-                       [](auto& c) -> auto& { return c.safety.accept_empty_store; }));
+                       [](auto& c) -> auto& { return c.session.safety.accept_empty_store; }));
   k.push_back(size_key("store.min_free_bytes", "TGPULSE_STORE_MIN_FREE_BYTES", "--min-free-bytes",
                        "/readyz data_dir fails below this much free space on the data directory's file system; "
                        "0 = no check (0-1048576GiB)",
-                       [](auto& c) -> auto& { return c.safety.min_free_bytes; }, 0, 1ull << 50));
+                       [](auto& c) -> auto& { return c.session.safety.min_free_bytes; }, 0, 1ull << 50));
   k.push_back(duration_key("store.probe_interval", "TGPULSE_STORE_PROBE_INTERVAL", "",
                            "how often the store and the data directory are probed for /readyz (100ms-1m)",
-                           [](auto& c) -> auto& { return c.safety.probe_interval; }, 100ms, 1min));
+                           [](auto& c) -> auto& { return c.session.safety.probe_interval; }, 100ms, 1min));
   k.push_back(duration_key("sessions.cleanup_retry_initial", "TGPULSE_SESSIONS_CLEANUP_RETRY_INITIAL", "",
                            "first retry delay of a failed session cleanup, doubled after each failure (100ms-1h)",
-                           [](auto& c) -> auto& { return c.safety.cleanup_retry_initial; }, 100ms, 1h));
+                           [](auto& c) -> auto& { return c.session.safety.cleanup_retry_initial; }, 100ms, 1h));
   k.push_back(duration_key("sessions.cleanup_retry_max", "TGPULSE_SESSIONS_CLEANUP_RETRY_MAX", "",
                            "longest delay between retries of a failed session cleanup (100ms-24h)",
-                           [](auto& c) -> auto& { return c.safety.cleanup_retry_max; }, 100ms, 24h));
+                           [](auto& c) -> auto& { return c.session.safety.cleanup_retry_max; }, 100ms, 24h));
   k.push_back(int_key("sessions.cleanup_stuck_after", "TGPULSE_SESSIONS_CLEANUP_STUCK_AFTER", "",
                       "/readyz cleanup fails while a cleanup has failed this many times or more (1-1000)",
-                      [](auto& c) -> auto& { return c.safety.cleanup_stuck_after; }, 1, 1000));
+                      [](auto& c) -> auto& { return c.session.safety.cleanup_stuck_after; }, 1, 1000));
 
   // qr, sessions
   k.push_back(duration_key("qr.timeout", "TGPULSE_QR_TIMEOUT", "--qr-timeout",
-                           "overall deadline of a QR login (5s-1h)", [](auto& c) -> auto& { return c.qr.timeout; },
+                           "overall deadline of a QR login (5s-1h)", [](auto& c) -> auto& { return c.session.qr_timeout; },
                            5s, 1h));
-  k.push_back(duration_key("qr.token_ttl", "TGPULSE_QR_TOKEN_TTL", "", "lifetime of one QR link (1s-10m)",
-                           [](auto& c) -> auto& { return c.qr.token_ttl; }, 1s, 10min));
   k.push_back(duration_key("sessions.idle_ttl", "TGPULSE_SESSIONS_IDLE_TTL", "--idle-ttl",
                            "authorized session unused this long is logged out; 0 = never (0-365d)",
-                           [](auto& c) -> auto& { return c.sessions.idle_ttl; }, 0ms, 24h * 365));
+                           [](auto& c) -> auto& { return c.session.idle_ttl; }, 0ms, 24h * 365));
+
+  k.push_back(duration_key("sessions.engine_request_timeout", "TGPULSE_SESSIONS_ENGINE_REQUEST_TIMEOUT", "",
+                           "time each TDLib request of the session layer may take (setTdlibParameters, logOut, "
+                           "close, ...); past it the request fails with 504 timeout (100ms-10m)",
+                           [](auto& c) -> auto& { return c.session.engine_request_timeout; }, 100ms, 10min));
+  k.push_back(duration_key("sessions.close_timeout", "TGPULSE_SESSIONS_CLOSE_TIMEOUT", "",
+                           "a cleanup waits this long for TDLib to close the session, then removes the local data "
+                           "anyway and fails with 504 timeout (100ms-10m)",
+                           [](auto& c) -> auto& { return c.session.close_timeout; }, 100ms, 10min));
+
+  // tdsim: the simulator's control interface (docs/tdsim.md)
+  {
+    ConfigKey control{"tdsim.control_address", "TDSIM_CONTROL_ADDR", "--tdsim-control-address",
+                      "IPv4 HOST:PORT of tdsim's control interface (libtdsim.so opens it from TDSIM_CONTROL_ADDR); "
+                      "set: the login page can simulate a scan; \"\" = no simulator",
+                      false, nullptr, nullptr};
+    control.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      if (v.empty()) {
+        c.tdsim.control_address.clear();
+        return {};
+      }
+      auto hp = parse_host_port(v);
+      if (!hp || hp->host.find(':') != std::string::npos || hp->port == 0) {
+        return "is not an IPv4 HOST:PORT with a port (e.g. 127.0.0.1:9099) or \"\" (no simulator)";
+      }
+      c.tdsim.control_address = hp->host + ":" + std::to_string(hp->port);
+      return {};
+    };
+    control.show = [](const Config& c) { return c.tdsim.control_address; };
+    k.push_back(std::move(control));
+  }
 
   // flood
   {
@@ -614,12 +648,12 @@ std::vector<std::string> validate_config(const Config& config) {
     errors.push_back("config: td.library: \"" + config.td.library +
                      "\" is not a file (give the path of libtdjson.so or libtdsim.so)");
   }
-  if (fs::exists(config.store.data_dir, ec) && !fs::is_directory(config.store.data_dir, ec)) {
-    errors.push_back("config: store.data_dir: \"" + config.store.data_dir + "\" exists and is not a directory");
+  if (fs::exists(config.session.data_dir, ec) && !fs::is_directory(config.session.data_dir, ec)) {
+    errors.push_back("config: store.data_dir: \"" + config.session.data_dir + "\" exists and is not a directory");
   }
-  if (config.safety.cleanup_retry_max < config.safety.cleanup_retry_initial) {
+  if (config.session.safety.cleanup_retry_max < config.session.safety.cleanup_retry_initial) {
     errors.push_back("config: sessions.cleanup_retry_max: must be at least sessions.cleanup_retry_initial (" +
-                     format_duration(config.safety.cleanup_retry_initial) + ")");
+                     format_duration(config.session.safety.cleanup_retry_initial) + ")");
   }
   if (!config.log.path.empty() && config.log.path != "-") {
     const fs::path parent = fs::absolute(config.log.path, ec).parent_path();
@@ -627,8 +661,8 @@ std::vector<std::string> validate_config(const Config& config) {
       errors.push_back("config: log.path: \"" + config.log.path + "\" is in a directory that does not exist");
     }
   }
-  if (config.server.admin_enabled && config.server.admin_port != 0 && config.server.admin_port == config.server.port &&
-      config.server.admin_host == config.server.host) {
+  if (config.admin_listener.enabled && config.admin_listener.port != 0 &&
+      config.admin_listener.port == config.server.port && config.admin_listener.host == config.server.host) {
     errors.push_back("config: server.admin_listen: \"" + config.admin_listen() +
                      "\" is the same address as server.listen (give the admin listener its own port)");
   }

@@ -64,7 +64,7 @@ int keys_rotate(const ConfigSources& sources, const std::string& new_key_file) {
     return 2;
   }
   store::SqliteStoreOptions options;
-  options.data_dir = config->store.data_dir;
+  options.data_dir = config->session.data_dir;
   std::string old_id = "none (keys stored in the clear)";
   if (!config->store.master_key.empty()) {
     auto old_key = store::KeyCipher::from_base64(config->store.master_key);

@@ -47,6 +47,8 @@ struct BlockingPoolOptions {
   std::string name = "blocking";  // names the pool in errors and logs
   std::size_t threads = 4;        // workers; each blocked job holds one
   std::size_t max_queued = 4096;  // jobs admitted at once (queued + running); more are refused
+
+  bool operator==(const BlockingPoolOptions&) const = default;
 };
 
 class BlockingPool {

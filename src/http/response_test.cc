@@ -47,6 +47,22 @@ TEST(ResponseTest, EveryErrcMapsToAnErrorStatus) {
   }
 }
 
+// What a client can act on: a TDLib timeout is 504, a busy or closing dependency 503 with Retry-After
+// when the error says when to come back (a cleanup queued for a retry does).
+TEST(ResponseTest, TimeoutsAndUnavailabilityTellTheClientWhatToDo) {
+  const Response timeout = Response::from_error(Error(Errc::timeout, "cleanup failed: engine: logOut got no answer"));
+  EXPECT_EQ(timeout.status, status::gateway_timeout);
+  EXPECT_EQ(nlohmann::json::parse(timeout.body)["error"]["code"], "timeout");
+  EXPECT_TRUE(timeout.headers.empty());
+  Error busy(Errc::unavailable, "cleanup failed: store: database is locked; ... queued for a retry");
+  busy.retry_after_s = 2;
+  const Response r = Response::from_error(busy);
+  EXPECT_EQ(r.status, status::service_unavailable);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["error"]["retry_after"], 2);
+  ASSERT_EQ(r.headers.size(), 1u);
+  EXPECT_EQ(r.headers[0], (std::pair<std::string, std::string>{"Retry-After", "2"}));
+}
+
 TEST(ReadinessChecksTest, ReportsFailingAndThrowingChecksByName) {
   ReadinessChecks checks;
   checks.add("store", [] { return Status(); });

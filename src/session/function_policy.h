@@ -42,6 +42,8 @@ struct InvokePolicyOptions {
   std::vector<std::string> allow;
   // invoke.allow_extra: names added to the allow-list (default or replaced). Default: none.
   std::vector<std::string> allow_extra;
+
+  bool operator==(const InvokePolicyOptions&) const = default;
 };
 
 class FunctionPolicy {

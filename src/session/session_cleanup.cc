@@ -2,8 +2,11 @@
 
 #include <time.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -55,6 +58,20 @@ Result<std::vector<std::string>> entries_of(const fs::path& root) {
 
 }  // namespace
 
+Error SessionCleanup::failure_for_client(Error cause, bool data_left, const SessionOptions& options) {
+  if (data_left) {
+    cause.message = "cleanup failed: " + cause.message + "; the session's data is still there and its cleanup is "
+                    "queued for a retry";
+    if (cause.retry_after_s <= 0) {
+      const auto initial = std::chrono::ceil<std::chrono::seconds>(options.safety.cleanup_retry_initial);
+      cause.retry_after_s = static_cast<int>(std::max<std::int64_t>(1, initial.count()));
+    }
+  } else {
+    cause.message = "cleanup failed: " + cause.message + "; the session's local data was removed";
+  }
+  return cause;
+}
+
 std::string SessionCleanup::sessions_root(const SessionOptions& options) {
   return (data_root(options.data_dir) / "sessions").string();
 }
@@ -97,7 +114,7 @@ Status SessionCleanup::resume(const std::string& session_id, const std::string& 
   span.set_attribute("telethon.cleanup.trigger", trigger_name);
   span.set_attribute("telethon.cleanup.attempt", static_cast<std::int64_t>(attempt));
   span.set_attribute("telethon.cleanup.resumed_from", std::string(store::session_state_name(record.state)));
-  std::string failure;
+  Status failure;
   if (!store::is_cleanup_state(record.state)) {
     store::SessionStateChange change;
     change.to = store::SessionState::cleanup_pending;
@@ -105,11 +122,9 @@ Status SessionCleanup::resume(const std::string& session_id, const std::string& 
     change.cleanup_logout = logout;
     failure = advance(record, change);
   }
-  if (failure.empty()) {
-    if (Status st = remove_local(record); !st) failure = st.error().message;
-  }
-  report(record, trigger_name, failure.empty(), failure, started, span);
-  if (!failure.empty()) return Error(Errc::internal, "cleanup failed: " + failure);
+  if (failure) failure = remove_local(record);
+  report(record, trigger_name, failure, started, span);
+  if (!failure) return failure_for_client(failure.error(), true, services_.options);
   return {};
 }
 
@@ -124,7 +139,8 @@ asio::awaitable<Status> SessionCleanup::run(Session* session, store::SessionReco
   span.set_attribute("telethon.cleanup.logout", logout);
 
   std::vector<std::function<void(Status)>> joined;  // cleanup requests that arrived while running
-  std::string failure;
+  Status failure;  // the first step that failed
+  std::optional<Error> engine_gone;  // the engine had closed the client (or stopped) when logOut/close was sent
 
   if (session) {
     session->publish([](SessionView& v) { v.status = SessionStatus::cleaning_up; });
@@ -138,14 +154,14 @@ asio::awaitable<Status> SessionCleanup::run(Session* session, store::SessionReco
     Result<store::SessionRecord> stored = co_await std::move(written);
     failure = adopt(record, std::move(stored));
   }
-  if (failure.empty() && record.state == store::SessionState::cleanup_pending) {
+  if (failure && record.state == store::SessionState::cleanup_pending) {
     asio::awaitable<Result<store::SessionRecord>> written =
         write_state(record.session_id, {store::SessionState::cleanup_closing});
     Result<store::SessionRecord> stored = co_await std::move(written);
     failure = adopt(record, std::move(stored));
   }
 
-  if (failure.empty() && session && session->client()) {
+  if (failure && session && session->client()) {
     const auto timeout = services_.options.engine_request_timeout;
     bool closed = session->view().authorization_state == "authorizationStateClosed";
     if (!closed) {
@@ -174,8 +190,15 @@ asio::awaitable<Status> SessionCleanup::run(Session* session, store::SessionReco
         FloodPolicyCall close_call = flood_call();
         answer = co_await send_with_flood_policy(owner, std::move(close), std::move(close_call));
       }
+      // A timeout stays a timeout (504 to a client) and an engine error an engine error (502). A client
+      // the engine already closed (unavailable) fails nothing by itself: authorizationStateClosed is
+      // awaited below, and its absence is reported with this cause (503: the engine is down or closing).
       if (!answer && answer.error().code != Errc::unavailable) {
-        failure = std::string("engine: ") + answer.error().message;
+        Error cause = answer.error();  // keeps td_code and retry_after
+        cause.message = "engine: " + cause.message;
+        failure = std::move(cause);
+      } else if (!answer) {
+        engine_gone = answer.error();
       }
     }
     const auto deadline = services_.clock.now() + services_.options.close_timeout;
@@ -190,19 +213,23 @@ asio::awaitable<Status> SessionCleanup::run(Session* session, store::SessionReco
         joined.push_back(std::move(s->done));
       }
     }
-    if (!closed && failure.empty()) failure = "engine did not close within close_timeout";
+    if (!closed && failure) {
+      failure = engine_gone ? Error(Errc::unavailable, "engine: " + engine_gone->message)
+                            : Error(Errc::timeout, "engine: the TDLib client did not close within close_timeout");
+    }
   }
   if (session) session->drop_client();
 
   // The local data goes even when the engine step failed: the client is gone, nothing uses it. The
   // store writes and the directory walk run on the blocking pool, off the session's loop.
-  auto remove_job = [this, removed = record]() mutable { return remove_local(removed); };
-  asio::awaitable<Status> removing = blocking_call(services_.blocking, std::move(remove_job));
-  if (Status st = co_await std::move(removing); !st && failure.empty()) failure = st.error().message;
+  auto remove_job = [this, removing = record]() mutable { return remove_local(removing); };
+  asio::awaitable<Status> removal = blocking_call(services_.blocking, std::move(remove_job));
+  Status removed = co_await std::move(removal);
+  if (!removed && failure) failure = removed;
 
-  const bool ok = failure.empty();
-  report(record, trigger_name, ok, failure, started, span);
-  Status outcome = ok ? Status{} : Status(Error(Errc::internal, "cleanup failed: " + failure));
+  const bool ok = failure.ok();
+  report(record, trigger_name, failure, started, span);
+  Status outcome = ok ? Status{} : Status(failure_for_client(failure.error(), !removed.ok(), services_.options));
   if (session) {
     session->publish([](SessionView& v) { v.status = SessionStatus::closed; },
                      SessionEvent{"closed", json{{"status", ok ? "success" : "failed"}}});
@@ -220,21 +247,23 @@ asio::awaitable<Result<store::SessionRecord>> SessionCleanup::write_state(std::s
   co_return co_await std::move(pending);
 }
 
-std::string SessionCleanup::adopt(store::SessionRecord& record, Result<store::SessionRecord> stored) {
-  if (!stored) return "store: " + stored.error().message;
+Status SessionCleanup::adopt(store::SessionRecord& record, Result<store::SessionRecord> stored) {
+  if (!stored) {
+    // A store that is busy or closing stays unavailable (503); anything else is the store failing.
+    const Errc code = stored.error().code == Errc::unavailable ? Errc::unavailable : Errc::store_error;
+    return Error(code, "store: " + stored.error().message);
+  }
   record = std::move(*stored);
   return {};
 }
 
-std::string SessionCleanup::advance(store::SessionRecord& record, const store::SessionStateChange& change) {
+Status SessionCleanup::advance(store::SessionRecord& record, const store::SessionStateChange& change) {
   return adopt(record, services_.store.update_state(record.session_id, change));
 }
 
 Status SessionCleanup::remove_local(store::SessionRecord& record) {
   if (record.state != store::SessionState::cleanup_removing) {
-    if (std::string f = advance(record, {store::SessionState::cleanup_removing}); !f.empty()) {
-      return Error(Errc::store_error, f);
-    }
+    if (Status st = advance(record, {store::SessionState::cleanup_removing}); !st) return st;
   }
   if (!record.engine_dir.empty()) {
     std::error_code ec;
@@ -242,13 +271,15 @@ Status SessionCleanup::remove_local(store::SessionRecord& record) {
     if (ec) return Error(Errc::internal, "removing the database directory: " + ec.message());
   }
   if (Status st = services_.store.delete_session(record.session_id); !st && st.error().code != Errc::not_found) {
-    return Error(Errc::store_error, "store: " + st.error().message);
+    return Error(st.error().code == Errc::unavailable ? Errc::unavailable : Errc::store_error,
+                 "store: " + st.error().message);
   }
   return {};
 }
 
-void SessionCleanup::report(const store::SessionRecord& record, const std::string& trigger_name, bool ok,
-                            const std::string& error, Clock::TimePoint started, telemetry::Span& span) {
+void SessionCleanup::report(const store::SessionRecord& record, const std::string& trigger_name,
+                            const Status& outcome, Clock::TimePoint started, telemetry::Span& span) {
+  const bool ok = outcome.ok();
   const double duration = seconds_between(started, services_.clock.now());
   const char* status = ok ? "success" : "failed";
   (ok ? services_.metrics.session_cleanup_success : services_.metrics.session_cleanup_failed).inc();
@@ -265,10 +296,12 @@ void SessionCleanup::report(const store::SessionRecord& record, const std::strin
                            {"session_id", record.session_id}, {"trigger", trigger_name}},
                           &span.context());
   } else {
-    span.set_status(telemetry::SpanStatus::error, error);
+    span.set_status(telemetry::SpanStatus::error, outcome.error().message);
     services_.logger.warn("Session cleanup completed",
                           {{"duration", duration}, {"status", status}, {"tenant_id", record.tenant_id},
-                           {"session_id", record.session_id}, {"trigger", trigger_name}, {"error.message", error}},
+                           {"session_id", record.session_id}, {"trigger", trigger_name},
+                           {"error.code", errc_name(outcome.error().code)},
+                           {"error.message", outcome.error().message}},
                           &span.context());
   }
   span.end();
@@ -303,7 +336,7 @@ SessionCleanup::SweepReport SessionCleanup::sweep_startup() {
       known_dirs.insert(fs::path(r.engine_dir).filename().string());
       out.failed_cleanups.push_back({r.session_id, trigger_name, r.cleanup_logout});
     }
-    report(r, trigger_name, st.ok(), st.ok() ? std::string() : st.error().message, started, span);
+    report(r, trigger_name, st, started, span);
   }
 
   const fs::path root(sessions_root());

@@ -62,7 +62,8 @@ class SessionCleanup {
 
   // Cleans `record` up. `session` (may be null) is the live session whose client is closed; run() must
   // then execute on its strand, and consumes its inbox while waiting for Closed (cleanup requests that
-  // arrive meanwhile get this run's outcome). Returns the outcome; the record is deleted on success.
+  // arrive meanwhile get this run's outcome). Returns the outcome (see failure_for_client); the record
+  // is deleted on success.
   boost::asio::awaitable<Status> run(Session* session, store::SessionRecord record, std::string trigger_name,
                                      bool logout, const telemetry::SpanContext* parent);
 
@@ -94,6 +95,16 @@ class SessionCleanup {
   // the cleanup steps of run()).
   Status resume(const std::string& session_id, const std::string& trigger_name, bool logout, int attempt);
 
+  // The Status a failed run() or resume() returns: `cause` (the first step that failed) with the
+  // cleanup's context, its code kept so a client can act on it — a TDLib request that timed out or a
+  // client that never closed stays `timeout` (504), an engine or store that is down or closing
+  // `unavailable` (503), a flood-limited logOut `flood_wait` (429), an engine error `engine_error`
+  // (502), the store `store_error` (500). `data_left`: the record or the directory is still there, so
+  // the session manager queues the cleanup for a retry; the error then says so and carries
+  // retry_after (Retry-After) = the first retry delay (sessions.cleanup_retry_initial, at least 1 s).
+  // Otherwise the local data is gone (only the engine step failed) and nothing is retried.
+  static Error failure_for_client(Error cause, bool data_left, const SessionOptions& options);
+
   // <data_dir>/sessions
   std::string sessions_root() const { return sessions_root(services_.options); }
   static std::string sessions_root(const SessionOptions& options);
@@ -102,16 +113,17 @@ class SessionCleanup {
   static std::string quarantine_root(const SessionOptions& options);
 
  private:
-  // Writes a state change; returns "" or what failed (and leaves `record` as stored).
-  std::string advance(store::SessionRecord& record, const store::SessionStateChange& change);
+  // Writes a state change; on failure (store_error, or unavailable while the store is busy or closing)
+  // `record` is left as stored.
+  Status advance(store::SessionRecord& record, const store::SessionStateChange& change);
   // The store write of advance() on the blocking pool (services_.blocking), for run(); adopt() then
   // applies its answer to the record.
   boost::asio::awaitable<Result<store::SessionRecord>> write_state(std::string session_id,
                                                                    store::SessionStateChange change);
-  static std::string adopt(store::SessionRecord& record, Result<store::SessionRecord> stored);
+  static Status adopt(store::SessionRecord& record, Result<store::SessionRecord> stored);
   // The steps after the engine is closed (or gone): cleanup_removing, directory, record.
   Status remove_local(store::SessionRecord& record);
-  void report(const store::SessionRecord& record, const std::string& trigger_name, bool ok, const std::string& error,
+  void report(const store::SessionRecord& record, const std::string& trigger_name, const Status& outcome,
               Clock::TimePoint started, telemetry::Span& span);
 
   const SessionServices& services_;

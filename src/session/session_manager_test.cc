@@ -23,6 +23,21 @@ class SessionManagerTest : public SessionTestFixture {
     engine_.emit({{"@type", "authorizationStateReady"}});
     return run_until([&] { return status_of(m, id) == SessionStatus::authorized; });
   }
+  // Logs a new session in on an engine that never reaches authorizationStateClosed, DELETEs it with
+  // logOut, waits until `last_method` was sent, lets 6 s (past close_timeout) pass and returns the
+  // cleanup's outcome.
+  Status remove_on_hung_engine(SessionManager& m, const char* last_method) {
+    auto created = login(m);
+    EXPECT_TRUE(authorize(m, created.view.id));
+    engine_.close_reaches_closed(false);
+    std::optional<Status> result;
+    auto removal = m.remove(m.find("acme", created.view.id), trigger::kDelete, true, std::nullopt);
+    boost::asio::co_spawn(io_, store_into(std::move(removal), &result), boost::asio::detached);
+    run_until([&] { return engine_.last().methods().back() == last_method; });
+    clock_.advance(std::chrono::seconds(6));
+    EXPECT_TRUE(run_until([&] { return result.has_value(); }));
+    return result.value_or(Status(Errc::internal, "the cleanup did not finish"));
+  }
   SessionStatus status_of(SessionManager& m, const std::string& id, const std::string& tenant = "acme") {
     auto s = m.find(tenant, id);
     return s ? s->view().status : SessionStatus::closed;
@@ -239,6 +254,54 @@ TEST_F(SessionManagerTest, EngineThatNeverClosesFailsTheCleanupButRemovesLocalDa
   EXPECT_EQ(metrics_.session_cleanup_failed.value(), 1);
   EXPECT_FALSE(store_.find_session(created.view.id).ok());
   EXPECT_EQ(log_lines("Session cleanup completed").at(0)["status"], "failed");
+}
+
+// A client that never reaches authorizationStateClosed is a gateway timeout to the caller (504), not
+// an internal error; the message says what timed out and that the local data is gone (nothing is left
+// to retry, so no Retry-After).
+TEST_F(SessionManagerTest, ACleanupWhoseEngineNeverClosesIsATimeout) {
+  SessionOptions o = options();
+  o.close_timeout = std::chrono::seconds(5);
+  SessionManager& m = manager(o);
+  run(m.start());
+  const Status result = remove_on_hung_engine(m, "logOut");
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, Errc::timeout) << result.error().to_string();
+  EXPECT_EQ(result.error().retry_after_s, 0);
+  EXPECT_NE(result.error().message.find("did not close within close_timeout"), std::string::npos);
+  EXPECT_NE(result.error().message.find("the session's local data was removed"), std::string::npos);
+  EXPECT_TRUE(log_lines("Session cleanup will be retried").empty());
+  EXPECT_EQ(log_lines("Session cleanup completed").at(0)["error.code"], "timeout");
+}
+
+// TDLib answering logOut and close with a timeout keeps that code (504), an engine that is down or
+// closing is `unavailable` (503), an engine error stays one (502).
+TEST_F(SessionManagerTest, ACleanupKeepsTheEngineFailureCode) {
+  struct Case {
+    Errc engine_answer;
+    Errc outcome;
+  };
+  for (const Case c : {Case{Errc::timeout, Errc::timeout}, Case{Errc::unavailable, Errc::unavailable},
+                       Case{Errc::engine_error, Errc::engine_error}}) {
+    SCOPED_TRACE(errc_name(c.engine_answer));
+    SessionOptions o = options();
+    o.close_timeout = std::chrono::seconds(5);
+    SessionManager& m = manager(o);
+    run(m.start());
+    engine_.respond_with([code = c.engine_answer](const nlohmann::json& request) -> std::optional<Result<nlohmann::json>> {
+      const std::string type = request.value("@type", "");
+      if (type != "logOut" && type != "close") return std::nullopt;
+      return Result<nlohmann::json>(Error(code, type + " failed in the engine"));
+    });
+    const Status result = remove_on_hung_engine(m, "close");
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.error().code, c.outcome) << result.error().to_string();
+    EXPECT_NE(result.error().message.find("engine: close failed in the engine"), std::string::npos)
+        << result.error().message;
+    engine_.respond_with(nullptr);
+    run(m.stop());
+    manager_.reset();
+  }
 }
 
 TEST_F(SessionManagerTest, CancelDuringLoginCleansAndCountsCancelled) {

@@ -19,15 +19,15 @@ Status SessionOptions::validate() const {
   auto bad = [](const char* key, const char* why) {
     return Error(Errc::invalid_argument, std::string(key) + ": " + why);
   };
-  if (data_dir.empty()) return bad("data_dir", "must not be empty");
+  if (data_dir.empty()) return bad("store.data_dir", "must not be empty");
   if (qr_timeout.count() <= 0) return bad("qr.timeout", "must be positive");
   if (idle_ttl.count() < 0) return bad("sessions.idle_ttl", "must be 0 (off) or positive");
   if (idle_sweep_interval.count() <= 0) return bad("sessions.idle_sweep_interval", "must be positive");
   if (engine_request_timeout.count() <= 0) return bad("sessions.engine_request_timeout", "must be positive");
   if (close_timeout.count() <= 0) return bad("sessions.close_timeout", "must be positive");
   if (wake_interval.count() <= 0) return bad("sessions.wake_interval", "must be positive");
-  if (api_id <= 0) return bad("telegram.api_id", "must be a positive integer");
-  if (api_hash.empty()) return bad("telegram.api_hash", "must not be empty");
+  if (api_id <= 0) return bad("td.api_id", "must be a positive integer");
+  if (api_hash.empty()) return bad("td.api_hash", "must not be empty");
   return safety.validate();
 }
 

@@ -1,6 +1,7 @@
 // SessionOptions: how the session layer runs — where engine databases live, the QR deadline, idle TTL,
-// engine timeouts and the TDLib parameters sent for every client. A plain struct; the app fills it from
-// the `qr` and `sessions` config sections and validates it once at start-up (validate()).
+// engine timeouts and the TDLib parameters sent for every client. A plain struct and the one definition
+// of these settings: the app's Config embeds it as `session` (keys store.data_dir, qr.timeout,
+// sessions.*, td.api_id, td.api_hash and the DataSafetyOptions keys); validated once at start-up.
 //
 // Thread-safety: a value type; read-only after start-up.
 #pragma once
@@ -41,11 +42,14 @@ struct DataSafetyOptions {
 
   // Checks every field; the error names the bad key.
   Status validate() const;
+
+  bool operator==(const DataSafetyOptions&) const = default;
 };
 
 struct SessionOptions {
-  // Root of engine data; each session's database is <data_dir>/sessions/<session_id>.
-  std::string data_dir = "data";
+  // store.data_dir: root of engine data; each session's database is <data_dir>/sessions/<session_id>,
+  // the SQLite store is <data_dir>/tgpulse.db. Default "./data" (relative to the working directory).
+  std::string data_dir = "./data";
   // qr.timeout: overall deadline of a QR login, from creation to authorized (TDLib refreshes the link
   // itself about every 30 s; 120 s gives the user four links to scan).
   std::chrono::milliseconds qr_timeout{std::chrono::seconds(120)};
@@ -54,17 +58,19 @@ struct SessionOptions {
   std::chrono::milliseconds idle_ttl{0};
   // How often the idle sweeper looks (only when idle_ttl > 0).
   std::chrono::milliseconds idle_sweep_interval{std::chrono::seconds(30)};
-  // Timeout of each engine request made by the session layer (setTdlibParameters, logOut, close, ...).
+  // sessions.engine_request_timeout: timeout of each engine request made by the session layer
+  // (setTdlibParameters, logOut, close, ...). Default 10 s.
   std::chrono::milliseconds engine_request_timeout{std::chrono::seconds(10)};
-  // Bound on waiting for authorizationStateClosed during cleanup; past it the local data is removed
-  // anyway and the cleanup counts as failed.
+  // sessions.close_timeout: bound on waiting for authorizationStateClosed during cleanup; past it the
+  // local data is removed anyway and the cleanup counts as failed (timeout, retried). Default 10 s.
   std::chrono::milliseconds close_timeout{std::chrono::seconds(10)};
   // How often a waiting session re-reads the clock even without events (deadlines on a FakeClock are
   // noticed at this granularity; on the system clock the timer wakes exactly at the deadline).
   std::chrono::milliseconds wake_interval{std::chrono::seconds(1)};
 
-  // TDLib parameters. The defaults are placeholders accepted by tdsim; production sets its own
-  // api_id/api_hash from my.telegram.org (api_hash is a secret: never logged).
+  // TDLib parameters. td.api_id / td.api_hash: the defaults are placeholders accepted by tdsim;
+  // production sets its own from my.telegram.org (api_hash is a secret: never logged). The others have
+  // no configuration key.
   int api_id = 1;
   std::string api_hash = "00000000000000000000000000000000";
   bool use_test_dc = false;
@@ -78,6 +84,8 @@ struct SessionOptions {
 
   // Checks every field; the error names the bad key.
   Status validate() const;
+
+  bool operator==(const SessionOptions&) const = default;
 };
 
 }  // namespace tgpulse::session

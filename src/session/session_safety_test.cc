@@ -28,12 +28,13 @@ void write_file(const fs::path& p, const std::string& text) {
   std::ofstream(p) << text;
 }
 
-// A MemorySessionStore whose delete_session fails while `failing_deletes` > 0 (a store error during
-// the last cleanup step).
+// A MemorySessionStore whose delete_session fails with `failing_code` while `failing_deletes` > 0 (a
+// store error, or a busy store, during the last cleanup step).
 class FlakyDeleteStore final : public store::SessionStore {
  public:
   explicit FlakyDeleteStore(store::SessionStore& inner) : inner_(inner) {}
   int failing_deletes = 0;
+  Errc failing_code = Errc::store_error;
   int delete_calls = 0;
 
   Status create_tenant(const store::TenantRecord& t) override { return inner_.create_tenant(t); }
@@ -61,7 +62,7 @@ class FlakyDeleteStore final : public store::SessionStore {
     ++delete_calls;
     if (failing_deletes > 0) {
       --failing_deletes;
-      return Error(Errc::store_error, "delete session: database is locked");
+      return Error(failing_code, "delete session: database is locked");
     }
     return inner_.delete_session(s);
   }
@@ -252,31 +253,41 @@ TEST_F(SessionSafetyTest, AFailedCleanupIsRetriedWithBackOffUntilItSucceeds) {
   manager_.reset();  // before `flaky`, which it uses, goes out of scope
 }
 
+// What is left behind is retried, and the caller is told so: the store's code (500 store_error, or
+// 503 unavailable for a busy store) with Retry-After = the first retry delay.
 TEST_F(SessionSafetyTest, AFailedLiveCleanupIsQueuedForRetry) {
-  FlakyDeleteStore flaky(store_);
-  SessionOptions o = options();
-  manager_ = std::make_unique<SessionManager>(io_.get_executor(),
-                                              SessionServices{clock_, flaky, engine_, metrics_, logger_, tracer_, o});
-  SessionManager& m = *manager_;
-  run(m.start());
-  auto created = run(m.create_qr_login("acme", std::nullopt, milliseconds(500)));
-  ASSERT_TRUE(created.ok());
-  engine_.emit({{"@type", "authorizationStateReady"}});
-  ASSERT_TRUE(run_until([&] {
-    auto s = m.find("acme", created->view.id);
-    return s && s->view().status == SessionStatus::authorized;
-  }));
-  flaky.failing_deletes = 1;
-  Status st = run(m.remove(m.find("acme", created->view.id), trigger::kDelete, true, std::nullopt));
-  EXPECT_FALSE(st.ok());
-  EXPECT_EQ(m.cleanup_retries().pending, 1);
-  EXPECT_EQ(store_.find_session(created->view.id)->state, store::SessionState::cleanup_removing);
-  clock_.advance(o.safety.cleanup_retry_initial);
-  EXPECT_EQ(m.retry_due_cleanups(), 1);
-  EXPECT_FALSE(store_.find_session(created->view.id).ok());
-  EXPECT_EQ(m.cleanup_retries().pending, 0);
-  run(m.stop());
-  manager_.reset();  // before `flaky`, which it uses, goes out of scope
+  for (const Errc code : {Errc::store_error, Errc::unavailable}) {
+    SCOPED_TRACE(errc_name(code));
+    FlakyDeleteStore flaky(store_);
+    flaky.failing_code = code;
+    SessionOptions o = options();
+    o.safety.cleanup_retry_initial = milliseconds(1500);
+    manager_ = std::make_unique<SessionManager>(io_.get_executor(),
+                                                SessionServices{clock_, flaky, engine_, metrics_, logger_, tracer_, o});
+    SessionManager& m = *manager_;
+    run(m.start());
+    auto created = run(m.create_qr_login("acme", std::nullopt, milliseconds(500)));
+    ASSERT_TRUE(created.ok());
+    engine_.emit({{"@type", "authorizationStateReady"}});
+    ASSERT_TRUE(run_until([&] {
+      auto s = m.find("acme", created->view.id);
+      return s && s->view().status == SessionStatus::authorized;
+    }));
+    flaky.failing_deletes = 1;
+    Status st = run(m.remove(m.find("acme", created->view.id), trigger::kDelete, true, std::nullopt));
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().code, code) << st.error().to_string();
+    EXPECT_EQ(st.error().retry_after_s, 2);  // 1.5 s, rounded up
+    EXPECT_NE(st.error().message.find("queued for a retry"), std::string::npos) << st.error().message;
+    EXPECT_EQ(m.cleanup_retries().pending, 1);
+    EXPECT_EQ(store_.find_session(created->view.id)->state, store::SessionState::cleanup_removing);
+    clock_.advance(o.safety.cleanup_retry_initial);
+    EXPECT_EQ(m.retry_due_cleanups(), 1);
+    EXPECT_FALSE(store_.find_session(created->view.id).ok());
+    EXPECT_EQ(m.cleanup_retries().pending, 0);
+    run(m.stop());
+    manager_.reset();  // before `flaky`, which it uses, goes out of scope
+  }
 }
 
 class StorageProbeTest : public ::testing::Test {

@@ -1,6 +1,5 @@
 #include "session/session_service.h"
 
-#include <cstdlib>
 #include <future>
 #include <thread>
 
@@ -46,6 +45,28 @@ void report_stored_keys(store::SqliteSessionStore& store, const SessionService::
       "store.master_key_file / TGPULSE_MASTER_KEY_FILE (or TGPULSE_MASTER_KEY); existing keys are encrypted at the "
       "next start",
       {{"store.keys_plain", static_cast<std::int64_t>(status.plain)}});
+}
+
+// Runs `task` on `io` and waits for it on the calling (main) thread. An exception that escapes the
+// coroutine is not lost with the future: it comes back as an internal error naming `what`, logged once
+// here.
+template <typename T>
+Result<T> run_and_wait(asio::io_context& io, asio::awaitable<T> task, const char* what, telemetry::Logger& logger) {
+  std::future<T> done = asio::co_spawn(io, std::move(task), asio::use_future);
+  try {
+    if constexpr (std::is_void_v<T>) {
+      done.get();
+      return {};
+    } else {
+      return done.get();
+    }
+  } catch (const std::exception& e) {
+    logger.error("Session layer task failed", {{"event.action", what}, {"error.message", e.what()}});
+    return Error(Errc::internal, std::string(what) + " failed: " + e.what());
+  } catch (...) {
+    logger.error("Session layer task failed", {{"event.action", what}, {"error.message", "unknown exception"}});
+    return Error(Errc::internal, std::string(what) + " failed: unknown exception");
+  }
 }
 
 }  // namespace
@@ -131,9 +152,7 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   auto library = td::DlopenTdLibrary::load(m.options.td_library);
   if (!library) return Error(library.error().code, "td.library: " + library.error().message);
   m.library = std::move(*library);
-  td::EngineOptions engine_options;
-  engine_options.tdlib_log_verbosity = m.options.td_verbosity;
-  engine_options.default_request_timeout = m.options.td_request_timeout;
+  td::EngineOptions engine_options = m.options.engine;
   engine_options.known_methods = telemetry.metrics.known_methods();
   m.engine = std::make_unique<td::Engine>(m.io, *m.library, telemetry.registry, telemetry.metrics, telemetry.logger,
                                           engine_options);
@@ -175,12 +194,14 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
     invoke->forget_session(id);
     limits->session_ended(id);
   });
-  auto started = asio::co_spawn(m.io, m.manager->start(), asio::use_future);
-  try {
-    (void)started.get();
-  } catch (const std::exception& e) {
-    telemetry.logger.error("Session manager failed to start", {{"error.message", e.what()}});
-    return Error(Errc::internal, std::string("session manager start: ") + e.what());
+  Result<SessionManager::StartReport> started =
+      run_and_wait(m.io, m.manager->start(), "session manager start", telemetry.logger);
+  if (!started) {
+    m.engine->stop();
+    m.work.reset();
+    m.io.stop();
+    m.thread.join();
+    return Error(started.error().code, "session manager: " + started.error().message);
   }
   // Sessions brought back up count against their tenant's caps (over the cap if need be: they exist).
   // Attach first, then look: one that is already gone was (or will be) released by the removal hook.
@@ -220,11 +241,9 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   probe_options.interval = m.options.sessions.safety.probe_interval;
   m.probe = std::make_unique<StorageProbe>(probe_options, clock, [store = m.store.get()] { return store->probe(); });
   m.probe->start();
-  std::string control = m.options.simulator_control_address;
-  if (control.empty()) {
-    if (const char* env = std::getenv("TDSIM_CONTROL_ADDR")) control = env;
+  if (!m.options.simulator_control_address.empty()) {
+    m.simulator = std::make_unique<TdsimControlClient>(m.options.simulator_control_address);
   }
-  if (!control.empty()) m.simulator = std::make_unique<TdsimControlClient>(control);
   m.routes = std::make_unique<SessionRoutes>(*m.manager, RouteStore{*m.async_store, *m.tokens, *m.last_used},
                                              m.invoke.get(), m.simulator.get(),
                                              m.options.routes, &telemetry.rejections);
@@ -265,12 +284,10 @@ void SessionService::stop() {
   m.stopped = true;
   if (m.probe) m.probe->stop();
   if (m.manager && m.thread.joinable()) {
-    auto stopped = asio::co_spawn(m.io, m.manager->stop(), asio::use_future);
-    try {
-      m.tasks.outlived = stopped.get();
-    } catch (const std::exception& e) {  // reported once; the shutdown goes on
-      m.telemetry.logger.error("Session manager stop failed", {{"error.message", e.what()}});
-    }
+    // A failure is logged by run_and_wait; the engine and the io thread are stopped all the same.
+    Result<std::vector<std::string>> outlived =
+        run_and_wait(m.io, m.manager->stop(), "session manager stop", m.telemetry.logger);
+    if (outlived) m.tasks.outlived = std::move(*outlived);
   }
   if (m.manager) {
     m.tasks.group = "sessions";

@@ -39,6 +39,7 @@
 #include "session/session_options.h"
 #include "session/session_routes.h"
 #include "session/tenant_limits.h"
+#include "td/engine_options.h"
 #include "telemetry/logger.h"
 #include "telemetry/metrics.h"
 #include "telemetry/rejections.h"
@@ -52,10 +53,9 @@ namespace tgpulse::session {
 struct SessionServiceOptions {
   // td.library: path of libtdjson.so or libtdsim.so. Required.
   std::string td_library;
-  // td.verbosity: TDLib log verbosity (its lines go to the structured log). Default 1 (errors).
-  int td_verbosity = 1;
-  // td.request_timeout: default timeout of one TDLib request. Default 30 s.
-  std::chrono::milliseconds td_request_timeout{std::chrono::seconds(30)};
+  // td.verbosity, td.request_timeout (defaults: EngineOptions). known_methods is replaced by the
+  // metric catalog's, so both metric sets agree.
+  td::EngineOptions engine;
   // store.data_dir, qr.timeout, sessions.idle_ttl, td.api_id/api_hash, ... (sessions.data_dir is the
   // store's data_dir: the database and the engine directories live side by side).
   SessionOptions sessions;
@@ -71,8 +71,8 @@ struct SessionServiceOptions {
   InvokePolicyOptions invoke_policy;
   // limits.*: the per-tenant request quota and the tenant/process caps (TenantLimits).
   TenantLimitsOptions limits;
-  // tdsim's control address for the page's simulate buttons; "" = the TDSIM_CONTROL_ADDR environment
-  // variable (unset: no simulate buttons).
+  // tdsim.control_address: tdsim's control interface, for the page's simulate buttons. Default "" = no
+  // simulator (the simulate route answers 404).
   std::string simulator_control_address;
 };
 

@@ -67,6 +67,8 @@ struct TenantLimitsOptions {
 
   // Checks every value; the error names the key ("limits.tenant_sessions: ...").
   Status validate() const;
+
+  bool operator==(const TenantLimitsOptions&) const = default;
 };
 
 class TenantLimits {

@@ -27,6 +27,8 @@ struct StoreAccessOptions {
   // How often the last_used_at times of invoked sessions are written, in one batch. Default 5 s. A
   // graceful stop writes what is pending; a crash loses at most this much of last_used_at.
   std::chrono::milliseconds last_used_flush{std::chrono::seconds(5)};
+
+  bool operator==(const StoreAccessOptions&) const = default;
 };
 
 }  // namespace tgpulse::store

@@ -29,6 +29,8 @@ struct EngineOptions {
   std::vector<std::string> known_methods = telemetry::CatalogOptions{}.known_methods;
   // Upper bound for stop() to join the receive thread. Default 5 s.
   std::chrono::milliseconds stop_timeout{5000};
+
+  bool operator==(const EngineOptions&) const = default;
 };
 
 }  // namespace tgpulse::td

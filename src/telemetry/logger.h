@@ -73,6 +73,8 @@ struct LoggerOptions {
   // line, so a burst the writer can absorb loses nothing; an event-loop thread still never waits
   // longer than this.
   std::chrono::microseconds full_queue_wait{0};
+
+  bool operator==(const LoggerOptions&) const = default;
 };
 
 class Logger {

@@ -47,6 +47,8 @@ struct CatalogOptions {
       "getUser", "getUserFullInfo", "getSupergroupMembers", "joinChat", "viewMessages",
       "setTdlibParameters", "requestQrCodeAuthentication", "checkAuthenticationPassword",
       "logOut", "close", "destroy"};
+
+  bool operator==(const CatalogOptions&) const = default;
 };
 
 // All handles for one method label value.

@@ -27,6 +27,8 @@ namespace tgpulse::throttle {
 struct BucketLimit {
   double rate = 0;   // tokens per second; <= 0: unlimited
   double burst = 1;  // capacity in tokens; >= 1 when rate > 0
+
+  bool operator==(const BucketLimit&) const = default;
 };
 
 // A layer: a limit per method, and a default for every method not listed.
@@ -38,6 +40,8 @@ struct LayerOptions {
     auto it = per_method.find(method);
     return it == per_method.end() ? default_limit : it->second;
   }
+
+  bool operator==(const LayerOptions&) const = default;
 };
 
 // Additive-increase / multiplicative-decrease of a session bucket's rate (TCP's AIMD): each FloodWait on
@@ -49,6 +53,8 @@ struct AdaptiveOptions {
   double decrease_factor = 0.5;  // halve on each FloodWait, as TCP halves its window on a loss
   double recovery_step = 0.05;   // +5% of the configured rate per success: 20 calls from 0 back to full
   double floor_fraction = 0.05;  // never slower than 5% of the configured rate (10/s → 0.5/s)
+
+  bool operator==(const AdaptiveOptions&) const = default;
 };
 
 // FloodWait policy, with Telethon's defaults and names.
@@ -60,6 +66,8 @@ struct FloodOptions {
   // At most this many retries after FloodWaits of one call (Telethon's request_retries, mtcute's
   // maxRetries: 5).
   int request_retries = 5;
+
+  bool operator==(const FloodOptions&) const = default;
 };
 
 struct ThrottleOptions {
@@ -107,6 +115,8 @@ struct ThrottleOptions {
     std::size_t left_out = 0;          // configured methods beyond the cap
   };
   MethodLabels method_labels(const std::vector<std::string>& defaults) const;
+
+  bool operator==(const ThrottleOptions&) const = default;
 };
 
 }  // namespace tgpulse::throttle
