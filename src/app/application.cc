@@ -248,8 +248,8 @@ void Application::stop() {
   // 4. The admin listener last: probes saw /readyz fail ("shutting down") through the whole drain.
   if (admin_server_) admin_server_->shutdown();
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - begun);
-  if (logger_) logger_->info("tgpulse stopped", {{"event.duration", static_cast<std::int64_t>(took.count()) * 1'000'000}});
   report_tasks(took);
+  if (logger_) logger_->info("tgpulse stopped", {{"event.duration", static_cast<std::int64_t>(took.count()) * 1'000'000}});
   // 5. Flush spans, then logs (last: the tracer may still log).
   if (tracer_) tracer_->shutdown(std::chrono::seconds(5));
   if (logger_) logger_->shutdown();

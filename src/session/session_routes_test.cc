@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/status.hpp>
 
@@ -86,6 +87,8 @@ class SessionRoutesTest : public SessionTestFixture, public ::testing::WithParam
   void without_simulator() { use_simulator_ = false; }
 
   // The fixture's doubles and helpers, for the cases' lambdas.
+  using SessionTestFixture::clock_;
+  using SessionTestFixture::io_;
   using SessionTestFixture::all_logs;
   using SessionTestFixture::engine_;
   using SessionTestFixture::manager_;
@@ -203,8 +206,8 @@ class SessionRoutesTest : public SessionTestFixture, public ::testing::WithParam
     SessionRoutesOptions o;
     o.admin_token = std::string(kAdminToken);
     o.first_link_wait = std::chrono::milliseconds(500);
-    routes_ = std::make_unique<SessionRoutes>(m, store_, nullptr, use_simulator_ ? &simulator_ : nullptr, o,
-                                              rejections_.get());
+    routes_ = std::make_unique<SessionRoutes>(m, RouteStore{calls_, tokens_, last_used_}, nullptr,
+                                              use_simulator_ ? &simulator_ : nullptr, o, rejections_.get());
     if (limits_options_) {
       tenant_limits_ = std::make_unique<TenantLimits>(*limits_options_, clock_, rejections_.get());
       routes_->set_tenant_limits(tenant_limits_.get());
@@ -215,6 +218,11 @@ class SessionRoutesTest : public SessionTestFixture, public ::testing::WithParam
   std::optional<TenantLimitsOptions> limits_options_;
   bool use_simulator_ = true;
   std::unique_ptr<TenantLimits> tenant_limits_;
+  // The store as the service reaches it: calls on a blocking pool, tokens through the cache.
+  BlockingPool pool_{{"store", 1, 64}};
+  store::AsyncSessionStore calls_{store_, pool_};
+  store::TenantTokenCache tokens_{store::StoreAccessOptions{}, clock_};
+  store::LastUsedBatcher last_used_{store_, store::StoreAccessOptions{}, nullptr};
   std::unique_ptr<SessionRoutes> routes_;
   http::Router router_;
   std::string last_pattern_;
@@ -511,6 +519,30 @@ std::vector<Case> make_cases() {
                [](SessionRoutesTest& t) { return acme(DEL, "/v1/sessions/" + t.authorized().id + "?logout=maybe"); },
                [](SessionRoutesTest& t, const http::Response&) { EXPECT_EQ(t.manager_->live_count(), 1u); }});
   add_tenant_refusals(&c, "DeleteSession", DEL, session);
+  // The engine fails logOut and close with `code` and never reaches authorizationStateClosed; the fake
+  // clock passes close_timeout so the cleanup stops waiting. The local data is removed either way.
+  const auto engine_fails_close = [](SessionRoutesTest& t, Errc code) {
+    const std::string id = t.authorized().id;
+    t.engine_.close_reaches_closed(false);
+    t.engine_.respond_with([&t, code](const json& request) -> std::optional<Result<json>> {
+      const std::string type = request.value("@type", "");
+      if (type != "logOut" && type != "close") return std::nullopt;
+      if (type == "close") {
+        // Past close_timeout once the cleanup waits for authorizationStateClosed (it computes its
+        // deadline after this answer): 200 ms of real time later, well inside its 1 s wake interval.
+        auto later = std::make_shared<boost::asio::steady_timer>(t.io_, std::chrono::milliseconds(200));
+        later->async_wait([&t, later](boost::system::error_code) { t.clock_.advance(std::chrono::minutes(1)); });
+      }
+      return Result<json>(Error(code, type + " failed in the engine"));
+    });
+    return acme(DEL, "/v1/sessions/" + id);
+  };
+  c.push_back({"DeleteSession_EngineTimeout", DEL, session, 504, "timeout",
+               [engine_fails_close](SessionRoutesTest& t) { return engine_fails_close(t, Errc::timeout); },
+               [](SessionRoutesTest& t, const http::Response&) { EXPECT_EQ(t.manager_->live_count(), 0u); }});
+  c.push_back({"DeleteSession_EngineError", DEL, session, 502, "engine_error",
+               [engine_fails_close](SessionRoutesTest& t) { return engine_fails_close(t, Errc::engine_error); },
+               [](SessionRoutesTest& t, const http::Response&) { EXPECT_EQ(t.manager_->live_count(), 0u); }});
 
   const std::string invoke = "/v1/sessions/{id}/invoke";
   auto invoke_on = [](std::string body, std::string query = "") {
