@@ -19,11 +19,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/blocking_pool.h"
 #include "core/clock.h"
 #include "session/fake_engine.h"
 #include "session/session_manager.h"
 #include "session/session_routes.h"
+#include "store/async_session_store.h"
+#include "store/last_used_batcher.h"
 #include "store/memory_session_store.h"
+#include "store/tenant_token_cache.h"
 #include "store/tenant_tokens.h"
 #include "telemetry/log_sink.h"
 #include "telemetry/logger.h"
@@ -110,7 +114,8 @@ struct SessionApiHarness::World {
     ro.first_link_wait = std::chrono::milliseconds(200);
     ro.default_invoke_deadline = std::chrono::milliseconds(500);
     ro.events_wait = std::chrono::milliseconds(50);
-    routes = std::make_unique<session::SessionRoutes>(*manager, store, &invoke, nullptr, ro);
+    routes = std::make_unique<session::SessionRoutes>(*manager, session::RouteStore{calls, tokens, last_used}, &invoke,
+                                                      nullptr, ro);
     routes->add_to(router);
   }
 
@@ -139,6 +144,11 @@ struct SessionApiHarness::World {
   std::string data_dir;
   const Clock& clock = SystemClock::instance();
   store::MemorySessionStore store;
+  // The store as the service reaches it: calls on a blocking pool, tokens through the cache.
+  BlockingPool pool{{"store", 2, 256}};
+  store::AsyncSessionStore calls{store, pool};
+  store::TenantTokenCache tokens{store::StoreAccessOptions{}, clock};
+  store::LastUsedBatcher last_used{store, store::StoreAccessOptions{}, nullptr};
   session::FakeEngine engine;
   telemetry::Registry registry;
   telemetry::TelethonMetrics metrics;
