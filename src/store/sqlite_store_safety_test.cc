@@ -98,7 +98,9 @@ TEST_F(SqliteStoreSafetyTest, ProbeFailsWhileAnotherProcessHoldsTheWriteLock) {
   ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE;", nullptr, nullptr, nullptr), SQLITE_OK);
   Status locked = (*store)->probe(50);
   EXPECT_FALSE(locked.ok());
-  if (!locked.ok()) EXPECT_NE(locked.error().message.find("locked"), std::string::npos) << locked.error().message;
+  if (!locked.ok()) {
+    EXPECT_NE(locked.error().message.find("locked"), std::string::npos) << locked.error().message;
+  }
   sqlite3_exec(other, "ROLLBACK;", nullptr, nullptr, nullptr);
   sqlite3_close(other);
   EXPECT_TRUE((*store)->probe(50).ok());

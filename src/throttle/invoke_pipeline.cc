@@ -22,7 +22,7 @@ Error flood_error(const std::string& method, int retry_after_s) {
 
 InvokePipeline::InvokePipeline(Throttle& throttle, FloodLedger& ledger, FloodOptions flood,
                                const telemetry::TelethonMetrics& metrics, telemetry::Logger& logger)
-    : throttle_(throttle), ledger_(ledger), policy_(flood), metrics_(metrics), reporter_(metrics, logger) {}
+    : throttle_(throttle), ledger_(ledger), policy_(flood), reporter_(metrics, logger) {}
 
 asio::awaitable<Result<nlohmann::json>> InvokePipeline::invoke(InvokeCall call, Sender sender, telemetry::Span& span) {
   const auto type = call.function.find("@type");

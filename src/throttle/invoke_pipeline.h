@@ -73,7 +73,6 @@ class InvokePipeline {
   Throttle& throttle_;
   FloodLedger& ledger_;
   FloodWaitPolicy policy_;
-  const telemetry::TelethonMetrics& metrics_;
   telemetry::FloodWaitReporter reporter_;
 };
 
