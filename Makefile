@@ -3,10 +3,10 @@
 #   make demo     run the service on the built-in simulator and SQLite, with Prometheus, its consoles and
 #                 Alertmanager; prints the URLs (Ctrl-C stops everything)
 #   make test     every test through CTest (unit + integration); SANITIZE=1 uses an ASan+UBSan build
-#   make test-tsan  unit tests under ThreadSanitizer (build-tsan/): by default the telemetry ones (the
-#                 metrics core's per-thread slots, the logger's and exporter's threads), the task group
-#                 and the blocking pool;
-#                 TSAN_TARGETS=unit_tests builds and runs every unit test
+#   make test-tsan  under ThreadSanitizer (build-tsan/): every unit test (the in-process server, routes,
+#                 session manager, engine-on-tdsim and store off-loop tests among them), then the
+#                 shutdown-under-load acceptance test against the TSan build of tgpulse and libtdsim.so;
+#                 a race fails the run
 #   make build-clang  the whole tree (service, tests, benchmarks) with clang-15 and warnings as errors,
 #                 in build-clang/
 #   make bench    the benchmarks; results in build/bench/
@@ -36,9 +36,16 @@ export CCACHE_MAXSIZE ?= 8G
 endif
 CTEST_JOBS ?= 2
 
-# ThreadSanitizer build: its own directory, only the unit-test binaries named by TSAN_TARGETS.
+# ThreadSanitizer build: its own directory; every unit-test binary, the service and the simulator (no
+# benchmarks, no fuzzers). TSAN_SHUTDOWN_LOOPS: repetitions of the shutdown-under-load test (its full
+# load each time); TSAN_SHUTDOWN_SCALE scales that load.
 TSAN_BUILD ?= build-tsan
-TSAN_TARGETS ?= telemetry_tests core_task_group_test core_blocking_pool_test
+TSAN_TARGETS ?= unit_tests tgpulse tdsim
+TSAN_SHUTDOWN_LOOPS ?= 3
+TSAN_SHUTDOWN_SCALE ?= 1
+# halt_on_error: the first race fails its test (and aborts the service, which the shutdown test reports
+# with the race it finds in its stderr).
+TSAN_OPTIONS_RUN := halt_on_error=1 second_deadlock_stack=1
 TSAN_CMAKE := -DTGPULSE_SANITIZE=thread -DTGPULSE_BUILD_BENCH=OFF
 ifneq ($(CCACHE),)
 TSAN_CMAKE += -DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE) -DCMAKE_C_COMPILER_LAUNCHER=$(CCACHE)
@@ -84,14 +91,20 @@ test-unit: build
 test-integration: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) -L integration
 
-# halt_on_error: a race fails its test. setarch -R (no address randomisation): GCC 12's TSan runtime
-# cannot map its shadow memory on kernels set to 32 bits of mmap randomisation (vm.mmap_rnd_bits), as
-# some distributions ship them; with 28 bits it runs either way.
+# setarch -R (no address randomisation): GCC 12's TSan runtime cannot map its shadow memory on kernels
+# set to 32 bits of mmap randomisation (vm.mmap_rnd_bits), as some distributions ship them; with 28 bits
+# it runs either way.
+# Each unit-test binary is one CTest test in this build (cmake/TgpulseTargets.cmake). The unit tests
+# first (-LE no_tsan: those that cannot run under TSan, each with its reason where it is declared), then
+# the shutdown test alone: it measures a drain bound and needs both cores.
 test-tsan: deps
 	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(TSAN_CMAKE) >/dev/null
 	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target $(TSAN_TARGETS)
-	@cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-	    setarch -R ctest --output-on-failure -j $(CTEST_JOBS) -L unit
+	@cd $(TSAN_BUILD) && TSAN_OPTIONS="$(TSAN_OPTIONS_RUN)" \
+	    setarch -R ctest --output-on-failure -j $(CTEST_JOBS) -L unit -LE no_tsan
+	@cd $(TSAN_BUILD) && TSAN_OPTIONS="$(TSAN_OPTIONS_RUN)" TGPULSE_SHUTDOWN_LOOPS=$(TSAN_SHUTDOWN_LOOPS) \
+	    TGPULSE_SHUTDOWN_SCALE=$(TSAN_SHUTDOWN_SCALE) \
+	    setarch -R ctest --output-on-failure -R '^integration\.test_shutdown_under_load$$'
 
 # The demo builds quietly (scripts/quietly.sh): build output only when something is rebuilt or on failure.
 demo:

@@ -127,6 +127,16 @@ class StoreOffLoopTest : public SessionTestFixture {
   std::unique_ptr<http::Server> server_;
 };
 
+// The probe's p99 bound. Under ThreadSanitizer (make test-tsan) every memory access is checked and the
+// other test binaries run beside this one on 2 cores: an idle loop answers in tens of milliseconds there.
+// A store called on the loop would still fail it: each probe would queue behind 50 ms store calls on
+// both io threads, with a thousand of them waiting.
+#if defined(__SANITIZE_THREAD__)
+constexpr double kHealthzP99BoundMs = 250.0;
+#else
+constexpr double kHealthzP99BoundMs = 10.0;
+#endif
+
 double percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   const std::size_t rank = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
@@ -160,7 +170,7 @@ TEST_F(StoreOffLoopTest, HealthzStaysFastWhileAThousandTenantRequestsWaitOnASlow
               percentile(probe_ms, 0.5), p99, percentile(probe_ms, 1.0));
   EXPECT_GE(probe_ms.size(), 100u);  // ~3 s of load at one probe per ~2 ms: a p99 worth its name
   RecordProperty("healthz_p99_ms", std::to_string(p99));
-  EXPECT_LE(p99, 10.0);
+  EXPECT_LE(p99, kHealthzP99BoundMs);
 }
 
 TEST_F(StoreOffLoopTest, AFullStorePoolAnswers503WithRetryAfterAndIsCounted) {

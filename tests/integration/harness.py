@@ -202,7 +202,33 @@ def main(tests):
     raise SystemExit(1 if failed else 0)
 
 
+def sanitizer_build():
+    """The sanitizer TGPULSE was built with: "asan" (make test SANITIZE=1), "tsan" (make test-tsan) or
+    None."""
+    out = subprocess.run(["ldd", TGPULSE], capture_output=True, text=True).stdout
+    if "libasan" in out:
+        return "asan"
+    if "libtsan" in out:
+        return "tsan"
+    return None
+
+
 def asan_build():
     """Whether TGPULSE is an AddressSanitizer build (make test SANITIZE=1)."""
-    out = subprocess.run(["ldd", TGPULSE], capture_output=True, text=True).stdout
-    return "libasan" in out
+    return sanitizer_build() == "asan"
+
+
+# How each sanitizer's report begins; a report ends at its "SUMMARY:" line.
+SANITIZER_MARKERS = ("WARNING: ThreadSanitizer", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "ThreadSanitizer:", "AddressSanitizer:", "runtime error:")
+
+
+def sanitizer_report(text, limit=6000):
+    """The first sanitizer report in a process's stderr (up to `limit` characters), or None."""
+    starts = [i for i in (text.find(m) for m in SANITIZER_MARKERS) if i >= 0]
+    if not starts:
+        return None
+    start = text.rfind("\n", 0, min(starts)) + 1
+    end = text.find("\n", text.find("SUMMARY:", start) if "SUMMARY:" in text[start:] else start)
+    report = text[start:end if end >= 0 else len(text)]
+    return report[:limit] + (" [...]" if len(report) > limit else "")
