@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <utility>
 
 namespace tgpulse::store {
@@ -182,27 +183,6 @@ Result<std::vector<StoredUpdate>> SqliteUpdateLog::read(std::string_view tenant_
   return out;
 }
 
-Result<std::optional<UpdateIdRange>> SqliteUpdateLog::delete_below_locked(std::string_view tenant_id,
-                                                                          std::int64_t below_id) {
-  std::optional<UpdateIdRange> range;
-  {
-    Query q(*this,
-            "SELECT min(update_id), max(update_id) FROM update_log WHERE tenant_id = ?1 AND update_id < ?2");
-    if (!q.prepared()) return failure("delete updates");
-    q.bind(1, tenant_id);
-    q.bind(2, below_id);
-    if (q.step() != SQLITE_ROW) return failure("delete updates");
-    if (!q.is_null(0)) range = UpdateIdRange{q.int64(0), q.int64(1)};
-  }
-  if (!range) return range;
-  Query d(*this, "DELETE FROM update_log WHERE tenant_id = ?1 AND update_id < ?2");
-  if (!d.prepared()) return failure("delete updates");
-  d.bind(1, tenant_id);
-  d.bind(2, below_id);
-  if (d.step() != SQLITE_DONE) return failure("delete updates");
-  return range;
-}
-
 Result<std::int64_t> SqliteUpdateLog::acknowledge(std::string_view tenant_id, std::int64_t below_id) {
   std::lock_guard lock(mu_);
   Query d(*this, "DELETE FROM update_log WHERE tenant_id = ?1 AND update_id < ?2");
@@ -241,41 +221,48 @@ Result<TrimmedUpdates> SqliteUpdateLog::trim(std::string_view tenant_id, std::in
   std::lock_guard lock(mu_);
   if (auto s = exec("BEGIN IMMEDIATE", "trim updates: begin"); !s) return s.error();
   TrimmedUpdates out;
-  // By age: everything below the first update young enough (all of them when none is).
-  std::int64_t age_cut = 0;
+  // The log's ends (index seeks). Deletions only ever remove a prefix, so the ids in between are all
+  // there: the count is last - first + 1 without a scan.
+  std::optional<UpdateIdRange> span;
   {
-    Query q(*this,
-            "SELECT (SELECT min(update_id) FROM update_log WHERE tenant_id = ?1 AND received_at >= ?2),"
-            "       (SELECT max(update_id) FROM update_log WHERE tenant_id = ?1)");
+    Query q(*this, "SELECT min(update_id), max(update_id) FROM update_log WHERE tenant_id = ?1");
     if (!q.prepared()) return rollback(failure("trim updates"));
     q.bind(1, tenant_id);
-    q.bind(2, min_received_at_ms);
     if (q.step() != SQLITE_ROW) return rollback(failure("trim updates"));
-    // Nothing stored: age_cut stays 0 and nothing below it exists.
-    if (!q.is_null(1)) age_cut = q.is_null(0) ? q.int64(1) + 1 : q.int64(0);
+    if (!q.is_null(0)) span = UpdateIdRange{q.int64(0), q.int64(1)};
   }
-  auto aged = delete_below_locked(tenant_id, age_cut);
-  if (!aged) return rollback(aged.error());
-  out.by_age = *aged;
-  // By count: keep the newest max_pending.
-  std::int64_t count_cut = 0;
+  if (!span) {  // nothing stored
+    if (auto s = exec("COMMIT", "trim updates: commit"); !s) return rollback(s.error());
+    return out;
+  }
+  // By age: everything below the first update young enough (all of them when none is). The oldest is
+  // looked at first: when it is young enough, nothing is old (the usual case, one seek).
+  std::int64_t age_cut = span->first;
   {
-    Query q(*this,
-            "SELECT update_id FROM update_log WHERE tenant_id = ?1 ORDER BY update_id DESC LIMIT 1 OFFSET ?2");
-    if (!q.prepared()) return rollback(failure("trim updates"));
-    q.bind(1, tenant_id);
-    q.bind(2, max_pending);
-    const int rc = q.step();
-    if (rc == SQLITE_ROW) {
-      count_cut = q.int64(0) + 1;  // the newest one over the limit goes, and everything below it
-    } else if (rc != SQLITE_DONE) {
-      return rollback(failure("trim updates"));
+    Query oldest(*this, "SELECT received_at FROM update_log WHERE tenant_id = ?1 AND update_id = ?2");
+    if (!oldest.prepared()) return rollback(failure("trim updates"));
+    oldest.bind(1, tenant_id);
+    oldest.bind(2, span->first);
+    if (oldest.step() != SQLITE_ROW) return rollback(failure("trim updates"));
+    if (oldest.int64(0) < min_received_at_ms) {
+      Query q(*this, "SELECT min(update_id) FROM update_log WHERE tenant_id = ?1 AND received_at >= ?2");
+      if (!q.prepared()) return rollback(failure("trim updates"));
+      q.bind(1, tenant_id);
+      q.bind(2, min_received_at_ms);
+      if (q.step() != SQLITE_ROW) return rollback(failure("trim updates"));
+      age_cut = q.is_null(0) ? span->last + 1 : q.int64(0);
     }
   }
-  if (count_cut > 0) {
-    auto over = delete_below_locked(tenant_id, count_cut);
-    if (!over) return rollback(over.error());
-    out.by_count = *over;
+  // By count: keep the newest max_pending.
+  const std::int64_t count_cut = std::max(age_cut, span->last - max_pending + 1);
+  if (age_cut > span->first) out.by_age = UpdateIdRange{span->first, age_cut - 1};
+  if (count_cut > age_cut) out.by_count = UpdateIdRange{age_cut, count_cut - 1};
+  if (count_cut > span->first) {
+    Query d(*this, "DELETE FROM update_log WHERE tenant_id = ?1 AND update_id < ?2");
+    if (!d.prepared()) return rollback(failure("trim updates"));
+    d.bind(1, tenant_id);
+    d.bind(2, count_cut);
+    if (d.step() != SQLITE_DONE) return rollback(failure("trim updates"));
   }
   if (auto s = exec("COMMIT", "trim updates: commit"); !s) return rollback(s.error());
   return out;

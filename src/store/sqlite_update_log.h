@@ -59,8 +59,6 @@ class SqliteUpdateLog final : public UpdateLog {
   // The tenant's highest id, creating its row; nullopt when the tenant does not exist. Holds mu_.
   Result<std::optional<std::int64_t>> last_id_locked(const std::string& tenant_id);
   Result<std::int64_t> scalar_locked(const char* sql, std::string_view tenant_id, const char* operation);
-  // Deletes the tenant's updates below below_id; the range deleted, if any. Holds mu_.
-  Result<std::optional<UpdateIdRange>> delete_below_locked(std::string_view tenant_id, std::int64_t below_id);
 
   std::mutex mu_;
   sqlite3* db_;  // owned; used only under mu_
