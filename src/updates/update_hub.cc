@@ -13,12 +13,18 @@ using nlohmann::json;
 
 namespace tgpulse::updates {
 
-// A reader waiting for its tenant's next batch. wake() moves the timer's expiry into the past on the
-// reader's executor: a wait in progress ends, and one started later ends at once — no lost wake-up.
+// A reader waiting for its tenant's next batch. A long poll's wake moves its timer's expiry into the
+// past on the reader's executor: a wait in progress ends, and one started later ends at once — no lost
+// wake-up. A stream's wake calls its notify function (the SSE writer's waker).
 struct UpdateHub::Waiter {
   explicit Waiter(asio::any_io_executor ex) : timer(std::move(ex)) {}
   asio::steady_timer timer;
+  std::function<void()> notify;
   static void wake(const std::shared_ptr<Waiter>& w) {
+    if (w->notify) {
+      w->notify();
+      return;
+    }
     asio::post(w->timer.get_executor(), [w] { w->timer.expires_at(asio::steady_timer::time_point::min()); });
   }
 };
@@ -84,7 +90,6 @@ void UpdateHub::start() {
 }
 
 std::vector<std::string> UpdateHub::stop(std::chrono::milliseconds drain) {
-  std::vector<std::shared_ptr<Waiter>> waiters;
   {
     std::lock_guard lock(mu_);
     if (stopping_) return {};
@@ -93,14 +98,59 @@ std::vector<std::string> UpdateHub::stop(std::chrono::milliseconds drain) {
   wake_writer();
   tasks_.request_stop("shutdown");
   auto outlived = tasks_.wait_for(drain);
+  close_readers();
+  return outlived;
+}
+
+void UpdateHub::close_readers() {
+  std::vector<std::shared_ptr<Waiter>> waiters;
   {
     std::lock_guard lock(mu_);
+    readers_closed_ = true;
     for (auto& [tenant, signal] : signals_) {
       for (auto& w : signal.waiters) waiters.push_back(w);
     }
   }
   for (auto& w : waiters) Waiter::wake(w);
-  return outlived;
+}
+
+Status UpdateHub::register_waiter(const std::string& tenant_id, const std::shared_ptr<Waiter>& waiter) {
+  std::lock_guard lock(mu_);
+  if (readers_closed_) return Error(Errc::unavailable, "the service is shutting down");
+  auto& signal = signals_[tenant_id];
+  if (signal.waiters.size() >= options_.max_waiters) {
+    Error busy(Errc::throttled, "too many concurrent long polls and streams for this tenant (at most " +
+                                    std::to_string(options_.max_waiters) + ")");
+    busy.retry_after_s = 1;
+    return busy;
+  }
+  signal.waiters.push_back(waiter);
+  return {};
+}
+
+void UpdateHub::unregister(const std::string& tenant_id, const std::shared_ptr<Waiter>& waiter) {
+  std::lock_guard lock(mu_);
+  auto it = signals_.find(tenant_id);
+  if (it == signals_.end()) return;
+  std::erase(it->second.waiters, waiter);
+  if (it->second.waiters.empty()) signals_.erase(it);
+}
+
+UpdateHub::Listening::~Listening() {
+  if (hub_ != nullptr && waiter_) hub_->unregister(tenant_, waiter_);
+}
+
+Result<UpdateHub::Listening> UpdateHub::listen(const std::string& tenant_id, std::function<void()> notify) {
+  auto waiter = std::make_shared<Waiter>(executor_);
+  waiter->notify = std::move(notify);
+  if (Status st = register_waiter(tenant_id, waiter); !st) return st.error();
+  return Listening(this, tenant_id, std::move(waiter));
+}
+
+void UpdateHub::delivered(const std::vector<store::StoredUpdate>& page, DeliveryChannel channel) {
+  const std::int64_t now = now_ms();
+  for (const auto& u : page) metrics_.lag(static_cast<double>(std::max<std::int64_t>(0, now - u.received_at_ms)) / 1000.0);
+  metrics_.delivered(channel, static_cast<double>(page.size()));
 }
 
 void UpdateHub::accept(const std::string& tenant_id, const std::string& session_id, const json& update) {
@@ -341,36 +391,21 @@ void UpdateHub::forget_tenant(const std::string& tenant_id) {
 asio::awaitable<Result<std::vector<store::StoredUpdate>>> UpdateHub::poll(std::string tenant_id, std::int64_t offset,
                                                                           std::size_t limit, std::string session_id,
                                                                           std::chrono::milliseconds timeout,
-                                                                          DeliveryChannel channel) {
+                                                                          DeliveryChannel channel, bool acknowledge) {
   if (auto valid = store::validate_update_read(offset, limit); !valid) co_return valid.error();
   auto waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   // Registered before the first read: a batch committed after that read wakes this reader.
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) co_return Error(Errc::unavailable, "the service is shutting down");
-    auto& signal = signals_[tenant_id];
-    if (timeout.count() > 0 && signal.waiters.size() >= options_.max_waiters) {
-      Error busy(Errc::throttled, "too many concurrent long polls and streams for this tenant (at most " +
-                                      std::to_string(options_.max_waiters) + ")");
-      busy.retry_after_s = 1;
-      co_return busy;
-    }
-    signal.waiters.push_back(waiter);
+  if (timeout.count() > 0) {
+    if (Status st = register_waiter(tenant_id, waiter); !st) co_return st.error();
   }
   struct Unregister {
     UpdateHub* hub;
     const std::string& tenant;
-    std::shared_ptr<Waiter> waiter;
-    ~Unregister() {
-      std::lock_guard lock(hub->mu_);
-      auto it = hub->signals_.find(tenant);
-      if (it == hub->signals_.end()) return;
-      std::erase(it->second.waiters, waiter);
-      if (it->second.waiters.empty() && it->second.generation == 0) hub->signals_.erase(it);
-    }
+    const std::shared_ptr<Waiter>& waiter;
+    ~Unregister() { hub->unregister(tenant, waiter); }
   } unregister{this, tenant_id, waiter};
-  bool acknowledged = offset <= 0;
+  bool acknowledged = !acknowledge || offset <= 0;
   for (;;) {
     waiter->timer.expires_at(deadline);
     auto job = [this, tenant_id, offset, limit, session_id, ack = !acknowledged]() -> Result<std::vector<store::StoredUpdate>> {
@@ -383,14 +418,12 @@ asio::awaitable<Result<std::vector<store::StoredUpdate>>> UpdateHub::poll(std::s
     if (!page) co_return page.error();
     acknowledged = true;
     if (!page->empty()) {
-      const std::int64_t now = now_ms();
-      for (const auto& u : *page) metrics_.lag(static_cast<double>(std::max<std::int64_t>(0, now - u.received_at_ms)) / 1000.0);
-      metrics_.delivered(channel, static_cast<double>(page->size()));
+      delivered(*page, channel);
       co_return page;
     }
     {
       std::lock_guard lock(mu_);
-      if (stopping_) co_return Error(Errc::unavailable, "the service is shutting down");
+      if (readers_closed_) co_return Error(Errc::unavailable, "the service is shutting down");
     }
     if (std::chrono::steady_clock::now() >= deadline) co_return page;
     boost::system::error_code ignored;  // cancelled = woken

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,6 +49,7 @@ namespace tgpulse::updates {
 
 class UpdateHub final : public session::UpdateSink {
  public:
+  struct Waiter;
   // `on_error` receives an error the writer dropped updates for (it is counted too), for the log.
   using ErrorHandler = std::function<void(const std::string& tenant_id, const Error& error, std::int64_t lost)>;
 
@@ -68,13 +70,37 @@ class UpdateHub final : public session::UpdateSink {
   boost::asio::awaitable<Result<AllowedUpdates>> allowed_updates(std::string tenant_id);
   // Saves the setting; updates accepted from then on are filtered by it.
   boost::asio::awaitable<Status> set_allowed_updates(std::string tenant_id, AllowedUpdates allowed);
-  // Acknowledges everything below `offset` (when > 0), then returns up to `limit` updates >= offset
-  // (of `session_id` only when not empty), waiting up to `timeout` for the first one to be written.
-  // Errc::throttled when max_waiters readers of this tenant wait already; unavailable when stopping.
+  // Acknowledges everything below `offset` (when `acknowledge` and offset > 0), then returns up to
+  // `limit` updates >= offset (of `session_id` only when not empty), waiting up to `timeout` for the
+  // first one to be written. Errc::throttled (Retry-After 1) when max_waiters readers of this tenant
+  // wait already; unavailable once close_readers() or stop() ran.
   boost::asio::awaitable<Result<std::vector<store::StoredUpdate>>> poll(std::string tenant_id, std::int64_t offset,
                                                                         std::size_t limit, std::string session_id,
                                                                         std::chrono::milliseconds timeout,
-                                                                        DeliveryChannel channel);
+                                                                        DeliveryChannel channel, bool acknowledge = true);
+  // A stream's registration: `notify` is called (from the writer's thread) after each batch committed
+  // with updates of the tenant, until the returned Listening object goes. It counts against
+  // max_waiters (Errc::throttled then, as poll()).
+  class Listening {
+   public:
+    Listening() = default;
+    Listening(UpdateHub* hub, std::string tenant, std::shared_ptr<Waiter> waiter)
+        : hub_(hub), tenant_(std::move(tenant)), waiter_(std::move(waiter)) {}
+    Listening(Listening&&) = default;
+    Listening& operator=(Listening&&) = default;
+    ~Listening();
+
+   private:
+    UpdateHub* hub_ = nullptr;
+    std::string tenant_;
+    std::shared_ptr<Waiter> waiter_;
+  };
+  Result<Listening> listen(const std::string& tenant_id, std::function<void()> notify);
+  // Counts what a stream handed over (delivered_total{channel="stream"} and the lag histogram).
+  void delivered(const std::vector<store::StoredUpdate>& page, DeliveryChannel channel);
+  // Wakes every waiting reader (they answer unavailable) and refuses new waits: the first step of the
+  // shutdown, before the HTTP server drains, so no long poll holds the drain.
+  void close_readers();
   // Forgets what the hub keeps in memory of a deleted tenant (its log goes with the tenant's record).
   void forget_tenant(const std::string& tenant_id);
 
@@ -92,7 +118,6 @@ class UpdateHub final : public session::UpdateSink {
     std::deque<Queued> items;
     std::int64_t lost = 0;  // dropped as queue_full since the last batch (announced in the next)
   };
-  struct Waiter;
   struct TenantSignal {
     std::uint64_t generation = 0;  // bumped after each committed batch with this tenant's updates
     std::vector<std::shared_ptr<Waiter>> waiters;
@@ -105,6 +130,8 @@ class UpdateHub final : public session::UpdateSink {
   Result<Written> write(Batch batch);          // on the pool
   void publish(const Written& written);       // wakes readers; metrics
   void wake_writer();
+  void unregister(const std::string& tenant_id, const std::shared_ptr<Waiter>& waiter);
+  Status register_waiter(const std::string& tenant_id, const std::shared_ptr<Waiter>& waiter);
   std::int64_t now_ms() const;
 
   boost::asio::any_io_executor executor_;
@@ -123,6 +150,7 @@ class UpdateHub final : public session::UpdateSink {
   std::string next_tenant_;  // round-robin start of the next batch; guarded by mu_
   std::size_t queued_ = 0;   // guarded by mu_
   bool stopping_ = false;    // guarded by mu_
+  bool readers_closed_ = false;  // guarded by mu_
   bool writer_woken_ = false;  // guarded by mu_
   std::shared_ptr<boost::asio::steady_timer> writer_timer_;  // the writer's wait; touched on executor_
 };

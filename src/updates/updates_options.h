@@ -13,7 +13,7 @@ struct UpdatesOptions {
   // announced with tgpulseUpdatesDropped). Default 100,000. 1..10,000,000.
   std::int64_t max_pending = 100000;
   // updates.max_age: updates older than this are dropped the same way. Default 24 h. 1 s..30 days.
-  std::chrono::seconds max_age{std::chrono::hours(24)};
+  std::chrono::milliseconds max_age{std::chrono::hours(24)};
   // Updates of one tenant waiting in memory for the log; past it new ones are dropped (queue_full).
   std::size_t queue_capacity = 20000;
   // Group commit: a batch is written at most every flush_interval, or at once when this many wait.
