@@ -237,6 +237,7 @@ void Application::stop() {
   stopped_ = true;
   const auto begun = std::chrono::steady_clock::now();
   // 1. Stop taking requests; let in-flight ones finish within the grace period; end event streams.
+  if (sessions_) sessions_->close_update_readers();  // waiting long polls answer now, not at the drain's end
   if (server_) server_->drain();
   // 2. [areas, reverse order: session manager, engine, store — stop here while io threads still run]
   if (sessions_) sessions_->stop();

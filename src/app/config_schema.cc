@@ -383,6 +383,15 @@ ConfigSchema::ConfigSchema() {
                            "this much of them (100ms-1h)",
                            [](auto& c) -> auto& { return c.store.access.last_used_flush; }, 100ms, 1h));
 
+  // The tenants' update logs (updates::UpdatesOptions; docs/updates.md)
+  k.push_back(int_key("updates.max_pending", "TGPULSE_UPDATES_MAX_PENDING", "",
+                      "updates a tenant's log keeps at most; past it the oldest are dropped, counted and announced "
+                      "with tgpulseUpdatesDropped (1-10000000)",
+                      [](auto& c) -> auto& { return c.updates.max_pending; }, 1, 10000000));
+  k.push_back(duration_key("updates.max_age", "TGPULSE_UPDATES_MAX_AGE", "",
+                           "updates older than this are dropped from the log the same way (1s-720h)",
+                           [](auto& c) -> auto& { return c.updates.max_age; }, 1s, 720h));
+
   // Operator-mistake defences of the data directory (session::DataSafetyOptions; docs/security-sweep.md)
   k.push_back(bool_key("store.accept_empty_store", "TGPULSE_STORE_ACCEPT_EMPTY", "--accept-empty-store",
                        "start on a store without session records although session directories exist: they are "

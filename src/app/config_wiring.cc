@@ -43,6 +43,7 @@ session::SessionServiceOptions session_service_options(const Config& config) {
   so.limits = config.limits;
   so.simulator_control_address = config.tdsim.control_address;
   so.store_access = config.store.access;
+  so.updates = config.updates;
   return so;
 }
 

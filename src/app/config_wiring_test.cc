@@ -44,6 +44,7 @@ bool same(const Wired& a, const Wired& b) {
          x.routes.admin_token == y.routes.admin_token && x.throttle == y.throttle && x.flood == y.flood &&
          x.invoke_policy == y.invoke_policy && x.limits == y.limits &&
          x.simulator_control_address == y.simulator_control_address && x.store_access == y.store_access &&
+         x.updates == y.updates &&
          a.store_pool == b.store_pool;
 }
 

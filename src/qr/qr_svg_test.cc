@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "core/temp_dir.h"
+
 namespace tgpulse::qr {
 namespace {
 
@@ -41,23 +43,6 @@ bool have_program(const std::string& name) {
   run("command -v " + name + " >/dev/null 2>&1", &rc);
   return rc == 0;
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "tgpulse-qr-XXXXXX").string();
-    EXPECT_NE(::mkdtemp(templ.data()), nullptr);
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // The square image an SVG of this shape draws: its viewBox size and which unit cells its path fills.
 // Interprets M (absolute), h, v (relative) and z; every subpath is taken as the axis-aligned rectangle
@@ -151,7 +136,7 @@ std::string zbar_decode(const fs::path& image) {
 
 TEST(QrSvgTest, ScansBackToExactlyTheText) {
   if (!have_program("zbarimg")) GTEST_SKIP() << "zbarimg (zbar-tools) is not installed";
-  TempDir dir;
+  TempDir dir{"qr"};
   const std::vector<std::string> texts = {
       kLoginLink,
       "x",
@@ -232,7 +217,7 @@ TEST(QrSvgTest, ChromiumRendersAScannableCode) {
   if (!have_program("zbarimg") || !have_program("chromium")) {
     GTEST_SKIP() << "chromium or zbarimg is not installed";
   }
-  TempDir dir;
+  TempDir dir{"qr"};
   auto svg = render_qr_svg(kLoginLink);
   ASSERT_TRUE(svg.ok());
   const fs::path page = dir.path() / "qr.html";

@@ -35,6 +35,17 @@ class EngineClient {
   virtual void on_authorization_state(AuthorizationStateHandler handler) = 0;
 };
 
+// Receives every update object a session's engine client emits, and the service's own events about
+// the session (tgpulseSession*, tgpulseQrLoginExpired), for the tenant's update log (src/updates/).
+// accept() is called on engine strands and session threads: it must not block (a bounded queue).
+//
+// Thread-safety: implementations are thread-safe.
+class UpdateSink {
+ public:
+  virtual ~UpdateSink() = default;
+  virtual void accept(const std::string& tenant_id, const std::string& session_id, const nlohmann::json& update) = 0;
+};
+
 // Where a client's database lives and how it is encrypted.
 struct EngineClientSpec {
   std::string database_directory;  // <data_dir>/sessions/<session_id>

@@ -11,6 +11,9 @@
 #include "http/standard_routes.h"
 #include "session/session_routes.h"
 #include "session/session_test_fixture.h"
+#include "store/memory_update_log.h"
+#include "updates/update_hub.h"
+#include "updates/update_routes.h"
 
 namespace tgpulse::session {
 namespace {
@@ -28,9 +31,11 @@ const std::set<std::string> kMethods = {"get", "put", "post", "delete", "options
 class OpenApiContractTest : public SessionTestFixture {
  protected:
   OpenApiContractTest()
-      : routes_(manager(), RouteStore{calls_, tokens_, last_used_}, nullptr, nullptr, SessionRoutesOptions{}) {
+      : routes_(manager(), RouteStore{calls_, tokens_, last_used_}, nullptr, nullptr, SessionRoutesOptions{}),
+        update_routes_(hub_, updates::TenantGate{}) {
     http::add_standard_routes(router_, readiness_, registry_);
     routes_.add_to(router_);
+    update_routes_.add_to(router_);
     http::add_openapi_route(router_);
   }
   static json document() { return json::parse(http::openapi_document()); }
@@ -41,6 +46,10 @@ class OpenApiContractTest : public SessionTestFixture {
   store::TenantTokenCache tokens_{store::StoreAccessOptions{}, clock_};
   store::LastUsedBatcher last_used_{store_, store::StoreAccessOptions{}, nullptr};
   SessionRoutes routes_;
+  store::MemoryUpdateLog update_log_;
+  updates::UpdateMetrics update_metrics_{registry_};
+  updates::UpdateHub hub_{io_.get_executor(), pool_, update_log_, clock_, updates::UpdatesOptions{}, update_metrics_};
+  updates::UpdateRoutes update_routes_;
   http::Router router_;
 };
 
@@ -55,7 +64,7 @@ TEST_F(OpenApiContractTest, DocumentsExactlyTheRegisteredRoutes) {
     }
   }
   EXPECT_EQ(documented, registered);
-  EXPECT_EQ(registered.size(), 22u);  // guards the assembly above against an empty router
+  EXPECT_EQ(registered.size(), 26u);  // guards the assembly above against an empty router
 }
 
 TEST_F(OpenApiContractTest, EveryPathParameterIsDeclared) {

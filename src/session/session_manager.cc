@@ -484,6 +484,8 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
     trigger_name = out.ending == Ending::expired                                        ? trigger::kQrExpired
                    : out.ending == Ending::cancelled || out.ending == Ending::interrupted ? trigger::kQrCancelled
                                                                                         : trigger::kQrFailed;
+    if (authorized) emit_event(*session, {{"@type", "tgpulseSessionAuthorized"}});
+    if (out.ending == Ending::expired) emit_event(*session, {{"@type", "tgpulseQrLoginExpired"}});
   } else {
     authorized = co_await restore(*session, record);
     trigger_name = trigger::kAuthorizationLost;
@@ -502,6 +504,7 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
                                {"authorization_state", type}});
         trigger_name = trigger::kAuthorizationLost;
         authorized = false;
+        emit_event(*session, {{"@type", "tgpulseSessionRevoked"}, {"authorization_state", type}});
       }
     } else if (s->kind == SessionSignal::Kind::cleanup) {
       request = std::move(*s);
@@ -524,6 +527,7 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
     const telemetry::SpanContext* cleanup_parent = request && request->parent ? &*request->parent : nullptr;
     cleanup_status = co_await cleanup_.run(session.get(), record, trigger_name, logout, cleanup_parent);
     if (!cleanup_status->ok()) queue_retry(record.session_id, trigger_name, logout);
+    emit_event(*session, {{"@type", "tgpulseSessionClosed"}, {"trigger", trigger_name}});
   }
   session->close_inbox();
   erase(session->id());
@@ -531,6 +535,10 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
   // Answer the requester only once the session is gone from the live map, so a DELETE that returned
   // is never followed by a GET that still finds the session.
   if (cleanup_status && request && request->done) request->done(std::move(*cleanup_status));
+}
+
+void SessionManager::emit_event(const Session& session, const nlohmann::json& event) {
+  if (services_.updates != nullptr) services_.updates->accept(session.tenant_id(), session.id(), event);
 }
 
 void SessionManager::erase(const std::string& id) {

@@ -137,6 +137,8 @@ class SessionManager {
   // A cleanup of `id` failed: queue a retry if anything of the session is left.
   void queue_retry(const std::string& id, const std::string& trigger_name, bool logout);
   boost::asio::awaitable<Status> request_cleanup(std::shared_ptr<Session> session, SessionSignal signal);
+  // Hands one of the service's own events about `session` to services_.updates (if any).
+  void emit_event(const Session& session, const nlohmann::json& event);
   void erase(const std::string& id);
 
   boost::asio::any_io_executor executor_;

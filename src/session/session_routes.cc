@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "core/bounded_json_parser.h"
+#include "core/time_format.h"
 #include "http/sse_writer.h"
 #include "qr/qr_svg.h"
 #include "session/assets/login_page.h"
@@ -25,17 +26,6 @@ using http::Request;
 using http::Response;
 
 namespace {
-
-std::string iso8601(Clock::WallTime t) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
-}
 
 bool is_login_status(SessionStatus s) { return s == SessionStatus::qr_pending || s == SessionStatus::password_required; }
 bool is_terminal(SessionStatus s) { return !is_login_status(s); }
@@ -690,6 +680,19 @@ SessionRoutes::SessionRoutes(SessionManager& manager, RouteStore store, throttle
     : impl_(std::make_shared<Impl>(Impl{manager, store, invoke, simulator, std::move(options), rejections})) {}
 
 void SessionRoutes::set_tenant_limits(TenantLimits* limits) { impl_->limits = limits; }
+
+asio::awaitable<Result<std::string>> SessionRoutes::tenant_of(const http::Request& r) { return impl_->tenant_of(r); }
+
+http::Response SessionRoutes::refusal(const Error& e) { return Impl::unauthorized(e); }
+
+Result<json> SessionRoutes::json_body(const http::Request& r) { return body_object(r, false, impl_->rejections); }
+
+asio::awaitable<Status> SessionRoutes::owns_session(std::string tenant_id, std::string session_id) {
+  asio::awaitable<Result<store::SessionRecord>> lookup = impl_->store.calls.get_session(std::move(tenant_id), std::move(session_id));
+  Result<store::SessionRecord> found = co_await std::move(lookup);
+  if (!found) co_return found.error().code == Errc::not_found ? Error(Errc::not_found, "no such session") : found.error();
+  co_return Status{};
+}
 
 void SessionRoutes::add_to(http::Router& router) {
   using Member = asio::awaitable<Response> (Impl::*)(Request&);

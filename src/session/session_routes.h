@@ -77,6 +77,14 @@ class SessionRoutes {
   void set_tenant_limits(TenantLimits* limits);
   void add_to(http::Router& router);
 
+  // For the tenant routes of other areas (the update routes): the same authentication, request quota
+  // and refusals, body bounds and session ownership as every route here.
+  boost::asio::awaitable<Result<std::string>> tenant_of(const http::Request& r);
+  static http::Response refusal(const Error& e);
+  Result<nlohmann::json> json_body(const http::Request& r);
+  // Ok when the tenant has a session record with this id; not_found otherwise (also another tenant's).
+  boost::asio::awaitable<Status> owns_session(std::string tenant_id, std::string session_id);
+
  private:
   struct Impl;
   std::shared_ptr<Impl> impl_;

@@ -23,7 +23,10 @@
 #include "session/session_routes.h"
 #include "session/session_test_fixture.h"
 #include "session/tenant_limits.h"
+#include "store/memory_update_log.h"
 #include "telemetry/rejections.h"
+#include "updates/update_hub.h"
+#include "updates/update_routes.h"
 
 namespace tgpulse::session {
 namespace {
@@ -213,6 +216,15 @@ class SessionRoutesTest : public SessionTestFixture, public ::testing::WithParam
       routes_->set_tenant_limits(tenant_limits_.get());
     }
     routes_->add_to(router_);
+    SessionRoutes* routes = routes_.get();
+    update_routes_ = std::make_unique<updates::UpdateRoutes>(
+        hub_, updates::TenantGate{[routes](const http::Request& r) { return routes->tenant_of(r); },
+                                  [](const Error& e) { return SessionRoutes::refusal(e); },
+                                  [routes](const http::Request& r) { return routes->json_body(r); },
+                                  [routes](std::string tenant_id, std::string session_id) {
+                                    return routes->owns_session(std::move(tenant_id), std::move(session_id));
+                                  }});
+    update_routes_->add_to(router_);
   }
 
   std::optional<TenantLimitsOptions> limits_options_;
@@ -224,6 +236,15 @@ class SessionRoutesTest : public SessionTestFixture, public ::testing::WithParam
   store::TenantTokenCache tokens_{store::StoreAccessOptions{}, clock_};
   store::LastUsedBatcher last_used_{store_, store::StoreAccessOptions{}, nullptr};
   std::unique_ptr<SessionRoutes> routes_;
+  // The update routes over the in-memory log (the hub's writer is not started: no case needs it).
+  store::MemoryUpdateLog update_log_{&store_};
+  updates::UpdateMetrics update_metrics_{registry_};
+
+ public:
+  updates::UpdateHub hub_{io_.get_executor(), pool_, update_log_, clock_, updates::UpdatesOptions{}, update_metrics_};
+
+ private:
+  std::unique_ptr<updates::UpdateRoutes> update_routes_;
   http::Router router_;
   std::string last_pattern_;
 };
@@ -249,6 +270,7 @@ const std::string kUnknownId = "s_AAAAAAAAAAAAAAAAAAAAAA";
 constexpr auto GET = bhttp::verb::get;
 constexpr auto POST = bhttp::verb::post;
 constexpr auto DEL = bhttp::verb::delete_;
+constexpr auto PUT = bhttp::verb::put;
 
 // `pattern` with its {id} replaced by `id`.
 std::string with_id(const std::string& pattern, const std::string& id) {
@@ -719,6 +741,56 @@ std::vector<Case> make_cases() {
                  return anonymous(POST, "/v1/login/" + l.id + "/simulate?key=" + l.key, R"({"outcome":"accept"})");
                },
                nullptr});
+
+  // --- updates (tenant) ----------------------------------------------------------------------------
+  const std::string updates = "/v1/updates";
+  c.push_back({"Updates", GET, updates, 200, "", [](SessionRoutesTest&) { return acme(GET, "/v1/updates?offset=0&limit=10"); },
+               [](SessionRoutesTest&, const http::Response& r) { EXPECT_EQ(json::parse(r.body)["updates"], json::array()); }});
+  c.push_back({"Updates_BadOffset", GET, updates, 400, "invalid_argument",
+               [](SessionRoutesTest&) { return acme(GET, "/v1/updates?offset=-1"); },
+               [](SessionRoutesTest&, const http::Response& r) {
+                 EXPECT_NE(r.body.find("offset"), std::string::npos) << "the message names the parameter";
+               }});
+  c.push_back({"Updates_OtherTenantsSession", GET, updates, 404, "not_found",
+               [](SessionRoutesTest& t) { return acme(GET, "/v1/updates?session_id=" + t.login("other").id); }, nullptr});
+  c.push_back({"Updates_ShuttingDown", GET, updates, 503, "unavailable",
+               [](SessionRoutesTest& t) {
+                 t.hub_.close_readers();
+                 return acme(GET, "/v1/updates?timeout=1");
+               },
+               nullptr});
+  add_tenant_refusals(&c, "Updates", GET, updates);
+  const std::string stream = "/v1/updates/stream";
+  c.push_back({"UpdateStream", GET, stream, 200, "", [](SessionRoutesTest&) { return acme(GET, "/v1/updates/stream"); },
+               nullptr});
+  c.push_back({"UpdateStream_BadOffset", GET, stream, 400, "invalid_argument",
+               [](SessionRoutesTest&) { return acme(GET, "/v1/updates/stream?offset=x"); }, nullptr});
+  c.push_back({"UpdateStream_OtherTenantsSession", GET, stream, 404, "not_found",
+               [](SessionRoutesTest& t) { return acme(GET, "/v1/updates/stream?session_id=" + t.login("other").id); },
+               nullptr});
+  add_tenant_refusals(&c, "UpdateStream", GET, stream);
+  const std::string settings = "/v1/updates/settings";
+  c.push_back({"GetUpdateSettings", GET, settings, 200, "", [](SessionRoutesTest&) { return acme(GET, "/v1/updates/settings"); },
+               [](SessionRoutesTest&, const http::Response& r) {
+                 EXPECT_EQ(json::parse(r.body)["allowed_updates"][0], "updateNewMessage") << "the default";
+               }});
+  add_tenant_refusals(&c, "GetUpdateSettings", GET, settings);
+  c.push_back({"PutUpdateSettings", PUT, settings, 200, "",
+               [](SessionRoutesTest&) { return acme(PUT, "/v1/updates/settings", R"({"allowed_updates":["updateUser*"]})"); },
+               [](SessionRoutesTest& t, const http::Response&) {
+                 const http::Response r = t.call(acme(GET, "/v1/updates/settings"));
+                 EXPECT_EQ(json::parse(r.body)["allowed_updates"], json::array({"updateUser*"})) << "saved";
+               }});
+  c.push_back({"PutUpdateSettings_NotAList", PUT, settings, 400, "invalid_argument",
+               [](SessionRoutesTest&) { return acme(PUT, "/v1/updates/settings", R"({"allowed_updates":"all"})"); }, nullptr});
+  c.push_back({"PutUpdateSettings_UnknownType", PUT, settings, 422, "invalid_argument",
+               [](SessionRoutesTest&) {
+                 return acme(PUT, "/v1/updates/settings", R"({"allowed_updates":["updateNoSuchThing"]})");
+               },
+               [](SessionRoutesTest&, const http::Response& r) {
+                 EXPECT_NE(r.body.find("updateNoSuchThing"), std::string::npos) << "the message names it";
+               }});
+  add_tenant_refusals(&c, "PutUpdateSettings", PUT, settings);
   return c;
 }
 
@@ -738,7 +810,8 @@ bool is_server_answer(const std::string& key) {
       "POST /v1/tenants 503", "GET /v1/tenants 503", "DELETE /v1/tenants/{tenant_id} 503",
       "GET /v1/qr-logins/{id} 503", "DELETE /v1/qr-logins/{id} 503", "GET /v1/qr-logins/{id}/qr.svg 503",
       "GET /v1/sessions 503", "GET /v1/sessions/{id} 503", "DELETE /v1/sessions/{id} 503", "GET /login/{id} 503",
-      "GET /v1/login/{id}/qr.svg 503"};
+      "GET /v1/login/{id}/qr.svg 503", "GET /v1/updates/settings 400", "GET /v1/updates/stream 503",
+      "GET /v1/updates/settings 503", "PUT /v1/updates/settings 503"};
   const std::string status = key.substr(key.rfind(' ') + 1);
   return status == "413" || status == "431" || status == "500" || kServerAnswers.count(key) != 0;
 }
@@ -783,7 +856,7 @@ TEST(SessionRoutesCoverage, DocumentedAnswersAreCovered) {
     if (tested.count(key) != 0 && is_server_answer(key)) ADD_FAILURE() << key << " is tested: drop it from the server's answers";
   }
   EXPECT_EQ(untested, std::vector<std::string>{});
-  EXPECT_EQ(routes.size(), 18u);  // every route SessionRoutes registers has cases
+  EXPECT_EQ(routes.size(), 22u);  // every route SessionRoutes and UpdateRoutes register has cases
   for (const std::string& key : tested) {
     EXPECT_EQ(SessionRoutesTest::contract().documented_answers().count(key), 1u) << key << " is not documented";
   }

@@ -18,6 +18,9 @@
 #include "throttle/flood_ledger.h"
 #include "throttle/invoke_pipeline.h"
 #include "throttle/throttle.h"
+#include "store/sqlite_update_log.h"
+#include "updates/update_hub.h"
+#include "updates/update_routes.h"
 
 namespace asio = boost::asio;
 
@@ -90,6 +93,11 @@ struct SessionService::Impl {
   std::unique_ptr<store::AsyncSessionStore> async_store;  // the store on the Application's pool
   std::unique_ptr<store::TenantTokenCache> tokens;
   std::unique_ptr<store::LastUsedBatcher> last_used;
+  // The tenants' update logs: before the engine (its clients hand every update to the hub).
+  std::unique_ptr<store::SqliteUpdateLog> update_log;
+  std::unique_ptr<updates::UpdateMetrics> update_metrics;
+  std::unique_ptr<updates::UpdateHub> hub;
+  std::unique_ptr<updates::UpdateRoutes> update_routes;
   std::unique_ptr<td::DlopenTdLibrary> library;
   std::unique_ptr<td::Engine> engine;
   std::unique_ptr<TdEngineClientFactory> engines;
@@ -149,6 +157,18 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
       });
   m.last_used->start();
 
+  auto update_log = store::SqliteUpdateLog::open(store::SqliteUpdateLogOptions{m.store->path()});
+  if (!update_log) return Error(update_log.error().code, "update log: " + update_log.error().message);
+  m.update_log = std::move(*update_log);
+  m.update_metrics = std::make_unique<updates::UpdateMetrics>(telemetry.registry);
+  m.hub = std::make_unique<updates::UpdateHub>(
+      m.io.get_executor(), store_pool, *m.update_log, clock, m.options.updates, *m.update_metrics,
+      [&logger = telemetry.logger](const std::string& tenant_id, const Error& e, std::int64_t lost) {
+        logger.error("Updates could not be written to the log", {{"tenant_id", tenant_id},
+                                                                 {"error.message", e.message},
+                                                                 {"updates.lost", lost}});
+      });
+
   auto library = td::DlopenTdLibrary::load(m.options.td_library);
   if (!library) return Error(library.error().code, "td.library: " + library.error().message);
   m.library = std::move(*library);
@@ -157,8 +177,9 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   m.engine = std::make_unique<td::Engine>(m.io, *m.library, telemetry.registry, telemetry.metrics, telemetry.logger,
                                           engine_options);
   if (Status st = m.engine->start(); !st) return Error(st.error().code, "engine: " + st.error().message);
-  m.engines = std::make_unique<TdEngineClientFactory>(*m.engine);
+  m.engines = std::make_unique<TdEngineClientFactory>(*m.engine, m.hub.get());
   m.thread = std::thread([&io = m.io] { io.run(); });
+  m.hub->start();
 
   // The request path first, so the session manager can tell it about sessions that go away.
   throttle::ThrottleOptions throttle_options = m.options.throttle;
@@ -178,7 +199,8 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
 
   m.manager = std::make_unique<SessionManager>(
       m.io.get_executor(), SessionServices{clock, *m.store, *m.engines, telemetry.metrics, telemetry.logger,
-                                           telemetry.tracer, m.options.sessions, m.options.flood, &store_pool});
+                                           telemetry.tracer, m.options.sessions, m.options.flood, &store_pool,
+                                           m.hub.get()});
   m.limits = std::make_unique<TenantLimits>(m.options.limits, clock, &telemetry.rejections);
   // Process-wide slots held under the caps, set at each scrape (same lifetime argument as the ledger's).
   auto& held = telemetry.registry.gauge("tgpulse_tenant_limits_held",
@@ -248,10 +270,26 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
                                              m.invoke.get(), m.simulator.get(),
                                              m.options.routes, &telemetry.rejections);
   m.routes->set_tenant_limits(m.limits.get());
+  SessionRoutes* routes = m.routes.get();
+  m.update_routes = std::make_unique<updates::UpdateRoutes>(
+      *m.hub, updates::TenantGate{
+                  [routes](const http::Request& r) { return routes->tenant_of(r); },
+                  [](const Error& e) { return SessionRoutes::refusal(e); },
+                  [routes](const http::Request& r) { return routes->json_body(r); },
+                  [routes](std::string tenant_id, std::string session_id) {
+                    return routes->owns_session(std::move(tenant_id), std::move(session_id));
+                  }});
   return std::unique_ptr<SessionService>(new SessionService(std::move(impl)));
 }
 
-void SessionService::add_routes(http::Router& router) { impl_->routes->add_to(router); }
+void SessionService::add_routes(http::Router& router) {
+  impl_->routes->add_to(router);
+  impl_->update_routes->add_to(router);
+}
+
+void SessionService::close_update_readers() {
+  if (impl_ && impl_->hub) impl_->hub->close_readers();
+}
 
 void SessionService::add_readiness(http::ReadinessChecks& readiness) {
   Impl& m = *impl_;
@@ -294,6 +332,10 @@ void SessionService::stop() {
     m.tasks.spawned = m.manager->tasks_spawned();
   }
   if (m.last_used) m.last_used->stop();  // nothing marks any more: the HTTP server drained first
+  // After the sessions' last events (closed, revoked): what was accepted is written before the pool stops.
+  if (m.hub) {
+    for (const std::string& task : m.hub->stop(std::chrono::seconds(5))) m.tasks.outlived.push_back(task);
+  }
   if (m.engine) m.engine->stop();
   m.work.reset();
   m.io.stop();

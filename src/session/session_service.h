@@ -47,6 +47,7 @@
 #include "telemetry/tracer.h"
 #include "store/store_access_options.h"
 #include "throttle/throttle_options.h"
+#include "updates/updates_options.h"
 
 namespace tgpulse::session {
 
@@ -74,6 +75,8 @@ struct SessionServiceOptions {
   // tdsim.control_address: tdsim's control interface, for the page's simulate buttons. Default "" = no
   // simulator (the simulate route answers 404).
   std::string simulator_control_address;
+  // updates.max_pending, updates.max_age (the tenants' update logs; docs/updates.md).
+  updates::UpdatesOptions updates;
 };
 
 class SessionService {
@@ -95,6 +98,9 @@ class SessionService {
   SessionService& operator=(const SessionService&) = delete;
 
   void add_routes(http::Router& router);
+  // The first step of the shutdown, before the HTTP server drains: long polls waiting for updates
+  // answer 503 at once instead of holding the drain.
+  void close_update_readers();
   // Registers "store", "engine", "data_dir" and "cleanup" (see above). Each check only reads state
   // kept by the probes: quick and non-blocking. The checks must not outlive this service.
   void add_readiness(http::ReadinessChecks& readiness);

@@ -31,6 +31,9 @@ struct SessionServices {
   // Where store and filesystem work of the session layer runs (blocking_call.h); null = inline, for
   // unit tests on the in-memory store. The Application's store pool.
   BlockingPool* blocking = nullptr;
+  // Where the service's own events about sessions go (tgpulseSessionAuthorized, tgpulseSessionRevoked,
+  // tgpulseSessionClosed, tgpulseQrLoginExpired), beside the engine's updates. Null = nowhere.
+  UpdateSink* updates = nullptr;
 };
 
 }  // namespace tgpulse::session

@@ -43,7 +43,9 @@ class TdEngineClient final : public EngineClient {
 
 Result<std::unique_ptr<EngineClient>> TdEngineClientFactory::create(const EngineClientSpec& spec) {
   auto slot = std::make_shared<TdEngineClient::Slot>();
-  Result<std::shared_ptr<td::TdClient>> client = engine_.create_client([slot](const json& update) {
+  Result<std::shared_ptr<td::TdClient>> client = engine_.create_client(
+      [slot, sink = updates_, tenant_id = spec.tenant_id, session_id = spec.session_id](const json& update) {
+    if (sink != nullptr) sink->accept(tenant_id, session_id, update);
     if (update.value("@type", "") != "updateAuthorizationState") return;
     auto it = update.find("authorization_state");
     if (it == update.end() || !it->is_object()) return;

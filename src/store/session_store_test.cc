@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "core/temp_dir.h"
 #include "store/key_cipher.h"
 #include "store/memory_session_store.h"
 #include "store/sqlite_session_store.h"
@@ -27,25 +28,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-// A fresh directory under the system temp dir, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "tgpulse-store-XXXXXX").string();
-    char* made = ::mkdtemp(templ.data());
-    EXPECT_NE(made, nullptr);
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 std::int64_t wall_ms(const Clock& clock) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall().time_since_epoch()).count();
@@ -75,7 +57,7 @@ SessionRecord session(const std::string& id, const std::string& tenant_id, std::
 }
 
 struct SqliteFactory {
-  TempDir dir;
+  TempDir dir{"store"};
   std::unique_ptr<SessionStore> make(const Clock& clock) {
     auto opened = SqliteSessionStore::open(SqliteStoreOptions{dir.path().string()}, clock);
     EXPECT_TRUE(opened.ok()) << (opened.ok() ? "" : opened.error().to_string());
@@ -85,7 +67,7 @@ struct SqliteFactory {
 
 // The SQLite store with a master key: the whole contract holds with every db_key sealed at rest.
 struct SqliteEncryptedFactory {
-  TempDir dir;
+  TempDir dir{"store"};
   std::unique_ptr<SessionStore> make(const Clock& clock) {
     SqliteStoreOptions options{dir.path().string()};
     options.master_key = std::make_shared<KeyCipher>(KeyCipher::from_base64(KeyCipher::generate_base64().value()).value());
@@ -427,7 +409,7 @@ class SqliteSessionStoreTest : public ::testing::Test {
     sqlite3_close(raw);
   }
 
-  TempDir dir_;
+  TempDir dir_{"store"};
   FakeClock clock_;
 };
 

@@ -22,7 +22,7 @@ namespace {
 
 // Schema migrations, in order; migration i takes the schema from version i to i + 1. Never edit one
 // that has shipped: append a new one.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     // 1: tenants and sessions.
     "CREATE TABLE tenants ("
     "  tenant_id TEXT PRIMARY KEY NOT NULL,"
@@ -47,6 +47,21 @@ constexpr std::array<const char*, 1> kMigrations = {
     ");"
     "CREATE INDEX sessions_by_tenant ON sessions (tenant_id, created_at, session_id);"
     "CREATE INDEX sessions_by_state ON sessions (state, created_at, session_id);",
+    // 2: the update log (SqliteUpdateLog): each tenant's pending updates, its highest assigned
+    // update_id (kept when everything below it is deleted, so no id is reused) and its settings.
+    "CREATE TABLE update_log ("
+    "  tenant_id TEXT NOT NULL REFERENCES tenants(tenant_id) ON DELETE CASCADE,"
+    "  update_id INTEGER NOT NULL,"
+    "  session_id TEXT NOT NULL,"
+    "  received_at INTEGER NOT NULL,"
+    "  payload TEXT NOT NULL,"
+    "  PRIMARY KEY (tenant_id, update_id)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE update_tenants ("
+    "  tenant_id TEXT PRIMARY KEY NOT NULL REFERENCES tenants(tenant_id) ON DELETE CASCADE,"
+    "  last_update_id INTEGER NOT NULL DEFAULT 0,"
+    "  allowed_updates TEXT"
+    ") WITHOUT ROWID;",
 };
 
 constexpr const char* kSessionColumns =

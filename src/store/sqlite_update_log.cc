@@ -1,0 +1,308 @@
+#include "store/sqlite_update_log.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace tgpulse::store {
+
+// One use of a kept prepared statement: reset and unbound when it goes out of scope.
+class SqliteUpdateLog::Query {
+ public:
+  Query(SqliteUpdateLog& log, const char* sql) : stmt_(log.statement(sql)) {}
+  ~Query() {
+    if (stmt_ != nullptr) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+
+  bool prepared() const { return stmt_ != nullptr; }
+  void bind(int i, std::string_view v) {  // an empty view binds '' (a null data() would bind NULL)
+    sqlite3_bind_text(stmt_, i, v.empty() ? "" : v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void bind(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  int step() { return sqlite3_step(stmt_); }
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::string text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+Result<std::unique_ptr<SqliteUpdateLog>> SqliteUpdateLog::open(const SqliteUpdateLogOptions& options) {
+  if (options.path.empty()) return Error(Errc::invalid_argument, "open update log: path is empty");
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(options.path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return Error(Errc::store_error, "open update log: " + options.path + ": " + msg);
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, options.busy_timeout_ms);
+  std::unique_ptr<SqliteUpdateLog> log(new SqliteUpdateLog(db));
+  std::lock_guard lock(log->mu_);
+  for (const char* pragma : {"PRAGMA foreign_keys = ON", "PRAGMA secure_delete = ON"}) {
+    if (auto s = log->exec(pragma, "open update log: pragma"); !s) return s.error();
+  }
+  if (auto s = log->exec(options.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+                         "open update log: synchronous");
+      !s) {
+    return s.error();
+  }
+  if (log->statement("SELECT update_id FROM update_log LIMIT 0") == nullptr) {
+    return Error(Errc::store_error, "open update log: " + options.path +
+                                        " has no update tables (open the session store on it first)");
+  }
+  return log;
+}
+
+SqliteUpdateLog::~SqliteUpdateLog() {
+  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
+
+sqlite3_stmt* SqliteUpdateLog::statement(const char* sql) {
+  auto it = statements_.find(sql);
+  if (it != statements_.end()) return it->second;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return nullptr;
+  }
+  statements_.emplace(sql, stmt);
+  return stmt;
+}
+
+Error SqliteUpdateLog::failure(const char* operation) const {
+  return Error(Errc::store_error, std::string(operation) + ": " + sqlite3_errmsg(db_));
+}
+
+Status SqliteUpdateLog::exec(const char* sql, const char* operation) {
+  Query q(*this, sql);
+  if (!q.prepared()) return failure(operation);
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) {
+  }
+  if (rc != SQLITE_DONE) return failure(operation);
+  return {};
+}
+
+Error SqliteUpdateLog::rollback(Error cause) {
+  if (sqlite3_get_autocommit(db_) != 0) return cause;
+  if (auto s = exec("ROLLBACK", "rollback"); !s) cause.message += " (and " + s.error().message + ")";
+  return cause;
+}
+
+Result<std::optional<std::int64_t>> SqliteUpdateLog::last_id_locked(const std::string& tenant_id) {
+  {
+    Query ensure(*this,
+                 "INSERT INTO update_tenants (tenant_id) SELECT tenant_id FROM tenants WHERE tenant_id = ?1 "
+                 "ON CONFLICT (tenant_id) DO NOTHING");
+    if (!ensure.prepared()) return failure("append updates");
+    ensure.bind(1, tenant_id);
+    if (ensure.step() != SQLITE_DONE) return failure("append updates");
+  }
+  Query q(*this, "SELECT last_update_id FROM update_tenants WHERE tenant_id = ?1");
+  if (!q.prepared()) return failure("append updates");
+  q.bind(1, tenant_id);
+  const int rc = q.step();
+  if (rc == SQLITE_DONE) return std::optional<std::int64_t>{};
+  if (rc != SQLITE_ROW) return failure("append updates");
+  return std::optional<std::int64_t>{q.int64(0)};
+}
+
+Result<std::vector<StoredUpdate>> SqliteUpdateLog::append(const std::vector<NewUpdate>& batch) {
+  std::vector<StoredUpdate> out;
+  if (batch.empty()) return out;
+  std::lock_guard lock(mu_);
+  if (auto s = exec("BEGIN IMMEDIATE", "append updates: begin"); !s) return s.error();
+  std::map<std::string, std::optional<std::int64_t>, std::less<>> last;  // tenant → highest id (nullopt: gone)
+  out.reserve(batch.size());
+  for (const auto& u : batch) {
+    auto it = last.find(u.tenant_id);
+    if (it == last.end()) {
+      auto found = last_id_locked(u.tenant_id);
+      if (!found) return rollback(found.error());
+      it = last.emplace(u.tenant_id, *found).first;
+    }
+    if (!it->second) continue;  // the tenant was deleted while its updates were queued
+    const std::int64_t id = ++*it->second;
+    Query ins(*this,
+              "INSERT INTO update_log (tenant_id, update_id, session_id, received_at, payload) "
+              "VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (!ins.prepared()) return rollback(failure("append updates"));
+    ins.bind(1, u.tenant_id);
+    ins.bind(2, id);
+    ins.bind(3, u.session_id);
+    ins.bind(4, u.received_at_ms);
+    ins.bind(5, u.payload);
+    if (ins.step() != SQLITE_DONE) return rollback(failure("append updates"));
+    out.push_back(StoredUpdate{u.tenant_id, id, u.session_id, u.received_at_ms, u.payload});
+  }
+  for (const auto& [tenant_id, id] : last) {
+    if (!id) continue;
+    Query up(*this, "UPDATE update_tenants SET last_update_id = ?2 WHERE tenant_id = ?1");
+    if (!up.prepared()) return rollback(failure("append updates"));
+    up.bind(1, tenant_id);
+    up.bind(2, *id);
+    if (up.step() != SQLITE_DONE) return rollback(failure("append updates"));
+  }
+  if (auto s = exec("COMMIT", "append updates: commit"); !s) return rollback(s.error());
+  return out;
+}
+
+Result<std::vector<StoredUpdate>> SqliteUpdateLog::read(std::string_view tenant_id, std::int64_t from_id,
+                                                        std::size_t limit, std::string_view session_id) {
+  if (auto valid = validate_update_read(from_id, limit); !valid) return valid.error();
+  std::lock_guard lock(mu_);
+  Query q(*this,
+          "SELECT update_id, session_id, received_at, payload FROM update_log "
+          "WHERE tenant_id = ?1 AND update_id >= ?2 AND (?3 = '' OR session_id = ?3) "
+          "ORDER BY update_id LIMIT ?4");
+  if (!q.prepared()) return failure("read updates");
+  q.bind(1, tenant_id);
+  q.bind(2, from_id);
+  q.bind(3, session_id);
+  q.bind(4, static_cast<std::int64_t>(limit));
+  std::vector<StoredUpdate> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    out.push_back(StoredUpdate{std::string(tenant_id), q.int64(0), q.text(1), q.int64(2), q.text(3)});
+  }
+  if (rc != SQLITE_DONE) return failure("read updates");
+  return out;
+}
+
+Result<std::int64_t> SqliteUpdateLog::acknowledge(std::string_view tenant_id, std::int64_t below_id) {
+  std::lock_guard lock(mu_);
+  Query d(*this, "DELETE FROM update_log WHERE tenant_id = ?1 AND update_id < ?2");
+  if (!d.prepared()) return failure("acknowledge updates");
+  d.bind(1, tenant_id);
+  d.bind(2, below_id);
+  if (d.step() != SQLITE_DONE) return failure("acknowledge updates");
+  return static_cast<std::int64_t>(sqlite3_changes(db_));
+}
+
+Result<std::int64_t> SqliteUpdateLog::scalar_locked(const char* sql, std::string_view tenant_id,
+                                                    const char* operation) {
+  Query q(*this, sql);
+  if (!q.prepared()) return failure(operation);
+  q.bind(1, tenant_id);
+  const int rc = q.step();
+  if (rc == SQLITE_DONE) return std::int64_t{0};
+  if (rc != SQLITE_ROW) return failure(operation);
+  return q.int64(0);
+}
+
+Result<std::int64_t> SqliteUpdateLog::count_pending(std::string_view tenant_id) {
+  std::lock_guard lock(mu_);
+  return scalar_locked("SELECT count(*) FROM update_log WHERE tenant_id = ?1", tenant_id, "count updates");
+}
+
+Result<std::int64_t> SqliteUpdateLog::last_update_id(std::string_view tenant_id) {
+  std::lock_guard lock(mu_);
+  return scalar_locked("SELECT last_update_id FROM update_tenants WHERE tenant_id = ?1", tenant_id,
+                       "last update id");
+}
+
+Result<TrimmedUpdates> SqliteUpdateLog::trim(std::string_view tenant_id, std::int64_t max_pending,
+                                             std::int64_t min_received_at_ms) {
+  if (max_pending < 0) return Error(Errc::invalid_argument, "max_pending must not be negative");
+  std::lock_guard lock(mu_);
+  if (auto s = exec("BEGIN IMMEDIATE", "trim updates: begin"); !s) return s.error();
+  TrimmedUpdates out;
+  // The log's ends (index seeks). Deletions only ever remove a prefix, so the ids in between are all
+  // there: the count is last - first + 1 without a scan.
+  std::optional<UpdateIdRange> span;
+  {
+    Query q(*this, "SELECT min(update_id), max(update_id) FROM update_log WHERE tenant_id = ?1");
+    if (!q.prepared()) return rollback(failure("trim updates"));
+    q.bind(1, tenant_id);
+    if (q.step() != SQLITE_ROW) return rollback(failure("trim updates"));
+    if (!q.is_null(0)) span = UpdateIdRange{q.int64(0), q.int64(1)};
+  }
+  if (!span) {  // nothing stored
+    if (auto s = exec("COMMIT", "trim updates: commit"); !s) return rollback(s.error());
+    return out;
+  }
+  // By age: everything below the first update young enough (all of them when none is). The oldest is
+  // looked at first: when it is young enough, nothing is old (the usual case, one seek).
+  std::int64_t age_cut = span->first;
+  {
+    Query oldest(*this, "SELECT received_at FROM update_log WHERE tenant_id = ?1 AND update_id = ?2");
+    if (!oldest.prepared()) return rollback(failure("trim updates"));
+    oldest.bind(1, tenant_id);
+    oldest.bind(2, span->first);
+    if (oldest.step() != SQLITE_ROW) return rollback(failure("trim updates"));
+    if (oldest.int64(0) < min_received_at_ms) {
+      Query q(*this, "SELECT min(update_id) FROM update_log WHERE tenant_id = ?1 AND received_at >= ?2");
+      if (!q.prepared()) return rollback(failure("trim updates"));
+      q.bind(1, tenant_id);
+      q.bind(2, min_received_at_ms);
+      if (q.step() != SQLITE_ROW) return rollback(failure("trim updates"));
+      age_cut = q.is_null(0) ? span->last + 1 : q.int64(0);
+    }
+  }
+  // By count: keep the newest max_pending.
+  const std::int64_t count_cut = std::max(age_cut, span->last - max_pending + 1);
+  if (age_cut > span->first) out.by_age = UpdateIdRange{span->first, age_cut - 1};
+  if (count_cut > age_cut) out.by_count = UpdateIdRange{age_cut, count_cut - 1};
+  if (count_cut > span->first) {
+    Query d(*this, "DELETE FROM update_log WHERE tenant_id = ?1 AND update_id < ?2");
+    if (!d.prepared()) return rollback(failure("trim updates"));
+    d.bind(1, tenant_id);
+    d.bind(2, count_cut);
+    if (d.step() != SQLITE_DONE) return rollback(failure("trim updates"));
+  }
+  if (auto s = exec("COMMIT", "trim updates: commit"); !s) return rollback(s.error());
+  return out;
+}
+
+Result<std::optional<std::string>> SqliteUpdateLog::allowed_updates(std::string_view tenant_id) {
+  std::lock_guard lock(mu_);
+  Query q(*this, "SELECT allowed_updates FROM update_tenants WHERE tenant_id = ?1");
+  if (!q.prepared()) return failure("read update settings");
+  q.bind(1, tenant_id);
+  const int rc = q.step();
+  if (rc == SQLITE_DONE || (rc == SQLITE_ROW && q.is_null(0))) return std::optional<std::string>{};
+  if (rc != SQLITE_ROW) return failure("read update settings");
+  return std::optional<std::string>{q.text(0)};
+}
+
+Status SqliteUpdateLog::set_allowed_updates(std::string_view tenant_id, std::string_view json) {
+  std::lock_guard lock(mu_);
+  Query q(*this,
+          "INSERT INTO update_tenants (tenant_id, allowed_updates) SELECT tenant_id, ?2 FROM tenants "
+          "WHERE tenant_id = ?1 ON CONFLICT (tenant_id) DO UPDATE SET allowed_updates = excluded.allowed_updates");
+  if (!q.prepared()) return failure("write update settings");
+  q.bind(1, tenant_id);
+  q.bind(2, json);
+  if (q.step() != SQLITE_DONE) return failure("write update settings");
+  if (sqlite3_changes(db_) == 0) return Error(Errc::not_found, "no such tenant");
+  return {};
+}
+
+Status SqliteUpdateLog::delete_tenant(std::string_view tenant_id) {
+  std::lock_guard lock(mu_);
+  if (auto s = exec("BEGIN IMMEDIATE", "delete tenant updates: begin"); !s) return s;
+  for (const char* sql : {"DELETE FROM update_log WHERE tenant_id = ?1", "DELETE FROM update_tenants WHERE tenant_id = ?1"}) {
+    Query d(*this, sql);
+    if (!d.prepared()) return rollback(failure("delete tenant updates"));
+    d.bind(1, tenant_id);
+    if (d.step() != SQLITE_DONE) return rollback(failure("delete tenant updates"));
+  }
+  if (auto s = exec("COMMIT", "delete tenant updates: commit"); !s) return rollback(s.error());
+  return {};
+}
+
+}  // namespace tgpulse::store

@@ -1,0 +1,245 @@
+// The UpdateLog contract, run against both implementations (typed tests), plus what only the SQLite
+// log has: the ids and the log survive reopening, the log goes with its tenant, and bytes per update.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "core/temp_dir.h"
+#include "store/memory_session_store.h"
+#include "store/memory_update_log.h"
+#include "store/sqlite_session_store.h"
+#include "store/sqlite_update_log.h"
+#include "store/tenant_tokens.h"
+
+namespace tgpulse::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+NewUpdate update(const std::string& tenant, const std::string& session, std::int64_t at_ms, int n) {
+  return NewUpdate{tenant, session, at_ms,
+                   R"({"@type":"updateNewMessage","message":{"id":)" + std::to_string(n) + "}}"};
+}
+
+std::vector<std::int64_t> ids(const std::vector<StoredUpdate>& updates) {
+  std::vector<std::int64_t> out;
+  for (const auto& u : updates) out.push_back(u.update_id);
+  return out;
+}
+
+struct SqliteFactory {
+  TempDir dir{"updates"};
+  std::unique_ptr<SessionStore> sessions;
+  std::unique_ptr<UpdateLog> make(const Clock& clock) {
+    sessions = SqliteSessionStore::open(SqliteStoreOptions{dir.path().string()}, clock).value();
+    auto* sqlite = static_cast<SqliteSessionStore*>(sessions.get());
+    auto log = SqliteUpdateLog::open(SqliteUpdateLogOptions{sqlite->path()});
+    EXPECT_TRUE(log.ok()) << (log.ok() ? "" : log.error().to_string());
+    return std::move(log).value();
+  }
+};
+
+struct MemoryFactory {
+  std::unique_ptr<SessionStore> sessions;
+  std::unique_ptr<UpdateLog> make(const Clock& clock) {
+    sessions = std::make_unique<MemorySessionStore>(clock);
+    return std::make_unique<MemoryUpdateLog>(sessions.get());
+  }
+};
+
+template <typename Factory>
+class UpdateLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log_ = factory_.make(clock_);
+    for (const char* t : {"t_alpha", "t_beta"}) {
+      ASSERT_TRUE(factory_.sessions->create_tenant(TenantRecord{t, TenantTokens::hash_token(std::string("tok-") + t), 1}).ok());
+    }
+  }
+  std::vector<StoredUpdate> append_n(const std::string& tenant, int n, std::int64_t at_ms = 1000,
+                                     const std::string& session = "s_one") {
+    std::vector<NewUpdate> batch;
+    for (int i = 0; i < n; ++i) batch.push_back(update(tenant, session, at_ms + i, i));
+    return log_->append(batch).value();
+  }
+  FakeClock clock_;
+  Factory factory_;
+  std::unique_ptr<UpdateLog> log_;
+};
+
+using Implementations = ::testing::Types<SqliteFactory, MemoryFactory>;
+class ImplementationNames {
+ public:
+  template <typename T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, SqliteFactory> ? "Sqlite" : "Memory";
+  }
+};
+TYPED_TEST_SUITE(UpdateLogTest, Implementations, ImplementationNames);
+
+TYPED_TEST(UpdateLogTest, AssignsIdsPerTenantInBatchOrderAndKeepsThePayload) {
+  std::vector<NewUpdate> batch{update("t_alpha", "s_a", 10, 1), update("t_beta", "s_b", 11, 2),
+                               update("t_alpha", "", 12, 3)};
+  auto stored = this->log_->append(batch).value();
+  ASSERT_EQ(stored.size(), 3u);
+  EXPECT_EQ(stored[0], (StoredUpdate{"t_alpha", 1, "s_a", 10, batch[0].payload}));
+  EXPECT_EQ(stored[1], (StoredUpdate{"t_beta", 1, "s_b", 11, batch[1].payload}));
+  EXPECT_EQ(stored[2], (StoredUpdate{"t_alpha", 2, "", 12, batch[2].payload}));
+  auto read = this->log_->read("t_alpha", 0, 100).value();
+  EXPECT_EQ(read, (std::vector<StoredUpdate>{stored[0], stored[2]}));
+  EXPECT_EQ(this->log_->last_update_id("t_alpha").value(), 2);
+  EXPECT_EQ(this->log_->last_update_id("t_nobody").value(), 0);
+}
+
+TYPED_TEST(UpdateLogTest, ReadsFromAnOffsetWithALimitAndASessionFilter) {
+  this->append_n("t_alpha", 5, 1000, "s_one");
+  this->append_n("t_alpha", 3, 2000, "s_two");
+  EXPECT_EQ(ids(this->log_->read("t_alpha", 3, 2).value()), (std::vector<std::int64_t>{3, 4}));
+  EXPECT_EQ(ids(this->log_->read("t_alpha", 4, 100, "s_two").value()), (std::vector<std::int64_t>{6, 7, 8}));
+  EXPECT_TRUE(this->log_->read("t_alpha", 9, 100).value().empty());
+  EXPECT_TRUE(this->log_->read("t_beta", 0, 100).value().empty()) << "another tenant's log is not visible";
+}
+
+TYPED_TEST(UpdateLogTest, RefusesBadReadArguments) {
+  EXPECT_EQ(this->log_->read("t_alpha", -1, 10).error().code, Errc::invalid_argument);
+  EXPECT_EQ(this->log_->read("t_alpha", 0, 0).error().code, Errc::invalid_argument);
+  EXPECT_EQ(this->log_->read("t_alpha", 0, kMaxUpdateReadLimit + 1).error().code, Errc::invalid_argument);
+  EXPECT_EQ(this->log_->trim("t_alpha", -1, 0).error().code, Errc::invalid_argument);
+}
+
+TYPED_TEST(UpdateLogTest, AcknowledgeDeletesBelowTheOffsetAndIdsAreNeverReused) {
+  this->append_n("t_alpha", 4);
+  this->append_n("t_beta", 2);
+  EXPECT_EQ(this->log_->acknowledge("t_alpha", 3).value(), 2);
+  EXPECT_EQ(ids(this->log_->read("t_alpha", 0, 100).value()), (std::vector<std::int64_t>{3, 4}));
+  EXPECT_EQ(this->log_->count_pending("t_alpha").value(), 2);
+  EXPECT_EQ(this->log_->count_pending("t_beta").value(), 2) << "one tenant's offset acknowledges nothing of another";
+  EXPECT_EQ(this->log_->acknowledge("t_alpha", 1000).value(), 2);
+  EXPECT_EQ(this->log_->count_pending("t_alpha").value(), 0);
+  EXPECT_EQ(ids(this->append_n("t_alpha", 1)), (std::vector<std::int64_t>{5}));
+}
+
+TYPED_TEST(UpdateLogTest, TrimDropsTheOldestByAgeThenByCountAndSaysExactlyWhich) {
+  this->append_n("t_alpha", 10, 1000);  // ids 1..10 received at 1000..1009
+  this->append_n("t_beta", 3, 1000);
+  auto trimmed = this->log_->trim("t_alpha", 4, 1003).value();
+  EXPECT_EQ(trimmed.by_age, (UpdateIdRange{1, 3}));
+  EXPECT_EQ(trimmed.by_count, (UpdateIdRange{4, 6}));
+  EXPECT_EQ(trimmed.dropped(), 6);
+  EXPECT_EQ(ids(this->log_->read("t_alpha", 0, 100).value()), (std::vector<std::int64_t>{7, 8, 9, 10}));
+  EXPECT_EQ(this->log_->count_pending("t_beta").value(), 3);
+  auto nothing = this->log_->trim("t_alpha", 4, 0).value();
+  EXPECT_FALSE(nothing.by_age);
+  EXPECT_FALSE(nothing.by_count);
+  auto all_old = this->log_->trim("t_alpha", 100, 5000).value();
+  EXPECT_EQ(all_old.by_age, (UpdateIdRange{7, 10}));
+  EXPECT_EQ(this->log_->trim("t_nobody", 0, 0).value().dropped(), 0);
+}
+
+TYPED_TEST(UpdateLogTest, SettingsRoundTripAndNeedTheTenant) {
+  EXPECT_FALSE(this->log_->allowed_updates("t_alpha").value());
+  ASSERT_TRUE(this->log_->set_allowed_updates("t_alpha", R"(["updateNewMessage"])").ok());
+  EXPECT_EQ(this->log_->allowed_updates("t_alpha").value(), std::optional<std::string>(R"(["updateNewMessage"])"));
+  EXPECT_FALSE(this->log_->allowed_updates("t_beta").value());
+  EXPECT_EQ(this->log_->set_allowed_updates("t_nobody", "[]").error().code, Errc::not_found);
+}
+
+TYPED_TEST(UpdateLogTest, UpdatesOfAnUnknownTenantAreNotStored) {
+  std::vector<NewUpdate> batch{update("t_gone", "s", 1, 1), update("t_alpha", "s", 2, 2)};
+  auto stored = this->log_->append(batch).value();
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].tenant_id, "t_alpha");
+  EXPECT_TRUE(this->log_->read("t_gone", 0, 10).value().empty());
+}
+
+TYPED_TEST(UpdateLogTest, DeletingTheTenantsLogForgetsEverything) {
+  this->append_n("t_alpha", 3);
+  ASSERT_TRUE(this->log_->set_allowed_updates("t_alpha", "[]").ok());
+  ASSERT_TRUE(this->log_->delete_tenant("t_alpha").ok());
+  EXPECT_EQ(this->log_->count_pending("t_alpha").value(), 0);
+  EXPECT_FALSE(this->log_->allowed_updates("t_alpha").value());
+  EXPECT_EQ(this->log_->last_update_id("t_alpha").value(), 0);
+}
+
+// --- SQLite only ---
+
+TEST(SqliteUpdateLogTest, IdsAndPendingUpdatesSurviveReopening) {
+  TempDir dir{"updates"};
+  FakeClock clock;
+  std::string path;
+  {
+    auto sessions = SqliteSessionStore::open(SqliteStoreOptions{dir.path().string()}, clock).value();
+    ASSERT_TRUE(sessions->create_tenant(TenantRecord{"t_alpha", TenantTokens::hash_token("tok"), 1}).ok());
+    path = sessions->path();
+    auto log = SqliteUpdateLog::open(SqliteUpdateLogOptions{path}).value();
+    ASSERT_TRUE(log->append({update("t_alpha", "s", 1, 1), update("t_alpha", "s", 2, 2), update("t_alpha", "s", 3, 3)}).ok());
+    ASSERT_TRUE(log->acknowledge("t_alpha", 4).ok());  // everything read: the log is empty, its id is kept
+  }
+  auto sessions = SqliteSessionStore::open(SqliteStoreOptions{dir.path().string()}, clock).value();
+  auto log = SqliteUpdateLog::open(SqliteUpdateLogOptions{path}).value();
+  EXPECT_EQ(log->last_update_id("t_alpha").value(), 3);
+  EXPECT_EQ(ids(log->append({update("t_alpha", "s", 4, 4)}).value()), (std::vector<std::int64_t>{4}));
+}
+
+TEST(SqliteUpdateLogTest, TheLogGoesWithItsTenant) {
+  TempDir dir{"updates"};
+  FakeClock clock;
+  auto sessions = SqliteSessionStore::open(SqliteStoreOptions{dir.path().string()}, clock).value();
+  ASSERT_TRUE(sessions->create_tenant(TenantRecord{"t_alpha", TenantTokens::hash_token("tok"), 1}).ok());
+  auto log = SqliteUpdateLog::open(SqliteUpdateLogOptions{sessions->path()}).value();
+  ASSERT_TRUE(log->append({update("t_alpha", "s", 1, 1)}).ok());
+  ASSERT_TRUE(log->set_allowed_updates("t_alpha", "[]").ok());
+  ASSERT_TRUE(sessions->delete_tenant("t_alpha", TenantDeletion::only_if_empty).ok());
+  EXPECT_EQ(log->count_pending("t_alpha").value(), 0);
+  EXPECT_FALSE(log->allowed_updates("t_alpha").value());
+  EXPECT_EQ(log->last_update_id("t_alpha").value(), 0);
+}
+
+TEST(SqliteUpdateLogTest, RefusesAFileWithoutTheUpdateTables) {
+  TempDir dir{"updates"};
+  const std::string path = (dir.path() / "empty.db").string();
+  EXPECT_EQ(SqliteUpdateLog::open(SqliteUpdateLogOptions{path}).error().code, Errc::store_error);
+}
+
+// Bytes per update on disk for a typical small message update (~250 bytes of JSON), after a checkpoint.
+// Printed for docs/PERFORMANCE.md; asserted only loosely (the payload dominates).
+TEST(SqliteUpdateLogTest, MeasuresStoreBytesPerUpdate) {
+  TempDir dir{"updates"};
+  FakeClock clock;
+  auto sessions = SqliteSessionStore::open(SqliteStoreOptions{dir.path().string()}, clock).value();
+  ASSERT_TRUE(sessions->create_tenant(TenantRecord{"t_alpha", TenantTokens::hash_token("tok"), 1}).ok());
+  auto log = SqliteUpdateLog::open(SqliteUpdateLogOptions{sessions->path()}).value();
+  const std::string payload =
+      R"({"@type":"updateNewMessage","message":{"@type":"message","id":1048576,"sender_id":{"@type":"messageSenderUser","user_id":777000},"chat_id":777000,"is_outgoing":false,"date":1767225600,"content":{"@type":"messageText","text":{"@type":"formattedText","text":"hello from tdsim #1","entities":[]}}}})";
+  auto file_bytes = [&] {
+    struct stat st {};
+    return ::stat(sessions->path().c_str(), &st) == 0 ? static_cast<double>(st.st_size) : 0.0;
+  };
+  auto size_of_checkpointed = [&] {
+    sqlite3* raw = nullptr;
+    sqlite3_open(sessions->path().c_str(), &raw);
+    sqlite3_exec(raw, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+    sqlite3_close(raw);
+    return file_bytes();
+  };
+  const double before = size_of_checkpointed();
+  constexpr int kUpdates = 20000;
+  for (int b = 0; b < kUpdates / 500; ++b) {
+    std::vector<NewUpdate> batch;
+    for (int i = 0; i < 500; ++i) batch.push_back(NewUpdate{"t_alpha", "s_AAAAAAAAAAAAAAAAAAAAAA", 1767225600000 + i, payload});
+    ASSERT_TRUE(log->append(batch).ok());
+  }
+  const double per_update = (size_of_checkpointed() - before) / kUpdates;
+  std::printf("store bytes per update: %.0f (payload %zu bytes)\n", per_update, payload.size());
+  RecordProperty("bytes_per_update", static_cast<int>(per_update));
+  EXPECT_GT(per_update, static_cast<double>(payload.size()));
+  EXPECT_LT(per_update, 3.0 * static_cast<double>(payload.size()));
+}
+
+}  // namespace
+}  // namespace tgpulse::store

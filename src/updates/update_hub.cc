@@ -1,0 +1,434 @@
+#include "updates/update_hub.h"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+namespace tgpulse::updates {
+
+// A reader waiting for its tenant's next batch. A long poll's wake moves its timer's expiry into the
+// past on the reader's executor: a wait in progress ends, and one started later ends at once — no lost
+// wake-up. A stream's wake calls its notify function (the SSE writer's waker).
+struct UpdateHub::Waiter {
+  explicit Waiter(asio::any_io_executor ex) : timer(std::move(ex)) {}
+  asio::steady_timer timer;
+  std::function<void()> notify;
+  static void wake(const std::shared_ptr<Waiter>& w) {
+    if (w->notify) {
+      w->notify();
+      return;
+    }
+    asio::post(w->timer.get_executor(), [w] { w->timer.expires_at(asio::steady_timer::time_point::min()); });
+  }
+};
+
+struct UpdateHub::Batch {
+  struct Item {
+    std::string tenant_id;
+    Queued queued;
+  };
+  std::vector<Item> items;
+  std::map<std::string, std::int64_t, std::less<>> lost;  // queue_full drops to announce, by tenant
+  std::map<std::string, std::shared_ptr<const AllowedUpdates>, std::less<>> allowed;  // known settings
+  bool empty() const { return items.empty() && lost.empty(); }
+};
+
+struct UpdateHub::Written {
+  std::vector<store::StoredUpdate> stored;
+  std::map<std::string, std::shared_ptr<const AllowedUpdates>, std::less<>> loaded;  // settings read from the log
+  std::int64_t by_age = 0;
+  std::int64_t by_count = 0;
+};
+
+namespace {
+
+std::string type_of(const json& update) {
+  auto it = update.find("@type");
+  return it != update.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+json dropped_event(const char* reason, std::int64_t count, std::optional<store::UpdateIdRange> range) {
+  json e = {{"@type", "tgpulseUpdatesDropped"}, {"reason", reason}, {"count", count}};
+  if (range) {
+    e["from_update_id"] = range->first;
+    e["to_update_id"] = range->last;
+  }
+  return e;
+}
+
+}  // namespace
+
+UpdateHub::UpdateHub(asio::any_io_executor executor, BlockingPool& pool, store::UpdateLog& log, const Clock& clock,
+                     UpdatesOptions options, UpdateMetrics& metrics, ErrorHandler on_error)
+    : executor_(asio::make_strand(executor)),
+      pool_(pool),
+      log_(log),
+      clock_(clock),
+      options_(options),
+      metrics_(metrics),
+      on_error_(std::move(on_error)),
+      tasks_("update_hub", [this](const std::string& task, const std::string& what) {
+        if (on_error_) on_error_("", Error(Errc::internal, task + " failed: " + what), 0);
+      }) {}
+
+UpdateHub::~UpdateHub() { stop(std::chrono::seconds(5)); }
+
+std::int64_t UpdateHub::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall().time_since_epoch()).count();
+}
+
+void UpdateHub::start() {
+  writer_timer_ = std::make_shared<asio::steady_timer>(executor_);
+  tasks_.spawn(executor_, "update_writer", [this](TaskGroup::Stop stop) { return run_writer(std::move(stop)); });
+}
+
+std::vector<std::string> UpdateHub::stop(std::chrono::milliseconds drain) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return {};
+    stopping_ = true;
+  }
+  wake_writer();
+  tasks_.request_stop("shutdown");
+  auto outlived = tasks_.wait_for(drain);
+  close_readers();
+  return outlived;
+}
+
+void UpdateHub::close_readers() {
+  std::vector<std::shared_ptr<Waiter>> waiters;
+  {
+    std::lock_guard lock(mu_);
+    readers_closed_ = true;
+    for (auto& [tenant, signal] : signals_) {
+      for (auto& w : signal.waiters) waiters.push_back(w);
+    }
+  }
+  for (auto& w : waiters) Waiter::wake(w);
+}
+
+Status UpdateHub::register_waiter(const std::string& tenant_id, const std::shared_ptr<Waiter>& waiter) {
+  std::lock_guard lock(mu_);
+  if (readers_closed_) return Error(Errc::unavailable, "the service is shutting down");
+  auto& signal = signals_[tenant_id];
+  if (signal.waiters.size() >= options_.max_waiters) {
+    Error busy(Errc::throttled, "too many concurrent long polls and streams for this tenant (at most " +
+                                    std::to_string(options_.max_waiters) + ")");
+    busy.retry_after_s = 1;
+    return busy;
+  }
+  signal.waiters.push_back(waiter);
+  return {};
+}
+
+void UpdateHub::unregister(const std::string& tenant_id, const std::shared_ptr<Waiter>& waiter) {
+  std::lock_guard lock(mu_);
+  auto it = signals_.find(tenant_id);
+  if (it == signals_.end()) return;
+  std::erase(it->second.waiters, waiter);
+  if (it->second.waiters.empty()) signals_.erase(it);
+}
+
+UpdateHub::Listening::~Listening() {
+  if (hub_ != nullptr && waiter_) hub_->unregister(tenant_, waiter_);
+}
+
+Result<UpdateHub::Listening> UpdateHub::listen(const std::string& tenant_id, std::function<void()> notify) {
+  auto waiter = std::make_shared<Waiter>(executor_);
+  waiter->notify = std::move(notify);
+  if (Status st = register_waiter(tenant_id, waiter); !st) return st.error();
+  return Listening(this, tenant_id, std::move(waiter));
+}
+
+void UpdateHub::delivered(const std::vector<store::StoredUpdate>& page, DeliveryChannel channel) {
+  const std::int64_t now = now_ms();
+  for (const auto& u : page) metrics_.lag(static_cast<double>(std::max<std::int64_t>(0, now - u.received_at_ms)) / 1000.0);
+  metrics_.delivered(channel, static_cast<double>(page.size()));
+}
+
+void UpdateHub::accept(const std::string& tenant_id, const std::string& session_id, const json& update) {
+  const std::string type = type_of(update);
+  metrics_.received(type);
+  if (type.empty() || is_internal_type(type)) return;
+  bool wake = false;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    if (auto a = allowed_.find(tenant_id); a != allowed_.end() && !a->second->allows(type)) return;
+    TenantQueue& q = queues_[tenant_id];
+    if (q.items.size() >= options_.queue_capacity) {
+      ++q.lost;
+      metrics_.dropped(DropReason::queue_full, 1);
+      return;
+    }
+    q.items.push_back(Queued{session_id, now_ms(), update});
+    ++queued_;
+    metrics_.pending(static_cast<double>(queued_));
+    if ((queued_ == 1 || queued_ >= options_.batch_max) && !writer_woken_) {
+      writer_woken_ = true;
+      wake = true;
+    }
+  }
+  if (wake) wake_writer();
+}
+
+void UpdateHub::wake_writer() {
+  asio::post(executor_, [this] {
+    if (writer_timer_) writer_timer_->expires_at(asio::steady_timer::time_point::min());
+  });
+}
+
+UpdateHub::Batch UpdateHub::take_batch() {
+  Batch batch;
+  // Round-robin over the tenants with queued updates, one at a time, starting after the last batch's
+  // first tenant, so each tenant gets a fair share of every batch.
+  std::vector<TenantQueue*> order;
+  std::vector<std::string> names;
+  for (auto it = queues_.upper_bound(next_tenant_); it != queues_.end(); ++it) {
+    order.push_back(&it->second);
+    names.push_back(it->first);
+  }
+  for (auto it = queues_.begin(); it != queues_.end() && it->first <= next_tenant_; ++it) {
+    order.push_back(&it->second);
+    names.push_back(it->first);
+  }
+  if (!names.empty()) next_tenant_ = names.front();
+  bool took = true;
+  while (took && batch.items.size() < options_.batch_max) {
+    took = false;
+    for (std::size_t i = 0; i < order.size() && batch.items.size() < options_.batch_max; ++i) {
+      if (order[i]->items.empty()) continue;
+      batch.items.push_back(Batch::Item{names[i], std::move(order[i]->items.front())});
+      order[i]->items.pop_front();
+      --queued_;
+      took = true;
+    }
+  }
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    if (order[i]->lost > 0) batch.lost[names[i]] = std::exchange(order[i]->lost, 0);
+  }
+  for (auto it = queues_.begin(); it != queues_.end();) {
+    it = it->second.items.empty() && it->second.lost == 0 ? queues_.erase(it) : std::next(it);
+  }
+  for (const auto& item : batch.items) {
+    if (auto a = allowed_.find(item.tenant_id); a != allowed_.end()) batch.allowed.emplace(a->first, a->second);
+  }
+  metrics_.pending(static_cast<double>(queued_));
+  return batch;
+}
+
+Result<UpdateHub::Written> UpdateHub::write(Batch batch) {
+  Written out;
+  auto allowed_for = [&](const std::string& tenant) -> const AllowedUpdates& {
+    if (auto a = batch.allowed.find(tenant); a != batch.allowed.end()) return *a->second;
+    auto stored = log_.allowed_updates(tenant);
+    auto parsed = std::make_shared<const AllowedUpdates>(AllowedUpdates::defaults());
+    if (stored && *stored) {
+      auto list = json::parse(**stored, nullptr, false);
+      if (auto p = AllowedUpdates::parse(list); p) parsed = std::make_shared<const AllowedUpdates>(std::move(*p));
+    }
+    out.loaded.emplace(tenant, parsed);
+    return *batch.allowed.emplace(tenant, parsed).first->second;
+  };
+  std::vector<store::NewUpdate> rows;
+  rows.reserve(batch.items.size() + batch.lost.size());
+  const std::int64_t now = now_ms();
+  for (const auto& [tenant, lost] : batch.lost) {
+    if (!allowed_for(tenant).allows("tgpulseUpdatesDropped")) continue;
+    rows.push_back(store::NewUpdate{tenant, "", now, dropped_event("queue_full", lost, std::nullopt).dump()});
+  }
+  for (auto& item : batch.items) {
+    if (!allowed_for(item.tenant_id).allows(type_of(item.queued.update))) continue;
+    rows.push_back(store::NewUpdate{item.tenant_id, std::move(item.queued.session_id), item.queued.received_at_ms,
+                                    item.queued.update.dump(-1, ' ', false, json::error_handler_t::replace)});
+  }
+  auto stored = log_.append(rows);
+  if (!stored) return stored.error();
+  out.stored = std::move(*stored);
+  // Retention: trim each tenant written to, and announce what went in the same shape.
+  std::vector<std::string> tenants;
+  for (const auto& u : out.stored) {
+    if (std::find(tenants.begin(), tenants.end(), u.tenant_id) == tenants.end()) tenants.push_back(u.tenant_id);
+  }
+  std::vector<store::NewUpdate> announcements;
+  const std::int64_t min_received = now - std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_age).count();
+  for (const auto& tenant : tenants) {
+    auto trimmed = log_.trim(tenant, options_.max_pending, min_received);
+    if (!trimmed) return trimmed.error();
+    const bool announce = allowed_for(tenant).allows("tgpulseUpdatesDropped");
+    if (trimmed->by_age) {
+      out.by_age += trimmed->by_age->count();
+      if (announce) {
+        announcements.push_back(
+            store::NewUpdate{tenant, "", now, dropped_event("max_age", trimmed->by_age->count(), trimmed->by_age).dump()});
+      }
+    }
+    if (trimmed->by_count) {
+      out.by_count += trimmed->by_count->count();
+      if (announce) {
+        announcements.push_back(store::NewUpdate{
+            tenant, "", now, dropped_event("max_pending", trimmed->by_count->count(), trimmed->by_count).dump()});
+      }
+    }
+  }
+  if (!announcements.empty()) {
+    auto more = log_.append(announcements);
+    if (!more) return more.error();
+    out.stored.insert(out.stored.end(), more->begin(), more->end());
+  }
+  return out;
+}
+
+void UpdateHub::publish(const Written& written) {
+  metrics_.dropped(DropReason::max_age, static_cast<double>(written.by_age));
+  metrics_.dropped(DropReason::max_pending, static_cast<double>(written.by_count));
+  std::vector<std::shared_ptr<Waiter>> wake;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [tenant, allowed] : written.loaded) allowed_.emplace(tenant, allowed);
+    std::string last;
+    for (const auto& u : written.stored) {
+      if (u.tenant_id == last) continue;
+      last = u.tenant_id;
+      auto it = signals_.find(u.tenant_id);
+      if (it == signals_.end()) continue;
+      ++it->second.generation;
+      for (auto& w : it->second.waiters) wake.push_back(w);
+    }
+  }
+  for (auto& w : wake) Waiter::wake(w);
+}
+
+asio::awaitable<void> UpdateHub::run_writer(TaskGroup::Stop stop) {
+  auto guard = stop.on_stop(executor_, [timer = writer_timer_] { timer->expires_at(asio::steady_timer::time_point::min()); });
+  bool gathering = false;  // woken by a first update: wait flush_interval for more before writing
+  for (;;) {
+    if (gathering) {
+      gathering = false;
+      writer_timer_->expires_after(options_.flush_interval);
+      {
+      boost::system::error_code ignored;  // cancelled = woken
+      co_await writer_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+    }
+    Batch batch;
+    bool stopping;
+    {
+      std::lock_guard lock(mu_);
+      batch = take_batch();
+      stopping = stopping_;
+      writer_woken_ = false;
+    }
+    if (!batch.empty()) {
+      const auto count = static_cast<std::int64_t>(batch.items.size());
+      std::string first_tenant = batch.items.empty() ? batch.lost.begin()->first : batch.items.front().tenant_id;
+      auto job = [this, b = std::move(batch)]() mutable { return write(std::move(b)); };
+      Result<Written> written = co_await pool_.run(std::move(job));
+      if (written) {
+        publish(*written);
+      } else {
+        metrics_.dropped(DropReason::store_error, static_cast<double>(count));
+        if (on_error_) on_error_(first_tenant, written.error(), count);
+      }
+      continue;  // more may have queued meanwhile: the next batch goes at once (group commit)
+    }
+    if (stopping || stop.requested()) break;
+    writer_timer_->expires_after(std::chrono::hours(1));
+    {
+      boost::system::error_code ignored;  // cancelled = woken
+      co_await writer_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+    gathering = !stop.requested();
+  }
+}
+
+asio::awaitable<Result<AllowedUpdates>> UpdateHub::allowed_updates(std::string tenant_id) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto a = allowed_.find(tenant_id); a != allowed_.end()) co_return *a->second;
+  }
+  auto job = [this, tenant_id]() -> Result<std::optional<std::string>> { return log_.allowed_updates(tenant_id); };
+  auto stored = co_await pool_.run(std::move(job));
+  if (!stored) co_return stored.error();
+  if (!*stored) co_return AllowedUpdates::defaults();
+  auto parsed = AllowedUpdates::parse(json::parse(**stored, nullptr, false));
+  if (!parsed) co_return AllowedUpdates::defaults();  // a type this build no longer knows: the default
+  co_return *parsed;
+}
+
+asio::awaitable<Status> UpdateHub::set_allowed_updates(std::string tenant_id, AllowedUpdates allowed) {
+  auto text = allowed.to_json().dump();
+  auto job = [this, tenant_id, text]() { return log_.set_allowed_updates(tenant_id, text); };
+  Status saved = co_await pool_.run(std::move(job));
+  if (!saved) co_return saved;
+  std::lock_guard lock(mu_);
+  allowed_[tenant_id] = std::make_shared<const AllowedUpdates>(std::move(allowed));
+  co_return saved;
+}
+
+std::size_t UpdateHub::waiting(const std::string& tenant_id) const {
+  std::lock_guard lock(mu_);
+  auto it = signals_.find(tenant_id);
+  return it == signals_.end() ? 0 : it->second.waiters.size();
+}
+
+void UpdateHub::forget_tenant(const std::string& tenant_id) {
+  std::lock_guard lock(mu_);
+  allowed_.erase(tenant_id);
+  if (auto it = queues_.find(tenant_id); it != queues_.end()) {
+    queued_ -= it->second.items.size();
+    queues_.erase(it);
+  }
+}
+
+asio::awaitable<Result<std::vector<store::StoredUpdate>>> UpdateHub::poll(std::string tenant_id, std::int64_t offset,
+                                                                          std::size_t limit, std::string session_id,
+                                                                          std::chrono::milliseconds timeout,
+                                                                          DeliveryChannel channel, bool acknowledge) {
+  if (auto valid = store::validate_update_read(offset, limit); !valid) co_return valid.error();
+  auto waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Registered before the first read: a batch committed after that read wakes this reader.
+  if (timeout.count() > 0) {
+    if (Status st = register_waiter(tenant_id, waiter); !st) co_return st.error();
+  }
+  struct Unregister {
+    UpdateHub* hub;
+    const std::string& tenant;
+    const std::shared_ptr<Waiter>& waiter;
+    ~Unregister() { hub->unregister(tenant, waiter); }
+  } unregister{this, tenant_id, waiter};
+  bool acknowledged = !acknowledge || offset <= 0;
+  for (;;) {
+    waiter->timer.expires_at(deadline);
+    auto job = [this, tenant_id, offset, limit, session_id, ack = !acknowledged]() -> Result<std::vector<store::StoredUpdate>> {
+      if (ack) {
+        if (auto a = log_.acknowledge(tenant_id, offset); !a) return a.error();
+      }
+      return log_.read(tenant_id, offset, limit, session_id);
+    };
+    Result<std::vector<store::StoredUpdate>> page = co_await pool_.run(std::move(job));
+    if (!page) co_return page.error();
+    acknowledged = true;
+    if (!page->empty()) {
+      delivered(*page, channel);
+      co_return page;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (readers_closed_) co_return Error(Errc::unavailable, "the service is shutting down");
+    }
+    if (std::chrono::steady_clock::now() >= deadline) co_return page;
+    boost::system::error_code ignored;  // cancelled = woken
+    co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+}
+
+}  // namespace tgpulse::updates

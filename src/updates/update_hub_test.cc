@@ -1,0 +1,229 @@
+// UpdateHub on the in-memory log and a real blocking pool, with io threads: filtering before the log,
+// group commit, readers woken only after the commit, acknowledgement by offset, retention with an exact
+// gap announcement, a full queue, tenant isolation, bounded waiters, and stop() writing what it took.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <future>
+#include <thread>
+
+#include "core/io_threads_test_fixture.h"
+#include "store/memory_session_store.h"
+#include "store/memory_update_log.h"
+#include "store/tenant_tokens.h"
+#include "telemetry/metrics.h"
+#include "updates/update_hub.h"
+
+namespace tgpulse::updates {
+namespace {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using namespace std::chrono_literals;
+using Page = Result<std::vector<store::StoredUpdate>>;
+
+json message(int n) { return {{"@type", "updateNewMessage"}, {"message", {{"id", n}}}}; }
+
+class UpdateHubTest : public IoThreadsTest {
+ protected:
+  void SetUp() override {
+    IoThreadsTest::SetUp();
+    for (const char* t : {"t_alpha", "t_beta"}) {
+      ASSERT_TRUE(tenants_.create_tenant(store::TenantRecord{t, store::TenantTokens::hash_token(std::string("k") + t), 1}).ok());
+    }
+  }
+  void TearDown() override {
+    if (hub_) hub_->stop(5s);
+    hub_.reset();
+    IoThreadsTest::TearDown();
+  }
+  UpdateHub& make(UpdatesOptions options = {}) {
+    hub_ = std::make_unique<UpdateHub>(io_.get_executor(), pool_, log_, clock_, options, metrics_);
+    hub_->start();
+    return *hub_;
+  }
+  // The poll's answer (wrapped: co_spawn's future needs a default-constructible value).
+  std::future<std::optional<Page>> poll(std::string tenant, std::int64_t offset, std::chrono::milliseconds timeout,
+                         std::string session = {}, std::size_t limit = 100) {
+    auto* hub = hub_.get();
+    return asio::co_spawn(asio::make_strand(io_),
+                          [hub, tenant, offset, timeout, session, limit]() -> asio::awaitable<std::optional<Page>> {
+                            Page page = co_await hub->poll(tenant, offset, limit, session, timeout, DeliveryChannel::long_poll);
+                            co_return std::optional<Page>(std::move(page));
+                          },
+                          asio::use_future);
+  }
+  Page poll_now(std::string tenant, std::int64_t offset, std::chrono::milliseconds timeout = 5s, std::string session = {}) {
+    return *poll(std::move(tenant), offset, timeout, std::move(session)).get();
+  }
+  // Waits (yielding, not sleeping) until `n` readers of the tenant are registered.
+  void await_waiting(const std::string& tenant, std::size_t n) {
+    while (hub_->waiting(tenant) != n) std::this_thread::yield();
+  }
+  static std::vector<std::int64_t> ids(const std::vector<store::StoredUpdate>& page) {
+    std::vector<std::int64_t> out;
+    for (const auto& u : page) out.push_back(u.update_id);
+    return out;
+  }
+
+  SystemClock& clock_ = SystemClock::instance();
+  store::MemorySessionStore tenants_{clock_};
+  store::MemoryUpdateLog log_{&tenants_};
+  BlockingPool pool_{BlockingPoolOptions{"store", 2, 64}};
+  telemetry::Registry registry_;
+  UpdateMetrics metrics_{registry_};
+  std::unique_ptr<UpdateHub> hub_;
+};
+
+TEST_F(UpdateHubTest, FiltersBeforeTheLogAndHandsTheObjectOverUnchanged) {
+  auto& hub = make();
+  hub.accept("t_alpha", "s_one", json{{"@type", "updateOption"}, {"name", "version"}});
+  hub.accept("t_alpha", "s_one", json{{"@type", "updateUser"}, {"user", {{"id", 1}}}});
+  hub.accept("t_alpha", "s_one", message(7));
+  auto page = poll_now("t_alpha", 0);
+  ASSERT_TRUE(page) << page.error().to_string();
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].update_id, 1);
+  EXPECT_EQ((*page)[0].session_id, "s_one");
+  EXPECT_EQ(json::parse((*page)[0].payload), message(7));
+  EXPECT_EQ(log_.count_pending("t_alpha").value(), 1) << "what was filtered out was never stored";
+}
+
+TEST_F(UpdateHubTest, AWaitingReaderIsWokenByTheCommitAndOffsetAcknowledges) {
+  auto& hub = make();
+  auto waiting = poll("t_alpha", 0, 30s);
+  await_waiting("t_alpha", 1);
+  const auto asked = std::chrono::steady_clock::now();
+  hub.accept("t_alpha", "s_one", message(1));
+  auto page = *waiting.get();
+  ASSERT_TRUE(page);
+  EXPECT_EQ(ids(*page), (std::vector<std::int64_t>{1}));
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 10s) << "woken by the commit, not by the timeout";
+  EXPECT_EQ(log_.count_pending("t_alpha").value(), 1) << "reading alone acknowledges nothing";
+  hub.accept("t_alpha", "s_two", message(2));
+  page = poll_now("t_alpha", 2);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(ids(*page), (std::vector<std::int64_t>{2}));
+  EXPECT_EQ(log_.count_pending("t_alpha").value(), 1) << "offset 2 acknowledged update 1";
+}
+
+TEST_F(UpdateHubTest, ATimeoutAnswersEmptyAndTheSessionFilterApplies) {
+  auto& hub = make();
+  auto empty = poll_now("t_alpha", 0, 20ms);
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->empty());
+  hub.accept("t_alpha", "s_one", message(1));
+  hub.accept("t_alpha", "s_two", message(2));
+  auto page = poll_now("t_alpha", 0, 5s, "s_two");
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].session_id, "s_two");
+}
+
+TEST_F(UpdateHubTest, AnotherTenantsUpdatesAreNeverVisible) {
+  auto& hub = make();
+  hub.accept("t_alpha", "s_one", message(1));
+  ASSERT_TRUE(poll_now("t_alpha", 0));
+  auto page = poll_now("t_beta", 0, 20ms);
+  ASSERT_TRUE(page);
+  EXPECT_TRUE(page->empty());
+  ASSERT_TRUE(poll_now("t_beta", 100, 20ms));
+  EXPECT_EQ(log_.count_pending("t_alpha").value(), 1) << "t_beta's offset acknowledged nothing of t_alpha's";
+}
+
+TEST_F(UpdateHubTest, ATenantsSettingFiltersFromThenOn) {
+  auto& hub = make();
+  auto set = asio::co_spawn(io_, hub.set_allowed_updates("t_alpha", AllowedUpdates::parse(json::array({"updateUser"})).value()),
+                            asio::use_future);
+  ASSERT_TRUE(set.get());
+  hub.accept("t_alpha", "s", message(1));
+  hub.accept("t_alpha", "s", json{{"@type", "updateUser"}});
+  hub.accept("t_beta", "s", json{{"@type", "updateUser"}});
+  hub.accept("t_beta", "s", message(2));
+  auto alpha = poll_now("t_alpha", 0);
+  ASSERT_TRUE(alpha);
+  ASSERT_EQ(alpha->size(), 1u);
+  EXPECT_EQ(json::parse((*alpha)[0].payload)["@type"], "updateUser");
+  auto beta = poll_now("t_beta", 0);
+  ASSERT_TRUE(beta);
+  ASSERT_EQ(beta->size(), 1u);
+  EXPECT_EQ(json::parse((*beta)[0].payload)["@type"], "updateNewMessage") << "t_beta keeps the default";
+}
+
+TEST_F(UpdateHubTest, RetentionDropsTheOldestAndAnnouncesTheExactGap) {
+  UpdatesOptions options;
+  options.max_pending = 3;
+  options.flush_interval = std::chrono::hours(1);  // one batch: written at stop()
+  auto& hub = make(options);
+  for (int i = 1; i <= 5; ++i) hub.accept("t_alpha", "s", message(i));
+  hub.stop(5s);
+  auto page = log_.read("t_alpha", 0, 100).value();
+  ASSERT_EQ(ids(page), (std::vector<std::int64_t>{3, 4, 5, 6}));
+  auto gap = json::parse(page.back().payload);
+  EXPECT_EQ(gap["@type"], "tgpulseUpdatesDropped");
+  EXPECT_EQ(gap["reason"], "max_pending");
+  EXPECT_EQ(gap["from_update_id"], 1);
+  EXPECT_EQ(gap["to_update_id"], 2);
+  EXPECT_EQ(gap["count"], 2);
+  EXPECT_NE(registry_.expose(telemetry::ExpositionFormat::prometheus_text_004).find("tgpulse_updates_dropped_total{reason=\"max_pending\"} 2"),
+            std::string::npos);
+}
+
+TEST_F(UpdateHubTest, AFullQueueDropsTheNewestCountsAndAnnouncesThem) {
+  UpdatesOptions options;
+  options.queue_capacity = 2;
+  options.flush_interval = std::chrono::hours(1);
+  auto& hub = make(options);
+  for (int i = 1; i <= 5; ++i) hub.accept("t_alpha", "s", message(i));
+  hub.accept("t_beta", "s", message(9));
+  hub.stop(5s);
+  auto alpha = log_.read("t_alpha", 0, 100).value();
+  ASSERT_EQ(alpha.size(), 3u);
+  auto lost = json::parse(alpha[0].payload);
+  EXPECT_EQ(lost["@type"], "tgpulseUpdatesDropped");
+  EXPECT_EQ(lost["reason"], "queue_full");
+  EXPECT_EQ(lost["count"], 3);
+  EXPECT_EQ(json::parse(alpha[1].payload), message(1));
+  EXPECT_EQ(json::parse(alpha[2].payload), message(2));
+  EXPECT_EQ(log_.count_pending("t_beta").value(), 1) << "t_alpha's full queue took nothing from t_beta";
+}
+
+TEST_F(UpdateHubTest, WaitersPerTenantAreBounded) {
+  UpdatesOptions options;
+  options.max_waiters = 1;
+  auto& hub = make(options);
+  auto first = poll("t_alpha", 0, 30s);
+  await_waiting("t_alpha", 1);
+  auto second = poll_now("t_alpha", 0, 30s);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, Errc::throttled);
+  EXPECT_GT(second.error().retry_after_s, 0);
+  EXPECT_TRUE(poll_now("t_beta", 0, 10ms)) << "another tenant's readers are not counted against it";
+  hub.accept("t_alpha", "s", message(1));
+  EXPECT_TRUE(*first.get());
+}
+
+TEST_F(UpdateHubTest, StopWakesWaitingReadersAndRefusesNewOnes) {
+  auto& hub = make();
+  auto waiting = poll("t_alpha", 0, 30s);
+  await_waiting("t_alpha", 1);
+  hub.stop(5s);
+  auto page = *waiting.get();
+  ASSERT_FALSE(page);
+  EXPECT_EQ(page.error().code, Errc::unavailable);
+  hub.accept("t_alpha", "s", message(1));
+  EXPECT_EQ(log_.count_pending("t_alpha").value(), 0);
+}
+
+TEST_F(UpdateHubTest, BadOffsetsAndLimitsAreRefused) {
+  make();
+  EXPECT_EQ(poll_now("t_alpha", -1).error().code, Errc::invalid_argument);
+  EXPECT_EQ(poll("t_alpha", 0, 10ms, {}, 0).get()->error().code, Errc::invalid_argument);
+  EXPECT_EQ(poll("t_alpha", 0, 10ms, {}, store::kMaxUpdateReadLimit + 1).get()->error().code, Errc::invalid_argument);
+}
+
+}  // namespace
+}  // namespace tgpulse::updates

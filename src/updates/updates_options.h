@@ -1,0 +1,30 @@
+// UpdatesOptions: the update log's settings (the `updates` section of the configuration; the first two
+// are configuration keys, the rest fixed bounds documented here).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace tgpulse::updates {
+
+struct UpdatesOptions {
+  // updates.max_pending: the most updates a tenant's log keeps; past it the oldest are dropped (counted,
+  // announced with tgpulseUpdatesDropped). Default 100,000. 1..10,000,000.
+  std::int64_t max_pending = 100000;
+  // updates.max_age: updates older than this are dropped the same way. Default 24 h. 1 s..30 days.
+  std::chrono::milliseconds max_age{std::chrono::hours(24)};
+  // Updates of one tenant waiting in memory for the log; past it new ones are dropped (queue_full).
+  std::size_t queue_capacity = 20000;
+  // Group commit: a batch is written at most every flush_interval, or at once when this many wait.
+  std::size_t batch_max = 1000;
+  std::chrono::milliseconds flush_interval{5};
+  // Long polls and streams waiting at once per tenant; more answer 429.
+  std::size_t max_waiters = 16;
+  // The longest long poll (GET /v1/updates?timeout=).
+  std::chrono::seconds max_poll_timeout{50};
+
+  bool operator==(const UpdatesOptions&) const = default;
+};
+
+}  // namespace tgpulse::updates
