@@ -3,11 +3,13 @@
 #include <ctime>
 
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -52,7 +54,7 @@ const char* webhook_failure_name(WebhookFailure failure) noexcept {
     case WebhookFailure::connect_error: return "connect_error";
     case WebhookFailure::timeout: return "timeout";
     case WebhookFailure::bad_response: return "bad_response";
-    case WebhookFailure::unsupported: return "unsupported";
+    case WebhookFailure::tls_error: return "tls_error";
   }
   return "bad_response";
 }
@@ -75,24 +77,66 @@ std::optional<std::chrono::seconds> parse_webhook_retry_after(std::string_view v
   return std::chrono::seconds(when > now ? when - now : 0);
 }
 
+WebhookClient::WebhookClient(WebhookOptions options, WebhookResolver& resolver)
+    : options_(std::move(options)),
+      resolver_(resolver),
+      tls_(std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client)) {
+  boost::system::error_code ec;
+  tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1,
+                    ec);
+  tls_->set_verify_mode(asio::ssl::verify_peer, ec);
+  tls_->set_default_verify_paths(ec);
+  if (ec) tls_setup_error_ = "the system's trusted CAs cannot be loaded: " + ec.message();
+  if (!options_.extra_ca_file.empty()) {
+    tls_->load_verify_file(options_.extra_ca_file, ec);
+    if (ec) tls_setup_error_ = "cannot load the CA file " + options_.extra_ca_file + ": " + ec.message();
+  }
+}
+
+WebhookClient::~WebhookClient() = default;
+
 asio::awaitable<WebhookOutcome> WebhookClient::post(WebhookUrl url, std::string body, std::string secret,
                                                     std::int64_t timestamp) const {
-  if (url.https) co_return failed(WebhookFailure::unsupported, "https webhook delivery is not available yet");
-  const auto start = std::chrono::steady_clock::now();
-  const auto deadline = start + options_.total_timeout;
+  const auto deadline = std::chrono::steady_clock::now() + options_.total_timeout;
+  if (url.https && !tls_setup_error_.empty()) co_return failed(WebhookFailure::tls_error, tls_setup_error_);
   auto endpoints = co_await checked_webhook_endpoints(resolver_, url, options_.allow_private);
   if (!endpoints.ok()) co_return failed(failure_of(endpoints.error()), endpoints.error().message);
 
-  beast::tcp_stream stream(co_await asio::this_coro::executor);
+  const auto executor = co_await asio::this_coro::executor;
+  beast::ssl_stream<beast::tcp_stream> tls_stream(executor, *tls_);
+  beast::tcp_stream plain_stream(executor);
+  beast::tcp_stream& tcp = url.https ? beast::get_lowest_layer(tls_stream) : plain_stream;
   boost::system::error_code ec;
-  stream.expires_at(std::min(deadline, std::chrono::steady_clock::now() + options_.connect_timeout));
-  const auto connected = co_await stream.async_connect(endpoints.value(), asio::redirect_error(asio::use_awaitable, ec));
+  tcp.expires_at(std::min(deadline, std::chrono::steady_clock::now() + options_.connect_timeout));
+  const auto connected = co_await tcp.async_connect(endpoints.value(), asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     if (is_timeout(ec)) co_return failed(WebhookFailure::timeout, "webhook receiver " + url.redacted() + ": connect timed out");
     co_return failed(WebhookFailure::connect_error, "webhook receiver " + url.redacted() + ": connect failed: " + ec.message());
   }
-  const std::string address = connected.address().to_string();
+  std::string address = connected.address().to_string();
+  tcp.expires_at(deadline);
+  if (!url.https) co_return co_await exchange(plain_stream, url, std::move(body), secret, timestamp, deadline, std::move(address));
 
+  // SNI for names (not for IP literals, RFC 6066 §3), and the certificate must name the host.
+  if (!url.host_is_ip) SSL_set_tlsext_host_name(tls_stream.native_handle(), url.host.c_str());
+  tls_stream.set_verify_callback(asio::ssl::host_name_verification(url.host), ec);
+  co_await tls_stream.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    if (is_timeout(ec)) {
+      co_return failed(WebhookFailure::timeout, "webhook receiver " + url.redacted() + ": TLS handshake timed out", address);
+    }
+    co_return failed(WebhookFailure::tls_error,
+                     "webhook receiver " + url.redacted() + ": TLS handshake failed: " + ec.message(), address);
+  }
+  co_return co_await exchange(tls_stream, url, std::move(body), secret, timestamp, deadline, std::move(address));
+}
+
+template <typename Stream>
+asio::awaitable<WebhookOutcome> WebhookClient::exchange(Stream& stream, WebhookUrl url, std::string body,
+                                                        std::string secret, std::int64_t timestamp,
+                                                        std::chrono::steady_clock::time_point deadline,
+                                                        std::string address) const {
   http::request<http::string_body> request{http::verb::post, url.target, 11};
   request.set(http::field::host, url.host_header());
   request.set(http::field::user_agent, "tgpulse-webhook");
@@ -103,7 +147,8 @@ asio::awaitable<WebhookOutcome> WebhookClient::post(WebhookUrl url, std::string 
   request.body() = std::move(body);
   request.prepare_payload();
 
-  stream.expires_at(deadline);
+  boost::system::error_code ec;
+  beast::get_lowest_layer(stream).expires_at(deadline);
   co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     if (is_timeout(ec)) co_return failed(WebhookFailure::timeout, "webhook receiver " + url.redacted() + ": timed out sending", address);
@@ -115,7 +160,7 @@ asio::awaitable<WebhookOutcome> WebhookClient::post(WebhookUrl url, std::string 
   parser.header_limit(static_cast<std::uint32_t>(options_.max_response_head_bytes));
   co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
   boost::system::error_code ignored;
-  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);  // the body is never read
+  beast::get_lowest_layer(stream).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);  // body unread
   if (!parser.is_header_done()) {
     if (is_timeout(ec)) {
       co_return failed(WebhookFailure::timeout, "webhook receiver " + url.redacted() + ": no response in time", address);
@@ -126,7 +171,7 @@ asio::awaitable<WebhookOutcome> WebhookClient::post(WebhookUrl url, std::string 
   const auto& head = parser.get();
   WebhookOutcome outcome;
   outcome.status = static_cast<int>(head.result_int());
-  outcome.address = address;
+  outcome.address = std::move(address);
   if (auto it = head.find(http::field::retry_after); it != head.end()) {
     outcome.retry_after = parse_webhook_retry_after(it->value(), static_cast<std::int64_t>(std::time(nullptr)));
   }

@@ -8,9 +8,11 @@
 // whole call ends within total_timeout. It reports the status and a Retry-After (delta-seconds or an
 // HTTP-date); what to do next is the retry policy's business (webhook_retry_policy.h).
 //
+// https: TLS 1.2 or later with SNI; the certificate must chain to a trusted CA (the system's, plus
+// WebhookOptions::extra_ca_file) and match the URL's host name, else a tls_error outcome.
+//
 // The secret and the URL's query never appear in an outcome's error or address (URLs with credentials
-// are refused when parsed). https URLs are refused with an outcome error for now: TLS delivery comes
-// with the delivery loop.
+// are refused when parsed).
 //
 // Thread-safety: post() may run concurrently from any executor (the client holds only options and a
 // resolver, which must itself be safe for concurrent calls). post() runs on the caller's executor and
@@ -19,11 +21,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without it
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include "updates/webhook_options.h"
 #include "updates/webhook_resolver.h"
@@ -39,7 +43,7 @@ enum class WebhookFailure {
   connect_error,    // no checked address accepted the connection
   timeout,          // connect_timeout or total_timeout passed
   bad_response,     // not HTTP, or a head over max_response_head_bytes
-  unsupported,      // https (TLS delivery not built yet)
+  tls_error,        // the TLS handshake failed (untrusted or mismatched certificate, no common protocol)
 };
 const char* webhook_failure_name(WebhookFailure failure) noexcept;
 
@@ -55,15 +59,25 @@ struct WebhookOutcome {
 
 class WebhookClient {
  public:
-  // `resolver` must outlive the client.
-  WebhookClient(WebhookOptions options, WebhookResolver& resolver) : options_(options), resolver_(resolver) {}
+  // `resolver` must outlive the client. Loads the trusted CAs once (an unreadable extra_ca_file makes
+  // every https delivery a tls_error naming it).
+  WebhookClient(WebhookOptions options, WebhookResolver& resolver);
+  ~WebhookClient();
 
   boost::asio::awaitable<WebhookOutcome> post(WebhookUrl url, std::string body, std::string secret,
                                               std::int64_t timestamp) const;
 
  private:
+  template <typename Stream>
+  boost::asio::awaitable<WebhookOutcome> exchange(Stream& stream, WebhookUrl url, std::string body,
+                                                  std::string secret, std::int64_t timestamp,
+                                                  std::chrono::steady_clock::time_point deadline,
+                                                  std::string address) const;
+
   WebhookOptions options_;
   WebhookResolver& resolver_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;  // configured once; shared read-only by deliveries
+  std::string tls_setup_error_;                       // why https deliveries cannot be made ("" = they can)
 };
 
 // Retry-After as delta-seconds or an IMF-fixdate (RFC 9110 §10.2.3), relative to `now` (unix seconds);

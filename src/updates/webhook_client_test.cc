@@ -9,6 +9,9 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -275,8 +278,6 @@ TEST_F(WebhookClientTest, PrivateAddressesAreRefusedBeforeAnyConnection) {
   EXPECT_EQ(m.failure, WebhookFailure::refused_address) << m.error;
   EXPECT_NE(m.error.find("hooks.example resolves to a refused address"), std::string::npos) << m.error;
 
-  auto https = post(options(), system_, "https://127.0.0.1:1/");
-  EXPECT_EQ(https.failure, WebhookFailure::unsupported);
 }
 
 TEST_F(WebhookClientTest, TheCheckedAddressIsTheOneDialled) {
@@ -289,6 +290,79 @@ TEST_F(WebhookClientTest, TheCheckedAddressIsTheOneDialled) {
   EXPECT_EQ(o.address, "127.0.0.1");
   ASSERT_EQ(r.requests().size(), 1u);
   EXPECT_NE(r.requests()[0].find("Host: hooks.example:" + std::to_string(r.port()) + "\r\n"), std::string::npos);
+}
+
+// https against a real TLS receiver (Python's ssl module, a certificate made for hooks.test by the
+// openssl command): delivered when the certificate is trusted and names the host, refused otherwise.
+class WebhookTlsTest : public WebhookClientTest {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("tgpulse-webhook-tls-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    const std::string make_cert = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=hooks.test "
+                                  "-addext subjectAltName=DNS:hooks.test -keyout " + (dir_ / "key.pem").string() +
+                                  " -out " + (dir_ / "cert.pem").string() + " 2>/dev/null";
+    ASSERT_EQ(std::system(make_cert.c_str()), 0);
+    std::ofstream(dir_ / "server.py") << R"(import http.server, ssl, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[1], sys.argv[2])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+print("listening on 127.0.0.1:%d" % server.server_address[1], flush=True)
+for _ in range(int(sys.argv[3])):
+    server.handle_request()
+)";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  // Starts the receiver for `requests` connections; returns its port.
+  int start(int requests) {
+    const std::string command = std::string(TGPULSE_PYTHON) + " " + (dir_ / "server.py").string() + " " +
+                                (dir_ / "cert.pem").string() + " " + (dir_ / "key.pem").string() + " " +
+                                std::to_string(requests);
+    server_ = ::popen(command.c_str(), "r");
+    char line[128] = {};
+    int port = 0;
+    if (server_ == nullptr || std::fgets(line, sizeof line, server_) == nullptr ||
+        std::sscanf(line, "listening on 127.0.0.1:%d", &port) != 1) {
+      ADD_FAILURE() << "the TLS receiver did not start: " << line;
+    }
+    return port;
+  }
+  int stop() { return ::pclose(server_); }
+  std::filesystem::path dir_;
+  FILE* server_ = nullptr;
+};
+
+TEST_F(WebhookTlsTest, HttpsIsDeliveredOnlyToATrustedCertificateNamingTheHost) {
+  const int port = start(3);
+  FixedResolver resolver(std::vector<std::vector<const char*>>{{"127.0.0.1"}});
+  WebhookOptions trusting = options();
+  trusting.extra_ca_file = (dir_ / "cert.pem").string();
+  auto ok = post(trusting, resolver, "https://hooks.test:" + std::to_string(port) + "/h?token=qsecret");
+  EXPECT_TRUE(ok.delivered()) << ok.error;
+  EXPECT_EQ(ok.status, 200);
+
+  auto untrusted = post(options(), resolver, "https://hooks.test:" + std::to_string(port) + "/h");
+  EXPECT_EQ(untrusted.failure, WebhookFailure::tls_error) << untrusted.error;
+  EXPECT_EQ(untrusted.status, 0);
+
+  auto other_name = post(trusting, resolver, "https://other.test:" + std::to_string(port) + "/h");
+  EXPECT_EQ(other_name.failure, WebhookFailure::tls_error) << other_name.error;
+  EXPECT_EQ(stop(), 0);
+
+  WebhookOptions missing_ca = options();
+  missing_ca.extra_ca_file = (dir_ / "nowhere.pem").string();
+  auto no_ca = post(missing_ca, resolver, "https://hooks.test:1/h");
+  EXPECT_EQ(no_ca.failure, WebhookFailure::tls_error);
+  EXPECT_NE(no_ca.error.find("nowhere.pem"), std::string::npos) << no_ca.error;
 }
 
 TEST(WebhookRetryAfterTest, SecondsAndHttpDatesAreRead) {

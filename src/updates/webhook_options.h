@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <string>
 
 #include "updates/webhook_retry_policy.h"
 
@@ -21,6 +22,9 @@ struct WebhookOptions {
   std::chrono::milliseconds connect_timeout{5000};  // TCP connect (all of the checked addresses)
   std::chrono::milliseconds total_timeout{10000};   // one POST from resolution to the response head
   std::size_t max_response_head_bytes = 16 * 1024;  // the status line and headers; the body is never read
+  // https: the receiver's certificate must chain to the system's trusted CAs (and to this PEM file
+  // too, when set: tests and private CAs) and name the URL's host.
+  std::string extra_ca_file;
   WebhookRetryOptions retry;
 
   bool operator==(const WebhookOptions&) const = default;

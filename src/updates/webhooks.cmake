@@ -4,7 +4,7 @@ find_package(OpenSSL REQUIRED)
 tgpulse_library(tgpulse_webhooks
   SOURCES webhook_url.cc webhook_address.cc webhook_resolver.cc webhook_signature.cc webhook_retry_policy.cc
           webhook_client.cc
-  DEPS tgpulse_core tgpulse_asio OpenSSL::Crypto)
+  DEPS tgpulse_core tgpulse_asio OpenSSL::SSL OpenSSL::Crypto)
 # GCC 12 false positives inside Boost.Asio 1.74 coroutine code (see src/http/CMakeLists.txt).
 target_compile_options(tgpulse_webhooks PRIVATE -Wno-mismatched-new-delete -Wno-null-dereference)
 
