@@ -26,6 +26,7 @@
 #include "telemetry/logger.h"
 #include "telemetry/telethon_metrics.h"
 #include "throttle/throttle_options.h"
+#include "updates/webhook_options.h"
 
 namespace tgpulse::app {
 
@@ -81,6 +82,7 @@ struct Config {
   session::InvokePolicyOptions invoke;   // invoke.allow, invoke.allow_extra (default allow-list, nothing extra)
   session::TenantLimitsOptions limits;   // limits.*: per-tenant request quota, tenant/process caps
   TdsimConfig tdsim;                     // tdsim.control_address
+  updates::WebhookOptions webhook;       // updates.webhook_allow_private (the rest: WebhookOptions' defaults)
   std::string admin_token;               // "" = admin API off; secret: never printed or logged
 
   // "host:port" as configured (IPv6 in brackets).
