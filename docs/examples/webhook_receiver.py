@@ -34,7 +34,8 @@ def verify(secret: bytes, timestamp: str, signature: str, body: bytes, now: floa
 def make_handler(secret: bytes, handle_updates):
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
-            length = int(self.headers.get("Content-Length", "0"))
+            length = self.headers.get("Content-Length", "")
+            length = int(length) if length.isdigit() else -1
             if length < 0 or length > MAX_BODY_BYTES:
                 self.send_response(413)
                 self.end_headers()

@@ -172,8 +172,10 @@ Result<json> Simulator::incoming(int client_id, int count, const std::string& te
       SimClient* c = find(client_id);
       if (c == nullptr || !c->started) return Error(Errc::not_found, "no such client: " + std::to_string(client_id));
       if (!give(*c)) {
+        const bool elsewhere = c->state == SimAuthState::closed && running.count(c->database_directory) != 0;
         return Error(Errc::conflict, "client " + std::to_string(client_id) + " is " + sim_state_type(c->state) +
-                                         ": its account is not authorized");
+                                         (elsewhere ? ": its account is open in another client (send it there)"
+                                                    : ": its account is not authorized"));
       }
     } else {
       for (auto& [id, c] : clients_) give(c);

@@ -612,6 +612,10 @@ TEST_F(IncomingTest, MessagesForAClientThatIsNotRunningArriveAfterItStartsAgain)
   EXPECT_EQ(message_text(got[0]), "offline #3");  // the newest 3 of 5 were kept
   EXPECT_EQ(message_text(got[2]), "offline #5");
   EXPECT_GT(got[0]["message"]["id"].get<std::int64_t>(), live_id) << "ids continue, never repeat";
+  // The old client's account is open in the new one: messages go there, not into the database again.
+  auto elsewhere = control.handle("POST", "/incoming", json{{"client_id", c}, {"count", 1}}.dump());
+  EXPECT_EQ(elsewhere.status, 409);
+  EXPECT_NE(elsewhere.body["error"].get<std::string>().find("open in another client"), std::string::npos) << elsewhere.body;
   // Delivered once: the next client on the database gets nothing again.
   send(again, {{"@type", "close"}, {"@extra", "c2"}});
   until([&](const json& d) { return d.value("@client_id", 0) == again && is_type(d, "updateAuthorizationState") &&
