@@ -62,7 +62,7 @@ endif
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
-FUZZ_TARGETS ?= td_codec td_log_line tdsim_profile config_loader session_body http_request
+FUZZ_TARGETS ?= td_codec td_log_line tdsim_profile config_loader session_body http_request webhook_url
 FUZZ_CMAKE := -DTGPULSE_FUZZ=ON -DCMAKE_C_COMPILER=clang-15 -DCMAKE_CXX_COMPILER=clang++-15
 ifneq ($(CCACHE),)
 FUZZ_CMAKE += -DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE) -DCMAKE_C_COMPILER_LAUNCHER=$(CCACHE)

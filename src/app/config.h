@@ -27,6 +27,7 @@
 #include "telemetry/telethon_metrics.h"
 #include "throttle/throttle_options.h"
 #include "updates/updates_options.h"
+#include "updates/webhook_options.h"
 
 namespace tgpulse::app {
 
@@ -83,6 +84,7 @@ struct Config {
   session::TenantLimitsOptions limits;   // limits.*: per-tenant request quota, tenant/process caps
   TdsimConfig tdsim;                     // tdsim.control_address
   updates::UpdatesOptions updates;       // updates.max_pending, updates.max_age (the rest fixed there)
+  updates::WebhookOptions webhook;       // updates.webhook_allow_private (the rest: WebhookOptions' defaults)
   std::string admin_token;               // "" = admin API off; secret: never printed or logged
 
   // "host:port" as configured (IPv6 in brackets).

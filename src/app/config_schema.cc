@@ -453,6 +453,12 @@ ConfigSchema::ConfigSchema() {
     k.push_back(std::move(control));
   }
 
+  // updates: webhook deliveries (docs/api.md#webhooks)
+  k.push_back(bool_key("updates.webhook_allow_private", "TGPULSE_UPDATES_WEBHOOK_ALLOW_PRIVATE", "",
+                       "webhooks may reach loopback, private, shared and link-local addresses (default: refused, "
+                       "so a tenant's URL cannot reach this host or its network)",
+                       [](auto& c) -> auto& { return c.webhook.allow_private; }));
+
   // flood
   {
     ConfigKey t{"flood.sleep_threshold", "TGPULSE_FLOOD_SLEEP_THRESHOLD", "--flood-sleep-threshold",

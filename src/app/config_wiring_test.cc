@@ -24,11 +24,12 @@ struct Wired {
   std::size_t catalog_left_out = 0;
   session::SessionServiceOptions service;
   BlockingPoolOptions store_pool;
+  updates::WebhookOptions webhook;
 };
 
 Wired wire(const Config& c) {
   Wired w{main_server_options(c), admin_server_options(c), logger_options(c), {}, 0, session_service_options(c),
-          store_pool_options(c)};
+          store_pool_options(c), webhook_options(c)};
   w.catalog = catalog_options(c, &w.catalog_left_out);
   return w;
 }
@@ -45,7 +46,7 @@ bool same(const Wired& a, const Wired& b) {
          x.invoke_policy == y.invoke_policy && x.limits == y.limits &&
          x.simulator_control_address == y.simulator_control_address && x.store_access == y.store_access &&
          x.updates == y.updates &&
-         a.store_pool == b.store_pool;
+         a.store_pool == b.store_pool && a.webhook == b.webhook;
 }
 
 constexpr const char* kMasterKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";  // bytes 0..31
@@ -149,6 +150,8 @@ TEST_F(ConfigWiringTest, DefaultsAreTheAreasOwn) {
   EXPECT_EQ(so.limits, session::TenantLimitsOptions{});
   EXPECT_EQ(so.invoke_policy, session::InvokePolicyOptions{});
   EXPECT_EQ(so.simulator_control_address, "");
+  EXPECT_EQ(webhook_options(c), updates::WebhookOptions{});
+  EXPECT_FALSE(webhook_options(c).allow_private);
 }
 
 // docs/configuration.md states each key's default: it must be what the options structs say.

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <limits>
 
 namespace tgpulse::tdsim {
 
@@ -165,7 +166,7 @@ void ControlServer::serve(int listen_fd) {
 ControlResponse ControlServer::handle(const std::string& method, const std::string& target, const std::string& body) {
   const std::string path = target.substr(0, target.find('?'));
   static const char* const kGetRoutes[] = {"/state", "/health"};
-  static const char* const kPostRoutes[] = {"/scan", "/flood", "/revoke", "/profile", "/release"};
+  static const char* const kPostRoutes[] = {"/scan", "/flood", "/revoke", "/profile", "/release", "/incoming"};
   bool is_get = false, is_post = false;
   for (const char* r : kGetRoutes) is_get = is_get || path == r;
   for (const char* r : kPostRoutes) is_post = is_post || path == r;
@@ -198,6 +199,22 @@ ControlResponse ControlServer::handle(const std::string& method, const std::stri
                                               answer == "error"));
   }
   if (path == "/release") return from_result(simulator_.release_withheld());
+  if (path == "/incoming") {
+    if (!doc.contains("count") || !doc["count"].is_number_integer()) {
+      return {400, {{"error", "incoming needs integer \"count\" (1 to " + std::to_string(Simulator::kMaxIncomingCount) + ")"}}};
+    }
+    if (doc.contains("client_id") && (!doc["client_id"].is_number_integer() || doc["client_id"].get<std::int64_t>() <= 0 ||
+                                      doc["client_id"].get<std::int64_t>() > std::numeric_limits<int>::max())) {
+      return {400, {{"error", "incoming \"client_id\" must be a positive integer (omit it for every authorized client)"}}};
+    }
+    if (doc.contains("text") && !doc["text"].is_string()) return {400, {{"error", "incoming \"text\" must be a string"}}};
+    const auto count = doc["count"].get<std::int64_t>();
+    if (count < 1 || count > Simulator::kMaxIncomingCount) {
+      return {400, {{"error", "incoming \"count\" must be from 1 to " + std::to_string(Simulator::kMaxIncomingCount)}}};
+    }
+    return from_result(simulator_.incoming(integer("client_id", 0), static_cast<int>(count),
+                                           doc.contains("text") ? str("text") : std::string("tdsim incoming")));
+  }
   if (path == "/revoke") {
     if (str("link").empty() && integer("client_id", 0) == 0) {
       return {400, {{"error", "revoke needs \"link\" or \"client_id\""}}};

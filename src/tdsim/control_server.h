@@ -8,6 +8,8 @@
 //   POST /revoke  {"link"} or {"client_id"}             the authorization is lost (→ LoggingOut → Closed)
 //   POST /profile {partial profile}                     changes the profile live; answers the result
 //   POST /release {}                                    announces Ready withheld by hold_restored_sessions
+//   POST /incoming {"count", "client_id"?, "text"?}     `count` (1..1000) new messages to that client or to
+//                 every authorized one; kept in the database of a client that is not running
 //   GET  /state                                         clients, their states and current links, profile
 //   GET  /health                                        {"ok": true}
 // Errors: 404 {"error"} for unknown routes and unknown links/clients, 400 for bad bodies, 409 for a

@@ -50,6 +50,10 @@ json yaml_to_json(const YAML::Node& node) {
 // Upper bound of every number in a profile: large enough for any setting (1e9 s is 30 years), small
 // enough that the simulator's conversions to microseconds and int stay in range.
 constexpr double kMaxNumber = 1e9;
+// Incoming traffic: a rate per client beyond this is a benchmark of the simulator, not of the service;
+// an offline mailbox beyond this is a file the simulator rewrites on every message.
+constexpr double kMaxIncomingRate = 10000;
+constexpr double kMaxIncomingPending = 100000;
 
 struct Reader {
   std::string error;
@@ -149,7 +153,7 @@ Result<Profile> Profile::apply(const Profile& base, const json& patch) {
   if (!patch.is_object()) return Error(Errc::invalid_argument, "a tdsim profile must be an object");
   static const char* const kKeys[] = {"seed", "qr_token_ttl_seconds", "flood_wait_limit_seconds", "latency_ms",
                                       "auth_latency_ms", "method_latency_ms", "flood", "qr", "faults", "chats",
-                                      "hold_restored_sessions"};
+                                      "hold_restored_sessions", "incoming"};
   for (const auto& [key, value] : patch.items()) {
     bool known = false;
     for (const char* k : kKeys) known = known || key == k;
@@ -212,6 +216,33 @@ Result<Profile> Profile::apply(const Profile& base, const json& patch) {
     ok = f.is_object() && r.probability(f, "error_rate", "faults.", &p.faults.error_rate);
     if (!f.is_object()) r.error = "faults must be an object";
   }
+  if (ok && patch.contains("incoming")) {
+    const auto& in = patch["incoming"];
+    double chats_used = p.incoming.chats;
+    double max_pending = p.incoming.max_pending;
+    ok = in.is_object() && r.number(in, "rate_per_second", "incoming.", &p.incoming.rate_per_second) &&
+         r.number(in, "chats", "incoming.", &chats_used, 1) &&
+         r.probability(in, "edit_probability", "incoming.", &p.incoming.edit_probability) &&
+         r.probability(in, "delete_probability", "incoming.", &p.incoming.delete_probability) &&
+         r.probability(in, "read_probability", "incoming.", &p.incoming.read_probability) &&
+         r.number(in, "max_pending", "incoming.", &max_pending) &&
+         r.number(in, "max_catch_up_seconds", "incoming.", &p.incoming.max_catch_up_seconds);
+    if (!in.is_object()) r.error = "incoming must be an object";
+    if (ok && p.incoming.rate_per_second > kMaxIncomingRate) {
+      r.error = "incoming.rate_per_second must be at most " + std::to_string(static_cast<int>(kMaxIncomingRate));
+      ok = false;
+    }
+    if (ok && max_pending > kMaxIncomingPending) {
+      r.error = "incoming.max_pending must be at most " + std::to_string(static_cast<int>(kMaxIncomingPending));
+      ok = false;
+    }
+    if (ok && p.incoming.edit_probability + p.incoming.delete_probability + p.incoming.read_probability > 1) {
+      r.error = "incoming: edit_probability + delete_probability + read_probability must be at most 1";
+      ok = false;
+    }
+    p.incoming.chats = static_cast<int>(chats_used);
+    p.incoming.max_pending = static_cast<int>(max_pending);
+  }
   if (!ok) return Error(Errc::invalid_argument, "bad tdsim profile: " + r.error);
   p.seed = seed;
   p.chats = static_cast<int>(chats);  // within [0, 1e9] (Reader::number)
@@ -255,7 +286,15 @@ json Profile::to_json() const {
             {"password_hint", qr.password_hint}}},
           {"faults", {{"error_rate", faults.error_rate}}},
           {"chats", chats},
-          {"hold_restored_sessions", hold_restored_sessions}};
+          {"hold_restored_sessions", hold_restored_sessions},
+          {"incoming",
+           {{"rate_per_second", incoming.rate_per_second},
+            {"chats", incoming.chats},
+            {"edit_probability", incoming.edit_probability},
+            {"delete_probability", incoming.delete_probability},
+            {"read_probability", incoming.read_probability},
+            {"max_pending", incoming.max_pending},
+            {"max_catch_up_seconds", incoming.max_catch_up_seconds}}}};
 }
 
 const LatencyRange& Profile::latency_for(const std::string& method) const {

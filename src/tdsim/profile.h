@@ -47,6 +47,16 @@ struct Profile {
     double error_rate = 0;  // ordinary functions answer {"code":500,"message":"INTERNAL_SERVER_ERROR"}
   } faults;
   int chats = 20;  // chats in each simulated account
+  // Traffic from other people in each authorized account (docs/tdsim.md#incoming-traffic).
+  struct Incoming {
+    double rate_per_second = 0;      // events per second per authorized client; 0 = only POST /incoming
+    int chats = 3;                   // the traffic uses the account's first `chats` chats
+    double edit_probability = 0.1;   // of the events: an edit of a recent incoming message
+    double delete_probability = 0.05;  // a deletion of one
+    double read_probability = 0.1;   // the user reads the chat on another device (updateChatReadInbox)
+    int max_pending = 1000;          // messages kept for an account whose client is not running
+    double max_catch_up_seconds = 3600;  // on restart, rate x downtime (at most this long) arrives as the difference
+  } incoming;
   // A client that opens an already authorized database withholds its authorizationStateReady update
   // until the control interface's POST /release: the service's restore window made observable.
   bool hold_restored_sessions = false;

@@ -6,7 +6,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tdsim/incoming_traffic.h"
 
 namespace tgpulse::tdsim {
 
@@ -40,6 +46,11 @@ struct SimClient {
   bool ready_withheld = false;  // Ready (restored database) not announced yet: profile hold_restored_sessions  // the simulated phone decided for this QR login already
   std::string password;        // the account's 2FA password; "" = no 2FA
   std::string password_hint;
+  // Incoming traffic of an authorized account (nullopt before authorization and after close).
+  std::optional<IncomingTraffic> incoming;
+  std::uint64_t reserved_sequence = 0;  // message sequence numbers below this are persisted as used
+  double incoming_credit = 0;           // fractional events owed by the profile's rate
+  std::vector<nlohmann::json> withheld_updates;  // the difference, waiting for POST /release
   // Answers of one client leave in order: nothing is delivered before this (absorbed flood waits excepted).
   std::chrono::steady_clock::time_point last_delivery{};
 };

@@ -64,12 +64,10 @@ const char* sim_state_type(SimAuthState s) noexcept {
   return "authorizationStateClosed";
 }
 
-struct Simulator::Outgoing {
-  std::vector<std::pair<TimePoint, std::string>> lines;
-  std::vector<std::string> logs;  // WARNING (verbosity 2) lines for the log callback
-};
-
-Simulator::Simulator(Profile profile) : profile_(std::move(profile)), rng_(profile_.seed) {}
+Simulator::Simulator(Profile profile) : profile_(std::move(profile)), rng_(profile_.seed) {
+  std::lock_guard lock(mutex_);
+  if (profile_.incoming.rate_per_second > 0) schedule_incoming_tick(std::chrono::steady_clock::now());
+}
 
 Simulator::~Simulator() = default;
 
@@ -231,8 +229,13 @@ void Simulator::handle_auth(SimClient& client, const TdRequest& request, Outgoin
       emit(out, client, TdRequest::error(401, "Wrong database encryption key"), at, request.extra);
       return;
     }
-    const bool authorized = read_database_authorized(client);
+    const json database = client.database_directory.empty() ? json() : read_database(client.database_directory);
+    const bool authorized = database.is_object() && database.value("authorized", false);
     if (!authorized) write_database(client, false);
+    if (authorized) {
+      // The account's own user, as TDLib reads it from its database.
+      if (const auto id = database.value("user_id", std::int64_t{0}); id > 0) client.user_id = id;
+    }
     if (authorized && profile_.hold_restored_sessions) {
       client.state = SimAuthState::ready;  // functions work; only the update waits for POST /release
       client.ready_withheld = true;
@@ -241,6 +244,7 @@ void Simulator::handle_auth(SimClient& client, const TdRequest& request, Outgoin
     }
     ok();
     emit(out, client, {{"@type", "updateConnectionState"}, {"state", {{"@type", "connectionStateReady"}}}}, at);
+    if (authorized) start_incoming(client, database, out, at);
   } else if (t == "requestQrCodeAuthentication") {
     if (client.state != SimAuthState::wait_phone_number && client.state != SimAuthState::wait_other_device_confirmation) {
       unexpected();
@@ -263,6 +267,7 @@ void Simulator::handle_auth(SimClient& client, const TdRequest& request, Outgoin
     write_database(client, true);
     set_state(client, SimAuthState::ready, out, at);
     ok();
+    start_incoming(client, json(), out, at);
   } else if (t == "logOut") {
     set_state(client, SimAuthState::logging_out, out, at);
     ok();
@@ -285,7 +290,11 @@ void Simulator::finish_logout(SimClient& client, Outgoing& out, TimePoint at, bo
   if (remove_database && !client.database_directory.empty()) {
     std::error_code ec;
     fs::remove(fs::path(client.database_directory) / kDatabaseFile, ec);
+  } else if (client.incoming && client.state != SimAuthState::logging_out) {
+    write_database(client, true);  // the sequence and the time the account went offline
   }
+  client.incoming.reset();
+  client.withheld_updates.clear();
   client.link.clear();
   client.token_generation++;
   flood_.forget_client(client.id);
@@ -362,6 +371,7 @@ void Simulator::apply_scan(SimClient& client, const std::string& outcome, const 
   }
   write_database(client, true);
   set_state(client, SimAuthState::ready, out, now);
+  start_incoming(client, json(), out, now);
 }
 
 Simulator::FloodDecision Simulator::flood_decision(SimClient& client, const std::string& method, Outgoing& out) {
@@ -480,32 +490,48 @@ json Simulator::ordinary_answer(SimClient& client, const TdRequest& request) {
 
 void Simulator::write_database(const SimClient& client, bool authorized) const {
   if (client.database_directory.empty()) return;
-  std::error_code ec;
-  fs::create_directories(client.database_directory, ec);
-  std::ofstream f(fs::path(client.database_directory) / kDatabaseFile, std::ios::trunc);
   json doc{{"tdsim", 1}, {"authorized", authorized}, {"user_id", client.user_id},
            {"has_password", !client.password.empty()}};
   if (!client.database_key_check.empty()) doc["key_check"] = client.database_key_check;
-  f << doc.dump();
+  if (client.incoming) {
+    doc["incoming"] = {{"next_sequence", client.reserved_sequence},
+                       {"last_seen", static_cast<std::int64_t>(std::time(nullptr))},
+                       {"pending", json::array()}};
+  }
+  write_database_file(client.database_directory, doc);
+}
+
+json Simulator::read_database(const std::string& directory) {
+  std::ifstream f(fs::path(directory) / kDatabaseFile);
+  if (!f) return nullptr;
+  std::stringstream s;
+  s << f.rdbuf();
+  auto doc = json::parse(s.str(), nullptr, false);
+  return doc.is_object() ? doc : json();
+}
+
+void Simulator::write_database_file(const std::string& directory, const json& doc) {
+  std::error_code ec;
+  fs::create_directories(directory, ec);
+  // Written beside and renamed over: a crash leaves the old file or the new one, never half of one.
+  const fs::path target = fs::path(directory) / kDatabaseFile;
+  const fs::path temporary = fs::path(directory) / (std::string(kDatabaseFile) + ".tmp");
+  {
+    std::ofstream f(temporary, std::ios::trunc);
+    f << doc.dump();
+  }
+  fs::rename(temporary, target, ec);
 }
 
 std::string Simulator::read_database_key_check(const SimClient& client) const {
   if (client.database_directory.empty()) return {};
-  std::ifstream f(fs::path(client.database_directory) / kDatabaseFile);
-  if (!f) return {};
-  std::stringstream s;
-  s << f.rdbuf();
-  auto doc = json::parse(s.str(), nullptr, false);
+  const json doc = read_database(client.database_directory);
   return doc.is_object() ? doc.value("key_check", std::string()) : std::string();
 }
 
 bool Simulator::read_database_authorized(const SimClient& client) const {
   if (client.database_directory.empty()) return false;
-  std::ifstream f(fs::path(client.database_directory) / kDatabaseFile);
-  if (!f) return false;
-  std::stringstream s;
-  s << f.rdbuf();
-  auto doc = json::parse(s.str(), nullptr, false);
+  const json doc = read_database(client.database_directory);
   return doc.is_object() && doc.value("authorized", false);
 }
 
@@ -603,6 +629,8 @@ Result<json> Simulator::release_withheld() {
       c.ready_withheld = false;
       if (c.state != SimAuthState::ready) continue;  // logged out meanwhile: its own updates went out
       set_state(c, SimAuthState::ready, out, now);
+      for (auto& update : c.withheld_updates) emit(out, c, std::move(update), now);
+      c.withheld_updates.clear();
       ++released;
     }
   }
@@ -631,6 +659,7 @@ Result<json> Simulator::update_profile(const json& patch) {
   const bool reseed = patch.contains("seed");
   profile_ = std::move(next.value());
   if (reseed) rng_.seed(profile_.seed);
+  if (profile_.incoming.rate_per_second > 0) schedule_incoming_tick(std::chrono::steady_clock::now());
   return profile_.to_json();
 }
 

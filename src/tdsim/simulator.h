@@ -62,12 +62,25 @@ class Simulator {
   // Announces authorizationStateReady to every client that withholds it (profile
   // hold_restored_sessions); answers {"released": n}.
   Result<nlohmann::json> release_withheld();
+  // Delivers `count` updateNewMessage ("<text> #<i>") to `client_id`, or (0) to every authorized client.
+  // A client that is not running (closed, its database still authorized) keeps them in its database
+  // until a client opens it again (at most incoming.max_pending, oldest dropped). Errors:
+  // invalid_argument (count outside 1..kMaxIncomingCount, text longer than kMaxIncomingText bytes),
+  // not_found (no such client), conflict (the client's account is not authorized).
+  // Answers {"messages": count, "delivered": clients, "kept": accounts}.
+  Result<nlohmann::json> incoming(int client_id, int count, const std::string& text);
+  static constexpr int kMaxIncomingCount = 1000;
+  static constexpr std::size_t kMaxIncomingText = 4096;  // Telegram's message length limit
   nlohmann::json state() const;
   Result<nlohmann::json> update_profile(const nlohmann::json& patch);
   Profile profile() const;
 
  private:
-  struct Outgoing;  // objects to deliver and log lines to write after the lock is released
+  // Objects to deliver and log lines to write after the lock is released.
+  struct Outgoing {
+    std::vector<std::pair<TimePoint, std::string>> lines;
+    std::vector<std::string> logs;  // WARNING (verbosity 2) lines for the log callback
+  };
 
   void handle(SimClient& client, TdRequest request, Outgoing& out);
   void handle_auth(SimClient& client, const TdRequest& request, Outgoing& out, TimePoint at);
@@ -90,6 +103,19 @@ class Simulator {
   FloodDecision flood_decision(SimClient& client, const std::string& method, Outgoing& out);
   std::string flood_log_line(bool absorbed, int client_id, int seconds, int total_seconds, const std::string& method);
 
+  // Incoming traffic (docs/tdsim.md#incoming-traffic).
+  // The account of `client` is authorized now: its traffic starts; a restored account (`database` is
+  // its td.binlog) first gets what was kept for it and the difference for its downtime — emitted after
+  // Ready, or held with Ready when Ready is withheld.
+  void start_incoming(SimClient& client, const nlohmann::json& database, Outgoing& out, TimePoint at);
+  // Persists a new block of message sequence numbers when the traffic is about to use the last one.
+  void reserve_sequence(SimClient& client);
+  void schedule_incoming_tick(TimePoint at);
+  void incoming_tick();
+  // Appends `count` messages to the kept ones of a closed client's account; false when not authorized.
+  bool keep_for_offline(const SimClient& client, int count, const std::string& text);
+  std::vector<nlohmann::json> incoming_messages(IncomingTraffic& traffic, int count, const std::string& text);
+
   TimePoint after_latency(const LatencyRange& range);
   void deliver(Outgoing& out);  // called without the lock
   // Queues `object` for `client` at `at` (not before the client's previous object unless `in_order` is
@@ -98,6 +124,9 @@ class Simulator {
             const std::optional<nlohmann::json>& extra = std::nullopt, bool in_order = true);
   SimClient* find(int client_id);
   void write_database(const SimClient& client, bool authorized) const;
+  // td.binlog of `directory` as JSON (null when missing or unreadable) and its replacement.
+  static nlohmann::json read_database(const std::string& directory);
+  static void write_database_file(const std::string& directory, const nlohmann::json& doc);
   bool read_database_authorized(const SimClient& client) const;
   // The key fingerprint td.binlog holds; "" when none (no database yet, or written before keys were checked).
   std::string read_database_key_check(const SimClient& client) const;
@@ -108,6 +137,8 @@ class Simulator {
   std::map<int, SimClient> clients_;      // guarded by mutex_
   FloodControl flood_;                    // guarded by mutex_
   std::uint64_t next_query_id_ = 1;       // guarded by mutex_
+  bool incoming_ticking_ = false;         // guarded by mutex_: a traffic tick is scheduled
+  TimePoint last_incoming_tick_{};        // guarded by mutex_
   std::atomic<int> next_client_id_{1};
 
   StaticFunctions static_functions_;

@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
+#include <set>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -462,6 +464,306 @@ TEST_F(ControlRoutesTest, EachRouteAnswersJson) {
   EXPECT_EQ(control.handle("GET", "/nowhere", "").status, 404);
   EXPECT_EQ(control.handle("GET", "/scan", "").status, 405);
   EXPECT_EQ(control.handle("POST", "/scan", "not json").status, 400);
+}
+
+// --- Incoming traffic ------------------------------------------------------------------------------
+
+bool is_type(const json& d, const char* type) { return d.value("@type", "") == type; }
+
+// The updateNewMessage shape of td_api.tl: updateNewMessage message:message; message has id, sender_id,
+// chat_id, date, content (messageText text:formattedText).
+void expect_new_message_shape(const json& u) {
+  ASSERT_TRUE(is_type(u, "updateNewMessage")) << u;
+  const json& m = u["message"];
+  EXPECT_EQ(m["@type"], "message");
+  EXPECT_TRUE(m["id"].is_number_integer());
+  EXPECT_TRUE(m["chat_id"].is_number_integer());
+  EXPECT_TRUE(m["date"].is_number_integer());
+  EXPECT_EQ(m["is_outgoing"], false);
+  EXPECT_TRUE(m["sender_id"]["@type"] == "messageSenderUser" || m["sender_id"]["@type"] == "messageSenderChat");
+  EXPECT_EQ(m["content"]["@type"], "messageText");
+  EXPECT_EQ(m["content"]["text"]["@type"], "formattedText");
+  EXPECT_TRUE(m["content"]["text"]["text"].is_string());
+}
+
+std::string message_text(const json& u) { return u["message"]["content"]["text"]["text"].get<std::string>(); }
+
+class IncomingTest : public SimulatorTest {
+ protected:
+  // Receives `n` updateNewMessage of client `c` (bounded), in arrival order.
+  std::vector<json> new_messages(int c, std::size_t n) {
+    std::vector<json> got;
+    if (n == 0) return got;
+    until([&](const json& d) {
+      if (d.value("@client_id", 0) == c && is_type(d, "updateNewMessage")) got.push_back(d);
+      return got.size() >= n;
+    });
+    return got;
+  }
+  // Everything queued now (the simulator delivers due objects at once): drains with a short poll.
+  std::vector<json> drain() {
+    std::vector<json> got;
+    for (const char* line = sim_->receive(0.2); line != nullptr; line = sim_->receive(0.2)) got.push_back(json::parse(line));
+    return got;
+  }
+  int client_on(const fs::path& dir) {
+    int c = sim_->create_client_id();
+    send(c, {{"@type", "setTdlibParameters"}, {"database_directory", dir.string()}, {"api_id", 1},
+             {"api_hash", "abc"}, {"@extra", "p"}});
+    return c;
+  }
+};
+
+TEST_F(IncomingTest, TheRouteDeliversNewMessagesToOneClientOrToEveryAuthorizedClient) {
+  make();
+  ControlServer control(*sim_);
+  int a = ready_client();
+  const auto dir_a = dir_;
+  dir_ = dir_.string() + "-b";
+  int b = ready_client();
+  auto r = control.handle("POST", "/incoming", json{{"client_id", a}, {"count", 3}, {"text", "ping"}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, (json{{"messages", 3}, {"delivered", 1}, {"kept", 0}}));
+  auto got = new_messages(a, 3);
+  ASSERT_EQ(got.size(), 3u);
+  std::set<std::int64_t> ids;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    expect_new_message_shape(got[i]);
+    EXPECT_EQ(message_text(got[i]), "ping #" + std::to_string(i + 1));
+    ids.insert(got[i]["message"]["id"].get<std::int64_t>());
+    // Only chats of the account: getChat knows each.
+    send(a, {{"@type", "getChat"}, {"chat_id", got[i]["message"]["chat_id"]}, {"@extra", "chat" + std::to_string(i)}});
+    EXPECT_EQ(answer("chat" + std::to_string(i))["@type"], "chat");
+  }
+  EXPECT_EQ(ids.size(), 3u) << "message ids are unique";
+  for (const json& d : drain()) EXPECT_FALSE(is_type(d, "updateNewMessage") && d["@client_id"] == b) << d;
+
+  r = control.handle("POST", "/incoming", json{{"count", 2}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body["delivered"], 2);
+  EXPECT_EQ(new_messages(a, 2).size(), 2u);
+  EXPECT_EQ(new_messages(b, 2).size(), 2u);
+  EXPECT_EQ(message_text(received_.back()).rfind("tdsim incoming #", 0), 0u);
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+  dir_ = dir_a;
+}
+
+TEST_F(IncomingTest, BadInputIsRefusedNamingWhatIsWrong) {
+  make();
+  ControlServer control(*sim_);
+  auto [waiting, link] = qr_client();
+  auto post = [&](const json& body) { return control.handle("POST", "/incoming", body.dump()); };
+  for (const json& body : {json{{"count", 0}}, json{{"count", 1001}}, json{{"count", "3"}}, json::object(),
+                           json{{"count", 1.5}}}) {
+    auto r = post(body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_NE(r.body["error"].get<std::string>().find("count"), std::string::npos) << r.body;
+  }
+  for (const json& id : {json(-1), json("1"), json(0), json(1LL << 40)}) {
+    auto r = post({{"count", 1}, {"client_id", id}});
+    EXPECT_EQ(r.status, 400) << id;
+    EXPECT_NE(r.body["error"].get<std::string>().find("client_id"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(post({{"count", 1}, {"text", 5}}).status, 400);
+  auto long_text = post({{"count", 1}, {"text", std::string(4097, 'x')}});
+  EXPECT_EQ(long_text.status, 400);
+  EXPECT_NE(long_text.body["error"].get<std::string>().find("4096"), std::string::npos);
+  EXPECT_EQ(post({{"count", 1}, {"client_id", 999}}).status, 404);
+  auto unauthorized = post({{"count", 1}, {"client_id", waiting}});
+  EXPECT_EQ(unauthorized.status, 409);
+  EXPECT_NE(unauthorized.body["error"].get<std::string>().find("not authorized"), std::string::npos);
+  EXPECT_EQ(control.handle("GET", "/incoming", "").status, 405);
+  // Nobody authorized: nothing delivered, not an error.
+  EXPECT_EQ(post({{"count", 1}}).body["delivered"], 0);
+}
+
+// Like Telegram: what arrives while the client is not running reaches it when it starts again (TDLib
+// fetches the difference), bounded by incoming.max_pending (the oldest go), after Ready.
+TEST_F(IncomingTest, MessagesForAClientThatIsNotRunningArriveAfterItStartsAgain) {
+  make();
+  ASSERT_TRUE(sim_->update_profile(json{{"incoming", {{"max_pending", 3}}}}).ok());
+  ControlServer control(*sim_);
+  int c = ready_client();
+  ASSERT_EQ(control.handle("POST", "/incoming", json{{"client_id", c}, {"count", 1}, {"text", "live"}}.dump()).status, 200);
+  const auto live_id = new_messages(c, 1).at(0)["message"]["id"].get<std::int64_t>();
+  send(c, {{"@type", "close"}, {"@extra", "c"}});
+  state("authorizationStateClosed");
+
+  auto r = control.handle("POST", "/incoming", json{{"client_id", c}, {"count", 5}, {"text", "offline"}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, (json{{"messages", 5}, {"delivered", 0}, {"kept", 1}}));
+  // Kept in the account's database, not delivered to the closed client.
+  for (const json& d : drain()) EXPECT_FALSE(is_type(d, "updateNewMessage")) << d;
+
+  int again = client_on(dir_);
+  bool ready_seen = false;
+  std::vector<json> got;
+  until([&](const json& d) {
+    if (d.value("@client_id", 0) != again) return false;
+    if (is_type(d, "updateAuthorizationState")) ready_seen = d["authorization_state"]["@type"] == "authorizationStateReady";
+    if (is_type(d, "updateNewMessage")) {
+      EXPECT_TRUE(ready_seen) << "a message before Ready";
+      got.push_back(d);
+    }
+    return got.size() >= 3;
+  });
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(message_text(got[0]), "offline #3");  // the newest 3 of 5 were kept
+  EXPECT_EQ(message_text(got[2]), "offline #5");
+  EXPECT_GT(got[0]["message"]["id"].get<std::int64_t>(), live_id) << "ids continue, never repeat";
+  // The old client's account is open in the new one: messages go there, not into the database again.
+  auto elsewhere = control.handle("POST", "/incoming", json{{"client_id", c}, {"count", 1}}.dump());
+  EXPECT_EQ(elsewhere.status, 409);
+  EXPECT_NE(elsewhere.body["error"].get<std::string>().find("open in another client"), std::string::npos) << elsewhere.body;
+  // Delivered once: the next client on the database gets nothing again.
+  send(again, {{"@type", "close"}, {"@extra", "c2"}});
+  until([&](const json& d) { return d.value("@client_id", 0) == again && is_type(d, "updateAuthorizationState") &&
+                                    d["authorization_state"]["@type"] == "authorizationStateClosed"; });
+  int third = client_on(dir_);
+  for (const json& d : drain()) EXPECT_FALSE(is_type(d, "updateNewMessage") && d["@client_id"] == third) << d;
+}
+
+TEST_F(IncomingTest, AWithheldRestoreGetsItsDifferenceAfterTheRelease) {
+  make();
+  ControlServer control(*sim_);
+  int c = ready_client();
+  send(c, {{"@type", "close"}, {"@extra", "c"}});
+  state("authorizationStateClosed");
+  ASSERT_EQ(control.handle("POST", "/incoming", json{{"client_id", c}, {"count", 2}}.dump()).status, 200);
+  ASSERT_TRUE(sim_->update_profile(json{{"hold_restored_sessions", true}}).ok());
+  int again = client_on(dir_);
+  EXPECT_EQ(answer("p")["@type"], "ok");
+  // Delivered while withheld: kept with Ready too.
+  ASSERT_EQ(control.handle("POST", "/incoming", json{{"client_id", again}, {"count", 1}, {"text", "held"}}.dump()).status, 200);
+  for (const json& d : drain()) EXPECT_FALSE(is_type(d, "updateNewMessage")) << d;
+  ASSERT_EQ(control.handle("POST", "/release", "{}").body["released"], 1);
+  state("authorizationStateReady");
+  auto got = new_messages(again, 3);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(message_text(got[2]), "held #1");
+}
+
+// The profile's rate: new messages, edits (updateMessageContent + updateMessageEdited), deletions and
+// reads, with td_api.tl's fields, touching only messages that arrived before.
+TEST_F(IncomingTest, TheRateProducesMessagesEditsDeletionsAndReadsInTdlibShapes) {
+  auto p = fast_profile();
+  p.incoming.rate_per_second = 400;
+  p.incoming.edit_probability = 0.2;
+  p.incoming.delete_probability = 0.2;
+  p.incoming.read_probability = 0.2;
+  make(p);
+  int c = ready_client();
+  std::set<std::int64_t> arrived;
+  std::map<std::string, int> seen;
+  until([&](const json& d) {
+    if (d.value("@client_id", 0) != c) return false;
+    const std::string type = d.value("@type", "");
+    if (type == "updateNewMessage") {
+      expect_new_message_shape(d);
+      arrived.insert(d["message"]["id"].get<std::int64_t>());
+    } else if (type == "updateMessageContent") {
+      EXPECT_TRUE(arrived.count(d["message_id"].get<std::int64_t>())) << d;
+      EXPECT_TRUE(d["chat_id"].is_number_integer());
+      EXPECT_EQ(d["new_content"]["@type"], "messageText");
+    } else if (type == "updateMessageEdited") {
+      EXPECT_TRUE(arrived.count(d["message_id"].get<std::int64_t>())) << d;
+      EXPECT_TRUE(d["edit_date"].is_number_integer());
+      EXPECT_TRUE(d.contains("reply_markup"));
+    } else if (type == "updateDeleteMessages") {
+      EXPECT_TRUE(d["message_ids"].is_array());
+      for (const auto& id : d["message_ids"]) EXPECT_TRUE(arrived.count(id.get<std::int64_t>())) << d;
+      EXPECT_EQ(d["is_permanent"], true);
+      EXPECT_EQ(d["from_cache"], false);
+    } else if (type == "updateChatReadInbox") {
+      EXPECT_TRUE(arrived.count(d["last_read_inbox_message_id"].get<std::int64_t>())) << d;
+      EXPECT_EQ(d["unread_count"], 0);
+    } else {
+      return false;
+    }
+    seen[type]++;
+    return seen.size() == 5 && seen["updateNewMessage"] >= 20;
+  });
+  EXPECT_EQ(seen["updateMessageContent"], seen["updateMessageEdited"]);
+  // Turned off: the traffic stops (the tick ends; nothing more after what was queued).
+  ASSERT_TRUE(sim_->update_profile(json{{"incoming", {{"rate_per_second", 0}}}}).ok());
+  drain();
+  EXPECT_EQ(sim_->receive(0.3), nullptr);
+}
+
+// The same seed gives the same traffic: kinds, chats, message ids and texts (dates aside).
+TEST_F(IncomingTest, SameSeedSameTraffic) {
+  auto run = [&](std::uint64_t seed) {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);  // a new account each run
+    auto p = fast_profile();
+    p.seed = seed;
+    p.incoming.rate_per_second = 500;
+    make(p);
+    int c = ready_client();
+    std::vector<json> updates;
+    until([&](const json& d) {
+      if (d.value("@client_id", 0) != c || d.value("@type", "").rfind("updateAuth", 0) == 0 ||
+          is_type(d, "updateConnectionState") || is_type(d, "updateOption")) {
+        return false;
+      }
+      json u = d;
+      if (u.contains("message")) u["message"].erase("date");
+      u.erase("edit_date");
+      updates.push_back(u);
+      return updates.size() >= 40;
+    });
+    sim_.reset();
+    return updates;
+  };
+  const auto first = run(11);
+  EXPECT_EQ(first, run(11));
+  EXPECT_NE(first, run(12));
+}
+
+// TDLib fetches the difference on start: a client restored after downtime gets rate x downtime events
+// (the downtime counted up to max_catch_up_seconds) before the traffic goes on.
+TEST_F(IncomingTest, ARestoredClientCatchesUpOnItsDowntime) {
+  auto p = fast_profile();
+  p.incoming.rate_per_second = 2;
+  p.incoming.edit_probability = p.incoming.delete_probability = p.incoming.read_probability = 0;
+  p.incoming.max_catch_up_seconds = 5;
+  make(p);
+  int c = ready_client();
+  send(c, {{"@type", "close"}, {"@extra", "c"}});
+  state("authorizationStateClosed");
+  // The account went offline an hour ago.
+  const auto binlog = dir_ / "td.binlog";
+  std::ifstream in(binlog);
+  json db = json::parse(in);
+  db["incoming"]["last_seen"] = db["incoming"]["last_seen"].get<std::int64_t>() - 3600;
+  std::ofstream(binlog, std::ios::trunc) << db.dump();
+  int again = client_on(dir_);
+  auto got = new_messages(again, 10);  // 2/s x 5 s, delivered with Ready
+  ASSERT_EQ(got.size(), 10u);
+  for (std::size_t i = 1; i < got.size(); ++i) {
+    EXPECT_GT(got[i]["message"]["id"].get<std::int64_t>(), got[i - 1]["message"]["id"].get<std::int64_t>());
+  }
+}
+
+TEST(ProfileTest, IncomingSettingsAreBoundedAndNamed) {
+  auto bad = [](const json& incoming) {
+    auto r = Profile::apply(Profile::defaults(), json{{"incoming", incoming}});
+    EXPECT_FALSE(r.ok()) << incoming;
+    return r.ok() ? std::string() : r.error().message;
+  };
+  EXPECT_NE(bad({{"rate_per_second", -1}}).find("incoming.rate_per_second"), std::string::npos);
+  EXPECT_NE(bad({{"rate_per_second", 1e6}}).find("incoming.rate_per_second"), std::string::npos);
+  EXPECT_NE(bad({{"chats", 0}}).find("incoming.chats"), std::string::npos);
+  EXPECT_NE(bad({{"edit_probability", 2}}).find("incoming.edit_probability"), std::string::npos);
+  EXPECT_NE(bad({{"edit_probability", 0.5}, {"delete_probability", 0.4}, {"read_probability", 0.2}}).find("at most 1"),
+            std::string::npos);
+  EXPECT_NE(bad({{"max_pending", 1e7}}).find("incoming.max_pending"), std::string::npos);
+  EXPECT_NE(bad(json(3)).find("incoming must be an object"), std::string::npos);
+  auto ok = Profile::apply(Profile::defaults(), json{{"incoming", {{"rate_per_second", 5}, {"chats", 2}}}});
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok.value().incoming.rate_per_second, 5);
+  EXPECT_EQ(ok.value().to_json()["incoming"]["chats"], 2);
 }
 
 }  // namespace

@@ -87,6 +87,24 @@ def test_revoke_by_link():
         check(status == 409, status)
 
 
+def test_incoming_messages_reach_an_authorized_client():
+    with TdsimProcess(FAST) as sim:
+        link = sim.start_qr()
+        status, _, body = sim.control("POST", "/incoming", {"client_id": sim.client_id, "count": 1})
+        check(status == 409 and "not authorized" in body["error"], (status, body))
+        sim.control("POST", "/scan", {"link": link})
+        sim.state("authorizationStateReady")
+        status, _, body = sim.control("POST", "/incoming", {"count": 2, "text": "hello from outside"})
+        check(status == 200 and body == {"messages": 2, "delivered": 1, "kept": 0}, (status, body))
+        for i in (1, 2):
+            update = sim.next(lambda o: o.get("@type") == "updateNewMessage", what="updateNewMessage")
+            message = update["message"]
+            check(message["@type"] == "message" and message["is_outgoing"] is False, update)
+            check(message["content"]["text"]["text"] == "hello from outside #%d" % i, update)
+        status, _, body = sim.control("POST", "/incoming", {"count": 1001})
+        check(status == 400 and "count" in body["error"], (status, body))
+
+
 def test_profile_from_env_and_live_changes():
     with TdsimProcess(dict(FAST, qr_token_ttl_seconds=0.3)) as sim:
         first = sim.start_qr()
@@ -108,6 +126,8 @@ def test_bad_requests_get_json_errors():
             ("POST", "/flood", {"method": "getMe"}, 400),
             ("POST", "/flood", {"method": "getMe", "seconds": 1, "client_id": 999999}, 404),
             ("POST", "/revoke", {}, 400),
+            ("POST", "/incoming", {"count": 0}, 400),
+            ("GET", "/incoming", None, 405),
             ("POST", "/profile", {"seed": "x"}, 400),
         ]:
             status, _, doc = sim.control(method, path, body)
