@@ -606,8 +606,9 @@ struct SessionRoutes::Impl {
     span.set_attribute("telethon.tenant_id", s->tenant_id());
     span.set_attribute("telethon.session_id", s->id());
     span.set_attribute("telethon.method", method);
-    s->touch();
-    store.last_used.mark(s->id());  // written in the next batch; the idle TTL also reads the live view
+    // The time of this invoke, written in the next batch (not the batch's own time); the idle TTL also
+    // reads the live view.
+    store.last_used.mark(s->id(), unix_ms(s->touch()));
 
     Result<json> answer = Error(Errc::internal, "no invoke path");
     if (invoke != nullptr) {
