@@ -94,6 +94,7 @@ struct SessionService::Impl {
   std::unique_ptr<td::Engine> engine;
   std::unique_ptr<TdEngineClientFactory> engines;
   std::unique_ptr<TenantLimits> limits;  // before the manager: sessions' listeners reach it until they go
+  std::unique_ptr<AuthFailureLimiter> auth_failures;  // before the routes, which use it
   std::unique_ptr<SessionManager> manager;
   std::unique_ptr<throttle::Throttle> throttle;
   std::unique_ptr<throttle::FloodLedger> ledger;
@@ -248,6 +249,8 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
                                              m.invoke.get(), m.simulator.get(),
                                              m.options.routes, &telemetry.rejections);
   m.routes->set_tenant_limits(m.limits.get());
+  m.auth_failures = std::make_unique<AuthFailureLimiter>(m.options.limits, clock, &telemetry.rejections);
+  m.routes->set_auth_failure_limiter(m.auth_failures.get());
   return std::unique_ptr<SessionService>(new SessionService(std::move(impl)));
 }
 
