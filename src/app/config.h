@@ -55,7 +55,7 @@ struct StoreConfig {
   std::string master_key;
   std::string master_key_file;  // a file holding the master key (one line); "" = none
   // store.pool_threads, store.pool_max_queued, store.token_cache_ttl, store.token_cache_entries,
-  // store.last_used_flush (defaults and meaning: StoreAccessOptions)
+  // store.unknown_token_ttl, store.last_used_flush (defaults and meaning: StoreAccessOptions)
   store::StoreAccessOptions access;
 };
 

@@ -378,6 +378,11 @@ ConfigSchema::ConfigSchema() {
   k.push_back(int_key("store.token_cache_entries", "TGPULSE_STORE_TOKEN_CACHE_ENTRIES", "",
                       "tenant tokens cached at most, the oldest dropped first; 0 = no cache (0-10000000)",
                       [](auto& c) -> auto& { return c.store.access.token_cache_entries; }, 0, 10000000));
+  k.push_back(duration_key("store.unknown_token_ttl", "TGPULSE_STORE_UNKNOWN_TOKEN_TTL", "",
+                           "how long a token the store did not know is refused without asking it again (at most "
+                           "store.token_cache_entries of them); creating a tenant here forgets its token's entry; "
+                           "0 = off (0-1h)",
+                           [](auto& c) -> auto& { return c.store.access.unknown_token_ttl; }, 0ms, 1h));
   k.push_back(duration_key("store.last_used_flush", "TGPULSE_STORE_LAST_USED_FLUSH", "",
                            "how often sessions' last_used_at times are written in one batch; a crash loses at most "
                            "this much of them (100ms-1h)",
@@ -501,6 +506,16 @@ ConfigSchema::ConfigSchema() {
                          [](auto& c) -> auto& { return c.limits.tenant_request_rate; }, 0, 1e6, false));
   k.push_back(number_key("limits.tenant_request_burst", "burst of the tenant request quota, [1, 1000000]",
                          [](auto& c) -> auto& { return c.limits.tenant_request_burst; }, 1, 1e6, false));
+  k.push_back(number_key("limits.auth_failure_rate",
+                         "unknown bearer tokens per second one client address (IPv4, IPv6 /64) may try; more → 429 "
+                         "auth_failures with Retry-After, without a store lookup (0 = no limit)",
+                         [](auto& c) -> auto& { return c.limits.auth_failure_rate; }, 0, 1e6, false));
+  k.push_back(number_key("limits.auth_failure_burst", "burst of the unknown-token limit per client address, [1, 1000000]",
+                         [](auto& c) -> auto& { return c.limits.auth_failure_burst; }, 1, 1e6, false));
+  k.push_back(int_key("limits.auth_failure_clients", "TGPULSE_LIMITS_AUTH_FAILURE_CLIENTS", "",
+                      "client addresses whose failed authentications are tracked at most; beyond, new ones share "
+                      "one bucket (1-10000000)",
+                      [](auto& c) -> auto& { return c.limits.auth_failure_clients; }, 1, 10'000'000));
   k.push_back(int_key("limits.tenant_sessions", "TGPULSE_LIMITS_TENANT_SESSIONS", "",
                       "live sessions (logins included) per tenant; more → 429 sessions_cap (0 = no cap)",
                       [](auto& c) -> auto& { return c.limits.tenant_sessions; }, 0, 10'000'000));

@@ -110,7 +110,11 @@ std::string span_name(bhttp::verb method, std::string_view route) {
 }  // namespace
 
 Connection::Connection(Server& server, asio::ip::tcp::socket socket)
-    : server_(server), stream_(std::move(socket)) {}
+    : server_(server), stream_(std::move(socket)) {
+  boost::system::error_code ec;
+  const asio::ip::tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+  if (!ec) client_address_ = peer.address().to_string();
+}
 
 Connection::~Connection() { server_.connection_closed(); }
 
@@ -254,6 +258,7 @@ asio::awaitable<bool> Connection::serve(RawRequest raw, SteadyClock::time_point 
   req.headers = std::move(static_cast<bhttp::fields&>(raw));
   req.request_id = request_id_for(req.header("X-Request-Id"));
   req.executor = stream_.get_executor();
+  req.client_address = client_address_;
   const std::string method_name(bhttp::to_string(req.method) == "<unknown>"
                                     ? std::string_view(raw.method_string())
                                     : bhttp::to_string(req.method));

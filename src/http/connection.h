@@ -73,6 +73,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   Server& server_;
   boost::beast::tcp_stream stream_;
+  std::string client_address_;  // the peer's IP, read once at accept
   boost::beast::flat_buffer buffer_;
   Phase phase_ = Phase::idle;
   bool stop_requested_ = false;

@@ -33,6 +33,9 @@ struct Request {
   std::string request_id;    // accepted from X-Request-Id when sane, else generated
   telemetry::SpanContext span_context;  // the server span of this request
   boost::asio::any_io_executor executor;  // the connection's strand; handlers may run timers on it
+  // The peer's IP address as the socket sees it ("" if unknown). Behind a reverse proxy this is the
+  // proxy's: forwarding headers are not trusted (any client can write them).
+  std::string client_address;
 
   // The value of path parameter `name`, or "" when the route has no such parameter.
   std::string_view param(std::string_view name) const noexcept;

@@ -44,6 +44,9 @@ class UpdateSink {
  public:
   virtual ~UpdateSink() = default;
   virtual void accept(const std::string& tenant_id, const std::string& session_id, const nlohmann::json& update) = 0;
+  // The tenant was deleted (its log went with its record): drop what is kept of it in memory, so a
+  // tenant created later under the same id starts from the defaults.
+  virtual void forget_tenant(const std::string& tenant_id) = 0;
 };
 
 // Where a client's database lives and how it is encrypted.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 
+#include "session/blocking_call.h"
 #include "session/flood_policy_send.h"
 #include "telemetry/flood_wait_reporter.h"
 
@@ -178,8 +179,11 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
           SessionEvent{"link", json{{"link", link}}});
     } else if (type == "authorizationStateWaitPassword") {
       std::string hint = st.value("password_hint", "");
-      Result<store::SessionRecord> u = services_.store.update_state(record.session_id,
-                                                                    {store::SessionState::password_required});
+      auto write = [store = &services_.store, id = record.session_id] {
+        return store->update_state(id, {store::SessionState::password_required});
+      };
+      asio::awaitable<Result<store::SessionRecord>> writing = blocking_call(services_.blocking, std::move(write));
+      Result<store::SessionRecord> u = co_await std::move(writing);
       if (!u) {
         finish(Ending::failed, "store: " + u.error().message);
         break;
@@ -196,13 +200,20 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
       store::SessionStateChange change;
       change.to = store::SessionState::authorized;
       change.authorized_at_ms = unix_ms(services_.clock.wall());
-      Result<store::SessionRecord> u = services_.store.update_state(record.session_id, change);
+      // One pool job: the state, then last_used_at (best effort: the idle TTL starts now; a failed touch
+      // leaves the creation time, which only makes the session idle sooner).
+      auto write = [store = &services_.store, id = record.session_id, change] {
+        Result<store::SessionRecord> written = store->update_state(id, change);
+        if (written) (void)store->touch_last_used(id, *change.authorized_at_ms);
+        return written;
+      };
+      asio::awaitable<Result<store::SessionRecord>> writing = blocking_call(services_.blocking, std::move(write));
+      Result<store::SessionRecord> u = co_await std::move(writing);
       if (!u) {
         finish(Ending::failed, "store: " + u.error().message);
         break;
       }
       record = std::move(*u);
-      (void)services_.store.touch_last_used(record.session_id);  // best effort: idle TTL starts now
       finish(Ending::authorized, "");
       break;
     } else if (type == "authorizationStateWaitPhoneNumber" && had_link) {

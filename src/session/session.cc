@@ -170,9 +170,10 @@ void Session::unsubscribe(std::uint64_t lid) {
   listeners_.erase(lid);
 }
 
-void Session::touch() {
+Clock::WallTime Session::touch() {
   std::lock_guard lock(mu_);
   view_.last_used_at = clock_.wall();
+  return view_.last_used_at;
 }
 
 }  // namespace tgpulse::session

@@ -129,7 +129,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::pair<std::uint64_t, SessionView> subscribe(Listener listener);
   void unsubscribe(std::uint64_t id);
   // Marks the session as used now (invoke); the idle sweeper reads last_used_at.
-  void touch();
+  Clock::WallTime touch();
 
  private:
   const Clock& clock_;

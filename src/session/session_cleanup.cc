@@ -98,8 +98,17 @@ Status SessionCleanup::check_store_accounts_for_data(store::SessionStore& store,
                    "to move those directories to " + quarantine_root(options) + "/<time>/ and start empty");
 }
 
-Status SessionCleanup::resume(const std::string& session_id, const std::string& trigger_name, bool logout,
-                              int attempt) {
+asio::awaitable<Status> SessionCleanup::resume(std::string session_id, std::string trigger_name, bool logout,
+                                               int attempt) {
+  auto job = [this, id = std::move(session_id), trigger_name = std::move(trigger_name), logout, attempt] {
+    return resume_blocking(id, trigger_name, logout, attempt);
+  };
+  asio::awaitable<Status> resuming = blocking_call(services_.blocking, std::move(job));
+  co_return co_await std::move(resuming);
+}
+
+Status SessionCleanup::resume_blocking(const std::string& session_id, const std::string& trigger_name, bool logout,
+                                       int attempt) {
   Result<store::SessionRecord> found = services_.store.find_session(session_id);
   if (!found) {
     if (found.error().code == Errc::not_found) return {};  // nothing left of it

@@ -27,7 +27,9 @@
 // `telethon_session_cleanup` span.
 //
 // Thread-safety: run() executes on the session's strand when given a live session; sweep_startup() runs
-// before the service accepts requests. The object itself holds no mutable state.
+// before the service accepts requests, on a thread that may block. Every store call and directory
+// operation of run() and resume() runs on the blocking pool, never on the session's loop thread. The
+// object itself holds no mutable state.
 #pragma once
 
 #include <string>
@@ -86,14 +88,17 @@ class SessionCleanup {
   // service calls it before it starts the engine).
   static Status check_store_accounts_for_data(store::SessionStore& store, const SessionOptions& options);
   // Finishes records left in a cleanup state and moves entries without a record to the quarantine.
-  // Call before any session is live. Never deletes an entry no record accounts for.
+  // Call before any session is live. Never deletes an entry no record accounts for. Blocking (store
+  // calls, directory walks and renames): call it on a thread that may block — the session manager runs
+  // it as a job on the blocking pool.
   SweepReport sweep_startup();
   // Finishes a cleanup that failed earlier, for a session that is not live: the record (if any is
   // left) goes to cleanup_removing, its directory and then the record are removed. Ok when nothing of
   // the session is left. Logged and counted like any cleanup; `attempt` (2 for the first retry) goes
-  // to the log and the span. Runs on the caller's thread (a store call and a directory removal, like
-  // the cleanup steps of run()).
-  Status resume(const std::string& session_id, const std::string& trigger_name, bool logout, int attempt);
+  // to the log and the span. The store calls and the directory removal run on the blocking pool
+  // (services.blocking) as one job; the caller's executor only awaits it. A full pool answers
+  // unavailable (the retry queue tries again later).
+  boost::asio::awaitable<Status> resume(std::string session_id, std::string trigger_name, bool logout, int attempt);
 
   // The Status a failed run() or resume() returns: `cause` (the first step that failed) with the
   // cleanup's context, its code kept so a client can act on it — a TDLib request that timed out or a
@@ -123,6 +128,8 @@ class SessionCleanup {
   static Status adopt(store::SessionRecord& record, Result<store::SessionRecord> stored);
   // The steps after the engine is closed (or gone): cleanup_removing, directory, record.
   Status remove_local(store::SessionRecord& record);
+  // resume() on a thread that may block.
+  Status resume_blocking(const std::string& session_id, const std::string& trigger_name, bool logout, int attempt);
   void report(const store::SessionRecord& record, const std::string& trigger_name, const Status& outcome,
               Clock::TimePoint started, telemetry::Span& span);
 

@@ -64,10 +64,21 @@ SessionManager::~SessionManager() = default;
 
 asio::awaitable<SessionManager::StartReport> SessionManager::start() {
   StartReport report;
-  report.sweep = cleanup_.sweep_startup();
+  // The sweep (store calls, directory walks and renames) and the listing run on the blocking pool: the
+  // manager's executor may already serve other work (the HTTP listener shares it in some deployments).
+  auto sweep_job = [this] { return Result<SessionCleanup::SweepReport>(cleanup_.sweep_startup()); };
+  asio::awaitable<Result<SessionCleanup::SweepReport>> sweeping = blocking_call(services_.blocking, std::move(sweep_job));
+  if (Result<SessionCleanup::SweepReport> swept = co_await std::move(sweeping)) {
+    report.sweep = std::move(*swept);
+  } else {
+    services_.logger.error("Session sweep could not run", {{"error.message", swept.error().message}});
+  }
   quarantined_ += static_cast<std::uint64_t>(report.sweep.orphan_directories);
-  for (const auto& f : report.sweep.failed_cleanups) queue_retry(f.session_id, f.trigger, f.logout);
-  Result<std::vector<store::SessionRecord>> all = services_.store.list_all_sessions();
+  for (const auto& f : report.sweep.failed_cleanups) co_await queue_retry(f.session_id, f.trigger, f.logout);
+  auto list_job = [store = &services_.store] { return store->list_all_sessions(); };
+  asio::awaitable<Result<std::vector<store::SessionRecord>>> listing =
+      blocking_call(services_.blocking, std::move(list_job));
+  Result<std::vector<store::SessionRecord>> all = co_await std::move(listing);
   if (!all) {
     services_.logger.error("Session restore could not list records", {{"error.message", all.error().message}});
   } else {
@@ -77,7 +88,7 @@ asio::awaitable<SessionManager::StartReport> SessionManager::start() {
         // failure of the service (a deploy must not page anyone): counted as interrupted.
         services_.metrics.qr_interrupted.inc();
         Status st = co_await cleanup_.run(nullptr, r, trigger::kRestart, false, nullptr);
-        if (!st) queue_retry(r.session_id, trigger::kRestart, false);  // counted and logged by the cleanup
+        if (!st) co_await queue_retry(r.session_id, trigger::kRestart, false);  // counted and logged by the cleanup
         ++report.interrupted_logins;
       } else if (r.state == store::SessionState::authorized) {
         auto session = std::make_shared<Session>(executor_, services_.clock, r.session_id, r.tenant_id, "",
@@ -375,16 +386,20 @@ asio::awaitable<void> SessionManager::idle_loop() {
   }
 }
 
-void SessionManager::queue_retry(const std::string& id, const std::string& trigger_name, bool logout) {
-  Result<store::SessionRecord> left = services_.store.find_session(id);
-  if (!left && left.error().code == Errc::not_found) return;  // the engine step failed, the local data is gone
+asio::awaitable<void> SessionManager::queue_retry(std::string id, std::string trigger_name, bool logout) {
+  auto find_job = [store = &services_.store, id] { return store->find_session(id); };
+  asio::awaitable<Result<store::SessionRecord>> finding = blocking_call(services_.blocking, std::move(find_job));
+  Result<store::SessionRecord> left = co_await std::move(finding);
+  // not_found: the engine step failed, the local data is gone. Any other failure (a full pool
+  // included) queues the retry, which finds out what is left.
+  if (!left && left.error().code == Errc::not_found) co_return;
   retries_.failed(id, trigger_name, logout);
   services_.logger.warn("Session cleanup will be retried",
                         {{"session_id", id}, {"trigger", trigger_name},
                          {"retry_in_ms", static_cast<std::int64_t>(retries_.delay_after(1).count())}});
 }
 
-int SessionManager::retry_due_cleanups() {
+asio::awaitable<int> SessionManager::retry_due_cleanups() {
   int finished = 0;
   for (const CleanupRetryQueue::Entry& e : retries_.due()) {
     {
@@ -392,7 +407,8 @@ int SessionManager::retry_due_cleanups() {
       if (stopping_) break;
       if (sessions_.count(e.session_id) != 0) continue;  // live again: its own coroutine cleans it
     }
-    Status st = cleanup_.resume(e.session_id, e.trigger, e.logout, e.attempts + 1);
+    asio::awaitable<Status> resuming = cleanup_.resume(e.session_id, e.trigger, e.logout, e.attempts + 1);
+    Status st = co_await std::move(resuming);
     if (st) {
       retries_.succeeded(e.session_id);
       ++finished;
@@ -404,7 +420,7 @@ int SessionManager::retry_due_cleanups() {
                              {"retry_in_ms", static_cast<std::int64_t>(retries_.delay_after(e.attempts + 1).count())}});
     }
   }
-  return finished;
+  co_return finished;
 }
 
 asio::awaitable<void> SessionManager::retry_loop() {
@@ -423,7 +439,7 @@ asio::awaitable<void> SessionManager::retry_loop() {
       std::lock_guard lock(mu_);
       if (stopping_) co_return;
     }
-    if (retries_.next_due() <= services_.clock.now()) retry_due_cleanups();
+    if (retries_.next_due() <= services_.clock.now()) co_await retry_due_cleanups();
   }
 }
 
@@ -526,7 +542,7 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
     if (request) trigger_name = request->trigger;
     const telemetry::SpanContext* cleanup_parent = request && request->parent ? &*request->parent : nullptr;
     cleanup_status = co_await cleanup_.run(session.get(), record, trigger_name, logout, cleanup_parent);
-    if (!cleanup_status->ok()) queue_retry(record.session_id, trigger_name, logout);
+    if (!cleanup_status->ok()) co_await queue_retry(record.session_id, trigger_name, logout);
     emit_event(*session, {{"@type", "tgpulseSessionClosed"}, {"trigger", trigger_name}});
   }
   session->close_inbox();

@@ -19,7 +19,10 @@
 // within a bound, logging the names of those that outlive it. The manager must outlive its tasks: its
 // owner destroys it only after stop() (and after the executor's thread is joined).
 // Executors: the manager's coroutines run on strands of the manager's executor; they post to no other
-// executor except to answer an awaiting caller on the caller's own executor (cleanup `done`).
+// executor except to answer an awaiting caller on the caller's own executor (cleanup `done`), and
+// hand every store call and filesystem walk to the blocking pool (services.blocking: the start-up
+// sweep and listing, the login's state writes, cleanup steps and retries, the retry queue's check),
+// so the manager's executor never waits on the store.
 //
 // Thread-safety: thread-safe. The map is guarded by a mutex; a session's state lives on its strand.
 #pragma once
@@ -117,9 +120,9 @@ class SessionManager {
   int sweep_idle();
 
   // Retries the failed cleanups that are due now (the retry loop calls it periodically); returns how
-  // many finished. Synchronous store and file-system work, like the cleanup steps themselves: call it
-  // on the manager's executor.
-  int retry_due_cleanups();
+  // many finished. Runs on the caller's executor; each resume's store and file-system work runs on
+  // the blocking pool (SessionCleanup::resume).
+  boost::asio::awaitable<int> retry_due_cleanups();
   // Failed cleanups waiting for a retry, and how many of them are stuck (thread-safe, cheap).
   CleanupRetryQueue::Summary cleanup_retries() const { return retries_.summary(); }
   // Entries under <data_dir>/sessions that the start-up sweep moved to the quarantine.
@@ -134,8 +137,9 @@ class SessionManager {
   boost::asio::awaitable<bool> restore(Session& session, const store::SessionRecord& record);
   boost::asio::awaitable<void> idle_loop();
   boost::asio::awaitable<void> retry_loop();
-  // A cleanup of `id` failed: queue a retry if anything of the session is left.
-  void queue_retry(const std::string& id, const std::string& trigger_name, bool logout);
+  // A cleanup of `id` failed: queue a retry if anything of the session is left (asked of the store on
+  // the blocking pool).
+  boost::asio::awaitable<void> queue_retry(std::string id, std::string trigger_name, bool logout);
   boost::asio::awaitable<Status> request_cleanup(std::shared_ptr<Session> session, SessionSignal signal);
   // Hands one of the service's own events about `session` to services_.updates (if any).
   void emit_event(const Session& session, const nlohmann::json& event);

@@ -206,7 +206,10 @@ std::string page_url(const std::string& id, const std::string& key) { return "/l
 // A refusal of TenantLimits: 429 for the tenant's own cap, 503 for the process's, the reason as the
 // error code, Retry-After when waiting helps (counted by TenantLimits).
 Response limit_refusal(const TenantLimits::Refusal& r) {
-  json extra = {{"scope", r.process_wide ? "process" : "tenant"}};
+  const char* scope = r.process_wide                                          ? "process"
+                      : r.reason == telemetry::RejectReason::auth_failures ? "client"
+                                                                            : "tenant";
+  json extra = {{"scope", scope}};
   if (r.retry_after_s > 0) extra["retry_after"] = r.retry_after_s;
   Response resp = Response::error(r.process_wide ? bhttp::status::service_unavailable : bhttp::status::too_many_requests,
                                   telemetry::reject_reason_name(r.reason), r.message, extra);
@@ -239,6 +242,7 @@ struct SessionRoutes::Impl {
     if (rejections != nullptr) rejections->count(reason);
   }
   TenantLimits* limits = nullptr;  // null: no per-tenant limits
+  AuthFailureLimiter* auth_failures = nullptr;  // null: unknown tokens are not limited per client
 
   // --- authentication -----------------------------------------------------------------------------
   bool is_admin(const Request& r) const {
@@ -246,49 +250,60 @@ struct SessionRoutes::Impl {
     return !options.admin_token.empty() && !token.empty() &&
            store::TenantTokens::constant_time_equal(token, options.admin_token);
   }
-  // The caller's tenant, once its request passed the tenant's request quota (an Errc::throttled error
-  // carrying the refusal otherwise: see unauthorized()). Not a coroutine: the token is copied into the
-  // frame of resolve_tenant(), which outlives the request's suspension.
-  asio::awaitable<Result<std::string>> tenant_of(const Request& r) { return resolve_tenant(std::string(bearer(r))); }
+  // The caller's tenant, or what to answer instead: 401, 429 auth_failures (too many unknown tokens
+  // from the client's address), 429 tenant_quota, 503 (the store pool is full) or 500.
+  using Caller = http::Caller;
+  // The caller's tenant, once its request passed the tenant's request quota. Not a coroutine: the
+  // token is copied into the frame of resolve_tenant(), which outlives the request's suspension.
+  asio::awaitable<Caller> tenant_of(const Request& r) {
+    return resolve_tenant(std::string(bearer(r)), r.client_address);
+  }
+  static Caller refused(Response answer) { return Caller{{}, std::move(answer)}; }
 
   // The token's tenant from the cache (keyed by the token's hash), else from the store on the blocking
-  // pool; unavailable (503 + Retry-After) when the pool is full.
-  asio::awaitable<Result<std::string>> resolve_tenant(std::string token) {
-    if (token.empty()) co_return Error(Errc::unauthorized, "a bearer token is required");
+  // pool; unavailable (503 + Retry-After) when the pool is full. A token the cache does not know is
+  // first admitted by the client's failed-authentication bucket (429 auth_failures, no store call),
+  // then answered 401 at once if the store recently did not know it either; only then is the store
+  // asked (docs/security-isolation.md, "A flood of unknown tokens").
+  static Error invalid_token() { return Error(Errc::unauthorized, "the token is not valid"); }
+  asio::awaitable<Caller> resolve_tenant(std::string token, std::string client) {
+    if (token.empty()) co_return refused(Response::from_error(Error(Errc::unauthorized, "a bearer token is required")));
     std::string hash = store::TenantTokens::hash_token(token);
     std::optional<std::string> tenant_id = store.tokens.find(hash);
     if (!tenant_id) {
+      if (auth_failures != nullptr) {
+        if (std::optional<TenantLimits::Refusal> refusal = auth_failures->admit(client)) {
+          co_return refused(limit_refusal(*refusal));
+        }
+      }
+      if (store.tokens.known_unknown(hash)) co_return refused(Response::from_error(invalid_token()));
       const std::uint64_t generation = store.tokens.generation();
+      const std::uint64_t unknown_generation = store.tokens.unknown_generation();
       asio::awaitable<Result<store::TenantRecord>> lookup = store.calls.find_tenant_by_token(std::move(token));
       Result<store::TenantRecord> t = co_await std::move(lookup);
       if (!t) {
-        if (t.error().code == Errc::unavailable) co_return std::move(t).error();
-        if (t.error().code != Errc::unauthorized) co_return Error(Errc::store_error, "the token could not be checked");
-        co_return Error(Errc::unauthorized, "the token is not valid");
+        const bool unknown = t.error().code == Errc::unauthorized;
+        if (!unknown && auth_failures != nullptr) auth_failures->succeeded(client);  // not the client's failure
+        if (t.error().code == Errc::unavailable) co_return refused(Response::from_error(t.error()));
+        if (!unknown) co_return refused(Response::from_error(Error(Errc::store_error, "the token could not be checked")));
+        store.tokens.store_unknown(std::move(hash), unknown_generation);
+        co_return refused(Response::from_error(invalid_token()));
       }
+      if (auth_failures != nullptr) auth_failures->succeeded(client);
       store.tokens.store(std::move(hash), t->tenant_id, generation);
       tenant_id = std::move(t->tenant_id);
     }
     if (limits != nullptr) {
-      if (std::optional<TenantLimits::Refusal> refused = limits->admit_request(*tenant_id)) {
-        Error e(Errc::throttled, refused->message);
-        e.retry_after_s = refused->retry_after_s;
-        co_return e;
+      if (std::optional<TenantLimits::Refusal> refusal = limits->admit_request(*tenant_id)) {
+        co_return refused(limit_refusal(*refusal));
       }
     }
-    co_return std::move(*tenant_id);
+    co_return Caller{std::move(*tenant_id), std::nullopt};
   }
   std::shared_ptr<Session> by_page_key(const Request& r) {
     std::optional<std::string_view> key = r.query("key");
     if (!key || key->empty()) return nullptr;
     return manager.find_by_login_key(r.param("id"), *key);
-  }
-  // What a failed tenant_of() answers: 401, or 429 tenant_quota with Retry-After.
-  static Response unauthorized(const Error& e) {
-    if (e.code == Errc::throttled) {
-      return limit_refusal(TenantLimits::Refusal{telemetry::RejectReason::tenant_quota, false, e.retry_after_s, e.message});
-    }
-    return Response::from_error(e);
   }
   // The caller's session named by the {id} parameter, or what to answer instead: 401 without a valid
   // tenant token, 404 when the session is missing or another tenant's (never 403: ids do not leak).
@@ -298,13 +313,13 @@ struct SessionRoutes::Impl {
   };
   // Not a coroutine (see tenant_of()).
   asio::awaitable<Owned> owned_session(const Request& r) {
-    return owned_session_of(std::string(bearer(r)), std::string(r.param("id")));
+    return owned_session_of(std::string(bearer(r)), std::string(r.param("id")), r.client_address);
   }
-  asio::awaitable<Owned> owned_session_of(std::string token, std::string id) {
-    asio::awaitable<Result<std::string>> lookup = resolve_tenant(std::move(token));
-    Result<std::string> tenant = co_await std::move(lookup);
-    if (!tenant) co_return Owned{nullptr, unauthorized(tenant.error())};
-    auto s = manager.find(*tenant, id);
+  asio::awaitable<Owned> owned_session_of(std::string token, std::string id, std::string client) {
+    asio::awaitable<Caller> lookup = resolve_tenant(std::move(token), std::move(client));
+    Caller tenant = co_await std::move(lookup);
+    if (!tenant) co_return Owned{nullptr, std::move(tenant.refusal)};
+    auto s = manager.find(tenant.tenant_id, id);
     if (!s) co_return Owned{nullptr, not_found()};
     co_return Owned{std::move(s), std::nullopt};
   }
@@ -320,10 +335,12 @@ struct SessionRoutes::Impl {
     if (!store::is_valid_tenant_id(tenant_id)) co_return bad_request("tenant_id must be 1-64 characters of [A-Za-z0-9_-]");
     Result<std::string> token = store::TenantTokens::generate_token();
     if (!token) co_return Response::from_error(token.error());
-    store::TenantRecord rec{tenant_id, store::TenantTokens::hash_token(*token),
-                            unix_ms(manager.services().clock.wall())};
+    std::string token_hash = store::TenantTokens::hash_token(*token);
+    store::TenantRecord rec{tenant_id, token_hash, unix_ms(manager.services().clock.wall())};
     asio::awaitable<Status> created = store.calls.create_tenant(std::move(rec));
-    if (Status st = co_await std::move(created); !st) {
+    Status st = co_await std::move(created);
+    store.tokens.forget_unknown(token_hash);  // the new token is known from now on, wherever it was tried
+    if (!st) {
       if (st.error().code == Errc::conflict) {
         co_return Response::error(bhttp::status::conflict, "conflict", "the tenant exists");
       }
@@ -364,24 +381,25 @@ struct SessionRoutes::Impl {
     if (!st) co_return Response::from_error(st.error());
     if (invoke != nullptr) invoke->forget_tenant(tenant_id);
     if (limits != nullptr) limits->forget_tenant(tenant_id);
+    if (UpdateSink* updates = manager.services().updates; updates != nullptr) updates->forget_tenant(tenant_id);
     co_return Response::json(bhttp::status::ok, {{"tenant_id", tenant_id}, {"deleted", true}, {"cleanup_failed", failed}});
   }
 
   // --- QR logins (tenant) -------------------------------------------------------------------------
   asio::awaitable<Response> create_qr(Request& r) {
-    Result<std::string> tenant = co_await tenant_of(r);
-    if (!tenant) co_return unauthorized(tenant.error());
+    Caller tenant = co_await tenant_of(r);
+    if (!tenant) co_return std::move(*tenant.refusal);
     Result<json> body = body_object(r, true, rejections);
     if (!body) co_return Response::from_error(body.error());
     TenantLimits::LoginAdmission admission;
     if (limits != nullptr) {
-      admission = limits->admit_login(*tenant);
+      admission = limits->admit_login(tenant.tenant_id);
       if (admission.refusal) co_return limit_refusal(*admission.refusal);
     }
     Result<SessionManager::Created> created =
-        co_await manager.create_qr_login(*tenant, r.span_context, options.first_link_wait);
+        co_await manager.create_qr_login(tenant.tenant_id, r.span_context, options.first_link_wait);
     if (!created) co_return Response::from_error(created.error());  // the admission's slots go back
-    if (limits != nullptr) track_login(*tenant, created->view.id, std::move(admission));
+    if (limits != nullptr) track_login(tenant.tenant_id, created->view.id, std::move(admission));
     const SessionView& v = created->view;
     json j = view_json(v, true);
     j["qr_svg_url"] = "/v1/qr-logins/" + v.id + "/qr.svg";
@@ -501,10 +519,10 @@ struct SessionRoutes::Impl {
 
   // --- sessions (tenant) --------------------------------------------------------------------------
   asio::awaitable<Response> list_sessions(Request& r) {
-    Result<std::string> tenant = co_await tenant_of(r);
-    if (!tenant) co_return unauthorized(tenant.error());
+    Caller tenant = co_await tenant_of(r);
+    if (!tenant) co_return std::move(*tenant.refusal);
     json out = json::array();
-    for (const SessionView& v : manager.list(*tenant)) out.push_back(view_json(v, false));
+    for (const SessionView& v : manager.list(tenant.tenant_id)) out.push_back(view_json(v, false));
     co_return Response::json(bhttp::status::ok, {{"sessions", out}});
   }
 
@@ -596,8 +614,9 @@ struct SessionRoutes::Impl {
     span.set_attribute("telethon.tenant_id", s->tenant_id());
     span.set_attribute("telethon.session_id", s->id());
     span.set_attribute("telethon.method", method);
-    s->touch();
-    store.last_used.mark(s->id());  // written in the next batch; the idle TTL also reads the live view
+    // The time of this invoke, written in the next batch (not the batch's own time); the idle TTL also
+    // reads the live view.
+    store.last_used.mark(s->id(), unix_ms(s->touch()));
 
     Result<json> answer = Error(Errc::internal, "no invoke path");
     if (invoke != nullptr) {
@@ -681,9 +700,9 @@ SessionRoutes::SessionRoutes(SessionManager& manager, RouteStore store, throttle
 
 void SessionRoutes::set_tenant_limits(TenantLimits* limits) { impl_->limits = limits; }
 
-asio::awaitable<Result<std::string>> SessionRoutes::tenant_of(const http::Request& r) { return impl_->tenant_of(r); }
+void SessionRoutes::set_auth_failure_limiter(AuthFailureLimiter* limiter) { impl_->auth_failures = limiter; }
 
-http::Response SessionRoutes::refusal(const Error& e) { return Impl::unauthorized(e); }
+asio::awaitable<http::Caller> SessionRoutes::tenant_of(const http::Request& r) { return impl_->tenant_of(r); }
 
 Result<json> SessionRoutes::json_body(const http::Request& r) { return body_object(r, false, impl_->rejections); }
 

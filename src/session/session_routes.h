@@ -29,6 +29,7 @@
 #include <string>
 
 #include "http/router.h"
+#include "session/auth_failure_limiter.h"
 #include "session/function_policy.h"
 #include "session/scan_simulator.h"
 #include "session/session_manager.h"
@@ -75,12 +76,15 @@ class SessionRoutes {
   // request quota right after its token resolves; logins, password attempts and event streams take
   // their slots here. Null (the default) = no limits. Set before add_to(); must outlive the sessions.
   void set_tenant_limits(TenantLimits* limits);
+  // Unknown tokens per client address (docs/security-isolation.md, "A flood of unknown tokens"): a
+  // token the cache does not know is admitted by the limiter before the store is asked (429
+  // auth_failures otherwise). Null (the default) = no limit. Set before add_to(); must outlive the routes.
+  void set_auth_failure_limiter(AuthFailureLimiter* limiter);
   void add_to(http::Router& router);
 
   // For the tenant routes of other areas (the update routes): the same authentication, request quota
   // and refusals, body bounds and session ownership as every route here.
-  boost::asio::awaitable<Result<std::string>> tenant_of(const http::Request& r);
-  static http::Response refusal(const Error& e);
+  boost::asio::awaitable<http::Caller> tenant_of(const http::Request& r);
   Result<nlohmann::json> json_body(const http::Request& r);
   // Ok when the tenant has a session record with this id; not_found otherwise (also another tenant's).
   boost::asio::awaitable<Status> owns_session(std::string tenant_id, std::string session_id);

@@ -5,9 +5,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/blocking_pool.h"
 #include "session/cleanup_retry_queue.h"
 #include "session/session_test_fixture.h"
 #include "session/storage_probe.h"
+#include "store/slow_session_store.h"
 
 namespace tgpulse::session {
 namespace {
@@ -36,6 +38,7 @@ class FlakyDeleteStore final : public store::SessionStore {
   int failing_deletes = 0;
   Errc failing_code = Errc::store_error;
   int delete_calls = 0;
+  std::function<void()> on_failed_delete;  // called (on the store's calling thread) after a failed delete
 
   Status create_tenant(const store::TenantRecord& t) override { return inner_.create_tenant(t); }
   Result<store::TenantRecord> get_tenant(std::string_view id) override { return inner_.get_tenant(id); }
@@ -57,11 +60,12 @@ class FlakyDeleteStore final : public store::SessionStore {
   Result<store::SessionRecord> update_state(std::string_view s, const store::SessionStateChange& c) override {
     return inner_.update_state(s, c);
   }
-  Status touch_last_used(std::string_view s) override { return inner_.touch_last_used(s); }
+  Status touch_last_used(std::string_view s, std::int64_t at) override { return inner_.touch_last_used(s, at); }
   Status delete_session(std::string_view s) override {
     ++delete_calls;
     if (failing_deletes > 0) {
       --failing_deletes;
+      if (on_failed_delete) on_failed_delete();
       return Error(failing_code, "delete session: database is locked");
     }
     return inner_.delete_session(s);
@@ -93,6 +97,19 @@ class SessionSafetyTest : public SessionTestFixture {
       EXPECT_TRUE(store_.update_state(id, c).ok());
     }
     return r;
+  }
+
+  // A new QR login of "acme", authorized by the engine; null if it did not get there.
+  std::shared_ptr<Session> login_and_authorize(SessionManager& m) {
+    auto created = run(m.create_qr_login("acme", std::nullopt, milliseconds(500)));
+    if (!created.ok()) return nullptr;
+    engine_.emit({{"@type", "authorizationStateReady"}});
+    run_until([&] {
+      auto s = m.find("acme", created->view.id);
+      return s && s->view().status == SessionStatus::authorized;
+    });
+    auto s = m.find("acme", created->view.id);
+    return s && s->view().status == SessionStatus::authorized ? s : nullptr;
   }
 
   // The entries of <data_dir>/quarantine/<stamp>/ (one stamp expected).
@@ -226,22 +243,22 @@ TEST_F(SessionSafetyTest, AFailedCleanupIsRetriedWithBackOffUntilItSucceeds) {
   EXPECT_EQ(m.cleanup_retries().stuck, 0);
   EXPECT_TRUE(store_.find_session(record.session_id).ok());
 
-  EXPECT_EQ(m.retry_due_cleanups(), 0);  // not due yet
+  EXPECT_EQ(run(m.retry_due_cleanups()), 0);  // not due yet
   EXPECT_EQ(flaky.delete_calls, 1);
   clock_.advance(seconds(1));
-  EXPECT_EQ(m.retry_due_cleanups(), 0);  // second failure; next in 2 s
+  EXPECT_EQ(run(m.retry_due_cleanups()), 0);  // second failure; next in 2 s
   EXPECT_EQ(flaky.delete_calls, 2);
   clock_.advance(seconds(1));
-  EXPECT_EQ(m.retry_due_cleanups(), 0);
+  EXPECT_EQ(run(m.retry_due_cleanups()), 0);
   EXPECT_EQ(flaky.delete_calls, 2);  // backed off
   clock_.advance(seconds(1));
-  EXPECT_EQ(m.retry_due_cleanups(), 0);  // third failure: stuck, next in 4 s
+  EXPECT_EQ(run(m.retry_due_cleanups()), 0);  // third failure: stuck, next in 4 s
   EXPECT_EQ(flaky.delete_calls, 3);
   EXPECT_EQ(m.cleanup_retries().stuck, 1);
   clock_.advance(seconds(3));
-  EXPECT_EQ(m.retry_due_cleanups(), 0);
+  EXPECT_EQ(run(m.retry_due_cleanups()), 0);
   clock_.advance(seconds(1));
-  EXPECT_EQ(m.retry_due_cleanups(), 1);
+  EXPECT_EQ(run(m.retry_due_cleanups()), 1);
   EXPECT_EQ(flaky.delete_calls, 4);
   EXPECT_EQ(m.cleanup_retries().pending, 0);
   EXPECT_EQ(m.cleanup_retries().stuck, 0);
@@ -266,28 +283,134 @@ TEST_F(SessionSafetyTest, AFailedLiveCleanupIsQueuedForRetry) {
                                                 SessionServices{clock_, flaky, engine_, metrics_, logger_, tracer_, o});
     SessionManager& m = *manager_;
     run(m.start());
-    auto created = run(m.create_qr_login("acme", std::nullopt, milliseconds(500)));
-    ASSERT_TRUE(created.ok());
-    engine_.emit({{"@type", "authorizationStateReady"}});
-    ASSERT_TRUE(run_until([&] {
-      auto s = m.find("acme", created->view.id);
-      return s && s->view().status == SessionStatus::authorized;
-    }));
+    std::shared_ptr<Session> session = login_and_authorize(m);
+    ASSERT_TRUE(session);
     flaky.failing_deletes = 1;
-    Status st = run(m.remove(m.find("acme", created->view.id), trigger::kDelete, true, std::nullopt));
+    Status st = run(m.remove(session, trigger::kDelete, true, std::nullopt));
     ASSERT_FALSE(st.ok());
     EXPECT_EQ(st.error().code, code) << st.error().to_string();
     EXPECT_EQ(st.error().retry_after_s, 2);  // 1.5 s, rounded up
     EXPECT_NE(st.error().message.find("queued for a retry"), std::string::npos) << st.error().message;
     EXPECT_EQ(m.cleanup_retries().pending, 1);
-    EXPECT_EQ(store_.find_session(created->view.id)->state, store::SessionState::cleanup_removing);
+    EXPECT_EQ(store_.find_session(session->id())->state, store::SessionState::cleanup_removing);
     clock_.advance(o.safety.cleanup_retry_initial);
-    EXPECT_EQ(m.retry_due_cleanups(), 1);
-    EXPECT_FALSE(store_.find_session(created->view.id).ok());
+    EXPECT_EQ(run(m.retry_due_cleanups()), 1);
+    EXPECT_FALSE(store_.find_session(session->id()).ok());
     EXPECT_EQ(m.cleanup_retries().pending, 0);
     run(m.stop());
     manager_.reset();  // before `flaky`, which it uses, goes out of scope
   }
+}
+
+// --- the session thread never waits on the store ------------------------------------------------------
+// The manager wired as the service wires it: its store calls go to a BlockingPool of two threads. The
+// store's gate (SlowSessionStore::hold_next) keeps one call stuck in the store — a handshake, no sleep —
+// while the test thread, which is the session layer's loop thread (it runs io_), proves it still serves
+// other work. Were the stuck call made on the loop thread, the test thread itself would be stuck at
+// the gate and the handshake would fail (the gate lets go after SlowSessionStore::kGateLimit).
+class SessionThreadOffStoreTest : public SessionSafetyTest {
+ protected:
+  SessionManager& pooled_manager(store::SessionStore& store, SessionOptions o) {
+    manager_ = std::make_unique<SessionManager>(
+        io_.get_executor(), SessionServices{clock_, store, engine_, metrics_, logger_, tracer_, o, {}, &pool_});
+    return *manager_;
+  }
+  void TearDown() override {
+    slow_.release();
+    if (manager_) run(manager_->stop());
+    manager_.reset();  // before the stores it uses go
+    pool_.stop();
+  }
+  // Runs the loop until the gate holds a call; the loop keeps turning meanwhile.
+  bool stuck_in_store() { return run_until([&] { return slow_.held() == 1; }); }
+
+  store::SlowSessionStore slow_{store_, milliseconds(0)};
+  FlakyDeleteStore flaky_{slow_};  // in front of slow_; a member, so it outlives the manager's stop
+  BlockingPool pool_{{"store", 2, 64}};
+};
+
+TEST_F(SessionThreadOffStoreTest, ACleanupRetryStuckInTheStoreLeavesTheSessionThreadFree) {
+  auto record = make_record("s_CCCCCCCCCCCCCCCCCCCCCC", store::SessionState::cleanup_removing);
+  flaky_.failing_deletes = 1;  // the start-up sweep's delete fails: the cleanup goes to the retry queue
+  SessionOptions o = options();
+  o.safety.cleanup_retry_initial = seconds(1);
+  SessionManager& m = pooled_manager(flaky_, o);
+  run(m.start());
+  ASSERT_EQ(m.cleanup_retries().pending, 1);
+
+  clock_.advance(seconds(1));
+  slow_.hold_next(1);  // the retry's first store call (finding what is left) gets stuck
+  std::optional<int> retried;
+  boost::asio::co_spawn(io_, store_into(m.retry_due_cleanups(), &retried), boost::asio::detached);
+  ASSERT_TRUE(stuck_in_store());
+
+  // Meanwhile a QR login starts and shows its link: its store write and the engine's answers are served.
+  auto created = run(m.create_qr_login("acme", std::nullopt, milliseconds(500)));
+  ASSERT_TRUE(created.ok()) << created.error().to_string();
+  EXPECT_EQ(created->view.link, FakeEngine::link_for(engine_.client_count() - 1, 1));
+  EXPECT_EQ(slow_.held(), 1u);  // the retry is still stuck
+  EXPECT_FALSE(retried.has_value());
+
+  slow_.release();
+  ASSERT_TRUE(run_until([&] { return retried.has_value(); }));
+  EXPECT_EQ(*retried, 1);
+  EXPECT_FALSE(store_.find_session(record.session_id).ok());
+  EXPECT_FALSE(fs::exists(record.engine_dir));
+}
+
+TEST_F(SessionThreadOffStoreTest, AStartUpSweepStuckInTheStoreLeavesTheSessionThreadFree) {
+  auto closing = make_record("s_CCCCCCCCCCCCCCCCCCCCCC", store::SessionState::cleanup_closing);
+  auto authorized = make_record("s_AAAAAAAAAAAAAAAAAAAAAA", store::SessionState::authorized);
+  engine_.mark_authorized(authorized.engine_dir);
+  SessionManager& m = pooled_manager(slow_, options());
+  slow_.hold_next(1);  // the sweep's listing gets stuck
+  std::optional<SessionManager::StartReport> started;
+  boost::asio::co_spawn(io_, store_into(m.start(), &started), boost::asio::detached);
+  ASSERT_TRUE(stuck_in_store());
+
+  // The loop serves other work meanwhile: a handler posted to it runs.
+  bool served = false;
+  boost::asio::post(io_, [&] { served = true; });
+  ASSERT_TRUE(run_until([&] { return served; }));
+  EXPECT_EQ(slow_.held(), 1u);
+  EXPECT_FALSE(started.has_value());
+
+  slow_.release();
+  ASSERT_TRUE(run_until([&] { return started.has_value(); }));
+  EXPECT_EQ(started->sweep.finished, 1);
+  EXPECT_EQ(started->restored, 1);
+  EXPECT_FALSE(store_.find_session(closing.session_id).ok());
+  ASSERT_TRUE(run_until([&] {
+    auto s = m.find("acme", authorized.session_id);
+    return s && s->view().status == SessionStatus::authorized;
+  }));
+}
+
+TEST_F(SessionThreadOffStoreTest, ARetryCheckStuckInTheStoreLeavesOtherSessionsInvokable) {
+  SessionManager& m = pooled_manager(flaky_, options());
+  run(m.start());
+  std::shared_ptr<Session> doomed = login_and_authorize(m);
+  std::shared_ptr<Session> other = login_and_authorize(m);
+  ASSERT_TRUE(doomed && other);
+
+  // The doomed session's last cleanup step fails; the check that queues its retry then gets stuck.
+  flaky_.failing_deletes = 1;
+  flaky_.on_failed_delete = [this] { slow_.hold_next(1); };
+  std::optional<Status> removed;
+  boost::asio::co_spawn(io_, store_into(m.remove(doomed, trigger::kDelete, false, std::nullopt), &removed),
+                        boost::asio::detached);
+  ASSERT_TRUE(stuck_in_store());
+
+  // An invoke on the other session completes meanwhile.
+  Result<nlohmann::json> answer = run(other->send({{"@type", "getMe"}}, seconds(2)));
+  EXPECT_TRUE(answer.ok()) << answer.error().to_string();
+  EXPECT_EQ(slow_.held(), 1u);
+  EXPECT_FALSE(removed.has_value());
+
+  slow_.release();
+  ASSERT_TRUE(run_until([&] { return removed.has_value(); }));
+  EXPECT_FALSE(removed->ok());
+  EXPECT_EQ(m.cleanup_retries().pending, 1);  // the record is still there: queued for a retry
 }
 
 class StorageProbeTest : public ::testing::Test {

@@ -102,6 +102,7 @@ struct SessionService::Impl {
   std::unique_ptr<td::Engine> engine;
   std::unique_ptr<TdEngineClientFactory> engines;
   std::unique_ptr<TenantLimits> limits;  // before the manager: sessions' listeners reach it until they go
+  std::unique_ptr<AuthFailureLimiter> auth_failures;  // before the routes, which use it
   std::unique_ptr<SessionManager> manager;
   std::unique_ptr<throttle::Throttle> throttle;
   std::unique_ptr<throttle::FloodLedger> ledger;
@@ -270,11 +271,12 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
                                              m.invoke.get(), m.simulator.get(),
                                              m.options.routes, &telemetry.rejections);
   m.routes->set_tenant_limits(m.limits.get());
+  m.auth_failures = std::make_unique<AuthFailureLimiter>(m.options.limits, clock, &telemetry.rejections);
+  m.routes->set_auth_failure_limiter(m.auth_failures.get());
   SessionRoutes* routes = m.routes.get();
   m.update_routes = std::make_unique<updates::UpdateRoutes>(
       *m.hub, updates::TenantGate{
                   [routes](const http::Request& r) { return routes->tenant_of(r); },
-                  [](const Error& e) { return SessionRoutes::refusal(e); },
                   [routes](const http::Request& r) { return routes->json_body(r); },
                   [routes](std::string tenant_id, std::string session_id) {
                     return routes->owns_session(std::move(tenant_id), std::move(session_id));

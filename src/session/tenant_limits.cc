@@ -57,6 +57,15 @@ Status TenantLimitsOptions::validate() const {
   if (!(tenant_request_burst >= 1 && tenant_request_burst <= 1e6)) {
     return Error(Errc::invalid_argument, "limits.tenant_request_burst: must be between 1 and 1000000");
   }
+  if (!(auth_failure_rate >= 0 && auth_failure_rate <= 1e6)) {
+    return Error(Errc::invalid_argument, "limits.auth_failure_rate: must be between 0 and 1000000 (0 = no limit)");
+  }
+  if (!(auth_failure_burst >= 1 && auth_failure_burst <= 1e6)) {
+    return Error(Errc::invalid_argument, "limits.auth_failure_burst: must be between 1 and 1000000");
+  }
+  if (auth_failure_clients < 1 || auth_failure_clients > 10'000'000) {
+    return Error(Errc::invalid_argument, "limits.auth_failure_clients: must be between 1 and 10000000");
+  }
   for (auto [key, v] : {std::pair{"limits.tenant_sessions", tenant_sessions},
                         std::pair{"limits.process_sessions", process_sessions},
                         std::pair{"limits.tenant_logins", tenant_logins},

@@ -64,6 +64,15 @@ struct TenantLimitsOptions {
   // stays well inside server.max_connections. 0 = no cap.
   int tenant_streams = 50;
   int process_streams = 1000;
+  // limits.auth_failure_rate / limits.auth_failure_burst / limits.auth_failure_clients: unknown bearer
+  // tokens one client address (IPv4, or IPv6 /64) may try (AuthFailureLimiter). Each costs a store
+  // lookup on the shared pool; past the bucket → 429 auth_failures with Retry-After, no store call.
+  // 1/s with a burst of 10: a person mistyping a token or a client with a stale one never notices;
+  // a flood from one address costs the pool at most one lookup a second. Clients tracked at most:
+  // 10,000 (≈1 MB); beyond that new addresses share one bucket. Rate 0 = no limit.
+  double auth_failure_rate = 1;
+  double auth_failure_burst = 10;
+  int auth_failure_clients = 10'000;
 
   // Checks every value; the error names the key ("limits.tenant_sessions: ...").
   Status validate() const;

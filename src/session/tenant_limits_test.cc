@@ -1,4 +1,5 @@
 #include "session/tenant_limits.h"
+#include "session/auth_failure_limiter.h"
 
 #include <gtest/gtest.h>
 
@@ -229,6 +230,75 @@ TEST(TenantLimitsOptionsTest, ValidateNamesTheKey) {
   o = {};
   o.tenant_request_burst = 0;
   EXPECT_NE(o.validate().error().message.find("limits.tenant_request_burst"), std::string::npos);
+}
+
+using namespace std::chrono_literals;
+
+TenantLimitsOptions limiter_options(double rate, double burst, int clients) {
+  TenantLimitsOptions o;
+  o.auth_failure_rate = rate;
+  o.auth_failure_burst = burst;
+  o.auth_failure_clients = clients;
+  return o;
+}
+
+// The limiter of unknown tokens per client address (auth_failure_limiter.h), on the same options.
+using AuthFailureLimiterTest = TenantLimitsTest;
+
+TEST_F(AuthFailureLimiterTest, AClientGetsItsBurstThenARefusalWithRetryAfterCounted) {
+  AuthFailureLimiter limiter(limiter_options(1, 3, 100), clock, &rejections);
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(limiter.admit("192.0.2.7")) << i;
+  auto refused = limiter.admit("192.0.2.7");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->reason, RejectReason::auth_failures);
+  EXPECT_EQ(refused->retry_after_s, 1);
+  EXPECT_FALSE(refused->process_wide);
+  EXPECT_EQ(refused->message.find("192.0.2.7"), std::string::npos);  // the address goes nowhere
+  EXPECT_EQ(rejections.value(RejectReason::auth_failures), 1);
+  EXPECT_FALSE(limiter.admit("198.51.100.1"));  // another client is not touched
+  clock.advance(1s);
+  EXPECT_FALSE(limiter.admit("192.0.2.7"));  // one more a second
+  EXPECT_TRUE(limiter.admit("192.0.2.7"));
+}
+
+TEST_F(AuthFailureLimiterTest, ALookupThatFindsATenantGivesItsTokenBack) {
+  AuthFailureLimiter limiter(limiter_options(1, 2, 100), clock, &rejections);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_FALSE(limiter.admit("192.0.2.7")) << i;
+    limiter.succeeded("192.0.2.7");  // a valid token: never counted as a failure
+  }
+  EXPECT_EQ(rejections.value(RejectReason::auth_failures), 0);
+}
+
+TEST_F(AuthFailureLimiterTest, AnIpv6ClientIsItsSlash64) {
+  EXPECT_EQ(AuthFailureLimiter::client_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+  EXPECT_EQ(AuthFailureLimiter::client_key("::ffff:192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(AuthFailureLimiter::client_key("192.0.2.7"), "192.0.2.7");
+  AuthFailureLimiter limiter(limiter_options(1, 1, 100), clock, &rejections);
+  EXPECT_FALSE(limiter.admit("2001:db8:1:2::1"));
+  EXPECT_TRUE(limiter.admit("2001:db8:1:2:ffff::9"));  // same /64: same bucket
+  EXPECT_FALSE(limiter.admit("2001:db8:1:3::1"));
+}
+
+// The attacker's view: many addresses cannot grow the table past its bound; the ones without room
+// share one bucket, and clients that stopped failing make room again.
+TEST_F(AuthFailureLimiterTest, TheTableIsBoundedAndNewcomersShareTheOverflowBucket) {
+  AuthFailureLimiter limiter(limiter_options(1, 2, 3), clock, &rejections);
+  for (int i = 1; i <= 3; ++i) EXPECT_FALSE(limiter.admit("192.0.2." + std::to_string(i)));
+  EXPECT_EQ(limiter.clients(), 3u);
+  EXPECT_FALSE(limiter.admit("203.0.113.1"));  // overflow bucket: 2 tokens for everyone without room
+  EXPECT_FALSE(limiter.admit("203.0.113.2"));
+  EXPECT_TRUE(limiter.admit("203.0.113.3"));
+  EXPECT_EQ(limiter.clients(), 3u);
+  clock.advance(2s);  // the first three are full again: a sweep may drop them
+  EXPECT_FALSE(limiter.admit("203.0.113.4"));
+  EXPECT_EQ(limiter.clients(), 1u);
+}
+
+TEST_F(AuthFailureLimiterTest, ARateOfZeroTurnsTheLimitOff) {
+  AuthFailureLimiter limiter(limiter_options(0, 1, 100), clock, &rejections);
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(limiter.admit("192.0.2.7"));
+  EXPECT_EQ(limiter.clients(), 0u);
 }
 
 }  // namespace

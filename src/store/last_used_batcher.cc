@@ -1,6 +1,8 @@
 #include "store/last_used_batcher.h"
 
+#include <algorithm>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace tgpulse::store {
@@ -10,9 +12,14 @@ LastUsedBatcher::LastUsedBatcher(SessionStore& store, const StoreAccessOptions& 
 
 LastUsedBatcher::~LastUsedBatcher() { stop(); }
 
-void LastUsedBatcher::mark(std::string session_id) {
+void LastUsedBatcher::mark(std::string session_id, std::int64_t used_at_ms) {
   std::lock_guard lock(mu_);
-  pending_.insert(std::move(session_id));
+  note_locked(std::move(session_id), used_at_ms);
+}
+
+void LastUsedBatcher::note_locked(std::string id, std::int64_t used_at_ms) {
+  auto [it, inserted] = pending_.try_emplace(std::move(id), used_at_ms);
+  if (!inserted) it->second = std::max(it->second, used_at_ms);
 }
 
 std::size_t LastUsedBatcher::pending() const {
@@ -22,7 +29,7 @@ std::size_t LastUsedBatcher::pending() const {
 
 std::size_t LastUsedBatcher::flush() {
   std::lock_guard one_at_a_time(flush_mu_);
-  std::unordered_set<std::string> batch;
+  std::unordered_map<std::string, std::int64_t> batch;
   {
     std::lock_guard lock(mu_);
     batch.swap(pending_);
@@ -30,20 +37,20 @@ std::size_t LastUsedBatcher::flush() {
   std::size_t written = 0;
   std::size_t failed = 0;
   std::optional<Error> first;
-  std::vector<std::string> retry;
-  for (const std::string& id : batch) {
-    Status st = store_.touch_last_used(id);
+  std::vector<std::pair<std::string, std::int64_t>> retry;
+  for (const auto& [id, used_at_ms] : batch) {
+    Status st = store_.touch_last_used(id, used_at_ms);
     if (st.ok()) {
       ++written;
     } else if (st.error().code != Errc::not_found) {  // not_found: the session went meanwhile
       if (!first) first = st.error();
       ++failed;
-      retry.push_back(id);
+      retry.emplace_back(id, used_at_ms);
     }
   }
   if (!retry.empty()) {
     std::lock_guard lock(mu_);
-    for (std::string& id : retry) pending_.insert(std::move(id));
+    for (auto& [id, used_at_ms] : retry) note_locked(std::move(id), used_at_ms);
   }
   if (first && on_failure_) on_failure_(*first, failed);
   return written;

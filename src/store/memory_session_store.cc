@@ -139,13 +139,12 @@ Result<SessionRecord> MemorySessionStore::update_state(std::string_view session_
   return s;
 }
 
-Status MemorySessionStore::touch_last_used(std::string_view session_id) {
+Status MemorySessionStore::touch_last_used(std::string_view session_id, std::int64_t used_at_ms) {
   std::lock_guard lock(mu_);
   auto it = sessions_.find(session_id);
   if (it == sessions_.end()) return no_session();
-  const std::int64_t now = now_ms();
-  it->second.last_used_at_ms = now;
-  it->second.updated_at_ms = now;
+  it->second.last_used_at_ms = std::max(it->second.last_used_at_ms, used_at_ms);
+  it->second.updated_at_ms = now_ms();
   return {};
 }
 

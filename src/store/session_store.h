@@ -18,6 +18,7 @@
 // through AsyncSessionStore (async_session_store.h), on the blocking pool, never directly.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,8 +64,10 @@ class SessionStore {
   // Applies a state change atomically and returns the record as stored afterwards. not_found: no such
   // session; conflict: change.expected_from is set and differs from the stored state.
   virtual Result<SessionRecord> update_state(std::string_view session_id, const SessionStateChange& change) = 0;
-  // Sets last_used_at_ms (and updated_at_ms) to the store clock's now. not_found if absent.
-  virtual Status touch_last_used(std::string_view session_id) = 0;
+  // Records a use of the session at `used_at_ms` (Unix ms, the time of the use, not of this write):
+  // last_used_at_ms becomes max(stored, used_at_ms), so a late or repeated write never moves it back;
+  // updated_at_ms is stamped as on every write. not_found if absent.
+  virtual Status touch_last_used(std::string_view session_id, std::int64_t used_at_ms) = 0;
   // Removes the record (the end of a cleanup). not_found if absent.
   virtual Status delete_session(std::string_view session_id) = 0;
 };

@@ -344,15 +344,19 @@ TYPED_TEST(SessionStoreTest, TouchAndDelete) {
   const std::string id = session_id(1);
   ASSERT_TRUE(store.create_session(session(id, "acme", 10)).ok());
   this->clock_.advance(60s);
-  ASSERT_TRUE(store.touch_last_used(id).ok());
+  const std::int64_t used_at = wall_ms(this->clock_) - 30'000;  // the use, half a minute before the write
+  ASSERT_TRUE(store.touch_last_used(id, used_at).ok());
   auto touched = store.find_session(id);
-  EXPECT_EQ(touched->last_used_at_ms, wall_ms(this->clock_));
+  EXPECT_EQ(touched->last_used_at_ms, used_at);
   EXPECT_EQ(touched->updated_at_ms, wall_ms(this->clock_));
   EXPECT_EQ(touched->created_at_ms, 10);
+  // A late write of an older use never moves last_used_at back.
+  ASSERT_TRUE(store.touch_last_used(id, used_at - 1000).ok());
+  EXPECT_EQ(store.find_session(id)->last_used_at_ms, used_at);
 
   ASSERT_TRUE(store.delete_session(id).ok());
   EXPECT_EQ(store.delete_session(id).error().code, Errc::not_found);
-  EXPECT_EQ(store.touch_last_used(id).error().code, Errc::not_found);
+  EXPECT_EQ(store.touch_last_used(id, 1).error().code, Errc::not_found);
   EXPECT_EQ(store.get_session("acme", id).error().code, Errc::not_found);
 }
 
@@ -368,7 +372,7 @@ TYPED_TEST(SessionStoreTest, TwoThreadsWritingAtOnceLoseNothing) {
       if (!store.update_state(id, SessionStateChange{SessionState::authorized, SessionState::qr_pending}).ok()) {
         ++*failures;
       }
-      if (!store.touch_last_used(id).ok()) ++*failures;
+      if (!store.touch_last_used(id, base + i).ok()) ++*failures;
       if (!store.get_session(tenant_id, id).ok()) ++*failures;
       if (i % 3 == 0 && !store.delete_session(id).ok()) ++*failures;
     }

@@ -6,7 +6,42 @@ namespace tgpulse::store {
 
 void SlowSessionStore::stall() {
   calls_.fetch_add(1, std::memory_order_relaxed);
-  std::this_thread::sleep_for(delay_);
+  {
+    std::unique_lock lock(gate_mu_);
+    if (to_hold_ > 0) {
+      --to_hold_;
+      ++held_;
+      gate_cv_.notify_all();
+      const std::uint64_t seen = releases_;
+      gate_cv_.wait_for(lock, kGateLimit, [&] { return releases_ != seen; });
+      --held_;
+    }
+  }
+  if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
+}
+
+void SlowSessionStore::hold_next(std::size_t calls) {
+  std::lock_guard lock(gate_mu_);
+  to_hold_ = calls;
+}
+
+void SlowSessionStore::release() {
+  {
+    std::lock_guard lock(gate_mu_);
+    to_hold_ = 0;
+    ++releases_;
+  }
+  gate_cv_.notify_all();
+}
+
+std::size_t SlowSessionStore::held() const {
+  std::lock_guard lock(gate_mu_);
+  return held_;
+}
+
+bool SlowSessionStore::wait_held(std::size_t calls, std::chrono::milliseconds limit) const {
+  std::unique_lock lock(gate_mu_);
+  return gate_cv_.wait_for(lock, limit, [&] { return held_ >= calls; });
 }
 
 Status SlowSessionStore::create_tenant(const TenantRecord& tenant) {
@@ -57,9 +92,9 @@ Result<SessionRecord> SlowSessionStore::update_state(std::string_view session_id
   stall();
   return inner_.update_state(session_id, change);
 }
-Status SlowSessionStore::touch_last_used(std::string_view session_id) {
+Status SlowSessionStore::touch_last_used(std::string_view session_id, std::int64_t used_at_ms) {
   stall();
-  return inner_.touch_last_used(session_id);
+  return inner_.touch_last_used(session_id, used_at_ms);
 }
 Status SlowSessionStore::delete_session(std::string_view session_id) {
   stall();

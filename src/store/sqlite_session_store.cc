@@ -569,12 +569,13 @@ Result<SessionRecord> SqliteSessionStore::update_state(std::string_view session_
   return updated;
 }
 
-Status SqliteSessionStore::touch_last_used(std::string_view session_id) {
+Status SqliteSessionStore::touch_last_used(std::string_view session_id, std::int64_t used_at_ms) {
   std::lock_guard lock(mu_);
-  Statement q(*this, "UPDATE sessions SET last_used_at = ?1, updated_at = ?1 WHERE session_id = ?2");
+  Statement q(*this, "UPDATE sessions SET last_used_at = MAX(last_used_at, ?1), updated_at = ?2 WHERE session_id = ?3");
   if (!q.prepared()) return sqlite_error("touch session");
-  q.bind(1, now_ms());
-  q.bind(2, session_id);
+  q.bind(1, used_at_ms);
+  q.bind(2, now_ms());
+  q.bind(3, session_id);
   if (q.step() != SQLITE_DONE) return sqlite_error("touch session");
   if (sqlite3_changes(db_) == 0) return no_session();
   return {};

@@ -107,7 +107,7 @@ class SqliteSessionStore final : public SessionStore {
   Result<std::vector<SessionRecord>> list_sessions_by_state(SessionState state) override;
   Result<std::vector<SessionRecord>> list_all_sessions() override;
   Result<SessionRecord> update_state(std::string_view session_id, const SessionStateChange& change) override;
-  Status touch_last_used(std::string_view session_id) override;
+  Status touch_last_used(std::string_view session_id, std::int64_t used_at_ms) override;
   Status delete_session(std::string_view session_id) override;
 
  private:

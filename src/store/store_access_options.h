@@ -1,7 +1,8 @@
 // StoreAccessOptions: how the service reaches its session store without blocking an event-loop thread —
 // the blocking pool the store calls run on, the cache of tenant tokens, and the batching of
 // last_used_at writes (docs/store.md, "Calling the store"). Keys store.pool_threads,
-// store.pool_max_queued, store.token_cache_ttl, store.token_cache_entries, store.last_used_flush.
+// store.pool_max_queued, store.token_cache_ttl, store.token_cache_entries, store.unknown_token_ttl,
+// store.last_used_flush.
 //
 // Thread-safety: a value type.
 #pragma once
@@ -22,8 +23,14 @@ struct StoreAccessOptions {
   // deleted or rotated by another node keeps working here. Default 10 s; 0 = no cache (every request
   // asks the store).
   std::chrono::milliseconds token_cache_ttl{std::chrono::seconds(10)};
-  // Tokens cached at most (the oldest goes first). Default 10,000 (about 1.5 MB).
+  // Tokens cached at most (the oldest goes first). Default 10,000 (about 1.5 MB). The same bound holds
+  // again, separately, for the unknown tokens remembered (unknown_token_ttl).
   std::size_t token_cache_entries = 10'000;
+  // How long a token the store did not know is answered 401 without asking it again. Creating a tenant
+  // through this process forgets its token's entry at once; a tenant created on another node gets its
+  // token refused here for at most this long only if that exact token was tried here just before (a
+  // token is random and shown once, so only by someone who already had it). Default 30 s; 0 = off.
+  std::chrono::milliseconds unknown_token_ttl{std::chrono::seconds(30)};
   // How often the last_used_at times of invoked sessions are written, in one batch. Default 5 s. A
   // graceful stop writes what is pending; a crash loses at most this much of last_used_at.
   std::chrono::milliseconds last_used_flush{std::chrono::seconds(5)};

@@ -27,6 +27,7 @@ enum class RejectReason : std::size_t {
   invalid_function,    // invoke @type that is not a TDLib identifier
   body_bounds,         // a JSON body over the depth or element limit
   request_framing,     // ambiguous HTTP framing (Transfer-Encoding other than exactly chunked): smuggling
+  auth_failures,       // unknown bearer tokens from one client address over limits.auth_failure_rate
   count_               // not a reason: the number of reasons
 };
 

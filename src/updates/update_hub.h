@@ -102,7 +102,7 @@ class UpdateHub final : public session::UpdateSink {
   // shutdown, before the HTTP server drains, so no long poll holds the drain.
   void close_readers();
   // Forgets what the hub keeps in memory of a deleted tenant (its log goes with the tenant's record).
-  void forget_tenant(const std::string& tenant_id);
+  void forget_tenant(const std::string& tenant_id) override;
 
   const UpdatesOptions& options() const noexcept { return options_; }
   // Readers waiting for the tenant now (long polls and streams).

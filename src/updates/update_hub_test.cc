@@ -153,6 +153,26 @@ TEST_F(UpdateHubTest, ATenantsSettingFiltersFromThenOn) {
   EXPECT_EQ(json::parse((*beta)[0].payload)["@type"], "updateNewMessage") << "t_beta keeps the default";
 }
 
+TEST_F(UpdateHubTest, ADeletedTenantsSettingIsForgottenSoTheIdStartsFromTheDefaults) {
+  auto& hub = make();
+  auto set = asio::co_spawn(io_, hub.set_allowed_updates("t_alpha", AllowedUpdates::parse(json::array({"updateUser"})).value()),
+                            asio::use_future);
+  ASSERT_TRUE(set.get());
+  hub.accept("t_alpha", "s", json{{"@type", "updateUser"}});
+  ASSERT_EQ(poll_now("t_alpha", 0)->size(), 1u) << "the setting is cached and applies";
+  // The tenant is deleted (its record, log and settings go) and created again under the same id.
+  ASSERT_TRUE(tenants_.delete_tenant("t_alpha", store::TenantDeletion::with_sessions).ok());
+  ASSERT_TRUE(log_.delete_tenant("t_alpha").ok());
+  hub.forget_tenant("t_alpha");
+  ASSERT_TRUE(tenants_.create_tenant(store::TenantRecord{"t_alpha", store::TenantTokens::hash_token("k2"), 1}).ok());
+  hub.accept("t_alpha", "s", json{{"@type", "updateUser"}});
+  hub.accept("t_alpha", "s", message(7));
+  auto page = poll_now("t_alpha", 0);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ(json::parse((*page)[0].payload)["@type"], "updateNewMessage") << "the default filter, not the old tenant's";
+}
+
 TEST_F(UpdateHubTest, RetentionDropsTheOldestAndAnnouncesTheExactGap) {
   UpdatesOptions options;
   options.max_pending = 3;

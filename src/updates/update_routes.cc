@@ -49,13 +49,17 @@ struct UpdateRoutes::Impl {
   UpdateRoutesOptions options;
 
   // The session filter: "" when absent; not_found for a session that is not the caller's.
+  // Not a coroutine: the query parameter is copied before the request can go away.
   asio::awaitable<Result<std::string>> session_filter(const http::Request& r, std::string tenant) {
     std::optional<std::string_view> v = r.query("session_id");
+    return session_filter_of(v ? std::optional<std::string>(std::string(*v)) : std::nullopt, std::move(tenant));
+  }
+  asio::awaitable<Result<std::string>> session_filter_of(std::optional<std::string> v, std::string tenant) {
     if (!v) co_return std::string();
     if (!store::TenantTokens::is_valid_session_id(*v)) {
       co_return Error(Errc::invalid_argument, "session_id is not a session id");
     }
-    std::string id(*v);
+    std::string id = std::move(*v);
     asio::awaitable<Status> owned = gate.owns_session(std::move(tenant), id);
     Status st = co_await std::move(owned);
     if (!st) co_return st.error();
@@ -63,9 +67,10 @@ struct UpdateRoutes::Impl {
   }
 
   asio::awaitable<http::Response> get_updates(http::Request& r) {
-    asio::awaitable<Result<std::string>> auth = gate.tenant_of(r);
-    Result<std::string> tenant = co_await std::move(auth);
-    if (!tenant) co_return gate.refusal(tenant.error());
+    asio::awaitable<http::Caller> auth = gate.tenant_of(r);
+    http::Caller caller = co_await std::move(auth);
+    if (!caller) co_return std::move(*caller.refusal);
+    const std::string& tenant = caller.tenant_id;
     const auto max_timeout = static_cast<std::int64_t>(hub.options().max_poll_timeout.count());
     Result<std::int64_t> offset = int_param(r, "offset", 0, 0, kMaxOffset);
     if (!offset) co_return http::Response::from_error(offset.error());
@@ -73,11 +78,11 @@ struct UpdateRoutes::Impl {
     if (!limit) co_return http::Response::from_error(limit.error());
     Result<std::int64_t> timeout = int_param(r, "timeout", 0, 0, max_timeout);
     if (!timeout) co_return http::Response::from_error(timeout.error());
-    asio::awaitable<Result<std::string>> filter = session_filter(r, *tenant);
+    asio::awaitable<Result<std::string>> filter = session_filter(r, tenant);
     Result<std::string> session = co_await std::move(filter);
     if (!session) co_return http::Response::from_error(session.error());
     asio::awaitable<Result<std::vector<store::StoredUpdate>>> polled =
-        hub.poll(*tenant, *offset, static_cast<std::size_t>(*limit), *session, std::chrono::seconds(*timeout),
+        hub.poll(tenant, *offset, static_cast<std::size_t>(*limit), *session, std::chrono::seconds(*timeout),
                  DeliveryChannel::long_poll);
     Result<std::vector<store::StoredUpdate>> page = co_await std::move(polled);
     if (!page) co_return http::Response::from_error(page.error());
@@ -87,19 +92,21 @@ struct UpdateRoutes::Impl {
   }
 
   asio::awaitable<http::Response> get_settings(http::Request& r) {
-    asio::awaitable<Result<std::string>> auth = gate.tenant_of(r);
-    Result<std::string> tenant = co_await std::move(auth);
-    if (!tenant) co_return gate.refusal(tenant.error());
-    asio::awaitable<Result<AllowedUpdates>> read = hub.allowed_updates(*tenant);
+    asio::awaitable<http::Caller> auth = gate.tenant_of(r);
+    http::Caller caller = co_await std::move(auth);
+    if (!caller) co_return std::move(*caller.refusal);
+    const std::string& tenant = caller.tenant_id;
+    asio::awaitable<Result<AllowedUpdates>> read = hub.allowed_updates(tenant);
     Result<AllowedUpdates> allowed = co_await std::move(read);
     if (!allowed) co_return http::Response::from_error(allowed.error());
     co_return http::Response::json(bhttp::status::ok, {{"allowed_updates", allowed->to_json()}});
   }
 
   asio::awaitable<http::Response> put_settings(http::Request& r) {
-    asio::awaitable<Result<std::string>> auth = gate.tenant_of(r);
-    Result<std::string> tenant = co_await std::move(auth);
-    if (!tenant) co_return gate.refusal(tenant.error());
+    asio::awaitable<http::Caller> auth = gate.tenant_of(r);
+    http::Caller caller = co_await std::move(auth);
+    if (!caller) co_return std::move(*caller.refusal);
+    const std::string& tenant = caller.tenant_id;
     Result<json> body = gate.body_object(r);
     if (!body) co_return http::Response::from_error(body.error());
     if (!body->contains("allowed_updates") || !(*body)["allowed_updates"].is_array()) {
@@ -111,17 +118,18 @@ struct UpdateRoutes::Impl {
       co_return http::Response::error(bhttp::status::unprocessable_entity, "invalid_argument", allowed.error().message);
     }
     json answer = {{"allowed_updates", allowed->to_json()}};
-    asio::awaitable<Status> save = hub.set_allowed_updates(*tenant, std::move(*allowed));
+    asio::awaitable<Status> save = hub.set_allowed_updates(tenant, std::move(*allowed));
     Status saved = co_await std::move(save);
     if (!saved) co_return http::Response::from_error(saved.error());
     co_return http::Response::json(bhttp::status::ok, answer);
   }
 
   asio::awaitable<http::Response> stream(http::Request& r) {
-    asio::awaitable<Result<std::string>> auth = gate.tenant_of(r);
-    Result<std::string> tenant = co_await std::move(auth);
-    if (!tenant) co_return gate.refusal(tenant.error());
-    asio::awaitable<Result<std::string>> filter = session_filter(r, *tenant);
+    asio::awaitable<http::Caller> auth = gate.tenant_of(r);
+    http::Caller caller = co_await std::move(auth);
+    if (!caller) co_return std::move(*caller.refusal);
+    const std::string& tenant = caller.tenant_id;
+    asio::awaitable<Result<std::string>> filter = session_filter(r, tenant);
     Result<std::string> session = co_await std::move(filter);
     if (!session) co_return http::Response::from_error(session.error());
     // Where to start: after Last-Event-ID (a reconnect, which acknowledges what it names), else ?offset.
@@ -144,7 +152,7 @@ struct UpdateRoutes::Impl {
     }
     UpdateHub* hub_ptr = &hub;
     UpdateRoutesOptions opts = options;
-    std::string tenant_id = *tenant;
+    std::string tenant_id = tenant;
     std::string session_id = *session;
     co_return http::Response::event_stream(
         [hub_ptr, opts, tenant_id, session_id, offset, acknowledge](http::SseWriter& w) -> asio::awaitable<void> {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "http/caller.h"
 #include "http/request.h"
 #include "http/response.h"
 #include "http/router.h"
@@ -24,10 +25,9 @@ namespace tgpulse::updates {
 
 // How the update routes authenticate, as every tenant route does (SessionRoutes::tenant_gate()).
 struct TenantGate {
-  // The caller's tenant id, or the refusal (401, 429 tenant quota, 503 store pool full).
-  std::function<boost::asio::awaitable<Result<std::string>>(const http::Request&)> tenant_of;
-  // The response for a tenant_of() error.
-  std::function<http::Response(const Error&)> refusal;
+  // The caller's tenant id, or the answer to refuse with (401, 429 auth_failures or tenant quota, 503
+  // store pool full).
+  std::function<boost::asio::awaitable<http::Caller>(const http::Request&)> tenant_of;
   // The request body as a bounded JSON object (400 invalid_argument otherwise; over-bounds counted).
   std::function<Result<nlohmann::json>(const http::Request&)> body_object;
   // Ok when the tenant has a session with this id (live or not yet cleaned up); not_found otherwise.

@@ -147,6 +147,15 @@ class SessionStack:
     def login_doc(self, sid, headers=None):
         return harness.http_json("GET", f"{self.url}/v1/qr-logins/{sid}", headers=headers or self.auth())
 
+    def authorized_session(self):
+        """A new session, logged in: starts a QR login, accepts its scan, waits until it is authorized;
+        returns its id."""
+        doc, _ = self.start_login()
+        sid = doc["session_id"]
+        self.scan(sid, "accept")
+        self.wait_status(sid, "authorized")
+        return sid
+
     def wait_status(self, sid, status, timeout=30):
         def ok():
             code, _, doc = self.login_doc(sid)

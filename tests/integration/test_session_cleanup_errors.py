@@ -19,10 +19,7 @@ sessions:
 
 def test_a_cleanup_tdlib_does_not_finish_is_a_gateway_timeout():
     with SessionStack(config=CONFIG) as st:
-        doc, _ = st.start_login()
-        sid = doc["session_id"]
-        st.scan(sid, "accept")
-        st.wait_status(sid, "authorized")
+        sid = st.authorized_session()
         engine_dir = st.engine_dir(sid)
         harness.check(os.path.isdir(engine_dir), f"no engine directory {engine_dir}")
         # logOut and close (authorization functions in tdsim) now take 4 s: past both bounds above.

@@ -122,10 +122,7 @@ def test_password_flood_wait_answers_429_and_is_reported():
 
 def test_cleanup_logout_waits_out_a_flood_wait():
     with SessionStack(config=CONFIG) as st:
-        doc, _ = st.start_login()
-        sid = doc["session_id"]
-        st.scan(sid, "accept")
-        st.wait_status(sid, "authorized")
+        sid = st.authorized_session()
         st.control("/flood", {"method": "logOut", "seconds": 2, "answer": "error"})
         trace_id = secrets.token_hex(16)
         hdrs = dict(st.auth())

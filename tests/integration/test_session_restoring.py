@@ -13,10 +13,7 @@ from session_util import SessionStack
 def authorized_then_restarted(first, hold=True):
     """Authorizes a session on `first`, stops it (SIGTERM keeps authorized sessions) and starts the
     service again on the same data directory; returns (second stack, session id)."""
-    doc, _ = first.start_login()
-    sid = doc["session_id"]
-    first.scan(sid, "accept")
-    first.wait_status(sid, "authorized")
+    sid = first.authorized_session()
     harness.Proc.stop(first.service)  # not Service.stop: the data directory stays for the restart
     second = SessionStack(data_dir=first.service.data_dir, profile={"hold_restored_sessions": hold})
     second.token = first.token  # the tenant is in the store already
