@@ -706,6 +706,14 @@ asio::awaitable<http::Caller> SessionRoutes::tenant_of(const http::Request& r) {
 
 Result<json> SessionRoutes::json_body(const http::Request& r) { return body_object(r, false, impl_->rejections); }
 
+updates::TenantGate SessionRoutes::tenant_gate() {
+  return updates::TenantGate{[this](const http::Request& r) { return tenant_of(r); },
+                             [this](const http::Request& r) { return json_body(r); },
+                             [this](std::string tenant_id, std::string session_id) {
+                               return owns_session(std::move(tenant_id), std::move(session_id));
+                             }};
+}
+
 asio::awaitable<Status> SessionRoutes::owns_session(std::string tenant_id, std::string session_id) {
   asio::awaitable<Result<store::SessionRecord>> lookup = impl_->store.calls.get_session(std::move(tenant_id), std::move(session_id));
   Result<store::SessionRecord> found = co_await std::move(lookup);

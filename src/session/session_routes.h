@@ -28,6 +28,7 @@
 #include <memory>
 #include <string>
 
+#include "http/caller.h"
 #include "http/router.h"
 #include "session/auth_failure_limiter.h"
 #include "session/function_policy.h"
@@ -39,6 +40,7 @@
 #include "store/tenant_token_cache.h"
 #include "telemetry/rejections.h"
 #include "throttle/invoke_pipeline.h"
+#include "updates/update_routes.h"
 
 namespace tgpulse::session {
 
@@ -88,6 +90,8 @@ class SessionRoutes {
   Result<nlohmann::json> json_body(const http::Request& r);
   // Ok when the tenant has a session record with this id; not_found otherwise (also another tenant's).
   boost::asio::awaitable<Status> owns_session(std::string tenant_id, std::string session_id);
+  // The four above as the update routes' gate. The routes must outlive what the gate is given to.
+  updates::TenantGate tenant_gate();
 
  private:
   struct Impl;

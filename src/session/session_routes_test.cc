@@ -216,14 +216,8 @@ class SessionRoutesTest : public SessionTestFixture, public ::testing::WithParam
       routes_->set_tenant_limits(tenant_limits_.get());
     }
     routes_->add_to(router_);
-    SessionRoutes* routes = routes_.get();
     update_routes_ = std::make_unique<updates::UpdateRoutes>(
-        hub_, updates::TenantGate{[routes](const http::Request& r) { return routes->tenant_of(r); },
-                                  [](const Error& e) { return SessionRoutes::refusal(e); },
-                                  [routes](const http::Request& r) { return routes->json_body(r); },
-                                  [routes](std::string tenant_id, std::string session_id) {
-                                    return routes->owns_session(std::move(tenant_id), std::move(session_id));
-                                  }});
+        hub_, routes_->tenant_gate());
     update_routes_->add_to(router_);
   }
 

@@ -273,14 +273,8 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   m.routes->set_tenant_limits(m.limits.get());
   m.auth_failures = std::make_unique<AuthFailureLimiter>(m.options.limits, clock, &telemetry.rejections);
   m.routes->set_auth_failure_limiter(m.auth_failures.get());
-  SessionRoutes* routes = m.routes.get();
   m.update_routes = std::make_unique<updates::UpdateRoutes>(
-      *m.hub, updates::TenantGate{
-                  [routes](const http::Request& r) { return routes->tenant_of(r); },
-                  [routes](const http::Request& r) { return routes->json_body(r); },
-                  [routes](std::string tenant_id, std::string session_id) {
-                    return routes->owns_session(std::move(tenant_id), std::move(session_id));
-                  }});
+      *m.hub, m.routes->tenant_gate());
   return std::unique_ptr<SessionService>(new SessionService(std::move(impl)));
 }
 
