@@ -173,11 +173,21 @@ def test_a_page_inhibits_the_ticket_of_the_same_slo_in_a_real_alertmanager():
         status, _, _ = harness.http_json("POST", url + "/api/v2/alerts", burn)
         check(status == 200, f"POST /api/v2/alerts: {status}")
 
+        seen = {}
+
         def states():
             _, _, doc = harness.http_json("GET", url + "/api/v2/alerts")
-            got = {(a["labels"]["severity"], a["labels"]["slo"]): a["status"]["state"] for a in doc}
-            return got if len(got) == 3 else None
-        got = harness.wait_until(states, timeout=15, what="three alerts at Alertmanager")
+            seen.clear()
+            seen.update({(a["labels"]["severity"], a["labels"]["slo"]): a["status"]["state"] for a in doc})
+            # Alertmanager can list an alert before it has applied the inhibition to it: poll until every
+            # alert has left "unprocessed" and the ticket's state has settled, then check what it settled on.
+            settled = len(seen) == 3 and "unprocessed" not in seen.values()
+            return dict(seen) if settled and seen.get(("warning", "qr_authorization_availability")) == "suppressed" else None
+        try:
+            got = harness.wait_until(states, timeout=30, what="three alerts at Alertmanager, the ticket suppressed")
+        except AssertionError:
+            got = dict(seen)
+            check(len(got) == 3, f"three alerts at Alertmanager: {got}")
         check(got[("critical", "qr_authorization_availability")] == "active", f"page: {got}")
         check(got[("warning", "qr_authorization_availability")] == "suppressed", f"ticket under the page: {got}")
         check(got[("warning", "session_cleanup_latency")] == "active", f"ticket of another SLO: {got}")
@@ -192,7 +202,7 @@ def test_a_real_prometheus_loads_and_evaluates_every_rule():
                 _, _, doc = harness.http_json("GET", url + "/api/v1/rules")
                 rules = [r for g in doc["data"]["groups"] for r in g["rules"]]
                 return rules if rules and all(r.get("health") == "ok" for r in rules) else None
-            rules = harness.wait_until(evaluated, timeout=30, what="every rule evaluated with health ok")
+            rules = harness.wait_until(evaluated, timeout=60, what="every rule evaluated with health ok")
             expected = len(du.alert_rules()) + len(du.recording_rules())
             check(len(rules) == expected, f"prometheus loaded {len(rules)} rules, files have {expected}")
 
