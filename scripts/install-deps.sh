@@ -13,7 +13,7 @@ PACKAGES=(
   build-essential cmake pkg-config git ca-certificates curl
   libboost-dev libboost-system-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libsqlite3-dev sqlite3 libqrencode-dev
-  libcli11-dev libyaml-cpp-dev libcurl4-openssl-dev libssl-dev
+  libcli11-dev libyaml-cpp-dev libcurl4-openssl-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev
   python3 python3-jsonschema
   zbar-tools chromium
