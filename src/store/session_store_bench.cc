@@ -87,7 +87,8 @@ void BM_SqliteTouchLastUsed(benchmark::State& state) {
   Fixture& f = fixture();
   std::size_t i = 0;
   for (auto _ : state) {
-    auto s = f.store->touch_last_used(f.session_ids[(i++ * 31) % f.session_ids.size()], static_cast<std::int64_t>(i));
+    ++i;  // one step per iteration, read twice below (an i++ inside the call left the order unspecified)
+    auto s = f.store->touch_last_used(f.session_ids[(i * 31) % f.session_ids.size()], static_cast<std::int64_t>(i));
     benchmark::DoNotOptimize(s);
   }
 }
