@@ -119,7 +119,11 @@ asio::awaitable<WebhookOutcome> WebhookClient::post(WebhookUrl url, std::string 
   if (!url.https) co_return co_await exchange(plain_stream, url, std::move(body), secret, timestamp, deadline, std::move(address));
 
   // SNI for names (not for IP literals, RFC 6066 §3), and the certificate must name the host.
-  if (!url.host_is_ip) SSL_set_tlsext_host_name(tls_stream.native_handle(), url.host.c_str());
+  // SNI. SSL_set_tlsext_host_name() is a macro with a C cast; this is its expansion without one.
+  if (!url.host_is_ip) {
+    SSL_ctrl(tls_stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+             const_cast<char*>(url.host.c_str()));
+  }
   tls_stream.set_verify_callback(asio::ssl::host_name_verification(url.host), ec);
   co_await tls_stream.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
