@@ -4,6 +4,7 @@ Every server a test starts listens on 127.0.0.1 on a free port and is stopped wh
 (use `with Proc(...)` or `stack = contextlib.ExitStack()`).
 """
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -172,6 +173,8 @@ def main(tests):
     """Runs test functions in order; prints 'N passed, N failed'; exit code 1 on any failure."""
     import traceback
     passed = failed = 0
+    if os.path.exists(TGPULSE):
+        sanitizer_build()  # cached while the process is still whole
     for t in tests:
         name = t.__name__
         t0 = time.monotonic()
@@ -202,10 +205,12 @@ def main(tests):
     raise SystemExit(1 if failed else 0)
 
 
+@functools.lru_cache(maxsize=None)
 def sanitizer_build():
     """The sanitizer TGPULSE was built with: "asan" (make test SANITIZE=1), "tsan" (make test-tsan) or
-    None."""
-    out = subprocess.run(["ldd", TGPULSE], capture_output=True, text=True).stdout
+    None. Asked once, before the first test (main()): a test that exhausts its descriptors or processes
+    would make ldd fail and the answer silently None."""
+    out = subprocess.run(["ldd", TGPULSE], capture_output=True, text=True, check=True).stdout
     if "libasan" in out:
         return "asan"
     if "libtsan" in out:
