@@ -15,7 +15,9 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -41,16 +43,26 @@ using namespace std::chrono_literals;
 // A blocking loopback client: one connection, raw bytes.
 class Client {
  public:
-  explicit Client(std::uint16_t port) {
+  explicit Client(std::uint16_t port) : Client(port, Connect::now) {}
+  // `later` makes the socket now and connects on connect(): a test that takes every descriptor away
+  // first needs its client's socket to exist before, as any other thread may take a freed one.
+  enum class Connect { now, later };
+  Client(std::uint16_t port, Connect when) : port_(port) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd_ < 0) ADD_FAILURE() << "socket failed: " << std::strerror(errno);
+    if (when == Connect::now) connect();
+  }
+  void connect() {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
+    addr.sin_port = htons(port_);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ADD_FAILURE() << "connect failed";
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ADD_FAILURE() << "connect failed: " << std::strerror(errno);
+    }
   }
   Client(Client&& other) noexcept
-      : fd_(std::exchange(other.fd_, -1)), buffer_(std::move(other.buffer_)), closed_(other.closed_) {}
+      : port_(other.port_), fd_(std::exchange(other.fd_, -1)), buffer_(std::move(other.buffer_)), closed_(other.closed_) {}
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
   ~Client() { close(); }
@@ -81,6 +93,7 @@ class Client {
   bool closed() const { return closed_; }
 
  private:
+  std::uint16_t port_ = 0;
   int fd_ = -1;
   std::string buffer_;
   bool closed_ = false;
@@ -520,14 +533,16 @@ TEST_F(ServerTest, AcceptKeepsGoingThroughEmfileAndServesOnceDescriptorsAreBack)
   rlimit low = saved;
   low.rlim_cur = static_cast<rlim_t>(lowest_free + 64);
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  // The client's socket is made while descriptors remain; connecting needs none. Freeing one for it
+  // after the table is full would race every other thread of the process (the logger, the server's
+  // own threads) for that one slot.
+  std::vector<std::unique_ptr<Client>> queued;
+  queued.push_back(std::make_unique<Client>(server_->port(), Client::Connect::later));
   std::vector<int> fds;
   for (int fd = ::open("/dev/null", O_RDONLY); fd >= 0; fd = ::open("/dev/null", O_RDONLY)) fds.push_back(fd);
   ASSERT_GE(fds.size(), 4u);
-  // One descriptor for the client's socket; the server has none left to accept it with.
-  ::close(fds.back());
-  fds.pop_back();
-  std::vector<std::unique_ptr<Client>> queued;
-  queued.push_back(std::make_unique<Client>(server_->port()));
+  // The server has no descriptor left to accept the connection with.
+  queued.back()->connect();
   // The accept loop meets EMFILE (and says so) before descriptors come back: the log is read through the
   // stream opened before the descriptors ran out.
   bool logged = false;
