@@ -245,10 +245,24 @@ struct SessionRoutes::Impl {
   AuthFailureLimiter* auth_failures = nullptr;  // null: unknown tokens are not limited per client
 
   // --- authentication -----------------------------------------------------------------------------
-  bool is_admin(const Request& r) const {
+  // Nothing when the request carries the admin token; else the answer: 401, or 429 auth_failures when
+  // the client's address spent its failed-authentication budget (the same bucket unknown tenant tokens
+  // draw on, so the admin token cannot be guessed faster than a tenant's). A missing token is no guess
+  // and costs nothing; the right token gives its charge back.
+  std::optional<Response> admin_refusal(const Request& r) const {
+    static const auto required = [] {
+      return Response::error(bhttp::status::unauthorized, "unauthorized", "admin token required");
+    };
     std::string_view token = bearer(r);
-    return !options.admin_token.empty() && !token.empty() &&
-           store::TenantTokens::constant_time_equal(token, options.admin_token);
+    if (options.admin_token.empty() || token.empty()) return required();
+    if (auth_failures != nullptr) {
+      if (std::optional<TenantLimits::Refusal> refusal = auth_failures->admit(r.client_address)) {
+        return limit_refusal(*refusal);
+      }
+    }
+    if (!store::TenantTokens::constant_time_equal(token, options.admin_token)) return required();
+    if (auth_failures != nullptr) auth_failures->succeeded(r.client_address);
+    return std::nullopt;
   }
   // The caller's tenant, or what to answer instead: 401, 429 auth_failures (too many unknown tokens
   // from the client's address), 429 tenant_quota, 503 (the store pool is full) or 500.
@@ -326,7 +340,7 @@ struct SessionRoutes::Impl {
 
   // --- tenants (admin) ----------------------------------------------------------------------------
   asio::awaitable<Response> create_tenant(Request& r) {
-    if (!is_admin(r)) co_return Response::error(bhttp::status::unauthorized, "unauthorized", "admin token required");
+    if (std::optional<Response> refusal = admin_refusal(r)) co_return std::move(*refusal);
     Result<json> body = body_object(r, false, rejections);
     if (!body) co_return Response::from_error(body.error());
     auto it = body->find("tenant_id");
@@ -351,7 +365,7 @@ struct SessionRoutes::Impl {
   }
 
   asio::awaitable<Response> list_tenants(Request& r) {
-    if (!is_admin(r)) co_return Response::error(bhttp::status::unauthorized, "unauthorized", "admin token required");
+    if (std::optional<Response> refusal = admin_refusal(r)) co_return std::move(*refusal);
     Result<std::vector<store::TenantRecord>> all = co_await store.calls.list_tenants();
     if (!all) co_return Response::from_error(all.error());
     json out = json::array();
@@ -364,7 +378,7 @@ struct SessionRoutes::Impl {
   }
 
   asio::awaitable<Response> delete_tenant(Request& r) {
-    if (!is_admin(r)) co_return Response::error(bhttp::status::unauthorized, "unauthorized", "admin token required");
+    if (std::optional<Response> refusal = admin_refusal(r)) co_return std::move(*refusal);
     std::string tenant_id(r.param("tenant_id"));
     asio::awaitable<Result<store::TenantRecord>> lookup = store.calls.get_tenant(tenant_id);
     if (Result<store::TenantRecord> found = co_await std::move(lookup); !found) {

@@ -342,6 +342,30 @@ TEST_F(StoreOffLoopTest, PastItsBurstOfUnknownTokensAnAddressGets429BeforeTheSto
   EXPECT_EQ(c.request(bhttp::verb::get, "/v1/sessions", token_of(3)).result_int(), 200);
 }
 
+// The admin token is guessed no faster than a tenant's: wrong admin tokens draw on the same per-address
+// bucket (429 auth_failures past it, before any comparison), the right one gives its charge back, so an
+// operator's own requests never run it down.
+TEST_F(StoreOffLoopTest, AdminTokenGuessesSpendTheAddressBudget) {
+  start(0ms, {"store", 2, 64});
+  BlockingClient c(server_->port());
+  const int burst = static_cast<int>(TenantLimitsOptions{}.auth_failure_burst);
+  for (int i = 0; i < 3 * burst; ++i) {
+    EXPECT_EQ(c.request(bhttp::verb::get, "/v1/tenants", "admin-secret").result_int(), 200);
+  }
+  for (int i = 0; i < burst; ++i) {
+    EXPECT_EQ(c.request(bhttp::verb::get, "/v1/tenants", "admin-guess" + std::to_string(i)).result_int(), 401);
+  }
+  auto refused = c.request(bhttp::verb::get, "/v1/tenants", "admin-guess-more");
+  EXPECT_EQ(refused.result_int(), 429);
+  EXPECT_EQ(nlohmann::json::parse(refused.body())["error"]["code"], "auth_failures");
+  // Even the right token waits for the bucket: an address that guesses does not learn it is right.
+  EXPECT_EQ(c.request(bhttp::verb::get, "/v1/tenants", "admin-secret").result_int(), 429);
+  EXPECT_EQ(rejections_.value(telemetry::RejectReason::auth_failures), 2);
+  // A request without a token is no guess.
+  EXPECT_EQ(c.request(bhttp::verb::get, "/v1/tenants", "").result_int(), 401);
+  EXPECT_EQ(rejections_.value(telemetry::RejectReason::auth_failures), 2);
+}
+
 // A repeated unknown token costs one lookup per unknown_token_ttl, not one per request. A tenant
 // created with it behind this process's back (another node, the CLI) gets it working after that TTL.
 TEST_F(StoreOffLoopTest, ARepeatedUnknownTokenIsLookedUpOncePerTtl) {
