@@ -6,8 +6,8 @@ add_custom_command(
   OUTPUT ${_login_page_cc}
   COMMAND ${CMAKE_COMMAND} -DINPUT=${_login_page_dir}/login.html -DOUTPUT=${_login_page_cc}
           -DNAMESPACE=tgpulse::session::assets -DFUNCTION=login_page_html -DHEADER=session/assets/login_page.h
-          -P ${_login_page_dir}/embed_asset.cmake
-  DEPENDS ${_login_page_dir}/login.html ${_login_page_dir}/embed_asset.cmake
+          -P ${CMAKE_SOURCE_DIR}/cmake/embed_asset.cmake
+  DEPENDS ${_login_page_dir}/login.html ${CMAKE_SOURCE_DIR}/cmake/embed_asset.cmake
   COMMENT "Embedding the login page"
   VERBATIM)
 tgpulse_library(tgpulse_login_page SOURCES ${_login_page_cc} DEPS)
