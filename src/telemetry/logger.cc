@@ -62,14 +62,17 @@ struct Logger::Impl {
     bool wake = false;
     {
       std::unique_lock lock(mu);
-      if (pending_lines >= options.queue_capacity && options.full_queue_wait.count() > 0 && !stopping) {
+      const auto full = [&] {
+        return pending_lines >= options.queue_capacity ||
+               (pending_lines > 0 && pending.size() + line.size() > options.queue_capacity_bytes);
+      };
+      if (full() && options.full_queue_wait.count() > 0 && !stopping) {
         ++space_waiters;
         if (writer_state == WriterState::lingering) work_cv.notify_one();  // write now, do not linger
-        space_cv.wait_for(lock, options.full_queue_wait,
-                          [&] { return stopping || pending_lines < options.queue_capacity; });
+        space_cv.wait_for(lock, options.full_queue_wait, [&] { return stopping || !full(); });
         --space_waiters;
       }
-      if (stopping || pending_lines >= options.queue_capacity) {
+      if (stopping || full()) {
         dropped.fetch_add(1, std::memory_order_relaxed);
         return;
       }
@@ -132,6 +135,7 @@ struct Logger::Impl {
   std::condition_variable done_cv;  // flush() waits for progress
   std::condition_variable space_cv; // log() waits for room (full_queue_wait)
   std::string pending;              // guarded by mu: accepted lines not yet taken by the writer
+                                    // (bounded by queue_capacity_bytes)
   std::size_t pending_lines = 0;    // guarded by mu: lines in `pending` (bounded by queue_capacity)
   std::uint64_t accepted = 0;       // guarded by mu: lines ever queued
   std::uint64_t completed = 0;      // guarded by mu: lines written or failed

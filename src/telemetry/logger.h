@@ -1,6 +1,7 @@
 // Logger: structured logs, one ECS-shaped JSON object per line (or a human console format for
 // development). log() formats the line on the caller's thread (into a buffer the thread keeps) and
-// appends its bytes to the pending batch, a bounded queue of at most queue_capacity lines; a
+// appends its bytes to the pending batch, a bounded queue of at most queue_capacity lines and
+// queue_capacity_bytes bytes; a
 // background thread takes the whole batch and writes it with one sink write. The writer lingers 1 ms
 // after a batch's first line so that one wake-up and one write serve many lines; flush(), shutdown()
 // and a batch past 256 KiB cut that short. When the queue is full the line is dropped and counted
@@ -68,6 +69,11 @@ struct LoggerOptions {
   std::string path;                      // "" or "-" = stdout; otherwise appended to this file
   std::string service_name = "tgpulse";  // ECS service.name
   std::size_t queue_capacity = 65536;    // lines; beyond this, lines are dropped and counted
+  // Bytes waiting in the queue; beyond this, lines are dropped and counted the same way. Lines are
+  // bounded (each string value at kMaxLogStringBytes), but 65,536 lines of long values would still be
+  // gigabytes: this caps the memory a burst of large lines can take while the disk is slow. A line
+  // arriving at an empty queue is always taken.
+  std::size_t queue_capacity_bytes = 64 * 1024 * 1024;
   // How long log() may wait for room when the queue is full before it drops the line. 0 (the default):
   // drop at once, so a caller never waits for the disk. Above 0, a caller waits at most this long per
   // line, so a burst the writer can absorb loses nothing; an event-loop thread still never waits
