@@ -216,64 +216,6 @@ TEST(LoggerTest, LevelFilterSkipsLinesBelowTheLevel) {
   EXPECT_EQ(logger.dropped(), 0u);
 }
 
-// The queue is bounded in bytes too: long lines fill it long before queue_capacity lines would. A line
-// that meets an empty queue is taken whatever its size.
-TEST(LoggerTest, QueueFullInBytesDropsAndCountsLines) {
-  auto shared = std::make_shared<MemorySink::Shared>();
-  shared->hold = true;
-  LoggerOptions options;
-  options.queue_capacity_bytes = 3000;
-  Logger logger(options, std::make_unique<MemorySink>(shared));
-  logger.info("first");  // taken by the writer, which then blocks inside the sink
-  {
-    std::unique_lock lock(shared->mu);
-    shared->cv.wait(lock, [&] { return shared->writer_inside; });
-  }
-  const std::string big(5000, 'x');
-  logger.info("big", {{"value", big}});  // over the bound alone, but the queue is empty: taken
-  for (int i = 0; i < 10; ++i) logger.info("dropped", {{"value", big}});
-  EXPECT_EQ(logger.dropped(), 10u);
-  {
-    std::lock_guard lock(shared->mu);
-    shared->hold = false;
-  }
-  shared->cv.notify_all();
-  logger.flush();
-  EXPECT_EQ(logger.written(), 2u);
-  logger.info("small again");  // room once the writer took the batch
-  logger.flush();
-  EXPECT_EQ(logger.written(), 3u);
-}
-
-TEST(LoggerTest, FullQueueDropsAndCountsLines) {
-  auto shared = std::make_shared<MemorySink::Shared>();
-  shared->hold = true;
-  LoggerOptions options;
-  options.queue_capacity = 2;
-  Logger logger(options, std::make_unique<MemorySink>(shared));
-  logger.info("first");  // taken by the writer, which then blocks inside the sink
-  {
-    std::unique_lock lock(shared->mu);
-    shared->cv.wait(lock, [&] { return shared->writer_inside; });
-  }
-  for (int i = 0; i < 10; ++i) logger.info("queued or dropped", {{"i", i}});
-  EXPECT_EQ(logger.dropped(), 8u);
-  {
-    std::lock_guard lock(shared->mu);
-    shared->hold = false;
-  }
-  shared->cv.notify_all();
-  logger.flush();
-  EXPECT_EQ(logger.written(), 3u);
-  logger.shutdown();
-  logger.info("after shutdown");
-  EXPECT_EQ(logger.dropped(), 9u);
-  auto lines = parse_lines(shared->text);
-  ASSERT_EQ(lines.size(), 3u);
-  EXPECT_EQ(lines[1].at("i"), 0);
-  EXPECT_EQ(lines[2].at("i"), 1);
-}
-
 // Holds the writer inside the sink with its first line, so that everything logged next stays queued.
 void hold_writer_inside_sink(Logger& logger, MemorySink::Shared& shared) {
   {
@@ -291,6 +233,46 @@ void release_writer(MemorySink::Shared& shared) {
     shared.hold = false;
   }
   shared.cv.notify_all();
+}
+
+// The queue is bounded in bytes too: long lines fill it long before queue_capacity lines would. A line
+// that meets an empty queue is taken whatever its size.
+TEST(LoggerTest, QueueFullInBytesDropsAndCountsLines) {
+  auto shared = std::make_shared<MemorySink::Shared>();
+  LoggerOptions options;
+  options.queue_capacity_bytes = 3000;
+  Logger logger(options, std::make_unique<MemorySink>(shared));
+  hold_writer_inside_sink(logger, *shared);
+  const std::string big(5000, 'x');
+  logger.info("big", {{"value", big}});  // over the bound alone, but the queue is empty: taken
+  for (int i = 0; i < 10; ++i) logger.info("dropped", {{"value", big}});
+  EXPECT_EQ(logger.dropped(), 10u);
+  release_writer(*shared);
+  logger.flush();
+  EXPECT_EQ(logger.written(), 2u);
+  logger.info("small again");  // room once the writer took the batch
+  logger.flush();
+  EXPECT_EQ(logger.written(), 3u);
+}
+
+TEST(LoggerTest, FullQueueDropsAndCountsLines) {
+  auto shared = std::make_shared<MemorySink::Shared>();
+  LoggerOptions options;
+  options.queue_capacity = 2;
+  Logger logger(options, std::make_unique<MemorySink>(shared));
+  hold_writer_inside_sink(logger, *shared);
+  for (int i = 0; i < 10; ++i) logger.info("queued or dropped", {{"i", i}});
+  EXPECT_EQ(logger.dropped(), 8u);
+  release_writer(*shared);
+  logger.flush();
+  EXPECT_EQ(logger.written(), 3u);
+  logger.shutdown();
+  logger.info("after shutdown");
+  EXPECT_EQ(logger.dropped(), 9u);
+  auto lines = parse_lines(shared->text);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[1].at("i"), 0);
+  EXPECT_EQ(lines[2].at("i"), 1);
 }
 
 // "Lost" for this logger: a line accepted (not counted in dropped()) and missing from the sink after
