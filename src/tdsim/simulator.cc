@@ -102,14 +102,33 @@ void Simulator::emit(Outgoing& out, SimClient& client, json object, TimePoint at
   out.lines.emplace_back(at, object.dump());
 }
 
+void Simulator::flush_due(TimePoint now) {
+  while (!delayed_.empty() && delayed_.top().at <= now) {
+    output_.push(std::move(const_cast<Delayed&>(delayed_.top()).line));  // top() is const; popped next
+    delayed_.pop();
+  }
+}
+
 void Simulator::deliver(Outgoing& out) {
   const auto now = std::chrono::steady_clock::now();
-  for (auto& [at, line] : out.lines) {
-    if (at <= now) {
-      output_.push(std::move(line));
-    } else {
-      scheduler_.at(at, [this, l = std::move(line)]() mutable { output_.push(std::move(l)); });
+  std::vector<TimePoint> wakeups;
+  {
+    std::lock_guard lock(delivery_mutex_);
+    flush_due(now);  // what is left is due after now, so a line due now may go out at once
+    for (auto& [at, line] : out.lines) {
+      if (at <= now) {
+        output_.push(std::move(line));
+      } else {
+        delayed_.push(Delayed{at, delayed_sequence_++, std::move(line)});
+        wakeups.push_back(at);
+      }
     }
+  }
+  for (TimePoint at : wakeups) {
+    scheduler_.at(at, [this] {
+      std::lock_guard lock(delivery_mutex_);
+      flush_due(std::chrono::steady_clock::now());
+    });
   }
   auto callback = log_callback_.load();
   if (callback != nullptr && log_max_verbosity_.load() >= 2 && static_functions_.log_verbosity() >= 2) {

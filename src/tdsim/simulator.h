@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <queue>
 #include <random>
 #include <string>
 #include <string_view>
@@ -145,6 +146,20 @@ class Simulator {
   std::atomic<int> log_max_verbosity_{0};
   std::atomic<LogMessageCallback> log_callback_{nullptr};
   OutputQueue output_;
+  // Objects due later, in (time, arrival) order, moved to output_ when due (flush_due). A line due at
+  // once goes out only after every delayed line due by then, so no object overtakes one emitted before
+  // it for an earlier or equal time — a traffic tick's messages never precede the Ready state that
+  // started the traffic, however late the scheduler thread runs.
+  struct Delayed {
+    TimePoint at;
+    std::uint64_t sequence;
+    std::string line;
+    bool operator>(const Delayed& o) const { return at != o.at ? at > o.at : sequence > o.sequence; }
+  };
+  void flush_due(TimePoint now);  // under delivery_mutex_
+  std::mutex delivery_mutex_;
+  std::priority_queue<Delayed, std::vector<Delayed>, std::greater<>> delayed_;  // guarded by delivery_mutex_
+  std::uint64_t delayed_sequence_ = 0;                                           // guarded by delivery_mutex_
   EventScheduler scheduler_;  // last: its thread stops first
 };
 
