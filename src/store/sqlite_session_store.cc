@@ -22,7 +22,7 @@ namespace {
 
 // Schema migrations, in order; migration i takes the schema from version i to i + 1. Never edit one
 // that has shipped: append a new one.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     // 1: tenants and sessions.
     "CREATE TABLE tenants ("
     "  tenant_id TEXT PRIMARY KEY NOT NULL,"
@@ -61,6 +61,15 @@ constexpr std::array<const char*, 2> kMigrations = {
     "  tenant_id TEXT PRIMARY KEY NOT NULL REFERENCES tenants(tenant_id) ON DELETE CASCADE,"
     "  last_update_id INTEGER NOT NULL DEFAULT 0,"
     "  allowed_updates TEXT"
+    ") WITHOUT ROWID;",
+    // 3: each tenant's webhook (SqliteUpdateLog; docs/api.md#webhooks). The secret is never returned
+    // by a route; it signs the deliveries.
+    "CREATE TABLE update_webhooks ("
+    "  tenant_id TEXT PRIMARY KEY NOT NULL REFERENCES tenants(tenant_id) ON DELETE CASCADE,"
+    "  url TEXT NOT NULL,"
+    "  secret TEXT NOT NULL,"
+    "  max_connections INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
     ") WITHOUT ROWID;",
 };
 

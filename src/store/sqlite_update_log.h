@@ -1,4 +1,4 @@
-// SqliteUpdateLog: the UpdateLog in the service's SQLite database (the tables of schema migration 2,
+// SqliteUpdateLog: the UpdateLog in the service's SQLite database (the tables of schema migrations 2 and 3,
 // created by SqliteSessionStore::open, which must have run first on the same file).
 //
 // It keeps a connection of its own, so the update hub's batched writes and the readers' pages never
@@ -41,12 +41,17 @@ class SqliteUpdateLog final : public UpdateLog {
   Result<std::vector<StoredUpdate>> read(std::string_view tenant_id, std::int64_t from_id, std::size_t limit,
                                          std::string_view session_id = {}) override;
   Result<std::int64_t> acknowledge(std::string_view tenant_id, std::int64_t below_id) override;
+  Result<std::int64_t> remove(std::string_view tenant_id, const std::vector<std::int64_t>& update_ids) override;
   Result<std::int64_t> count_pending(std::string_view tenant_id) override;
   Result<std::int64_t> last_update_id(std::string_view tenant_id) override;
   Result<TrimmedUpdates> trim(std::string_view tenant_id, std::int64_t max_pending,
                               std::int64_t min_received_at_ms) override;
   Result<std::optional<std::string>> allowed_updates(std::string_view tenant_id) override;
   Status set_allowed_updates(std::string_view tenant_id, std::string_view json) override;
+  Result<std::optional<WebhookRecord>> webhook(std::string_view tenant_id) override;
+  Status set_webhook(const WebhookRecord& webhook) override;
+  Result<bool> delete_webhook(std::string_view tenant_id) override;
+  Result<std::vector<WebhookRecord>> webhooks() override;
   Status delete_tenant(std::string_view tenant_id) override;
 
  private:

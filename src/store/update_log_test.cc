@@ -166,6 +166,45 @@ TYPED_TEST(UpdateLogTest, DeletingTheTenantsLogForgetsEverything) {
   EXPECT_EQ(this->log_->last_update_id("t_alpha").value(), 0);
 }
 
+TYPED_TEST(UpdateLogTest, RemoveDeletesExactlyTheGivenIdsOfTheTenant) {
+  this->append_n("t_alpha", 5);
+  this->append_n("t_beta", 5);
+  EXPECT_EQ(this->log_->remove("t_alpha", {2, 4, 99}).value(), 2);
+  EXPECT_EQ(ids(this->log_->read("t_alpha", 0, 100).value()), (std::vector<std::int64_t>{1, 3, 5}));
+  EXPECT_EQ(this->log_->count_pending("t_beta").value(), 5) << "another tenant's ids are not touched";
+  EXPECT_EQ(this->log_->remove("t_alpha", std::vector<std::int64_t>(kMaxUpdateRemove + 1, 1)).error().code,
+            Errc::invalid_argument);
+  EXPECT_EQ(ids(this->append_n("t_alpha", 1)), (std::vector<std::int64_t>{6})) << "removed ids are not reused";
+}
+
+TYPED_TEST(UpdateLogTest, TrimKeepsMaxPendingRowsWhenAWebhookLeftHoles) {
+  ASSERT_TRUE(this->log_->set_webhook(WebhookRecord{"t_alpha", "https://example.com/h", "s3cret-s3cret-s3cret", 40, 1}).ok());
+  this->append_n("t_alpha", 10, 1000);
+  ASSERT_EQ(this->log_->remove("t_alpha", {7, 8, 9}).value(), 3);  // delivered by the webhook
+  auto trimmed = this->log_->trim("t_alpha", 4, 0).value();
+  EXPECT_FALSE(trimmed.by_age);
+  EXPECT_EQ(trimmed.by_count, (UpdateIdRange{1, 3}));
+  EXPECT_EQ(ids(this->log_->read("t_alpha", 0, 100).value()), (std::vector<std::int64_t>{4, 5, 6, 10}));
+}
+
+TYPED_TEST(UpdateLogTest, WebhooksRoundTripNeedTheTenantAndGoWithIt) {
+  EXPECT_FALSE(this->log_->webhook("t_alpha").value());
+  WebhookRecord hook{"t_alpha", "https://example.com/h?k=1", "s3cret-s3cret-s3cret", 7, 42};
+  ASSERT_TRUE(this->log_->set_webhook(hook).ok());
+  EXPECT_EQ(this->log_->webhook("t_alpha").value(), std::optional<WebhookRecord>(hook));
+  EXPECT_FALSE(this->log_->webhook("t_beta").value()) << "another tenant's webhook is not visible";
+  hook.url = "http://example.org/";
+  ASSERT_TRUE(this->log_->set_webhook(hook).ok());
+  EXPECT_EQ(this->log_->webhooks().value(), std::vector<WebhookRecord>{hook});
+  EXPECT_EQ(this->log_->set_webhook(WebhookRecord{"t_nobody", "http://x/", "s3cret-s3cret-s3cret", 1, 1}).error().code,
+            Errc::not_found);
+  EXPECT_TRUE(this->log_->delete_webhook("t_alpha").value());
+  EXPECT_FALSE(this->log_->delete_webhook("t_alpha").value());
+  ASSERT_TRUE(this->log_->set_webhook(hook).ok());
+  ASSERT_TRUE(this->log_->delete_tenant("t_alpha").ok());
+  EXPECT_TRUE(this->log_->webhooks().value().empty());
+}
+
 // --- SQLite only ---
 
 TEST(SqliteUpdateLogTest, IdsAndPendingUpdatesSurviveReopening) {
