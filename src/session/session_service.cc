@@ -167,7 +167,9 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
       });
   m.last_used->start();
 
-  auto update_log = store::SqliteUpdateLog::open(store::SqliteUpdateLogOptions{m.store->path()});
+  store::SqliteUpdateLogOptions update_log_options{m.store->path()};
+  update_log_options.master_key = store_options.master_key;  // webhook secrets sealed like the session keys
+  auto update_log = store::SqliteUpdateLog::open(update_log_options);
   if (!update_log) return Error(update_log.error().code, "update log: " + update_log.error().message);
   m.update_log = std::move(*update_log);
   m.update_metrics = std::make_unique<updates::UpdateMetrics>(telemetry.registry);

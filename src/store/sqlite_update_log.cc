@@ -49,7 +49,7 @@ Result<std::unique_ptr<SqliteUpdateLog>> SqliteUpdateLog::open(const SqliteUpdat
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
-  std::unique_ptr<SqliteUpdateLog> log(new SqliteUpdateLog(db));
+  std::unique_ptr<SqliteUpdateLog> log(new SqliteUpdateLog(db, options.master_key));
   std::lock_guard lock(log->mu_);
   for (const char* pragma : {"PRAGMA foreign_keys = ON", "PRAGMA secure_delete = ON"}) {
     if (auto s = log->exec(pragma, "open update log: pragma"); !s) return s.error();
@@ -330,6 +330,44 @@ Status SqliteUpdateLog::set_allowed_updates(std::string_view tenant_id, std::str
   return {};
 }
 
+std::string webhook_secret_context(std::string_view tenant_id) { return "webhook:" + std::string(tenant_id); }
+
+Result<std::string> SqliteUpdateLog::stored_secret(const std::string& secret, const std::string& tenant_id) const {
+  if (!cipher_) return secret;
+  auto sealed = cipher_->seal(secret, webhook_secret_context(tenant_id));
+  if (!sealed) return Error(Errc::store_error, "store webhook secret: " + sealed.error().message);
+  return sealed;
+}
+
+Result<std::string> SqliteUpdateLog::revealed_secret(const std::string& stored, const std::string& tenant_id) const {
+  switch (KeyCipher::kind_of(stored)) {
+    case StoredKeyKind::plain:
+      return stored;  // stored before a master key was configured: sealed at its next PUT
+    case StoredKeyKind::unknown:
+      return Error(Errc::store_error, "tenant " + tenant_id + ": its webhook secret is in an unknown format");
+    case StoredKeyKind::sealed:
+      break;
+  }
+  if (!cipher_) {
+    return Error(Errc::store_error, "tenant " + tenant_id + ": its webhook secret is encrypted with master key " +
+                                        KeyCipher::key_id_of(stored).value_or("?") + " and no master key is configured");
+  }
+  auto plain = cipher_->open(stored, webhook_secret_context(tenant_id));
+  if (!plain) {
+    return Error(Errc::store_error,
+                 "tenant " + tenant_id + ": its webhook secret cannot be decrypted: " + plain.error().message);
+  }
+  return plain;
+}
+
+// url, secret, max_connections, updated_at from `first_column` on.
+Result<WebhookRecord> SqliteUpdateLog::webhook_row(Query& q, int first_column, std::string tenant_id) const {
+  auto secret = revealed_secret(q.text(first_column + 1), tenant_id);
+  if (!secret) return secret.error();
+  return WebhookRecord{std::move(tenant_id), q.text(first_column), std::move(*secret), q.int64(first_column + 2),
+                       q.int64(first_column + 3)};
+}
+
 Result<std::optional<WebhookRecord>> SqliteUpdateLog::webhook(std::string_view tenant_id) {
   std::lock_guard lock(mu_);
   Query q(*this, "SELECT url, secret, max_connections, updated_at FROM update_webhooks WHERE tenant_id = ?1");
@@ -338,10 +376,14 @@ Result<std::optional<WebhookRecord>> SqliteUpdateLog::webhook(std::string_view t
   const int rc = q.step();
   if (rc == SQLITE_DONE) return std::optional<WebhookRecord>{};
   if (rc != SQLITE_ROW) return failure("read webhook");
-  return std::optional<WebhookRecord>{WebhookRecord{std::string(tenant_id), q.text(0), q.text(1), q.int64(2), q.int64(3)}};
+  auto row = webhook_row(q, 0, std::string(tenant_id));
+  if (!row) return row.error();
+  return std::optional<WebhookRecord>{std::move(*row)};
 }
 
 Status SqliteUpdateLog::set_webhook(const WebhookRecord& webhook) {
+  auto secret = stored_secret(webhook.secret, webhook.tenant_id);
+  if (!secret) return secret.error();
   std::lock_guard lock(mu_);
   Query q(*this,
           "INSERT INTO update_webhooks (tenant_id, url, secret, max_connections, updated_at) "
@@ -351,7 +393,7 @@ Status SqliteUpdateLog::set_webhook(const WebhookRecord& webhook) {
   if (!q.prepared()) return failure("write webhook");
   q.bind(1, webhook.tenant_id);
   q.bind(2, webhook.url);
-  q.bind(3, webhook.secret);
+  q.bind(3, *secret);
   q.bind(4, webhook.max_connections);
   q.bind(5, webhook.updated_at_ms);
   if (q.step() != SQLITE_DONE) return failure("write webhook");
@@ -376,7 +418,9 @@ Result<std::vector<WebhookRecord>> SqliteUpdateLog::webhooks() {
   std::vector<WebhookRecord> out;
   int rc;
   while ((rc = q.step()) == SQLITE_ROW) {
-    out.push_back(WebhookRecord{q.text(0), q.text(1), q.text(2), q.int64(3), q.int64(4)});
+    auto row = webhook_row(q, 1, q.text(0));
+    if (!row) return row.error();
+    out.push_back(std::move(*row));
   }
   if (rc != SQLITE_DONE) return failure("list webhooks");
   return out;

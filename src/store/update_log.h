@@ -75,7 +75,7 @@ struct TrimmedUpdates {
 struct WebhookRecord {
   std::string tenant_id;
   std::string url;                     // as the tenant gave it (validated by the routes)
-  std::string secret;                  // never returned by a route, never logged
+  std::string secret;                  // never returned by a route, never logged; sealed at rest (SQLite, master key)
   std::int64_t max_connections = 40;   // POSTs in flight at once for the tenant
   std::int64_t updated_at_ms = 0;      // wall clock, when it was set
 

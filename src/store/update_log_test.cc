@@ -225,6 +225,56 @@ TEST(SqliteUpdateLogTest, IdsAndPendingUpdatesSurviveReopening) {
   EXPECT_EQ(ids(log->append({update("t_alpha", "s", 4, 4)}).value()), (std::vector<std::int64_t>{4}));
 }
 
+// The secret's column as stored (not through the log).
+std::string stored_secret(const std::string& path, const std::string& tenant) {
+  sqlite3* raw = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(raw, "SELECT secret FROM update_webhooks WHERE tenant_id = ?1", -1, &q, nullptr), SQLITE_OK);
+  sqlite3_bind_text(q, 1, tenant.c_str(), -1, SQLITE_TRANSIENT);
+  std::string out = sqlite3_step(q) == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(q, 0)) : "";
+  sqlite3_finalize(q);
+  sqlite3_close(raw);
+  return out;
+}
+
+TEST(SqliteUpdateLogTest, WebhookSecretsAreSealedWithTheMasterKeyAndFollowItsRotation) {
+  TempDir dir{"updates"};
+  FakeClock clock;
+  auto old_key = std::make_shared<const KeyCipher>(KeyCipher::from_base64(KeyCipher::generate_base64().value()).value());
+  auto new_key = std::make_shared<const KeyCipher>(KeyCipher::from_base64(KeyCipher::generate_base64().value()).value());
+  const WebhookRecord hook{"t_alpha", "https://example.com/h", "the-webhook-secret-0123", 40, 1};
+  std::string path;
+  {
+    SqliteStoreOptions o{dir.path().string()};
+    o.master_key = old_key;
+    auto sessions = SqliteSessionStore::open(o, clock).value();
+    ASSERT_TRUE(sessions->create_tenant(TenantRecord{"t_alpha", TenantTokens::hash_token("tok"), 1}).ok());
+    path = sessions->path();
+    SqliteUpdateLogOptions lo{path};
+    lo.master_key = old_key;
+    auto log = SqliteUpdateLog::open(lo).value();
+    ASSERT_TRUE(log->set_webhook(hook).ok());
+    EXPECT_EQ(log->webhook("t_alpha").value(), std::optional<WebhookRecord>(hook));
+    const std::string sealed = stored_secret(path, "t_alpha");
+    EXPECT_EQ(sealed.find(hook.secret), std::string::npos) << "the file does not hold the secret";
+    EXPECT_EQ(KeyCipher::key_id_of(sealed), old_key->key_id());
+    auto without = SqliteUpdateLog::open(SqliteUpdateLogOptions{path}).value();
+    auto refused = without->webhooks();
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, Errc::store_error);
+    EXPECT_EQ(refused.error().message.find(hook.secret), std::string::npos);
+    // Rotation (offline, through the session store) re-seals the webhook secrets too.
+    log.reset();
+    without.reset();
+    ASSERT_TRUE(sessions->rotate_master_key(new_key).ok());
+  }
+  EXPECT_EQ(KeyCipher::key_id_of(stored_secret(path, "t_alpha")), new_key->key_id());
+  SqliteUpdateLogOptions lo{path};
+  lo.master_key = new_key;
+  EXPECT_EQ(SqliteUpdateLog::open(lo).value()->webhooks().value(), std::vector<WebhookRecord>{hook});
+}
+
 TEST(SqliteUpdateLogTest, TheLogGoesWithItsTenant) {
   TempDir dir{"updates"};
   FakeClock clock;
