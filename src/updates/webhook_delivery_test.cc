@@ -2,7 +2,8 @@
 // every update arrives in order per session despite failures and 429s, duplicates only after a failed
 // POST, one POST per session and at most max_connections per tenant at once, a hanging receiver of one
 // tenant does not hold another's, max age gives up (counted, announced), a webhook makes long polling
-// answer 409, DELETE stops the delivery, and a new WebhookDelivery resumes stored webhooks.
+// answer 409, DELETE and the tenant's deletion stop the delivery, and a new WebhookDelivery resumes
+// stored webhooks.
 #include "updates/webhook_delivery.h"
 
 #include <gtest/gtest.h>
@@ -299,6 +300,20 @@ TEST_F(WebhookDeliveryTest, AWebhookMakesLongPollsAnswerConflictAndDeleteStopsIt
   EXPECT_EQ(deliveries_->running(), 0u);
   EXPECT_FALSE(hub_->has_webhook("t_alpha"));
   EXPECT_EQ(log_.count_pending("t_alpha").value(), 0) << "drop_pending_updates emptied the log";
+}
+
+TEST_F(WebhookDeliveryTest, DeletingTheTenantStopsItsDelivery) {
+  make();
+  hub_->set_on_forget([d = deliveries_.get()](const std::string& tenant) { d->forget_tenant(tenant); });
+  ASSERT_TRUE(set("t_alpha").ok());
+  ASSERT_TRUE(set("t_beta").ok());
+  ASSERT_EQ(deliveries_->running(), 2u);
+  hub_->forget_tenant("t_alpha");  // what DELETE /v1/tenants/{id} tells the hub
+  EXPECT_EQ(deliveries_->running(), 1u);
+  EXPECT_FALSE(hub_->has_webhook("t_alpha"));
+  EXPECT_TRUE(hub_->has_webhook("t_beta"));
+  hub_->accept("t_beta", "s_b", message(1));
+  ASSERT_TRUE(receiver_.await([&] { return receiver_.delivered("t_beta").size() == 1; })) << "the other goes on";
 }
 
 TEST_F(WebhookDeliveryTest, AStoredWebhookIsResumedWithWhatWasNotDelivered) {
