@@ -174,6 +174,11 @@ bool UpdateHub::has_webhook(const std::string& tenant_id) const {
   return webhooks_.contains(tenant_id);
 }
 
+Status UpdateHub::readable(const std::string& tenant_id) const {
+  if (has_webhook(tenant_id)) return webhook_conflict();
+  return {};
+}
+
 UpdateHub::Listening UpdateHub::watch(const std::string& tenant_id, std::function<void()> notify) {
   auto waiter = std::make_shared<Waiter>(executor_);
   waiter->notify = std::move(notify);

@@ -102,6 +102,9 @@ class UpdateHub final : public session::UpdateSink {
   // they answer it too (the webhook wins, as the Bot API's setWebhook does).
   void set_webhook(const std::string& tenant_id, bool active);
   bool has_webhook(const std::string& tenant_id) const;
+  // Errc::conflict (naming the webhook) while the tenant has one; ok otherwise. For a route that must
+  // refuse before it starts answering (the stream).
+  Status readable(const std::string& tenant_id) const;
   // A webhook delivery's registration: `notify` is called as listen()'s is, but it neither counts
   // against max_waiters nor is refused in webhook mode.
   Listening watch(const std::string& tenant_id, std::function<void()> notify);

@@ -165,6 +165,8 @@ def test_every_update_arrives_in_order_per_session_through_failures_and_429s():
             status, _, doc = harness.http_json("GET", f"{st.url}/v1/updates", headers=st.auth())
             harness.check(status == 409 and doc["error"]["code"] == "conflict" and "webhook" in doc["error"]["message"],
                           f"long polling while a webhook is set: {status} {doc}")
+            status, _, doc = harness.http_json("GET", f"{st.url}/v1/updates/stream", headers=st.auth())
+            harness.check(status == 409 and doc["error"]["code"] == "conflict", f"the stream too: {status} {doc}")
             harness.check(st.metric("tgpulse_updates_delivered_total", channel="webhook") >= expected, "delivered")
             for code in ("2xx", "5xx", "429"):
                 harness.check(st.metric("tgpulse_webhook_requests_total", code=code) > 0, f"requests {code}")
