@@ -27,7 +27,6 @@
 #include "telemetry/telethon_metrics.h"
 #include "throttle/throttle_options.h"
 #include "updates/updates_options.h"
-#include "updates/webhook_options.h"
 
 namespace tgpulse::app {
 
@@ -83,8 +82,7 @@ struct Config {
   session::InvokePolicyOptions invoke;   // invoke.allow, invoke.allow_extra (default allow-list, nothing extra)
   session::TenantLimitsOptions limits;   // limits.*: per-tenant request quota, tenant/process caps
   TdsimConfig tdsim;                     // tdsim.control_address
-  updates::UpdatesOptions updates;       // updates.max_pending, updates.max_age (the rest fixed there)
-  updates::WebhookOptions webhook;       // updates.webhook_allow_private (the rest: WebhookOptions' defaults)
+  updates::UpdatesOptions updates;       // updates.* (webhooks in updates.webhook; the rest fixed there)
   std::string admin_token;               // "" = admin API off; secret: never printed or logged
 
   // "host:port" as configured (IPv6 in brackets).

@@ -462,7 +462,11 @@ ConfigSchema::ConfigSchema() {
   k.push_back(bool_key("updates.webhook_allow_private", "TGPULSE_UPDATES_WEBHOOK_ALLOW_PRIVATE", "",
                        "webhooks may reach loopback, private, shared and link-local addresses (default: refused, "
                        "so a tenant's URL cannot reach this host or its network)",
-                       [](auto& c) -> auto& { return c.webhook.allow_private; }));
+                       [](auto& c) -> auto& { return c.updates.webhook.allow_private; }));
+  k.push_back(duration_key("updates.webhook_timeout", "TGPULSE_UPDATES_WEBHOOK_TIMEOUT", "",
+                           "the longest one webhook POST may take, from name resolution to the response head; a "
+                           "receiver that hangs costs this per attempt (1s-60s)",
+                           [](auto& c) -> auto& { return c.updates.webhook.total_timeout; }, 1s, 60s));
 
   // flood
   {

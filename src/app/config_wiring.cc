@@ -47,7 +47,6 @@ session::SessionServiceOptions session_service_options(const Config& config) {
   return so;
 }
 
-updates::WebhookOptions webhook_options(const Config& config) { return config.webhook; }
 
 BlockingPoolOptions store_pool_options(const Config& config) {
   return BlockingPoolOptions{"store", config.store.access.pool_threads, config.store.access.pool_max_queued};

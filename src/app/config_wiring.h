@@ -15,7 +15,6 @@
 #include "session/session_service.h"
 #include "telemetry/logger.h"
 #include "telemetry/telethon_metrics.h"
-#include "updates/webhook_options.h"
 
 namespace tgpulse::app {
 
@@ -29,10 +28,8 @@ telemetry::LoggerOptions logger_options(const Config& config);
 // (bounded: *left_out counts those reported as "other").
 telemetry::CatalogOptions catalog_options(const Config& config, std::size_t* left_out);
 // Everything the session layer is told: engine, store, sessions, throttle, FloodWait policy, invoke
-// policy, tenant limits, admin token, simulator control address.
+// policy, tenant limits, admin token, simulator control address, the update logs and webhooks.
 session::SessionServiceOptions session_service_options(const Config& config);
-// Webhook deliveries: updates.webhook_allow_private and WebhookOptions' defaults.
-updates::WebhookOptions webhook_options(const Config& config);
 // The store's blocking pool (store.pool_threads, store.pool_max_queued), named "store".
 BlockingPoolOptions store_pool_options(const Config& config);
 

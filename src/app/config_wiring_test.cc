@@ -24,12 +24,11 @@ struct Wired {
   std::size_t catalog_left_out = 0;
   session::SessionServiceOptions service;
   BlockingPoolOptions store_pool;
-  updates::WebhookOptions webhook;
 };
 
 Wired wire(const Config& c) {
   Wired w{main_server_options(c), admin_server_options(c), logger_options(c), {}, 0, session_service_options(c),
-          store_pool_options(c), webhook_options(c)};
+          store_pool_options(c)};
   w.catalog = catalog_options(c, &w.catalog_left_out);
   return w;
 }
@@ -46,7 +45,7 @@ bool same(const Wired& a, const Wired& b) {
          x.invoke_policy == y.invoke_policy && x.limits == y.limits &&
          x.simulator_control_address == y.simulator_control_address && x.store_access == y.store_access &&
          x.updates == y.updates &&
-         a.store_pool == b.store_pool && a.webhook == b.webhook;
+         a.store_pool == b.store_pool;
 }
 
 constexpr const char* kMasterKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";  // bytes 0..31
@@ -150,8 +149,9 @@ TEST_F(ConfigWiringTest, DefaultsAreTheAreasOwn) {
   EXPECT_EQ(so.limits, session::TenantLimitsOptions{});
   EXPECT_EQ(so.invoke_policy, session::InvokePolicyOptions{});
   EXPECT_EQ(so.simulator_control_address, "");
-  EXPECT_EQ(webhook_options(c), updates::WebhookOptions{});
-  EXPECT_FALSE(webhook_options(c).allow_private);
+  EXPECT_EQ(so.updates, updates::UpdatesOptions{});
+  EXPECT_EQ(so.updates.webhook, updates::WebhookOptions{});
+  EXPECT_FALSE(so.updates.webhook.allow_private);
 }
 
 // docs/configuration.md states each key's default: it must be what the options structs say.

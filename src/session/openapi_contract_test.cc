@@ -14,6 +14,8 @@
 #include "store/memory_update_log.h"
 #include "updates/update_hub.h"
 #include "updates/update_routes.h"
+#include "updates/webhook_delivery.h"
+#include "updates/webhook_routes.h"
 
 namespace tgpulse::session {
 namespace {
@@ -32,10 +34,12 @@ class OpenApiContractTest : public SessionTestFixture {
  protected:
   OpenApiContractTest()
       : routes_(manager(), RouteStore{calls_, tokens_, last_used_}, nullptr, nullptr, SessionRoutesOptions{}),
-        update_routes_(hub_, updates::TenantGate{}) {
+        update_routes_(hub_, updates::TenantGate{}),
+        webhook_routes_(hub_, webhooks_, resolver_, false, updates::TenantGate{}) {
     http::add_standard_routes(router_, readiness_, registry_);
     routes_.add_to(router_);
     update_routes_.add_to(router_);
+    webhook_routes_.add_to(router_);
     http::add_openapi_route(router_);
   }
   static json document() { return json::parse(http::openapi_document()); }
@@ -50,6 +54,12 @@ class OpenApiContractTest : public SessionTestFixture {
   updates::UpdateMetrics update_metrics_{registry_};
   updates::UpdateHub hub_{io_.get_executor(), pool_, update_log_, clock_, updates::UpdatesOptions{}, update_metrics_};
   updates::UpdateRoutes update_routes_;
+  updates::WebhookDelivery webhooks_{
+      updates::WebhookDelivery::Context{io_.get_executor(), pool_, update_log_, hub_, clock_, update_metrics_, registry_,
+                                        logger_, tracer_},
+      updates::UpdatesOptions{}, nullptr};
+  updates::SystemWebhookResolver resolver_;
+  updates::WebhookRoutes webhook_routes_;
   http::Router router_;
 };
 
@@ -64,7 +74,7 @@ TEST_F(OpenApiContractTest, DocumentsExactlyTheRegisteredRoutes) {
     }
   }
   EXPECT_EQ(documented, registered);
-  EXPECT_EQ(registered.size(), 26u);  // guards the assembly above against an empty router
+  EXPECT_EQ(registered.size(), 29u);  // guards the assembly above against an empty router
 }
 
 TEST_F(OpenApiContractTest, EveryPathParameterIsDeclared) {

@@ -753,8 +753,22 @@ std::vector<Case> make_cases() {
                  return acme(GET, "/v1/updates?timeout=1");
                },
                nullptr});
+  c.push_back({"Updates_WebhookSet", GET, updates, 409, "conflict",
+               [](SessionRoutesTest& t) {
+                 t.hub_.set_webhook("acme", true);  // what PUT /v1/webhook does
+                 return acme(GET, "/v1/updates");
+               },
+               [](SessionRoutesTest&, const http::Response& r) {
+                 EXPECT_NE(r.body.find("webhook"), std::string::npos) << "the message names the webhook";
+               }});
   add_tenant_refusals(&c, "Updates", GET, updates);
   const std::string stream = "/v1/updates/stream";
+  c.push_back({"UpdateStream_WebhookSet", GET, stream, 409, "conflict",
+               [](SessionRoutesTest& t) {
+                 t.hub_.set_webhook("acme", true);
+                 return acme(GET, "/v1/updates/stream");
+               },
+               nullptr});
   c.push_back({"UpdateStream", GET, stream, 200, "", [](SessionRoutesTest&) { return acme(GET, "/v1/updates/stream"); },
                nullptr});
   c.push_back({"UpdateStream_BadOffset", GET, stream, 400, "invalid_argument",

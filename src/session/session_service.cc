@@ -21,6 +21,10 @@
 #include "store/sqlite_update_log.h"
 #include "updates/update_hub.h"
 #include "updates/update_routes.h"
+#include "updates/webhook_client.h"
+#include "updates/webhook_delivery.h"
+#include "updates/webhook_resolver.h"
+#include "updates/webhook_routes.h"
 
 namespace asio = boost::asio;
 
@@ -98,6 +102,11 @@ struct SessionService::Impl {
   std::unique_ptr<updates::UpdateMetrics> update_metrics;
   std::unique_ptr<updates::UpdateHub> hub;
   std::unique_ptr<updates::UpdateRoutes> update_routes;
+  // The tenants' webhooks: after the hub (they read through it), stopped before it.
+  std::unique_ptr<updates::SystemWebhookResolver> webhook_resolver;
+  std::unique_ptr<updates::WebhookClient> webhook_client;
+  std::unique_ptr<updates::WebhookDelivery> webhooks;
+  std::unique_ptr<updates::WebhookRoutes> webhook_routes;
   std::unique_ptr<td::DlopenTdLibrary> library;
   std::unique_ptr<td::Engine> engine;
   std::unique_ptr<TdEngineClientFactory> engines;
@@ -158,7 +167,9 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
       });
   m.last_used->start();
 
-  auto update_log = store::SqliteUpdateLog::open(store::SqliteUpdateLogOptions{m.store->path()});
+  store::SqliteUpdateLogOptions update_log_options{m.store->path()};
+  update_log_options.master_key = store_options.master_key;  // webhook secrets sealed like the session keys
+  auto update_log = store::SqliteUpdateLog::open(update_log_options);
   if (!update_log) return Error(update_log.error().code, "update log: " + update_log.error().message);
   m.update_log = std::move(*update_log);
   m.update_metrics = std::make_unique<updates::UpdateMetrics>(telemetry.registry);
@@ -181,6 +192,21 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   m.engines = std::make_unique<TdEngineClientFactory>(*m.engine, m.hub.get());
   m.thread = std::thread([&io = m.io] { io.run(); });
   m.hub->start();
+  m.webhook_resolver = std::make_unique<updates::SystemWebhookResolver>(m.options.updates.webhook.resolve_timeout);
+  m.webhook_client = std::make_unique<updates::WebhookClient>(m.options.updates.webhook, *m.webhook_resolver);
+  m.webhooks = std::make_unique<updates::WebhookDelivery>(
+      updates::WebhookDelivery::Context{m.io.get_executor(), store_pool, *m.update_log, *m.hub, clock,
+                                        *m.update_metrics, telemetry.registry, telemetry.logger, telemetry.tracer},
+      m.options.updates,
+      [client = m.webhook_client.get()](updates::WebhookUrl url, std::string body, std::string secret,
+                                        std::int64_t timestamp) {
+        return client->post(std::move(url), std::move(body), std::move(secret), timestamp);
+      });
+  m.hub->set_on_forget([webhooks = m.webhooks.get()](const std::string& tenant_id) { webhooks->forget_tenant(tenant_id); });
+  if (Status st = m.webhooks->load(); !st) {
+    telemetry.logger.error("Stored webhooks could not be read; their tenants' updates wait in the log",
+                           {{"error.message", st.error().message}});
+  }
 
   // The request path first, so the session manager can tell it about sessions that go away.
   throttle::ThrottleOptions throttle_options = m.options.throttle;
@@ -275,12 +301,16 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   m.routes->set_auth_failure_limiter(m.auth_failures.get());
   m.update_routes = std::make_unique<updates::UpdateRoutes>(
       *m.hub, m.routes->tenant_gate());
+  m.webhook_routes = std::make_unique<updates::WebhookRoutes>(*m.hub, *m.webhooks, *m.webhook_resolver,
+                                                              m.options.updates.webhook.allow_private,
+                                                              m.routes->tenant_gate());
   return std::unique_ptr<SessionService>(new SessionService(std::move(impl)));
 }
 
 void SessionService::add_routes(http::Router& router) {
   impl_->routes->add_to(router);
   impl_->update_routes->add_to(router);
+  impl_->webhook_routes->add_to(router);
 }
 
 void SessionService::close_update_readers() {
@@ -329,6 +359,13 @@ void SessionService::stop() {
   }
   if (m.last_used) m.last_used->stop();  // nothing marks any more: the HTTP server drained first
   // After the sessions' last events (closed, revoked): what was accepted is written before the pool stops.
+  // The webhooks first: a POST in flight ends within updates.webhook_timeout, its result reaches the log.
+  if (m.webhooks) {
+    const auto drain = m.options.updates.webhook.total_timeout + std::chrono::seconds(1);
+    for (const std::string& task : m.webhooks->stop(std::chrono::duration_cast<std::chrono::milliseconds>(drain))) {
+      m.tasks.outlived.push_back(task);
+    }
+  }
   if (m.hub) {
     for (const std::string& task : m.hub->stop(std::chrono::seconds(5))) m.tasks.outlived.push_back(task);
   }

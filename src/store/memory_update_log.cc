@@ -48,6 +48,16 @@ Result<std::int64_t> MemoryUpdateLog::acknowledge(std::string_view tenant_id, st
   return n;
 }
 
+Result<std::int64_t> MemoryUpdateLog::remove(std::string_view tenant_id, const std::vector<std::int64_t>& update_ids) {
+  if (update_ids.size() > kMaxUpdateRemove) return Error(Errc::invalid_argument, "too many update ids to remove");
+  std::lock_guard lock(mu_);
+  auto it = logs_.find(tenant_id);
+  if (it == logs_.end()) return std::int64_t{0};
+  std::int64_t n = 0;
+  for (std::int64_t id : update_ids) n += static_cast<std::int64_t>(it->second.updates.erase(id));
+  return n;
+}
+
 Result<std::int64_t> MemoryUpdateLog::count_pending(std::string_view tenant_id) {
   std::lock_guard lock(mu_);
   auto it = logs_.find(tenant_id);
@@ -96,6 +106,37 @@ Status MemoryUpdateLog::set_allowed_updates(std::string_view tenant_id, std::str
   std::lock_guard lock(mu_);
   logs_[std::string(tenant_id)].allowed_updates = std::string(json);
   return {};
+}
+
+Result<std::optional<WebhookRecord>> MemoryUpdateLog::webhook(std::string_view tenant_id) {
+  std::lock_guard lock(mu_);
+  auto it = logs_.find(tenant_id);
+  if (it == logs_.end()) return std::optional<WebhookRecord>{};
+  return it->second.webhook;
+}
+
+Status MemoryUpdateLog::set_webhook(const WebhookRecord& webhook) {
+  if (!tenant_exists(webhook.tenant_id)) return Error(Errc::not_found, "no such tenant");
+  std::lock_guard lock(mu_);
+  logs_[webhook.tenant_id].webhook = webhook;
+  return {};
+}
+
+Result<bool> MemoryUpdateLog::delete_webhook(std::string_view tenant_id) {
+  std::lock_guard lock(mu_);
+  auto it = logs_.find(tenant_id);
+  if (it == logs_.end() || !it->second.webhook) return false;
+  it->second.webhook.reset();
+  return true;
+}
+
+Result<std::vector<WebhookRecord>> MemoryUpdateLog::webhooks() {
+  std::lock_guard lock(mu_);
+  std::vector<WebhookRecord> out;
+  for (const auto& [tenant, log] : logs_) {
+    if (log.webhook) out.push_back(*log.webhook);
+  }
+  return out;
 }
 
 Status MemoryUpdateLog::delete_tenant(std::string_view tenant_id) {

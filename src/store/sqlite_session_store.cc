@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "store/sqlite_update_log.h"
 #include "store/tenant_tokens.h"
 
 namespace tgpulse::store {
@@ -22,7 +23,7 @@ namespace {
 
 // Schema migrations, in order; migration i takes the schema from version i to i + 1. Never edit one
 // that has shipped: append a new one.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     // 1: tenants and sessions.
     "CREATE TABLE tenants ("
     "  tenant_id TEXT PRIMARY KEY NOT NULL,"
@@ -61,6 +62,15 @@ constexpr std::array<const char*, 2> kMigrations = {
     "  tenant_id TEXT PRIMARY KEY NOT NULL REFERENCES tenants(tenant_id) ON DELETE CASCADE,"
     "  last_update_id INTEGER NOT NULL DEFAULT 0,"
     "  allowed_updates TEXT"
+    ") WITHOUT ROWID;",
+    // 3: each tenant's webhook (SqliteUpdateLog; docs/api.md#webhooks). The secret signs the
+    // deliveries; it is never returned by a route, and is sealed with the master key when one is set.
+    "CREATE TABLE update_webhooks ("
+    "  tenant_id TEXT PRIMARY KEY NOT NULL REFERENCES tenants(tenant_id) ON DELETE CASCADE,"
+    "  url TEXT NOT NULL,"
+    "  secret TEXT NOT NULL,"
+    "  max_connections INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
     ") WITHOUT ROWID;",
 };
 
@@ -776,6 +786,34 @@ Result<std::size_t> SqliteSessionStore::rotate_master_key(std::shared_ptr<const 
     if (!u.prepared()) return fail(sqlite_error("rotate master key"));
     u.bind(1, *sealed);
     u.bind(2, r.session_id);
+    if (u.step() != SQLITE_DONE) return fail(sqlite_error("rotate master key"));
+  }
+  // The tenants' webhook secrets (SqliteUpdateLog), sealed the same way under their tenant's context.
+  std::vector<std::pair<std::string, std::string>> secrets;  // tenant id, stored secret
+  {
+    Statement q(*this, "SELECT tenant_id, secret FROM update_webhooks ORDER BY tenant_id");
+    if (!q.prepared()) return fail(sqlite_error("rotate master key"));
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) secrets.emplace_back(q.text(0), q.text(1));
+    if (rc != SQLITE_DONE) return fail(sqlite_error("rotate master key"));
+  }
+  for (auto& [tenant_id, stored] : secrets) {
+    std::string plain = stored;
+    if (KeyCipher::kind_of(stored) != StoredKeyKind::plain) {
+      auto opened = cipher_ ? cipher_->open(stored, webhook_secret_context(tenant_id))
+                            : Result<std::string>(Error(Errc::store_error, "no master key is configured"));
+      if (!opened) {
+        return fail(Error(Errc::store_error, "rotate master key: the webhook secret of tenant " + tenant_id +
+                                                 " cannot be decrypted: " + opened.error().message));
+      }
+      plain = std::move(*opened);
+    }
+    auto sealed = new_key->seal(plain, webhook_secret_context(tenant_id));
+    if (!sealed) return fail(Error(Errc::store_error, "rotate master key: " + sealed.error().message));
+    Statement u(*this, "UPDATE update_webhooks SET secret = ?1 WHERE tenant_id = ?2");
+    if (!u.prepared()) return fail(sqlite_error("rotate master key"));
+    u.bind(1, *sealed);
+    u.bind(2, tenant_id);
     if (u.step() != SQLITE_DONE) return fail(sqlite_error("rotate master key"));
   }
   if (auto s = step_once("COMMIT", "rotate master key: commit"); !s) return fail(s.error());

@@ -49,7 +49,7 @@ Result<std::unique_ptr<SqliteUpdateLog>> SqliteUpdateLog::open(const SqliteUpdat
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
-  std::unique_ptr<SqliteUpdateLog> log(new SqliteUpdateLog(db));
+  std::unique_ptr<SqliteUpdateLog> log(new SqliteUpdateLog(db, options.master_key));
   std::lock_guard lock(log->mu_);
   for (const char* pragma : {"PRAGMA foreign_keys = ON", "PRAGMA secure_delete = ON"}) {
     if (auto s = log->exec(pragma, "open update log: pragma"); !s) return s.error();
@@ -193,6 +193,24 @@ Result<std::int64_t> SqliteUpdateLog::acknowledge(std::string_view tenant_id, st
   return static_cast<std::int64_t>(sqlite3_changes(db_));
 }
 
+Result<std::int64_t> SqliteUpdateLog::remove(std::string_view tenant_id, const std::vector<std::int64_t>& update_ids) {
+  if (update_ids.size() > kMaxUpdateRemove) return Error(Errc::invalid_argument, "too many update ids to remove");
+  if (update_ids.empty()) return std::int64_t{0};
+  std::lock_guard lock(mu_);
+  if (auto s = exec("BEGIN IMMEDIATE", "remove updates: begin"); !s) return s.error();
+  std::int64_t removed = 0;
+  for (std::int64_t id : update_ids) {
+    Query d(*this, "DELETE FROM update_log WHERE tenant_id = ?1 AND update_id = ?2");
+    if (!d.prepared()) return rollback(failure("remove updates"));
+    d.bind(1, tenant_id);
+    d.bind(2, id);
+    if (d.step() != SQLITE_DONE) return rollback(failure("remove updates"));
+    removed += sqlite3_changes(db_);
+  }
+  if (auto s = exec("COMMIT", "remove updates: commit"); !s) return rollback(s.error());
+  return removed;
+}
+
 Result<std::int64_t> SqliteUpdateLog::scalar_locked(const char* sql, std::string_view tenant_id,
                                                     const char* operation) {
   Query q(*this, sql);
@@ -221,8 +239,7 @@ Result<TrimmedUpdates> SqliteUpdateLog::trim(std::string_view tenant_id, std::in
   std::lock_guard lock(mu_);
   if (auto s = exec("BEGIN IMMEDIATE", "trim updates: begin"); !s) return s.error();
   TrimmedUpdates out;
-  // The log's ends (index seeks). Deletions only ever remove a prefix, so the ids in between are all
-  // there: the count is last - first + 1 without a scan.
+  // The log's ends (index seeks).
   std::optional<UpdateIdRange> span;
   {
     Query q(*this, "SELECT min(update_id), max(update_id) FROM update_log WHERE tenant_id = ?1");
@@ -253,8 +270,29 @@ Result<TrimmedUpdates> SqliteUpdateLog::trim(std::string_view tenant_id, std::in
       age_cut = q.is_null(0) ? span->last + 1 : q.int64(0);
     }
   }
-  // By count: keep the newest max_pending.
-  const std::int64_t count_cut = std::max(age_cut, span->last - max_pending + 1);
+  // By count: keep the newest max_pending. Without a webhook the ids from age_cut to the end are all
+  // there (arithmetic); a webhook removes delivered ids from the middle, so its tenant's rows are
+  // counted from the top (an index walk of max_pending entries, only when over the limit).
+  std::int64_t count_cut = std::max(age_cut, span->last - max_pending + 1);
+  if (count_cut > age_cut) {
+    Query hooked(*this, "SELECT 1 FROM update_webhooks WHERE tenant_id = ?1");
+    if (!hooked.prepared()) return rollback(failure("trim updates"));
+    hooked.bind(1, tenant_id);
+    const int rc = hooked.step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return rollback(failure("trim updates"));
+    if (rc == SQLITE_ROW) {
+      Query q(*this,
+              "SELECT update_id FROM update_log WHERE tenant_id = ?1 AND update_id >= ?2 "
+              "ORDER BY update_id DESC LIMIT 1 OFFSET ?3");
+      if (!q.prepared()) return rollback(failure("trim updates"));
+      q.bind(1, tenant_id);
+      q.bind(2, age_cut);
+      q.bind(3, max_pending);
+      const int found = q.step();
+      if (found != SQLITE_ROW && found != SQLITE_DONE) return rollback(failure("trim updates"));
+      count_cut = found == SQLITE_ROW ? q.int64(0) + 1 : age_cut;
+    }
+  }
   if (age_cut > span->first) out.by_age = UpdateIdRange{span->first, age_cut - 1};
   if (count_cut > age_cut) out.by_count = UpdateIdRange{age_cut, count_cut - 1};
   if (count_cut > span->first) {
@@ -292,10 +330,107 @@ Status SqliteUpdateLog::set_allowed_updates(std::string_view tenant_id, std::str
   return {};
 }
 
+std::string webhook_secret_context(std::string_view tenant_id) { return "webhook:" + std::string(tenant_id); }
+
+Result<std::string> SqliteUpdateLog::stored_secret(const std::string& secret, const std::string& tenant_id) const {
+  if (!cipher_) return secret;
+  auto sealed = cipher_->seal(secret, webhook_secret_context(tenant_id));
+  if (!sealed) return Error(Errc::store_error, "store webhook secret: " + sealed.error().message);
+  return sealed;
+}
+
+Result<std::string> SqliteUpdateLog::revealed_secret(const std::string& stored, const std::string& tenant_id) const {
+  switch (KeyCipher::kind_of(stored)) {
+    case StoredKeyKind::plain:
+      return stored;  // stored before a master key was configured: sealed at its next PUT
+    case StoredKeyKind::unknown:
+      return Error(Errc::store_error, "tenant " + tenant_id + ": its webhook secret is in an unknown format");
+    case StoredKeyKind::sealed:
+      break;
+  }
+  if (!cipher_) {
+    return Error(Errc::store_error, "tenant " + tenant_id + ": its webhook secret is encrypted with master key " +
+                                        KeyCipher::key_id_of(stored).value_or("?") + " and no master key is configured");
+  }
+  auto plain = cipher_->open(stored, webhook_secret_context(tenant_id));
+  if (!plain) {
+    return Error(Errc::store_error,
+                 "tenant " + tenant_id + ": its webhook secret cannot be decrypted: " + plain.error().message);
+  }
+  return plain;
+}
+
+// url, secret, max_connections, updated_at from `first_column` on.
+Result<WebhookRecord> SqliteUpdateLog::webhook_row(Query& q, int first_column, std::string tenant_id) const {
+  auto secret = revealed_secret(q.text(first_column + 1), tenant_id);
+  if (!secret) return secret.error();
+  return WebhookRecord{std::move(tenant_id), q.text(first_column), std::move(*secret), q.int64(first_column + 2),
+                       q.int64(first_column + 3)};
+}
+
+Result<std::optional<WebhookRecord>> SqliteUpdateLog::webhook(std::string_view tenant_id) {
+  std::lock_guard lock(mu_);
+  Query q(*this, "SELECT url, secret, max_connections, updated_at FROM update_webhooks WHERE tenant_id = ?1");
+  if (!q.prepared()) return failure("read webhook");
+  q.bind(1, tenant_id);
+  const int rc = q.step();
+  if (rc == SQLITE_DONE) return std::optional<WebhookRecord>{};
+  if (rc != SQLITE_ROW) return failure("read webhook");
+  auto row = webhook_row(q, 0, std::string(tenant_id));
+  if (!row) return row.error();
+  return std::optional<WebhookRecord>{std::move(*row)};
+}
+
+Status SqliteUpdateLog::set_webhook(const WebhookRecord& webhook) {
+  auto secret = stored_secret(webhook.secret, webhook.tenant_id);
+  if (!secret) return secret.error();
+  std::lock_guard lock(mu_);
+  Query q(*this,
+          "INSERT INTO update_webhooks (tenant_id, url, secret, max_connections, updated_at) "
+          "SELECT tenant_id, ?2, ?3, ?4, ?5 FROM tenants WHERE tenant_id = ?1 "
+          "ON CONFLICT (tenant_id) DO UPDATE SET url = excluded.url, secret = excluded.secret, "
+          "max_connections = excluded.max_connections, updated_at = excluded.updated_at");
+  if (!q.prepared()) return failure("write webhook");
+  q.bind(1, webhook.tenant_id);
+  q.bind(2, webhook.url);
+  q.bind(3, *secret);
+  q.bind(4, webhook.max_connections);
+  q.bind(5, webhook.updated_at_ms);
+  if (q.step() != SQLITE_DONE) return failure("write webhook");
+  if (sqlite3_changes(db_) == 0) return Error(Errc::not_found, "no such tenant");
+  return {};
+}
+
+Result<bool> SqliteUpdateLog::delete_webhook(std::string_view tenant_id) {
+  std::lock_guard lock(mu_);
+  Query d(*this, "DELETE FROM update_webhooks WHERE tenant_id = ?1");
+  if (!d.prepared()) return failure("delete webhook");
+  d.bind(1, tenant_id);
+  if (d.step() != SQLITE_DONE) return failure("delete webhook");
+  return sqlite3_changes(db_) > 0;
+}
+
+Result<std::vector<WebhookRecord>> SqliteUpdateLog::webhooks() {
+  std::lock_guard lock(mu_);
+  Query q(*this,
+          "SELECT tenant_id, url, secret, max_connections, updated_at FROM update_webhooks ORDER BY tenant_id");
+  if (!q.prepared()) return failure("list webhooks");
+  std::vector<WebhookRecord> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    auto row = webhook_row(q, 1, q.text(0));
+    if (!row) return row.error();
+    out.push_back(std::move(*row));
+  }
+  if (rc != SQLITE_DONE) return failure("list webhooks");
+  return out;
+}
+
 Status SqliteUpdateLog::delete_tenant(std::string_view tenant_id) {
   std::lock_guard lock(mu_);
   if (auto s = exec("BEGIN IMMEDIATE", "delete tenant updates: begin"); !s) return s;
-  for (const char* sql : {"DELETE FROM update_log WHERE tenant_id = ?1", "DELETE FROM update_tenants WHERE tenant_id = ?1"}) {
+  for (const char* sql : {"DELETE FROM update_log WHERE tenant_id = ?1", "DELETE FROM update_tenants WHERE tenant_id = ?1",
+                          "DELETE FROM update_webhooks WHERE tenant_id = ?1"}) {
     Query d(*this, sql);
     if (!d.prepared()) return rollback(failure("delete tenant updates"));
     d.bind(1, tenant_id);

@@ -1,4 +1,4 @@
-// SqliteUpdateLog: the UpdateLog in the service's SQLite database (the tables of schema migration 2,
+// SqliteUpdateLog: the UpdateLog in the service's SQLite database (the tables of schema migrations 2 and 3,
 // created by SqliteSessionStore::open, which must have run first on the same file).
 //
 // It keeps a connection of its own, so the update hub's batched writes and the readers' pages never
@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 
+#include "store/key_cipher.h"
 #include "store/update_log.h"
 
 struct sqlite3;
@@ -27,7 +28,15 @@ struct SqliteUpdateLogOptions {
   std::string path;              // the database file (SqliteSessionStore::path()). Required.
   int busy_timeout_ms = 5000;    // as SqliteStoreOptions::busy_timeout_ms
   bool synchronous_full = false;  // as SqliteStoreOptions::synchronous_full
+  // As SqliteStoreOptions::master_key: webhook secrets are stored sealed with it (the tenant id as
+  // associated data, webhook_secret_context()), in the clear without one. A sealed secret read without
+  // the key that sealed it is a store_error naming the key id, never the secret.
+  std::shared_ptr<const KeyCipher> master_key;
 };
+
+// The associated data a tenant's webhook secret is sealed with: a sealed value moved to another
+// tenant's row, or into a session's db_key, does not open.
+std::string webhook_secret_context(std::string_view tenant_id);
 
 class SqliteUpdateLog final : public UpdateLog {
  public:
@@ -41,17 +50,26 @@ class SqliteUpdateLog final : public UpdateLog {
   Result<std::vector<StoredUpdate>> read(std::string_view tenant_id, std::int64_t from_id, std::size_t limit,
                                          std::string_view session_id = {}) override;
   Result<std::int64_t> acknowledge(std::string_view tenant_id, std::int64_t below_id) override;
+  Result<std::int64_t> remove(std::string_view tenant_id, const std::vector<std::int64_t>& update_ids) override;
   Result<std::int64_t> count_pending(std::string_view tenant_id) override;
   Result<std::int64_t> last_update_id(std::string_view tenant_id) override;
   Result<TrimmedUpdates> trim(std::string_view tenant_id, std::int64_t max_pending,
                               std::int64_t min_received_at_ms) override;
   Result<std::optional<std::string>> allowed_updates(std::string_view tenant_id) override;
   Status set_allowed_updates(std::string_view tenant_id, std::string_view json) override;
+  Result<std::optional<WebhookRecord>> webhook(std::string_view tenant_id) override;
+  Status set_webhook(const WebhookRecord& webhook) override;
+  Result<bool> delete_webhook(std::string_view tenant_id) override;
+  Result<std::vector<WebhookRecord>> webhooks() override;
   Status delete_tenant(std::string_view tenant_id) override;
 
  private:
   class Query;
-  explicit SqliteUpdateLog(sqlite3* db) : db_(db) {}
+  SqliteUpdateLog(sqlite3* db, std::shared_ptr<const KeyCipher> cipher) : db_(db), cipher_(std::move(cipher)) {}
+  // The stored form of a secret, and back (see SqliteUpdateLogOptions::master_key).
+  Result<std::string> stored_secret(const std::string& secret, const std::string& tenant_id) const;
+  Result<std::string> revealed_secret(const std::string& stored, const std::string& tenant_id) const;
+  Result<WebhookRecord> webhook_row(Query& q, int first_column, std::string tenant_id) const;
   sqlite3_stmt* statement(const char* sql);  // prepared once and kept; nullptr on failure. Holds mu_.
   Error failure(const char* operation) const;
   Status exec(const char* sql, const char* operation);
@@ -63,6 +81,7 @@ class SqliteUpdateLog final : public UpdateLog {
   std::mutex mu_;
   sqlite3* db_;  // owned; used only under mu_
   std::map<std::string, sqlite3_stmt*, std::less<>> statements_;  // owned, by SQL text; guarded by mu_
+  const std::shared_ptr<const KeyCipher> cipher_;  // null: secrets in the clear
 };
 
 }  // namespace tgpulse::store

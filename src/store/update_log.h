@@ -7,8 +7,10 @@
 // - update_id is assigned by the log on append: per tenant, starting at 1, each append continuing from
 //   the highest id ever assigned to that tenant (also after everything was acknowledged or dropped, and
 //   after a restart) — an id is never reused while the tenant exists. A failed append assigns nothing.
-// - Deletions only ever remove a prefix of a tenant's log (acknowledge below an offset; trim the oldest),
-//   so the ids a tenant can still read are contiguous, and a gap it sees is exactly what was dropped.
+// - Long polling and the stream delete only a prefix of a tenant's log (acknowledge below an offset;
+//   trim the oldest), so the ids they can still read are contiguous and a gap is exactly what was
+//   dropped. Webhook deliveries remove the ids a receiver took (remove()), one session at a time, so a
+//   tenant with a webhook has holes in its log: trim() counts rows, not id spans.
 // - A tenant's log, its highest id and its settings go when the tenant is deleted (delete_tenant; the
 //   SQLite log also follows the tenants table by foreign key). Updates appended for a tenant that no
 //   longer exists are not stored (absent from append's answer).
@@ -69,6 +71,20 @@ struct TrimmedUpdates {
   }
 };
 
+// A tenant's webhook (docs/api.md#webhooks): where its updates are POSTed and the secret that signs them.
+struct WebhookRecord {
+  std::string tenant_id;
+  std::string url;                     // as the tenant gave it (validated by the routes)
+  std::string secret;                  // never returned by a route, never logged; sealed at rest (SQLite, master key)
+  std::int64_t max_connections = 40;   // POSTs in flight at once for the tenant
+  std::int64_t updated_at_ms = 0;      // wall clock, when it was set
+
+  bool operator==(const WebhookRecord&) const = default;
+};
+
+// The most ids one remove() takes.
+inline constexpr std::size_t kMaxUpdateRemove = 1000;
+
 // The largest page read() returns.
 inline constexpr std::size_t kMaxUpdateReadLimit = 1000;
 
@@ -85,6 +101,9 @@ class UpdateLog {
                                                  std::string_view session_id = {}) = 0;
   // Deletes the tenant's updates with update_id < below_id; returns how many went.
   virtual Result<std::int64_t> acknowledge(std::string_view tenant_id, std::int64_t below_id) = 0;
+  // Deletes exactly these ids of the tenant (a webhook delivery's answer: what its receiver took);
+  // ids that are not there are skipped. Returns how many went. invalid_argument past kMaxUpdateRemove.
+  virtual Result<std::int64_t> remove(std::string_view tenant_id, const std::vector<std::int64_t>& update_ids) = 0;
   // How many of the tenant's updates are stored.
   virtual Result<std::int64_t> count_pending(std::string_view tenant_id) = 0;
   // The highest update_id ever assigned to the tenant (0 before the first).
@@ -97,7 +116,15 @@ class UpdateLog {
   // The tenant's allowed_updates setting as the JSON text it was saved as; nullopt when never set.
   virtual Result<std::optional<std::string>> allowed_updates(std::string_view tenant_id) = 0;
   virtual Status set_allowed_updates(std::string_view tenant_id, std::string_view json) = 0;
-  // Forgets the tenant's log, highest id and settings.
+  // The tenant's webhook; nullopt when none is set.
+  virtual Result<std::optional<WebhookRecord>> webhook(std::string_view tenant_id) = 0;
+  // Sets (or replaces) the tenant's webhook. not_found when the tenant does not exist.
+  virtual Status set_webhook(const WebhookRecord& webhook) = 0;
+  // Removes the tenant's webhook; false when there was none.
+  virtual Result<bool> delete_webhook(std::string_view tenant_id) = 0;
+  // Every tenant's webhook, by tenant id (at start-up, to resume their deliveries).
+  virtual Result<std::vector<WebhookRecord>> webhooks() = 0;
+  // Forgets the tenant's log, highest id, settings and webhook.
   virtual Status delete_tenant(std::string_view tenant_id) = 0;
 };
 

@@ -166,6 +166,45 @@ TYPED_TEST(UpdateLogTest, DeletingTheTenantsLogForgetsEverything) {
   EXPECT_EQ(this->log_->last_update_id("t_alpha").value(), 0);
 }
 
+TYPED_TEST(UpdateLogTest, RemoveDeletesExactlyTheGivenIdsOfTheTenant) {
+  this->append_n("t_alpha", 5);
+  this->append_n("t_beta", 5);
+  EXPECT_EQ(this->log_->remove("t_alpha", {2, 4, 99}).value(), 2);
+  EXPECT_EQ(ids(this->log_->read("t_alpha", 0, 100).value()), (std::vector<std::int64_t>{1, 3, 5}));
+  EXPECT_EQ(this->log_->count_pending("t_beta").value(), 5) << "another tenant's ids are not touched";
+  EXPECT_EQ(this->log_->remove("t_alpha", std::vector<std::int64_t>(kMaxUpdateRemove + 1, 1)).error().code,
+            Errc::invalid_argument);
+  EXPECT_EQ(ids(this->append_n("t_alpha", 1)), (std::vector<std::int64_t>{6})) << "removed ids are not reused";
+}
+
+TYPED_TEST(UpdateLogTest, TrimKeepsMaxPendingRowsWhenAWebhookLeftHoles) {
+  ASSERT_TRUE(this->log_->set_webhook(WebhookRecord{"t_alpha", "https://example.com/h", "s3cret-s3cret-s3cret", 40, 1}).ok());
+  this->append_n("t_alpha", 10, 1000);
+  ASSERT_EQ(this->log_->remove("t_alpha", {7, 8, 9}).value(), 3);  // delivered by the webhook
+  auto trimmed = this->log_->trim("t_alpha", 4, 0).value();
+  EXPECT_FALSE(trimmed.by_age);
+  EXPECT_EQ(trimmed.by_count, (UpdateIdRange{1, 3}));
+  EXPECT_EQ(ids(this->log_->read("t_alpha", 0, 100).value()), (std::vector<std::int64_t>{4, 5, 6, 10}));
+}
+
+TYPED_TEST(UpdateLogTest, WebhooksRoundTripNeedTheTenantAndGoWithIt) {
+  EXPECT_FALSE(this->log_->webhook("t_alpha").value());
+  WebhookRecord hook{"t_alpha", "https://example.com/h?k=1", "s3cret-s3cret-s3cret", 7, 42};
+  ASSERT_TRUE(this->log_->set_webhook(hook).ok());
+  EXPECT_EQ(this->log_->webhook("t_alpha").value(), std::optional<WebhookRecord>(hook));
+  EXPECT_FALSE(this->log_->webhook("t_beta").value()) << "another tenant's webhook is not visible";
+  hook.url = "http://example.org/";
+  ASSERT_TRUE(this->log_->set_webhook(hook).ok());
+  EXPECT_EQ(this->log_->webhooks().value(), std::vector<WebhookRecord>{hook});
+  EXPECT_EQ(this->log_->set_webhook(WebhookRecord{"t_nobody", "http://x/", "s3cret-s3cret-s3cret", 1, 1}).error().code,
+            Errc::not_found);
+  EXPECT_TRUE(this->log_->delete_webhook("t_alpha").value());
+  EXPECT_FALSE(this->log_->delete_webhook("t_alpha").value());
+  ASSERT_TRUE(this->log_->set_webhook(hook).ok());
+  ASSERT_TRUE(this->log_->delete_tenant("t_alpha").ok());
+  EXPECT_TRUE(this->log_->webhooks().value().empty());
+}
+
 // --- SQLite only ---
 
 TEST(SqliteUpdateLogTest, IdsAndPendingUpdatesSurviveReopening) {
@@ -184,6 +223,56 @@ TEST(SqliteUpdateLogTest, IdsAndPendingUpdatesSurviveReopening) {
   auto log = SqliteUpdateLog::open(SqliteUpdateLogOptions{path}).value();
   EXPECT_EQ(log->last_update_id("t_alpha").value(), 3);
   EXPECT_EQ(ids(log->append({update("t_alpha", "s", 4, 4)}).value()), (std::vector<std::int64_t>{4}));
+}
+
+// The secret's column as stored (not through the log).
+std::string stored_secret(const std::string& path, const std::string& tenant) {
+  sqlite3* raw = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(raw, "SELECT secret FROM update_webhooks WHERE tenant_id = ?1", -1, &q, nullptr), SQLITE_OK);
+  sqlite3_bind_text(q, 1, tenant.c_str(), -1, SQLITE_TRANSIENT);
+  std::string out = sqlite3_step(q) == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(q, 0)) : "";
+  sqlite3_finalize(q);
+  sqlite3_close(raw);
+  return out;
+}
+
+TEST(SqliteUpdateLogTest, WebhookSecretsAreSealedWithTheMasterKeyAndFollowItsRotation) {
+  TempDir dir{"updates"};
+  FakeClock clock;
+  auto old_key = std::make_shared<const KeyCipher>(KeyCipher::from_base64(KeyCipher::generate_base64().value()).value());
+  auto new_key = std::make_shared<const KeyCipher>(KeyCipher::from_base64(KeyCipher::generate_base64().value()).value());
+  const WebhookRecord hook{"t_alpha", "https://example.com/h", "the-webhook-secret-0123", 40, 1};
+  std::string path;
+  {
+    SqliteStoreOptions o{dir.path().string()};
+    o.master_key = old_key;
+    auto sessions = SqliteSessionStore::open(o, clock).value();
+    ASSERT_TRUE(sessions->create_tenant(TenantRecord{"t_alpha", TenantTokens::hash_token("tok"), 1}).ok());
+    path = sessions->path();
+    SqliteUpdateLogOptions lo{path};
+    lo.master_key = old_key;
+    auto log = SqliteUpdateLog::open(lo).value();
+    ASSERT_TRUE(log->set_webhook(hook).ok());
+    EXPECT_EQ(log->webhook("t_alpha").value(), std::optional<WebhookRecord>(hook));
+    const std::string sealed = stored_secret(path, "t_alpha");
+    EXPECT_EQ(sealed.find(hook.secret), std::string::npos) << "the file does not hold the secret";
+    EXPECT_EQ(KeyCipher::key_id_of(sealed), old_key->key_id());
+    auto without = SqliteUpdateLog::open(SqliteUpdateLogOptions{path}).value();
+    auto refused = without->webhooks();
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, Errc::store_error);
+    EXPECT_EQ(refused.error().message.find(hook.secret), std::string::npos);
+    // Rotation (offline, through the session store) re-seals the webhook secrets too.
+    log.reset();
+    without.reset();
+    ASSERT_TRUE(sessions->rotate_master_key(new_key).ok());
+  }
+  EXPECT_EQ(KeyCipher::key_id_of(stored_secret(path, "t_alpha")), new_key->key_id());
+  SqliteUpdateLogOptions lo{path};
+  lo.master_key = new_key;
+  EXPECT_EQ(SqliteUpdateLog::open(lo).value()->webhooks().value(), std::vector<WebhookRecord>{hook});
 }
 
 TEST(SqliteUpdateLogTest, TheLogGoesWithItsTenant) {

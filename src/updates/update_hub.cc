@@ -54,6 +54,11 @@ std::string type_of(const json& update) {
   return it != update.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+Error webhook_conflict() {
+  return Error(Errc::conflict,
+               "this tenant has a webhook: updates go to it (DELETE /v1/webhook to read them here instead)");
+}
+
 json dropped_event(const char* reason, std::int64_t count, std::optional<store::UpdateIdRange> range) {
   json e = {{"@type", "tgpulseUpdatesDropped"}, {"reason", reason}, {"count", count}};
   if (range) {
@@ -143,11 +148,46 @@ UpdateHub::Listening::~Listening() {
 }
 
 Result<UpdateHub::Listening> UpdateHub::listen(const std::string& tenant_id, std::function<void()> notify) {
+  if (has_webhook(tenant_id)) return webhook_conflict();
   auto waiter = std::make_shared<Waiter>(executor_);
   waiter->notify = std::move(notify);
   if (Status st = register_waiter(tenant_id, waiter); !st) return st.error();
   return Listening(this, tenant_id, std::move(waiter));
 }
+
+void UpdateHub::set_webhook(const std::string& tenant_id, bool active) {
+  std::vector<std::shared_ptr<Waiter>> wake;
+  {
+    std::lock_guard lock(mu_);
+    if (!active) {
+      webhooks_.erase(tenant_id);
+      return;
+    }
+    webhooks_.insert(tenant_id);
+    if (auto it = signals_.find(tenant_id); it != signals_.end()) wake = it->second.waiters;
+  }
+  for (auto& w : wake) Waiter::wake(w);
+}
+
+bool UpdateHub::has_webhook(const std::string& tenant_id) const {
+  std::lock_guard lock(mu_);
+  return webhooks_.contains(tenant_id);
+}
+
+Status UpdateHub::readable(const std::string& tenant_id) const {
+  if (has_webhook(tenant_id)) return webhook_conflict();
+  return {};
+}
+
+UpdateHub::Listening UpdateHub::watch(const std::string& tenant_id, std::function<void()> notify) {
+  auto waiter = std::make_shared<Waiter>(executor_);
+  waiter->notify = std::move(notify);
+  std::lock_guard lock(mu_);
+  signals_[tenant_id].waiters.push_back(waiter);
+  return Listening(this, tenant_id, std::move(waiter));
+}
+
+void UpdateHub::set_on_forget(std::function<void(const std::string&)> on_forget) { on_forget_ = std::move(on_forget); }
 
 void UpdateHub::delivered(const std::vector<store::StoredUpdate>& page, DeliveryChannel channel) {
   const std::int64_t now = now_ms();
@@ -382,12 +422,16 @@ std::size_t UpdateHub::waiting(const std::string& tenant_id) const {
 }
 
 void UpdateHub::forget_tenant(const std::string& tenant_id) {
-  std::lock_guard lock(mu_);
-  allowed_.erase(tenant_id);
-  if (auto it = queues_.find(tenant_id); it != queues_.end()) {
-    queued_ -= it->second.items.size();
-    queues_.erase(it);
+  {
+    std::lock_guard lock(mu_);
+    allowed_.erase(tenant_id);
+    webhooks_.erase(tenant_id);
+    if (auto it = queues_.find(tenant_id); it != queues_.end()) {
+      queued_ -= it->second.items.size();
+      queues_.erase(it);
+    }
   }
+  if (on_forget_) on_forget_(tenant_id);
 }
 
 asio::awaitable<Result<std::vector<store::StoredUpdate>>> UpdateHub::poll(std::string tenant_id, std::int64_t offset,
@@ -395,6 +439,7 @@ asio::awaitable<Result<std::vector<store::StoredUpdate>>> UpdateHub::poll(std::s
                                                                           std::chrono::milliseconds timeout,
                                                                           DeliveryChannel channel, bool acknowledge) {
   if (auto valid = store::validate_update_read(offset, limit); !valid) co_return valid.error();
+  if (channel != DeliveryChannel::webhook && has_webhook(tenant_id)) co_return webhook_conflict();
   auto waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   // Registered before the first read: a batch committed after that read wakes this reader.
@@ -426,6 +471,7 @@ asio::awaitable<Result<std::vector<store::StoredUpdate>>> UpdateHub::poll(std::s
     {
       std::lock_guard lock(mu_);
       if (readers_closed_) co_return Error(Errc::unavailable, "the service is shutting down");
+      if (channel != DeliveryChannel::webhook && webhooks_.contains(tenant_id)) co_return webhook_conflict();
     }
     if (std::chrono::steady_clock::now() >= deadline) co_return page;
     boost::system::error_code ignored;  // cancelled = woken

@@ -27,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -96,6 +97,19 @@ class UpdateHub final : public session::UpdateSink {
     std::shared_ptr<Waiter> waiter_;
   };
   Result<Listening> listen(const std::string& tenant_id, std::function<void()> notify);
+  // Webhook mode (docs/updates.md#webhooks): while a tenant has a webhook, poll() for long_poll or
+  // stream and listen() answer Errc::conflict, and turning it on wakes the tenant's waiting readers so
+  // they answer it too (the webhook wins, as the Bot API's setWebhook does).
+  void set_webhook(const std::string& tenant_id, bool active);
+  bool has_webhook(const std::string& tenant_id) const;
+  // Errc::conflict (naming the webhook) while the tenant has one; ok otherwise. For a route that must
+  // refuse before it starts answering (the stream).
+  Status readable(const std::string& tenant_id) const;
+  // A webhook delivery's registration: `notify` is called as listen()'s is, but it neither counts
+  // against max_waiters nor is refused in webhook mode.
+  Listening watch(const std::string& tenant_id, std::function<void()> notify);
+  // Called by forget_tenant() after the hub forgot the tenant (the webhook deliveries stop theirs).
+  void set_on_forget(std::function<void(const std::string& tenant_id)> on_forget);
   // Counts what a stream handed over (delivered_total{channel="stream"} and the lag histogram).
   void delivered(const std::vector<store::StoredUpdate>& page, DeliveryChannel channel);
   // Wakes every waiting reader (they answer unavailable) and refuses new waits: the first step of the
@@ -147,6 +161,8 @@ class UpdateHub final : public session::UpdateSink {
   std::map<std::string, TenantQueue, std::less<>> queues_;  // guarded by mu_
   std::map<std::string, std::shared_ptr<const AllowedUpdates>, std::less<>> allowed_;  // guarded by mu_
   std::map<std::string, TenantSignal, std::less<>> signals_;  // guarded by mu_
+  std::set<std::string, std::less<>> webhooks_;  // tenants in webhook mode; guarded by mu_
+  std::function<void(const std::string&)> on_forget_;  // set before the routes serve
   std::string next_tenant_;  // round-robin start of the next batch; guarded by mu_
   std::size_t queued_ = 0;   // guarded by mu_
   bool stopping_ = false;    // guarded by mu_

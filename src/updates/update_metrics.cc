@@ -21,12 +21,13 @@ UpdateMetrics::UpdateMetrics(telemetry::Registry& registry) {
   received_.push_back(&received.labels({"other"}));
   auto& dropped = registry.counter("tgpulse_updates_dropped_total", "Updates lost before a tenant read them, by reason",
                                    {"reason"});
-  const char* reasons[] = {"max_pending", "max_age", "queue_full", "store_error"};
-  for (int i = 0; i < 4; ++i) dropped_[i] = &dropped.labels({reasons[i]});
+  const char* reasons[] = {"max_pending", "max_age", "queue_full", "store_error", "webhook_max_age"};
+  for (int i = 0; i < 5; ++i) dropped_[i] = &dropped.labels({reasons[i]});
   auto& delivered = registry.counter("tgpulse_updates_delivered_total", "Updates handed to a reader, by channel",
                                      {"channel"});
   delivered_[0] = &delivered.labels({"long_poll"});
   delivered_[1] = &delivered.labels({"stream"});
+  delivered_[2] = &delivered.labels({"webhook"});
   lag_ = &registry
               .histogram("tgpulse_update_delivery_lag_seconds", "Time from an update's receipt to its delivery",
                          {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600})

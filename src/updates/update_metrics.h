@@ -1,9 +1,10 @@
 // UpdateMetrics: the update log's metrics (docs/telemetry.md, "Updates"), resolved once at start-up:
 //   tgpulse_updates_received_total{type}         updates received from the engine (and service events),
 //                                                 by @type: a bounded set of common types, else "other"
-//   tgpulse_updates_delivered_total{channel}     updates handed to a reader: long_poll, stream
+//   tgpulse_updates_delivered_total{channel}     updates handed to a reader: long_poll, stream, webhook
 //   tgpulse_updates_dropped_total{reason}        updates lost: max_pending, max_age (trimmed from the log),
-//                                                 queue_full (the tenant's queue before the log), store_error
+//                                                 queue_full (the tenant's queue before the log), store_error,
+//                                                 webhook_max_age (a webhook did not take it in time)
 //   tgpulse_update_delivery_lag_seconds          received → delivered (histogram)
 //   tgpulse_updates_pending                      updates queued in memory, not yet in the log (gauge)
 // Every label value is pre-created at zero. No tenant or session label.
@@ -17,8 +18,8 @@
 
 namespace tgpulse::updates {
 
-enum class DropReason { max_pending, max_age, queue_full, store_error };
-enum class DeliveryChannel { long_poll, stream };
+enum class DropReason { max_pending, max_age, queue_full, store_error, webhook_max_age };
+enum class DeliveryChannel { long_poll, stream, webhook };
 
 class UpdateMetrics {
  public:
@@ -35,8 +36,8 @@ class UpdateMetrics {
 
  private:
   std::vector<telemetry::Counter*> received_;  // counted_types() order, then "other"
-  telemetry::Counter* dropped_[4] = {};
-  telemetry::Counter* delivered_[2] = {};
+  telemetry::Counter* dropped_[5] = {};
+  telemetry::Counter* delivered_[3] = {};
   telemetry::Histogram* lag_ = nullptr;
   telemetry::Gauge* pending_ = nullptr;
 };

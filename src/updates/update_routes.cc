@@ -129,6 +129,9 @@ struct UpdateRoutes::Impl {
     http::Caller caller = co_await std::move(auth);
     if (!caller) co_return std::move(*caller.refusal);
     const std::string& tenant = caller.tenant_id;
+    // A webhook takes the updates: 409 before the stream starts (a stream already open ends with an
+    // error event when one is set).
+    if (Status st = hub.readable(tenant); !st) co_return http::Response::from_error(st.error());
     asio::awaitable<Result<std::string>> filter = session_filter(r, tenant);
     Result<std::string> session = co_await std::move(filter);
     if (!session) co_return http::Response::from_error(session.error());

@@ -1,10 +1,13 @@
-// UpdatesOptions: the update log's settings (the `updates` section of the configuration; the first two
-// are configuration keys, the rest fixed bounds documented here).
+// UpdatesOptions: the update log's and the webhooks' settings — the whole `updates` section of the
+// configuration (updates.max_pending, updates.max_age, updates.webhook_allow_private,
+// updates.webhook_timeout; the rest fixed bounds documented here and in WebhookOptions).
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+
+#include "updates/webhook_options.h"
 
 namespace tgpulse::updates {
 
@@ -23,6 +26,12 @@ struct UpdatesOptions {
   std::size_t max_waiters = 16;
   // The longest long poll (GET /v1/updates?timeout=).
   std::chrono::seconds max_poll_timeout{50};
+  // Webhook deliveries (docs/api.md#webhooks): the address policy, the client's timeouts, retries.
+  WebhookOptions webhook;
+  // Updates of one session in one webhook POST (a small batch: {"updates": [...]}).
+  std::size_t webhook_batch_max = 20;
+  // Updates a tenant's webhook delivery holds in memory, read ahead of its POSTs.
+  std::size_t webhook_read_ahead = 2000;
 
   bool operator==(const UpdatesOptions&) const = default;
 };

@@ -18,3 +18,13 @@ if(TGPULSE_BUILD_TESTS)
   target_compile_definitions(webhook_test PRIVATE
     TGPULSE_SOURCE_DIR="${CMAKE_SOURCE_DIR}" TGPULSE_PYTHON="${Python3_EXECUTABLE}")
 endif()
+
+# The deliveries (one loop per tenant with a webhook) and the /v1/webhook routes, on the update hub,
+# the update routes' JSON and the client above.
+tgpulse_library(tgpulse_webhook_delivery SOURCES webhook_delivery.cc webhook_routes.cc
+  DEPS tgpulse_update_routes tgpulse_webhooks)
+target_compile_options(tgpulse_webhook_delivery PRIVATE -Wno-mismatched-new-delete -Wno-null-dereference)
+if(TGPULSE_BUILD_TESTS)
+  tgpulse_test(webhook_delivery_test SOURCES webhook_delivery_test.cc DEPS tgpulse_webhook_delivery tgpulse_store_testing)
+  target_compile_options(webhook_delivery_test PRIVATE -Wno-mismatched-new-delete -Wno-null-dereference)
+endif()

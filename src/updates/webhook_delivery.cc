@@ -1,0 +1,456 @@
+#include "updates/webhook_delivery.h"
+
+#include <algorithm>
+#include <deque>
+#include <limits>
+#include <random>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/task_group.h"
+#include "updates/update_routes.h"
+#include "updates/webhook_retry_policy.h"
+#include "updates/webhook_signature.h"
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+namespace tgpulse::updates {
+namespace {
+
+// At most one warn line per tenant this often; the failures in between are counted in the next one.
+constexpr std::int64_t kWarnEveryMs = 60000;
+// A failed read of the log is tried again after this.
+constexpr auto kReadRetry = std::chrono::seconds(1);
+
+// tgpulse_webhook_requests_total{code}: the receiver's status class, "429" on its own (it throttles),
+// or why no answer came (WebhookFailure's names). Bounded: these twelve values.
+constexpr const char* kStatusCodes[] = {"2xx", "3xx", "4xx", "429", "5xx", "other"};
+constexpr WebhookFailure kFailures[] = {WebhookFailure::refused_address, WebhookFailure::resolve_error,
+                                        WebhookFailure::connect_error,   WebhookFailure::timeout,
+                                        WebhookFailure::bad_response,    WebhookFailure::tls_error};
+
+std::size_t status_index(int status) {
+  if (status == 429) return 3;
+  if (status >= 200 && status < 300) return 0;
+  if (status >= 300 && status < 400) return 1;
+  if (status >= 400 && status < 500) return 2;
+  if (status >= 500 && status < 600) return 4;
+  return 5;
+}
+
+}  // namespace
+
+struct WebhookDelivery::Metrics {
+  explicit Metrics(telemetry::Registry& registry) {
+    auto& family = registry.counter("tgpulse_webhook_requests_total",
+                                    "Webhook POSTs by outcome: the receiver's status class, 429, or why no answer came",
+                                    {"code"});
+    for (const char* code : kStatusCodes) by_status.push_back(&family.labels({code}));
+    for (WebhookFailure f : kFailures) by_failure.push_back(&family.labels({webhook_failure_name(f)}));
+  }
+  void count(const WebhookOutcome& o) {
+    if (o.failure == WebhookFailure::none) {
+      by_status[status_index(o.status)]->inc();
+      return;
+    }
+    for (std::size_t i = 0; i < std::size(kFailures); ++i) {
+      if (kFailures[i] == o.failure) by_failure[i]->inc();
+    }
+  }
+  std::vector<telemetry::Counter*> by_status;
+  std::vector<telemetry::Counter*> by_failure;
+};
+
+// One tenant's delivery. The queues and counters below `strand` are touched only on the strand (by the
+// dispatcher and the POST tasks, which all run there); the error fields under `mu` are read by info().
+struct WebhookDelivery::Tenant : std::enable_shared_from_this<Tenant> {
+  struct SessionQueue {
+    std::deque<store::StoredUpdate> items;  // read from the log, not yet delivered, in id order
+    bool busy = false;                      // a POST task owns the session
+  };
+
+  Tenant(const Context& c, const UpdatesOptions& o, Poster p, std::shared_ptr<Metrics> m, std::string tenant,
+         WebhookUrl u, std::string s, std::size_t connections)
+      : ctx(c),
+        options(o),
+        post(std::move(p)),
+        metrics(std::move(m)),
+        tenant_id(std::move(tenant)),
+        url(std::move(u)),
+        secret(std::move(s)),
+        max_connections(connections),
+        strand(asio::make_strand(c.executor)),
+        tasks("webhook", [&logger = c.logger, id = tenant_id](const std::string& task, const std::string& what) {
+          logger.error("Webhook delivery task failed", {{"tenant_id", id}, {"error.message", task + ": " + what}});
+        }),
+        wake(strand),
+        rng(std::random_device{}()) {
+    retry = options.webhook.retry;
+    retry.max_age = std::min(retry.max_age, std::chrono::ceil<std::chrono::seconds>(options.max_age));
+  }
+
+  const Context& ctx;
+  const UpdatesOptions& options;
+  const Poster post;
+  const std::shared_ptr<Metrics> metrics;
+  const std::string tenant_id;
+  const WebhookUrl url;
+  const std::string secret;
+  const std::size_t max_connections;
+  WebhookRetryOptions retry;
+  asio::strand<asio::any_io_executor> strand;
+  TaskGroup tasks;
+  std::shared_ptr<Tenant> predecessor;  // the delivery this one replaced: joined before this one starts
+
+  // On the strand.
+  asio::steady_timer wake;  // the dispatcher's wait: news from the hub, a POST task that ended, stop
+  std::map<std::string, SessionQueue> sessions;
+  std::int64_t next_id = 0;     // the next update_id to read from the log
+  std::size_t held = 0;         // updates in `sessions`
+  std::size_t in_flight = 0;    // POST tasks running
+  bool news = true;             // the log may hold updates not read yet
+  std::string last_started;     // round-robin: the session a POST task last started for
+  std::mt19937_64 rng;
+
+  mutable std::mutex mu;
+  std::optional<std::int64_t> last_error_date;  // guarded by mu
+  std::string last_error_message;               // guarded by mu
+  std::int64_t last_warn_ms = 0;                // guarded by mu
+  std::int64_t unwarned = 0;                    // failures since the last warn line; guarded by mu
+
+  std::int64_t now_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(ctx.clock.wall().time_since_epoch()).count();
+  }
+
+  void start() {
+    tasks.spawn(strand, "webhook_dispatch",
+                [self = shared_from_this()](TaskGroup::Stop stop) { return self->dispatch(std::move(stop)); });
+  }
+
+  asio::awaitable<void> dispatch(TaskGroup::Stop stop) {
+    auto self = shared_from_this();
+    auto guard = stop.on_stop(strand, [self] { self->wake.cancel(); });
+    if (predecessor) {
+      // Its POSTs end within the client's total_timeout; its waits end at once (it was stopped).
+      asio::awaitable<std::vector<std::string>> joined =
+          predecessor->tasks.join(options.webhook.total_timeout + std::chrono::seconds(5));
+      co_await std::move(joined);
+      predecessor.reset();
+    }
+    std::weak_ptr<Tenant> weak = self;
+    UpdateHub::Listening watching = ctx.hub.watch(tenant_id, [weak] {
+      if (auto t = weak.lock()) {
+        asio::post(t->strand, [t] {
+          t->news = true;
+          t->wake.cancel();
+        });
+      }
+    });
+    while (!stop.requested()) {
+      bool read_failed = false;
+      if (news && held < options.webhook_read_ahead) {
+        news = false;
+        const std::size_t limit = std::min(store::kMaxUpdateReadLimit, options.webhook_read_ahead - held);
+        auto job = [log = &ctx.log, tenant = tenant_id, from = next_id, limit] { return log->read(tenant, from, limit); };
+        Result<std::vector<store::StoredUpdate>> page = co_await ctx.pool.run(std::move(job));
+        if (page) {
+          for (auto& u : *page) {
+            next_id = u.update_id + 1;
+            sessions[u.session_id].items.push_back(std::move(u));
+            ++held;
+          }
+          if (page->size() == limit) news = true;
+        } else {
+          note_failure(page.error().message, "", 0, 0);
+          news = true;
+          read_failed = true;
+        }
+      }
+      launch();
+      if (news && !read_failed && held < options.webhook_read_ahead) continue;
+      if (stop.requested()) break;  // asked while suspended above: the stop callback found no wait to end
+      wake.expires_after(read_failed ? std::chrono::duration_cast<asio::steady_timer::duration>(kReadRetry)
+                                     : std::chrono::hours(1));
+      boost::system::error_code ignored;  // cancelled = woken
+      co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+  }
+
+  // Starts a POST task for each session with updates and none running, from after the last one started
+  // (round-robin), while fewer than max_connections run.
+  void launch() {
+    if (sessions.empty()) return;
+    auto it = sessions.upper_bound(last_started);
+    for (std::size_t i = 0, n = sessions.size(); i < n && in_flight < max_connections; ++i, ++it) {
+      if (it == sessions.end()) it = sessions.begin();
+      SessionQueue& q = it->second;
+      if (q.busy || q.items.empty()) continue;
+      const std::string session = it->first;
+      auto task = [self = shared_from_this(), session](TaskGroup::Stop stop) {
+        return self->deliver(session, std::move(stop));
+      };
+      if (!tasks.spawn(strand, "webhook_post", std::move(task))) return;  // stopping
+      q.busy = true;
+      ++in_flight;
+      last_started = session;
+    }
+  }
+
+  // Delivers the first batch of one session's queue: POSTs it until a 2xx, the retry policy gives it
+  // up (max age), or stop. Then hands the session back to the dispatcher.
+  asio::awaitable<void> deliver(std::string session_id, TaskGroup::Stop stop) {
+    auto self = shared_from_this();
+    asio::steady_timer pause(strand);
+    auto guard = stop.on_stop(strand, [&pause] { pause.cancel(); });
+    SessionQueue& q = sessions[session_id];
+    const auto n = static_cast<std::ptrdiff_t>(std::min(options.webhook_batch_max, q.items.size()));
+    std::vector<store::StoredUpdate> batch(q.items.begin(), q.items.begin() + n);
+    json updates = json::array();
+    for (const auto& u : batch) updates.push_back(update_json(u));
+    const std::string body = json{{"updates", std::move(updates)}}.dump(-1, ' ', false, json::error_handler_t::replace);
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    for (int attempt = 1; !stop.requested(); ++attempt) {
+      const std::int64_t timestamp = now_ms() / 1000;
+      telemetry::Span span = ctx.tracer.start_span(
+          "tgpulse_webhook_deliver", nullptr, telemetry::SpanKind::client,
+          {{"tgpulse.tenant_id", tenant_id},
+           {"tgpulse.session_id", session_id},
+           {"tgpulse.webhook.update_count", static_cast<std::int64_t>(batch.size())},
+           {"tgpulse.webhook.attempt", static_cast<std::int64_t>(attempt)},
+           {"server.address", url.host},
+           {"server.port", static_cast<std::int64_t>(url.port)}});
+      asio::awaitable<WebhookOutcome> posting = post(url, body, secret, timestamp);
+      WebhookOutcome outcome = co_await std::move(posting);
+      metrics->count(outcome);
+      if (outcome.status != 0) span.set_attribute("http.response.status_code", static_cast<std::int64_t>(outcome.status));
+      if (outcome.delivered()) {
+        span.set_status(telemetry::SpanStatus::ok);
+        span.end();
+        asio::awaitable<void> taken = forget(session_id, batch, false);
+        co_await std::move(taken);
+        ctx.hub.delivered(batch, DeliveryChannel::webhook);
+        break;
+      }
+      const char* failure =
+          outcome.failure == WebhookFailure::none ? kStatusCodes[status_index(outcome.status)] : webhook_failure_name(outcome.failure);
+      span.set_status(telemetry::SpanStatus::error, failure);
+      span.end();
+      note_failure(outcome.error, session_id, outcome.status, attempt);
+      const auto age = std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms() - batch.front().received_at_ms));
+      WebhookRetryDecision next =
+          next_webhook_retry(retry, attempt, outcome.status, outcome.retry_after, age, unit(rng));
+      if (next.give_up) {
+        asio::awaitable<void> dropped = drop_expired(session_id);
+        co_await std::move(dropped);
+        break;
+      }
+      if (stop.requested()) break;  // asked during the POST: the stop callback found no wait to end
+      pause.expires_after(next.wait);
+      boost::system::error_code ignored;  // cancelled = stop
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+    q.busy = false;
+    --in_flight;
+    if (q.items.empty()) sessions.erase(session_id);
+    wake.cancel();
+  }
+
+  // Removes `batch` (the first updates of the session's queue) from the log and the queue.
+  asio::awaitable<void> forget(std::string session_id, std::vector<store::StoredUpdate> batch, bool expired) {
+    std::vector<std::int64_t> ids;
+    for (const auto& u : batch) ids.push_back(u.update_id);
+    auto job = [log = &ctx.log, tenant = tenant_id, ids] { return log->remove(tenant, ids); };
+    Result<std::int64_t> removed = co_await ctx.pool.run(std::move(job));
+    if (!removed) {
+      // Still in the log: after a restart they are delivered again (at least once holds).
+      ctx.logger.error(expired ? "Expired webhook updates could not be removed from the log"
+                               : "Delivered webhook updates could not be removed from the log",
+                       {{"tenant_id", tenant_id}, {"session_id", session_id}, {"error.message", removed.error().message}});
+    }
+    SessionQueue& q = sessions[session_id];  // the POST task owns it: nothing else took from it meanwhile
+    q.items.erase(q.items.begin(), q.items.begin() + static_cast<std::ptrdiff_t>(batch.size()));
+    held -= batch.size();
+  }
+
+  // Gives up the session's updates older than the retry policy's max age (at least the first): removed,
+  // counted and announced in the session's place with tgpulseUpdatesDropped.
+  asio::awaitable<void> drop_expired(std::string session_id) {
+    const SessionQueue& q = sessions[session_id];
+    const std::int64_t oldest_kept = now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(retry.max_age).count();
+    std::size_t n = 1;
+    while (n < q.items.size() && n < store::kMaxUpdateRemove && q.items[n].received_at_ms < oldest_kept) ++n;
+    std::vector<store::StoredUpdate> expired(q.items.begin(), q.items.begin() + static_cast<std::ptrdiff_t>(n));
+    const std::int64_t first = expired.front().update_id;
+    const std::int64_t last = expired.back().update_id;
+    asio::awaitable<void> removed = forget(session_id, std::move(expired), true);
+    co_await std::move(removed);
+    ctx.metrics.dropped(DropReason::webhook_max_age, static_cast<double>(n));
+    ctx.hub.accept(tenant_id, session_id,
+                   json{{"@type", "tgpulseUpdatesDropped"},
+                        {"reason", "webhook_max_age"},
+                        {"count", static_cast<std::int64_t>(n)},
+                        {"session_id", session_id},
+                        {"from_update_id", first},
+                        {"to_update_id", last}});
+  }
+
+  // Keeps the failure for GET /v1/webhook and writes a warn line at most every kWarnEveryMs.
+  void note_failure(const std::string& message, const std::string& session_id, int status, int attempt) {
+    const std::int64_t now = now_ms();
+    std::int64_t suppressed = 0;
+    {
+      std::lock_guard lock(mu);
+      last_error_date = now / 1000;
+      last_error_message = message;
+      if (last_warn_ms != 0 && now - last_warn_ms < kWarnEveryMs) {
+        ++unwarned;
+        return;
+      }
+      last_warn_ms = now;
+      suppressed = std::exchange(unwarned, 0);
+    }
+    ctx.logger.warn("Webhook delivery failed", {{"tenant_id", tenant_id},
+                                                {"session_id", session_id},
+                                                {"error.message", message},
+                                                {"http.response.status_code", status},
+                                                {"webhook.attempt", attempt},
+                                                {"webhook.failures_suppressed", suppressed}});
+  }
+};
+
+WebhookDelivery::WebhookDelivery(Context context, UpdatesOptions options, Poster post)
+    : ctx_(std::move(context)),
+      options_(std::move(options)),
+      post_(std::move(post)),
+      metrics_(std::make_shared<Metrics>(ctx_.registry)) {}
+
+WebhookDelivery::~WebhookDelivery() { stop(std::chrono::seconds(5)); }
+
+std::shared_ptr<WebhookDelivery::Tenant> WebhookDelivery::start_tenant(const store::WebhookRecord& record,
+                                                                        WebhookUrl url) {
+  auto tenant = std::make_shared<Tenant>(ctx_, options_, post_, metrics_, record.tenant_id, std::move(url),
+                                         record.secret, static_cast<std::size_t>(std::max<std::int64_t>(1, record.max_connections)));
+  std::erase_if(retired_, [](const std::shared_ptr<Tenant>& t) { return t->tasks.running() == 0; });
+  if (auto it = tenants_.find(record.tenant_id); it != tenants_.end()) {
+    it->second->tasks.request_stop("replaced");
+    tenant->predecessor = it->second;
+    retired_.push_back(it->second);
+    it->second = tenant;
+  } else {
+    tenants_.emplace(record.tenant_id, tenant);
+  }
+  tenant->start();
+  return tenant;
+}
+
+void WebhookDelivery::retire(const std::string& tenant_id) {
+  std::lock_guard lock(mu_);
+  auto it = tenants_.find(tenant_id);
+  if (it == tenants_.end()) return;
+  it->second->tasks.request_stop("webhook deleted");
+  retired_.push_back(std::move(it->second));
+  tenants_.erase(it);
+}
+
+Status WebhookDelivery::load() {
+  Result<std::vector<store::WebhookRecord>> stored = ctx_.log.webhooks();
+  if (!stored) return stored.error();
+  for (const auto& record : *stored) {
+    Result<WebhookUrl> url = WebhookUrl::parse(record.url);
+    if (!url) {
+      ctx_.logger.error("A stored webhook URL is not valid; its tenant's updates wait for a new PUT /v1/webhook",
+                        {{"tenant_id", record.tenant_id}, {"error.message", url.error().message}});
+      continue;
+    }
+    ctx_.hub.set_webhook(record.tenant_id, true);
+    std::lock_guard lock(mu_);
+    if (stopped_) break;
+    start_tenant(record, std::move(*url));
+  }
+  return {};
+}
+
+asio::awaitable<Status> WebhookDelivery::set(store::WebhookRecord record) {
+  Result<WebhookUrl> url = WebhookUrl::parse(record.url);
+  if (!url) co_return url.error();
+  if (Status st = validate_webhook_secret(record.secret); !st) co_return st;
+  if (record.max_connections < 1) co_return Error(Errc::invalid_argument, "max_connections must be at least 1");
+  auto job = [log = &ctx_.log, record] { return log->set_webhook(record); };
+  Status saved = co_await ctx_.pool.run(std::move(job));
+  if (!saved) co_return saved;
+  ctx_.hub.set_webhook(record.tenant_id, true);
+  std::lock_guard lock(mu_);
+  if (stopped_) co_return Error(Errc::unavailable, "the service is shutting down");
+  start_tenant(record, std::move(*url));
+  co_return Status{};
+}
+
+asio::awaitable<Result<bool>> WebhookDelivery::remove(std::string tenant_id, bool drop_pending) {
+  auto job = [log = &ctx_.log, tenant_id, drop_pending]() -> Result<bool> {
+    Result<bool> existed = log->delete_webhook(tenant_id);
+    if (!existed || !*existed || !drop_pending) return existed;
+    if (auto dropped = log->acknowledge(tenant_id, std::numeric_limits<std::int64_t>::max()); !dropped) {
+      return dropped.error();
+    }
+    return true;
+  };
+  Result<bool> removed = co_await ctx_.pool.run(std::move(job));
+  if (!removed || !*removed) co_return removed;
+  retire(tenant_id);
+  ctx_.hub.set_webhook(tenant_id, false);
+  co_return removed;
+}
+
+asio::awaitable<Result<std::optional<WebhookDelivery::Info>>> WebhookDelivery::info(std::string tenant_id) {
+  Info out;
+  {
+    std::lock_guard lock(mu_);
+    auto it = tenants_.find(tenant_id);
+    if (it == tenants_.end()) co_return std::optional<Info>{};
+    const Tenant& t = *it->second;
+    out.url = t.url.redacted();
+    out.max_connections = static_cast<std::int64_t>(t.max_connections);
+    std::lock_guard errors(t.mu);
+    out.last_error_date = t.last_error_date;
+    out.last_error_message = t.last_error_message;
+  }
+  auto job = [log = &ctx_.log, tenant_id] { return log->count_pending(tenant_id); };
+  Result<std::int64_t> pending = co_await ctx_.pool.run(std::move(job));
+  if (!pending) co_return pending.error();
+  out.pending_update_count = *pending;
+  co_return std::optional<Info>(std::move(out));
+}
+
+void WebhookDelivery::forget_tenant(const std::string& tenant_id) { retire(tenant_id); }
+
+std::vector<std::string> WebhookDelivery::stop(std::chrono::milliseconds drain) {
+  std::vector<std::shared_ptr<Tenant>> all;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return {};
+    stopped_ = true;
+    for (auto& [id, t] : tenants_) all.push_back(t);
+    all.insert(all.end(), retired_.begin(), retired_.end());
+  }
+  for (auto& t : all) t->tasks.request_stop("shutdown");
+  const auto deadline = std::chrono::steady_clock::now() + drain;
+  std::vector<std::string> outlived;
+  for (auto& t : all) {
+    const auto left = std::max(std::chrono::steady_clock::duration::zero(), deadline - std::chrono::steady_clock::now());
+    for (auto& name : t->tasks.wait_for(left)) outlived.push_back(name);
+  }
+  return outlived;
+}
+
+std::size_t WebhookDelivery::running() const {
+  std::lock_guard lock(mu_);
+  return tenants_.size();
+}
+
+}  // namespace tgpulse::updates

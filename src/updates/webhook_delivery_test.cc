@@ -1,0 +1,334 @@
+// WebhookDelivery on the in-memory log, a real hub and pool, io threads and a fake receiver (the Poster):
+// every update arrives in order per session despite failures and 429s, duplicates only after a failed
+// POST, one POST per session and at most max_connections per tenant at once, a hanging receiver of one
+// tenant does not hold another's, max age gives up (counted, announced), a webhook makes long polling
+// answer 409, DELETE and the tenant's deletion stop the delivery, and a new WebhookDelivery resumes
+// stored webhooks.
+#include "updates/webhook_delivery.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <random>
+#include <set>
+
+#include "core/io_threads_test_fixture.h"
+#include "store/memory_session_store.h"
+#include "store/memory_update_log.h"
+#include "store/tenant_tokens.h"
+#include "telemetry/log_memory_sink.h"
+#include "telemetry/span_exporter.h"
+
+namespace tgpulse::updates {
+namespace {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+json message(int n) { return {{"@type", "updateNewMessage"}, {"message", {{"id", n}}}}; }
+
+// A receiver: records every POST and answers what `decide` says; `hang` holds the answer that long.
+struct FakeReceiver {
+  struct Post {
+    std::string tenant;
+    std::vector<std::int64_t> ids;
+    std::vector<std::string> types;
+    std::string session;
+    std::int64_t dropped = 0;  // the counts of the tgpulseUpdatesDropped events it carries
+    bool delivered = false;
+  };
+  std::mutex mu;
+  std::condition_variable changed;
+  std::vector<Post> posts;                              // guarded by mu
+  std::map<std::string, int> in_flight_by_session;      // guarded by mu
+  std::map<std::string, int> in_flight_by_tenant;       // guarded by mu
+  int max_session_in_flight = 0;                        // guarded by mu
+  std::map<std::string, int> max_tenant_in_flight;      // guarded by mu
+  std::function<WebhookOutcome(const Post&)> decide = [](const Post&) { return WebhookOutcome{200}; };
+  std::map<std::string, std::chrono::milliseconds> hang;  // by tenant; set before the deliveries start
+
+  WebhookDelivery::Poster poster() {
+    return [this](WebhookUrl url, std::string body, std::string secret, std::int64_t) -> asio::awaitable<WebhookOutcome> {
+      EXPECT_EQ(secret, "secret-secret-secret");
+      Post p;
+      p.tenant = url.host;
+      std::replace(p.tenant.begin(), p.tenant.end(), '-', '_');
+      const json doc = json::parse(body);
+      for (const auto& u : doc.at("updates")) {
+        p.ids.push_back(u["update_id"].get<std::int64_t>());
+        p.types.push_back(u["update"]["@type"].get<std::string>());
+        if (p.types.back() == "tgpulseUpdatesDropped") p.dropped += u["update"]["count"].get<std::int64_t>();
+        p.session = u["session_id"].is_string() ? u["session_id"].get<std::string>() : "";
+      }
+      const std::string key = p.tenant + "/" + p.session;
+      {
+        std::lock_guard lock(mu);
+        max_session_in_flight = std::max(max_session_in_flight, ++in_flight_by_session[key]);
+        max_tenant_in_flight[p.tenant] = std::max(max_tenant_in_flight[p.tenant], ++in_flight_by_tenant[p.tenant]);
+      }
+      if (auto h = hang.find(p.tenant); h != hang.end()) {
+        asio::steady_timer timer(co_await asio::this_coro::executor, h->second);
+        boost::system::error_code ignored;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      }
+      WebhookOutcome out;
+      {
+        std::lock_guard lock(mu);
+        out = decide(p);
+        p.delivered = out.delivered();
+        --in_flight_by_session[key];
+        --in_flight_by_tenant[p.tenant];
+        posts.push_back(std::move(p));
+      }
+      changed.notify_all();
+      co_return out;
+    };
+  }
+  // The ids of `tenant` some 2xx POST carried.
+  std::set<std::int64_t> delivered(const std::string& tenant) {
+    std::set<std::int64_t> out;
+    for (const auto& p : posts) {
+      if (p.tenant == tenant && p.delivered) out.insert(p.ids.begin(), p.ids.end());
+    }
+    return out;
+  }
+  std::string describe() {
+    std::string out;
+    for (const auto& p : posts) {
+      out += p.tenant + "/" + p.session + (p.delivered ? " ok [" : " failed [");
+      for (auto id : p.ids) out += std::to_string(id) + " ";
+      out += "] ";
+    }
+    return out;
+  }
+  template <typename Pred>
+  bool await(Pred pred, std::chrono::seconds timeout = 30s) {
+    std::unique_lock lock(mu);
+    return changed.wait_for(lock, timeout, pred);
+  }
+};
+
+class WebhookDeliveryTest : public IoThreadsTest {
+ protected:
+  void SetUp() override {
+    options_.webhook.retry.initial_backoff = 5ms;  // quick retries: the receiver decides what fails
+    options_.webhook.retry.max_backoff = 20ms;
+    ASSERT_TRUE(tenants_.create_tenant({"t_alpha", store::TenantTokens::hash_token("k-alpha"), 1}).ok());
+    ASSERT_TRUE(tenants_.create_tenant({"t_beta", store::TenantTokens::hash_token("k-beta"), 1}).ok());
+    IoThreadsTest::SetUp();
+    hub_ = std::make_unique<UpdateHub>(io_.get_executor(), pool_, log_, clock_, options_, metrics_);
+    hub_->start();
+  }
+  void TearDown() override {
+    if (deliveries_) deliveries_->stop(5s);
+    deliveries_.reset();
+    hub_->stop(5s);
+    hub_.reset();
+    IoThreadsTest::TearDown();
+  }
+  WebhookDelivery& make() {
+    deliveries_ = std::make_unique<WebhookDelivery>(
+        WebhookDelivery::Context{io_.get_executor(), pool_, log_, *hub_, clock_, metrics_, registry_, logger_, tracer_},
+        options_, receiver_.poster());
+    return *deliveries_;
+  }
+  // The tenant's webhook: its URL's host is the tenant id ('-' for '_'), so the receiver tells them apart.
+  Status set(const std::string& tenant, std::int64_t max_connections = 40) {
+    std::string host = tenant;
+    std::replace(host.begin(), host.end(), '_', '-');  // a host name has no '_'
+    store::WebhookRecord r{tenant, "http://" + host + "/hook?token=q", "secret-secret-secret", max_connections, 1};
+    auto* d = deliveries_.get();
+    return asio::co_spawn(asio::make_strand(io_), [d, r]() -> asio::awaitable<Status> { co_return co_await d->set(r); },
+                          asio::use_future)
+        .get();
+  }
+  Result<bool> remove(const std::string& tenant, bool drop) {
+    auto* d = deliveries_.get();
+    // Wrapped: co_spawn's future needs a default-constructible value.
+    return *asio::co_spawn(asio::make_strand(io_),
+                           [d, tenant, drop]() -> asio::awaitable<std::optional<Result<bool>>> {
+                             co_return std::optional<Result<bool>>(co_await d->remove(tenant, drop));
+                           },
+                           asio::use_future)
+                .get();
+  }
+  // What the service does just after the receiver answered (removal from the log, counting): waited for,
+  // yielding, at most 10 s.
+  template <typename Pred>
+  static bool eventually(Pred pred) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!pred() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    return pred();
+  }
+  double counter(const std::string& text) {
+    const std::string exposition = registry_.expose(telemetry::ExpositionFormat::prometheus_text_004);
+    auto at = exposition.find(text + " ");
+    return at == std::string::npos ? -1 : std::stod(exposition.substr(at + text.size() + 1));
+  }
+
+  telemetry::Registry registry_;
+  UpdateMetrics metrics_{registry_};
+  BlockingPool pool_{BlockingPoolOptions{"store", 2, 256}};
+  SystemClock& clock_ = SystemClock::instance();
+  store::MemorySessionStore tenants_{clock_};
+  store::MemoryUpdateLog log_{&tenants_};  // the tenants' logs and webhooks
+  std::shared_ptr<telemetry::LogMemorySink::Lines> log_lines_ = std::make_shared<telemetry::LogMemorySink::Lines>();
+  telemetry::Logger logger_{telemetry::LoggerOptions{}, std::make_unique<telemetry::LogMemorySink>(log_lines_)};
+  telemetry::Tracer tracer_{telemetry::TracerOptions{}, nullptr};
+  UpdatesOptions options_;
+  FakeReceiver receiver_;
+  std::unique_ptr<UpdateHub> hub_;
+  std::unique_ptr<WebhookDelivery> deliveries_;
+};
+
+TEST_F(WebhookDeliveryTest, EveryUpdateArrivesInOrderPerSessionDuplicatesOnlyAfterAFailure) {
+  std::mt19937 rng(7);
+  receiver_.decide = [&rng](const FakeReceiver::Post&) {
+    const int roll = static_cast<int>(rng() % 10);
+    if (roll < 3) return WebhookOutcome{500, std::nullopt, WebhookFailure::none, "answered 500"};
+    if (roll == 3) return WebhookOutcome{429, std::chrono::seconds(0), WebhookFailure::none, "answered 429"};
+    return WebhookOutcome{200};
+  };
+  make();
+  ASSERT_TRUE(set("t_alpha", 2).ok());
+  const std::vector<std::string> sessions = {"s_1", "s_2", "s_3", "s_4"};
+  constexpr int kPerSession = 60;
+  for (int i = 0; i < kPerSession; ++i) {
+    for (const auto& s : sessions) hub_->accept("t_alpha", s, message(i));
+  }
+  const std::size_t total = sessions.size() * kPerSession;
+  ASSERT_TRUE(receiver_.await([&] { return receiver_.delivered("t_alpha").size() == total; }))
+      << receiver_.delivered("t_alpha").size() << " of " << total;
+  EXPECT_TRUE(eventually([&] { return log_.count_pending("t_alpha").value() == 0; })) << "delivered updates leave the log";
+  EXPECT_TRUE(eventually([&] { return counter(R"(tgpulse_updates_delivered_total{channel="webhook"})") == total; }));
+  std::lock_guard lock(receiver_.mu);
+  // Per session: the ids POSTed are increasing, except that a failed batch is POSTed again.
+  std::map<std::string, std::int64_t> last_delivered;
+  std::map<std::string, std::vector<std::int64_t>> failed_batch;
+  for (const auto& p : receiver_.posts) {
+    ASSERT_FALSE(p.ids.empty());
+    if (auto f = failed_batch.find(p.session); f != failed_batch.end() && !f->second.empty()) {
+      EXPECT_EQ(p.ids, f->second) << "after a failure the same batch is POSTed again";
+    } else {
+      EXPECT_GT(p.ids.front(), last_delivered[p.session]) << "no duplicate without a failure, in order";
+    }
+    EXPECT_TRUE(std::is_sorted(p.ids.begin(), p.ids.end()));
+    failed_batch[p.session] = p.delivered ? std::vector<std::int64_t>{} : p.ids;
+    if (p.delivered) last_delivered[p.session] = p.ids.back();
+  }
+  EXPECT_EQ(receiver_.max_session_in_flight, 1) << "one session's POSTs are strictly sequential";
+  EXPECT_LE(receiver_.max_tenant_in_flight["t_alpha"], 2) << "max_connections bounds the tenant's POSTs";
+  EXPECT_GT(counter(R"(tgpulse_webhook_requests_total{code="5xx"})"), 0);
+  EXPECT_GT(counter(R"(tgpulse_webhook_requests_total{code="429"})"), 0);
+  logger_.flush();
+  const auto lines = log_lines_->snapshot();
+  ASSERT_FALSE(lines.empty()) << "a failing webhook is logged";
+  for (const auto& line : lines) {
+    EXPECT_EQ(line.find("secret-secret"), std::string::npos) << line;
+    EXPECT_EQ(line.find("token=q"), std::string::npos) << line;
+  }
+}
+
+TEST_F(WebhookDeliveryTest, AHangingReceiverOfOneTenantDoesNotHoldAnother) {
+  receiver_.hang["t_alpha"] = 3s;
+  make();
+  ASSERT_TRUE(set("t_alpha").ok());
+  ASSERT_TRUE(set("t_beta").ok());
+  hub_->accept("t_alpha", "s_a", message(1));
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) hub_->accept("t_beta", "s_b" + std::to_string(i % 3), message(i));
+  ASSERT_TRUE(receiver_.await([&] { return receiver_.delivered("t_beta").size() == 20; }))
+      << receiver_.delivered("t_beta").size() << " of 20 in " << receiver_.describe();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s) << "t_beta waited for t_alpha's receiver";
+  EXPECT_TRUE(receiver_.delivered("t_alpha").empty()) << "t_alpha's POST still hangs";
+}
+
+TEST_F(WebhookDeliveryTest, PastMaxAgeAnUpdateIsGivenUpCountedAndAnnounced) {
+  options_.webhook.retry.max_age = 1s;
+  receiver_.decide = [](const FakeReceiver::Post& p) {
+    // The receiver refuses messages but takes the service's events.
+    return p.types.front() == "updateNewMessage" ? WebhookOutcome{503, std::nullopt, WebhookFailure::none, "down"}
+                                                  : WebhookOutcome{200};
+  };
+  make();
+  ASSERT_TRUE(set("t_alpha").ok());
+  hub_->accept("t_alpha", "s_a", message(1));
+  hub_->accept("t_alpha", "s_a", message(2));
+  // Each given-up batch is announced in the session's place (the two messages may be one batch or two).
+  ASSERT_TRUE(receiver_.await([&] {
+    std::int64_t announced = 0;
+    for (const auto& p : receiver_.posts) announced += p.delivered ? p.dropped : 0;
+    return announced == 2;
+  }));
+  EXPECT_EQ(counter(R"(tgpulse_updates_dropped_total{reason="webhook_max_age"})"), 2);
+  for (std::int64_t id : receiver_.delivered("t_alpha")) EXPECT_GT(id, 2) << "only the announcements arrived";
+  EXPECT_TRUE(eventually([&] { return log_.count_pending("t_alpha").value() == 0; }))
+      << "given up and delivered alike left the log";
+}
+
+TEST_F(WebhookDeliveryTest, AWebhookMakesLongPollsAnswerConflictAndDeleteStopsIt) {
+  make();
+  auto* hub = hub_.get();
+  auto waiting = asio::co_spawn(asio::make_strand(io_),
+                                [hub]() -> asio::awaitable<Status> {
+                                  auto page = co_await hub->poll("t_alpha", 0, 10, "", 30s, DeliveryChannel::long_poll);
+                                  co_return page ? Status{} : Status(page.error());
+                                },
+                                asio::use_future);
+  while (hub_->waiting("t_alpha") != 1) std::this_thread::yield();
+  ASSERT_TRUE(set("t_alpha").ok());
+  ASSERT_EQ(waiting.wait_for(10s), std::future_status::ready) << "the waiting long poll was woken";
+  EXPECT_EQ(waiting.get().error().code, Errc::conflict);
+  EXPECT_FALSE(hub_->listen("t_alpha", [] {}).ok()) << "a stream is refused too";
+  EXPECT_FALSE(hub_->has_webhook("t_beta")) << "another tenant's long polling is untouched";
+  receiver_.decide = [](const FakeReceiver::Post&) { return WebhookOutcome{500}; };
+  hub_->accept("t_alpha", "s_a", message(1));
+  ASSERT_TRUE(receiver_.await([&] { return !receiver_.posts.empty(); }));
+  EXPECT_TRUE(remove("t_alpha", true).value());
+  EXPECT_FALSE(remove("t_alpha", true).value()) << "a second DELETE finds none";
+  EXPECT_EQ(deliveries_->running(), 0u);
+  EXPECT_FALSE(hub_->has_webhook("t_alpha"));
+  EXPECT_EQ(log_.count_pending("t_alpha").value(), 0) << "drop_pending_updates emptied the log";
+}
+
+TEST_F(WebhookDeliveryTest, DeletingTheTenantStopsItsDelivery) {
+  make();
+  hub_->set_on_forget([d = deliveries_.get()](const std::string& tenant) { d->forget_tenant(tenant); });
+  ASSERT_TRUE(set("t_alpha").ok());
+  ASSERT_TRUE(set("t_beta").ok());
+  ASSERT_EQ(deliveries_->running(), 2u);
+  hub_->forget_tenant("t_alpha");  // what DELETE /v1/tenants/{id} tells the hub
+  EXPECT_EQ(deliveries_->running(), 1u);
+  EXPECT_FALSE(hub_->has_webhook("t_alpha"));
+  EXPECT_TRUE(hub_->has_webhook("t_beta"));
+  hub_->accept("t_beta", "s_b", message(1));
+  ASSERT_TRUE(receiver_.await([&] { return receiver_.delivered("t_beta").size() == 1; })) << "the other goes on";
+}
+
+TEST_F(WebhookDeliveryTest, AStoredWebhookIsResumedWithWhatWasNotDelivered) {
+  receiver_.decide = [](const FakeReceiver::Post&) { return WebhookOutcome{500}; };
+  make();
+  ASSERT_TRUE(set("t_alpha").ok());
+  hub_->accept("t_alpha", "s_a", message(1));
+  ASSERT_TRUE(receiver_.await([&] { return !receiver_.posts.empty(); }));
+  deliveries_->stop(5s);
+  receiver_.decide = [](const FakeReceiver::Post&) { return WebhookOutcome{204}; };
+  make();  // a restart: the webhook comes from the store
+  ASSERT_TRUE(deliveries_->load().ok());
+  EXPECT_TRUE(hub_->has_webhook("t_alpha"));
+  ASSERT_TRUE(receiver_.await([&] { return receiver_.delivered("t_alpha") == std::set<std::int64_t>{1}; }));
+}
+
+}  // namespace
+}  // namespace tgpulse::updates
