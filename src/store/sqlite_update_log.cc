@@ -24,6 +24,10 @@ class SqliteUpdateLog::Query {
   void bind(int i, std::string_view v) {  // an empty view binds '' (a null data() would bind NULL)
     sqlite3_bind_text(stmt_, i, v.empty() ? "" : v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
   }
+  // Binds without a copy: `v` must outlive this Query (its destructor resets and clears the bindings).
+  void bind_static(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.empty() ? "" : v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  }
   void bind(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
   int step() { return sqlite3_step(stmt_); }
   bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
@@ -141,11 +145,11 @@ Result<std::vector<StoredUpdate>> SqliteUpdateLog::append(const std::vector<NewU
               "INSERT INTO update_log (tenant_id, update_id, session_id, received_at, payload) "
               "VALUES (?1, ?2, ?3, ?4, ?5)");
     if (!ins.prepared()) return rollback(failure("append updates"));
-    ins.bind(1, u.tenant_id);
+    ins.bind_static(1, u.tenant_id);  // the batch outlives the statement's use
     ins.bind(2, id);
-    ins.bind(3, u.session_id);
+    ins.bind_static(3, u.session_id);
     ins.bind(4, u.received_at_ms);
-    ins.bind(5, u.payload);
+    ins.bind_static(5, u.payload);
     if (ins.step() != SQLITE_DONE) return rollback(failure("append updates"));
     out.push_back(StoredUpdate{u.tenant_id, id, u.session_id, u.received_at_ms, u.payload});
   }

@@ -55,7 +55,10 @@ void Simulator::start_incoming(SimClient& client, const json& database, Outgoing
   }
   client.incoming.emplace(profile_.seed, client.user_id, next_sequence);
   client.reserved_sequence = next_sequence;
-  client.incoming_credit = 0;
+  // Each account starts at its own phase of the rate (a fraction fixed by its user id, no RNG draw): with
+  // one shared phase every account would cross a whole event on the same tick, and 1,000 accounts at
+  // 1 event/s would arrive as one burst of 1,000 per second instead of 50 per 50 ms tick.
+  client.incoming_credit = std::fmod(static_cast<double>(client.user_id) * 0.6180339887498949, 1.0);
   const auto& settings = profile_.incoming;
   std::vector<json> difference(kept.begin(), kept.end());
   if (database.is_object() && settings.rate_per_second > 0) {

@@ -196,21 +196,27 @@ void UpdateHub::delivered(const std::vector<store::StoredUpdate>& page, Delivery
 }
 
 void UpdateHub::accept(const std::string& tenant_id, const std::string& session_id, const json& update) {
-  const std::string type = type_of(update);
+  std::string type = type_of(update);
   metrics_.received(type);
   if (type.empty() || is_internal_type(type)) return;
-  bool wake = false;
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
     if (auto a = allowed_.find(tenant_id); a != allowed_.end() && !a->second->allows(type)) return;
+  }
+  // Serialised here, once, outside the lock: the log stores this text and the routes send it as is.
+  std::string payload = update.dump(-1, ' ', false, json::error_handler_t::replace);
+  bool wake = false;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
     TenantQueue& q = queues_[tenant_id];
     if (q.items.size() >= options_.queue_capacity) {
       ++q.lost;
       metrics_.dropped(DropReason::queue_full, 1);
       return;
     }
-    q.items.push_back(Queued{session_id, now_ms(), update});
+    q.items.push_back(Queued{session_id, now_ms(), std::move(type), std::move(payload)});
     ++queued_;
     metrics_.pending(static_cast<double>(queued_));
     if ((queued_ == 1 || queued_ >= options_.batch_max) && !writer_woken_) {
@@ -287,9 +293,9 @@ Result<UpdateHub::Written> UpdateHub::write(Batch batch) {
     rows.push_back(store::NewUpdate{tenant, "", now, dropped_event("queue_full", lost, std::nullopt).dump()});
   }
   for (auto& item : batch.items) {
-    if (!allowed_for(item.tenant_id).allows(type_of(item.queued.update))) continue;
+    if (!allowed_for(item.tenant_id).allows(item.queued.type)) continue;
     rows.push_back(store::NewUpdate{item.tenant_id, std::move(item.queued.session_id), item.queued.received_at_ms,
-                                    item.queued.update.dump(-1, ' ', false, json::error_handler_t::replace)});
+                                    std::move(item.queued.payload)});
   }
   auto stored = log_.append(rows);
   if (!stored) return stored.error();

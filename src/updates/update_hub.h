@@ -123,10 +123,13 @@ class UpdateHub final : public session::UpdateSink {
   std::size_t waiting(const std::string& tenant_id) const;
 
  private:
+  // An accepted update, serialised once on accept (the log stores the text; the routes splice it into
+  // their answers unparsed): a queue of strings, not of JSON trees, so nothing is copied twice.
   struct Queued {
     std::string session_id;
     std::int64_t received_at_ms;
-    nlohmann::json update;
+    std::string type;     // the update's @type (the filter runs again on the writer, on the loaded setting)
+    std::string payload;  // the update as compact JSON text
   };
   struct TenantQueue {
     std::deque<Queued> items;

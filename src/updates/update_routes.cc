@@ -11,12 +11,22 @@ using nlohmann::json;
 
 namespace tgpulse::updates {
 
-json update_json(const store::StoredUpdate& u) {
-  json update = json::parse(u.payload, nullptr, false);
-  return {{"update_id", u.update_id},
-          {"session_id", u.session_id.empty() ? json(nullptr) : json(u.session_id)},
-          {"received_at", iso8601(Clock::WallTime(std::chrono::milliseconds(u.received_at_ms)))},
-          {"update", std::move(update)}};
+json update_json(const store::StoredUpdate& u) { return json::parse(update_json_text(u), nullptr, false); }
+
+std::string update_json_text(const store::StoredUpdate& u) {
+  // The keys in the order nlohmann::json writes an object (sorted), as the answers always had them.
+  std::string out;
+  out.reserve(u.payload.size() + 120);
+  out += R"({"received_at":")";
+  out += iso8601(Clock::WallTime(std::chrono::milliseconds(u.received_at_ms)));
+  out += R"(","session_id":)";
+  out += u.session_id.empty() ? std::string("null") : json(u.session_id).dump();
+  out += R"(,"update":)";
+  out += u.payload;  // written by the hub as compact JSON text (update_hub.cc), spliced in unparsed
+  out += R"(,"update_id":)";
+  out += std::to_string(u.update_id);
+  out += '}';
+  return out;
 }
 
 namespace {
@@ -86,9 +96,14 @@ struct UpdateRoutes::Impl {
                  DeliveryChannel::long_poll);
     Result<std::vector<store::StoredUpdate>> page = co_await std::move(polled);
     if (!page) co_return http::Response::from_error(page.error());
-    json out = json::array();
-    for (const auto& u : *page) out.push_back(update_json(u));
-    co_return http::Response::json(bhttp::status::ok, {{"updates", std::move(out)}});
+    // The body is written as text: each stored update is spliced in once, never parsed and dumped again.
+    std::string body = R"({"updates":[)";
+    for (std::size_t i = 0; i < page->size(); ++i) {
+      if (i > 0) body += ',';
+      body += update_json_text((*page)[i]);
+    }
+    body += "]}";
+    co_return http::Response::text(bhttp::status::ok, std::move(body), "application/json");
   }
 
   asio::awaitable<http::Response> get_settings(http::Request& r) {
@@ -181,7 +196,7 @@ struct UpdateRoutes::Impl {
               co_return;
             }
             for (const auto& u : *page) {
-              const std::string data = update_json(u).dump();
+              const std::string data = update_json_text(u);
               const std::string id = std::to_string(u.update_id);
               if (!co_await w.send(update_event, data, id)) co_return;
               next = u.update_id + 1;

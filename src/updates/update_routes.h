@@ -53,5 +53,8 @@ class UpdateRoutes {
 
 // The JSON of one update as the routes answer it: {update_id, session_id, received_at, update}.
 nlohmann::json update_json(const store::StoredUpdate& u);
+// The same as compact JSON text, built without parsing the stored payload (the routes' hot path; the
+// payload is the JSON text the hub wrote).
+std::string update_json_text(const store::StoredUpdate& u);
 
 }  // namespace tgpulse::updates
