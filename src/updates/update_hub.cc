@@ -153,7 +153,9 @@ Result<UpdateHub::Listening> UpdateHub::listen(const std::string& tenant_id, std
 
 void UpdateHub::delivered(const std::vector<store::StoredUpdate>& page, DeliveryChannel channel) {
   const std::int64_t now = now_ms();
-  for (const auto& u : page) metrics_.lag(static_cast<double>(std::max<std::int64_t>(0, now - u.received_at_ms)) / 1000.0);
+  for (const auto& u : page) {
+    metrics_.lag(channel, static_cast<double>(std::max<std::int64_t>(0, now - u.received_at_ms)) / 1000.0);
+  }
   metrics_.delivered(channel, static_cast<double>(page.size()));
 }
 
