@@ -273,6 +273,17 @@ Result<UpdateHub::Written> UpdateHub::write(Batch& batch) {
     if (std::find(tenants.begin(), tenants.end(), u.tenant_id) == tenants.end()) tenants.push_back(u.tenant_id);
   }
   std::vector<store::NewUpdate> announcements;
+  // A trim that drops the tenant's last gap announcement names the ids that one named too.
+  // (Trims drop a prefix, so the announcements dropped are the oldest ones, up to range.last.)
+  auto with_earlier_gap = [&](const std::string& tenant, store::UpdateIdRange range) {
+    std::lock_guard lock(mu_);
+    auto a = announced_.find(tenant);
+    if (a == announced_.end()) return range;
+    auto& live = a->second;
+    if (!live.empty() && live.front().event_id <= range.last) range.first = std::min(range.first, live.front().from);
+    while (!live.empty() && live.front().event_id <= range.last) live.pop_front();
+    return range;
+  };
   const std::int64_t min_received = now - std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_age).count();
   for (const auto& tenant : tenants) {
     auto trimmed = log_.trim(tenant, options_.max_pending, min_received);
@@ -284,21 +295,28 @@ Result<UpdateHub::Written> UpdateHub::write(Batch& batch) {
     if (trimmed->by_age) {
       out.by_age += trimmed->by_age->count();
       if (announce) {
-        announcements.push_back(
-            store::NewUpdate{tenant, "", now, dropped_event("max_age", trimmed->by_age->count(), trimmed->by_age).dump()});
+        announcements.push_back(store::NewUpdate{
+            tenant, "", now,
+            dropped_event("max_age", trimmed->by_age->count(), with_earlier_gap(tenant, *trimmed->by_age)).dump()});
       }
     }
     if (trimmed->by_count) {
       out.by_count += trimmed->by_count->count();
       if (announce) {
         announcements.push_back(store::NewUpdate{
-            tenant, "", now, dropped_event("max_pending", trimmed->by_count->count(), trimmed->by_count).dump()});
+            tenant, "", now,
+            dropped_event("max_pending", trimmed->by_count->count(), with_earlier_gap(tenant, *trimmed->by_count)).dump()});
       }
     }
   }
   if (!announcements.empty()) {
     auto more = log_.append(announcements);
     if (more) {
+      std::lock_guard lock(mu_);
+      for (const auto& event : *more) {
+        const auto from = json::parse(event.payload, nullptr, false).value("from_update_id", std::int64_t{0});
+        announced_[event.tenant_id].push_back(Announced{event.update_id, from});
+      }
       out.stored.insert(out.stored.end(), more->begin(), more->end());
     } else {
       out.trim_error = more.error();
@@ -448,6 +466,7 @@ std::size_t UpdateHub::waiting(const std::string& tenant_id) const {
 void UpdateHub::forget_tenant(const std::string& tenant_id) {
   std::lock_guard lock(mu_);
   allowed_.erase(tenant_id);
+  announced_.erase(tenant_id);
   if (auto it = queues_.find(tenant_id); it != queues_.end()) {
     queued_ -= it->second.items.size();
     queues_.erase(it);

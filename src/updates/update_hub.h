@@ -156,6 +156,14 @@ class UpdateHub final : public session::UpdateSink {
   std::map<std::string, TenantQueue, std::less<>> queues_;  // guarded by mu_
   std::map<std::string, std::shared_ptr<const AllowedUpdates>, std::less<>> allowed_;  // guarded by mu_
   std::map<std::string, TenantSignal, std::less<>> signals_;  // guarded by mu_
+  // Per tenant, its gap announcements still in the log (oldest first) and the first id each names: a
+  // later trim that drops announcements names their ids again, so a gap is never left unannounced. In
+  // memory only (after a restart a trim names what it drops itself). Guarded by mu_.
+  struct Announced {
+    std::int64_t event_id = 0;
+    std::int64_t from = 0;
+  };
+  std::map<std::string, std::deque<Announced>, std::less<>> announced_;
   std::string next_tenant_;  // round-robin start of the next batch; guarded by mu_
   std::size_t queued_ = 0;   // guarded by mu_
   std::size_t retrying_ = 0;  // updates of the batch the store refused, held for a retry; guarded by mu_

@@ -8,6 +8,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <mutex>
@@ -261,6 +262,37 @@ TEST_F(UpdateHubTest, RetentionDropsTheOldestAndAnnouncesTheExactGap) {
   EXPECT_EQ(gap["count"], 2);
   EXPECT_NE(registry_.expose(telemetry::ExpositionFormat::prometheus_text_004).find("tgpulse_updates_dropped_total{reason=\"max_pending\"} 2"),
             std::string::npos);
+}
+
+TEST_F(UpdateHubTest, ATrimThatDropsAnEarlierAnnouncementNamesItsIdsAgain) {
+  UpdatesOptions options;
+  options.max_pending = 3;
+  options.flush_interval = std::chrono::hours(1);  // the writer's first look takes 1-5; stop() writes the rest
+  hub_ = std::make_unique<UpdateHub>(io_.get_executor(), pool_, log_, clock_, options, metrics_);
+  for (int i = 1; i <= 5; ++i) hub_->accept("t_alpha", "s", message(i));
+  hub_->start();
+  auto first = poll_now("t_alpha", 6);  // the first batch's announcement (id 6: 1-2 dropped)
+  ASSERT_TRUE(first);
+  ASSERT_EQ(ids(*first), (std::vector<std::int64_t>{6}));
+  for (int i = 6; i <= 9; ++i) hub_->accept("t_alpha", "s", message(i));  // ids 7-10, in one or two batches
+  hub_->stop(5s);
+  // Messages 6-9 were written in one batch or two (the writer may take message 6 alone): either way
+  // the log keeps max_pending updates and its announcements, and those name every missing id — 1-2 as
+  // well, though event 6, which named them first, was dropped.
+  auto page = log_.read("t_alpha", 0, 100).value();
+  ASSERT_FALSE(page.empty());
+  std::vector<std::int64_t> named;
+  for (const auto& u : page) {
+    auto e = json::parse(u.payload);
+    if (e["@type"] != "tgpulseUpdatesDropped") continue;
+    for (auto id = e["from_update_id"].get<std::int64_t>(); id <= e["to_update_id"].get<std::int64_t>(); ++id) named.push_back(id);
+  }
+  std::sort(named.begin(), named.end());
+  named.erase(std::unique(named.begin(), named.end()), named.end());
+  std::vector<std::int64_t> missing;
+  for (std::int64_t id = 1; id < page.front().update_id; ++id) missing.push_back(id);
+  EXPECT_EQ(named, missing) << "the announcements in the log name exactly the ids below the first kept";
+  EXPECT_EQ(ids(page).back() - page.front().update_id + 1, static_cast<std::int64_t>(page.size())) << "contiguous";
 }
 
 TEST_F(UpdateHubTest, AFullQueueDropsTheNewestCountsAndAnnouncesThem) {
