@@ -280,6 +280,8 @@ Result<UpdateHub::Written> UpdateHub::write(Batch& batch) {
     auto a = announced_.find(tenant);
     if (a == announced_.end()) return range;
     auto& live = a->second;
+    // Below the range: gone before this trim (acknowledged, or dropped by an earlier one): not missing.
+    while (!live.empty() && live.front().event_id < range.first) live.pop_front();
     if (!live.empty() && live.front().event_id <= range.last) range.first = std::min(range.first, live.front().from);
     while (!live.empty() && live.front().event_id <= range.last) live.pop_front();
     return range;

@@ -295,6 +295,27 @@ TEST_F(UpdateHubTest, ATrimThatDropsAnEarlierAnnouncementNamesItsIdsAgain) {
   EXPECT_EQ(ids(page).back() - page.front().update_id + 1, static_cast<std::int64_t>(page.size())) << "contiguous";
 }
 
+TEST_F(UpdateHubTest, AnAcknowledgedAnnouncementIsNotNamedAgain) {
+  UpdatesOptions options;
+  options.max_pending = 3;
+  auto& hub = make(options);
+  for (int i = 1; i <= 5; ++i) hub.accept("t_alpha", "s", message(i));
+  ASSERT_TRUE(poll_now("t_alpha", 6));  // announcement 6 names 1-2
+  ASSERT_TRUE(poll_now("t_alpha", 7, 20ms));  // the client read it and acknowledged everything up to 6
+  for (int i = 6; i <= 11; ++i) {
+    hub.accept("t_alpha", "s", message(i));
+    ASSERT_TRUE(poll_now("t_alpha", 7));  // the reader reads on without acknowledging
+  }
+  hub.stop(5s);
+  auto page = log_.read("t_alpha", 0, 100).value();
+  for (const auto& u : page) {
+    auto e = json::parse(u.payload);
+    if (e["@type"] == "tgpulseUpdatesDropped") {
+      EXPECT_GE(e["from_update_id"].get<std::int64_t>(), 7) << e.dump();
+    }
+  }
+}
+
 TEST_F(UpdateHubTest, AFullQueueDropsTheNewestCountsAndAnnouncesThem) {
   UpdatesOptions options;
   options.queue_capacity = 2;
