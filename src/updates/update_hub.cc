@@ -45,6 +45,8 @@ struct UpdateHub::Written {
   std::map<std::string, std::shared_ptr<const AllowedUpdates>, std::less<>> loaded;  // settings read from the log
   std::int64_t by_age = 0;
   std::int64_t by_count = 0;
+  // The batch is in the log, but trimming or announcing a trim failed (retried after the next batch).
+  std::optional<Error> trim_error;
 };
 
 namespace {
@@ -191,7 +193,9 @@ void UpdateHub::set_on_forget(std::function<void(const std::string&)> on_forget)
 
 void UpdateHub::delivered(const std::vector<store::StoredUpdate>& page, DeliveryChannel channel) {
   const std::int64_t now = now_ms();
-  for (const auto& u : page) metrics_.lag(static_cast<double>(std::max<std::int64_t>(0, now - u.received_at_ms)) / 1000.0);
+  for (const auto& u : page) {
+    metrics_.lag(channel, static_cast<double>(std::max<std::int64_t>(0, now - u.received_at_ms)) / 1000.0);
+  }
   metrics_.delivered(channel, static_cast<double>(page.size()));
 }
 
@@ -218,7 +222,7 @@ void UpdateHub::accept(const std::string& tenant_id, const std::string& session_
     }
     q.items.push_back(Queued{session_id, now_ms(), std::move(type), std::move(payload)});
     ++queued_;
-    metrics_.pending(static_cast<double>(queued_));
+    metrics_.pending(static_cast<double>(queued_ + retrying_));
     if ((queued_ == 1 || queued_ >= options_.batch_max) && !writer_woken_) {
       writer_woken_ = true;
       wake = true;
@@ -268,11 +272,19 @@ UpdateHub::Batch UpdateHub::take_batch() {
   for (const auto& item : batch.items) {
     if (auto a = allowed_.find(item.tenant_id); a != allowed_.end()) batch.allowed.emplace(a->first, a->second);
   }
-  metrics_.pending(static_cast<double>(queued_));
+  metrics_.pending(static_cast<double>(queued_ + retrying_));
   return batch;
 }
 
-Result<UpdateHub::Written> UpdateHub::write(Batch batch) {
+std::int64_t UpdateHub::discard_queued() {
+  const auto n = static_cast<std::int64_t>(queued_);
+  queues_.clear();
+  queued_ = 0;
+  metrics_.pending(static_cast<double>(retrying_));
+  return n;
+}
+
+Result<UpdateHub::Written> UpdateHub::write(Batch& batch) {
   Written out;
   auto allowed_for = [&](const std::string& tenant) -> const AllowedUpdates& {
     if (auto a = batch.allowed.find(tenant); a != batch.allowed.end()) return *a->second;
@@ -292,44 +304,83 @@ Result<UpdateHub::Written> UpdateHub::write(Batch batch) {
     if (!allowed_for(tenant).allows("tgpulseUpdatesDropped")) continue;
     rows.push_back(store::NewUpdate{tenant, "", now, dropped_event("queue_full", lost, std::nullopt).dump()});
   }
+  // The strings move into the rows; if the store refuses them they move back, so the caller writes
+  // the same batch again without a copy made for a failure that rarely comes.
+  std::vector<Batch::Item*> moved;
+  moved.reserve(batch.items.size());
   for (auto& item : batch.items) {
     if (!allowed_for(item.tenant_id).allows(item.queued.type)) continue;
     rows.push_back(store::NewUpdate{item.tenant_id, std::move(item.queued.session_id), item.queued.received_at_ms,
                                     std::move(item.queued.payload)});
+    moved.push_back(&item);
   }
   auto stored = log_.append(rows);
-  if (!stored) return stored.error();
+  if (!stored) {  // nothing assigned: the caller writes the same batch again
+    const std::size_t first = rows.size() - moved.size();
+    for (std::size_t i = 0; i < moved.size(); ++i) {
+      moved[i]->queued.session_id = std::move(rows[first + i].session_id);
+      moved[i]->queued.payload = std::move(rows[first + i].payload);
+    }
+    return stored.error();
+  }
   out.stored = std::move(*stored);
+  // From here on the batch is in the log: a failure must not make the caller write it twice.
   // Retention: trim each tenant written to, and announce what went in the same shape.
   std::vector<std::string> tenants;
   for (const auto& u : out.stored) {
     if (std::find(tenants.begin(), tenants.end(), u.tenant_id) == tenants.end()) tenants.push_back(u.tenant_id);
   }
   std::vector<store::NewUpdate> announcements;
+  // A trim that drops the tenant's last gap announcement names the ids that one named too.
+  // (Trims drop a prefix, so the announcements dropped are the oldest ones, up to range.last.)
+  auto with_earlier_gap = [&](const std::string& tenant, store::UpdateIdRange range) {
+    std::lock_guard lock(mu_);
+    auto a = announced_.find(tenant);
+    if (a == announced_.end()) return range;
+    auto& live = a->second;
+    // Below the range: gone before this trim (acknowledged, or dropped by an earlier one): not missing.
+    while (!live.empty() && live.front().event_id < range.first) live.pop_front();
+    if (!live.empty() && live.front().event_id <= range.last) range.first = std::min(range.first, live.front().from);
+    while (!live.empty() && live.front().event_id <= range.last) live.pop_front();
+    return range;
+  };
   const std::int64_t min_received = now - std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_age).count();
   for (const auto& tenant : tenants) {
     auto trimmed = log_.trim(tenant, options_.max_pending, min_received);
-    if (!trimmed) return trimmed.error();
+    if (!trimmed) {
+      out.trim_error = trimmed.error();
+      continue;
+    }
     const bool announce = allowed_for(tenant).allows("tgpulseUpdatesDropped");
     if (trimmed->by_age) {
       out.by_age += trimmed->by_age->count();
       if (announce) {
-        announcements.push_back(
-            store::NewUpdate{tenant, "", now, dropped_event("max_age", trimmed->by_age->count(), trimmed->by_age).dump()});
+        announcements.push_back(store::NewUpdate{
+            tenant, "", now,
+            dropped_event("max_age", trimmed->by_age->count(), with_earlier_gap(tenant, *trimmed->by_age)).dump()});
       }
     }
     if (trimmed->by_count) {
       out.by_count += trimmed->by_count->count();
       if (announce) {
         announcements.push_back(store::NewUpdate{
-            tenant, "", now, dropped_event("max_pending", trimmed->by_count->count(), trimmed->by_count).dump()});
+            tenant, "", now,
+            dropped_event("max_pending", trimmed->by_count->count(), with_earlier_gap(tenant, *trimmed->by_count)).dump()});
       }
     }
   }
   if (!announcements.empty()) {
     auto more = log_.append(announcements);
-    if (!more) return more.error();
-    out.stored.insert(out.stored.end(), more->begin(), more->end());
+    if (more) {
+      std::lock_guard lock(mu_);
+      for (const auto& event : *more) {
+        const auto from = json::parse(event.payload, nullptr, false).value("from_update_id", std::int64_t{0});
+        announced_[event.tenant_id].push_back(Announced{event.update_id, from});
+      }
+      out.stored.insert(out.stored.end(), more->begin(), more->end());
+    } else {
+      out.trim_error = more.error();
+    }
   }
   return out;
 }
@@ -355,37 +406,82 @@ void UpdateHub::publish(const Written& written) {
 }
 
 asio::awaitable<void> UpdateHub::run_writer(TaskGroup::Stop stop) {
-  auto guard = stop.on_stop(executor_, [timer = writer_timer_] { timer->expires_at(asio::steady_timer::time_point::min()); });
+  // The back-off has a timer of its own: accept() wakes writer_timer_, which must not cut a back-off short.
+  auto retry_timer = std::make_shared<asio::steady_timer>(executor_);
+  auto guard = stop.on_stop(executor_, [timer = writer_timer_, retry_timer] {
+    timer->expires_at(asio::steady_timer::time_point::min());
+    retry_timer->cancel();
+  });
   bool gathering = false;  // woken by a first update: wait flush_interval for more before writing
+  std::optional<Batch> held;  // the batch the store refused last: written again before anything newer
+  auto backoff = options_.retry_backoff_initial;
+  bool failing = false;  // the last write failed: the error was reported once, held is set
   for (;;) {
     if (gathering) {
       gathering = false;
       writer_timer_->expires_after(options_.flush_interval);
-      {
       boost::system::error_code ignored;  // cancelled = woken
       co_await writer_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-    }
     }
     Batch batch;
     bool stopping;
     {
       std::lock_guard lock(mu_);
-      batch = take_batch();
+      if (held) {
+        batch = std::move(*held);
+        held.reset();
+      } else {
+        batch = take_batch();
+      }
       stopping = stopping_;
       writer_woken_ = false;
     }
     if (!batch.empty()) {
       const auto count = static_cast<std::int64_t>(batch.items.size());
       std::string first_tenant = batch.items.empty() ? batch.lost.begin()->first : batch.items.front().tenant_id;
-      auto job = [this, b = std::move(batch)]() mutable { return write(std::move(b)); };
+      auto shared = std::make_shared<Batch>(std::move(batch));
+      auto job = [this, shared]() { return write(*shared); };
       Result<Written> written = co_await pool_.run(std::move(job));
       if (written) {
+        if (failing) {
+          std::lock_guard lock(mu_);
+          retrying_ = 0;
+          metrics_.pending(static_cast<double>(queued_));
+        }
+        failing = false;
+        backoff = options_.retry_backoff_initial;
         publish(*written);
-      } else {
-        metrics_.dropped(DropReason::store_error, static_cast<double>(count));
-        if (on_error_) on_error_(first_tenant, written.error(), count);
+        if (written->trim_error && on_error_) on_error_(first_tenant, *written->trim_error, 0);
+        continue;  // more may have queued meanwhile: the next batch goes at once (group commit)
       }
-      continue;  // more may have queued meanwhile: the next batch goes at once (group commit)
+      if (stopping || stop.requested()) {
+        // Shutting down with a store that still fails: what is left cannot be written within the drain.
+        std::int64_t lost = count;
+        {
+          std::lock_guard lock(mu_);
+          lost += discard_queued();
+          retrying_ = 0;
+          metrics_.pending(0);
+        }
+        metrics_.dropped(DropReason::store_error, static_cast<double>(lost));
+        if (on_error_) on_error_(first_tenant, written.error(), lost);
+        continue;  // nothing is queued now: the loop ends
+      }
+      if (!failing && on_error_) on_error_(first_tenant, written.error(), 0);
+      failing = true;
+      {
+        std::lock_guard lock(mu_);
+        held = std::move(*shared);
+        retrying_ = static_cast<std::size_t>(count);
+        metrics_.pending(static_cast<double>(queued_ + retrying_));
+      }
+      retry_timer->expires_after(backoff);
+      backoff = std::min(backoff * 2, options_.retry_backoff_max);
+      if (!stop.requested()) {
+        boost::system::error_code ignored;  // cancelled = stop: one last attempt, then give up
+        co_await retry_timer->async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      }
+      continue;
     }
     if (stopping || stop.requested()) break;
     writer_timer_->expires_after(std::chrono::hours(1));
@@ -431,6 +527,7 @@ void UpdateHub::forget_tenant(const std::string& tenant_id) {
   {
     std::lock_guard lock(mu_);
     allowed_.erase(tenant_id);
+    announced_.erase(tenant_id);
     webhooks_.erase(tenant_id);
     if (auto it = queues_.find(tenant_id); it != queues_.end()) {
       queued_ -= it->second.items.size();

@@ -7,6 +7,12 @@
 // the readers waiting for that tenant — a reader never sees an update a crash could lose or whose id
 // could be reused.
 //
+// A transient store error loses nothing: the writer keeps the batch the store refused and writes it
+// again after a bounded back-off (retry_backoff_initial doubling up to retry_backoff_max), in the same
+// order, before any later update; meanwhile the tenants' queues keep their bound (queue_full beyond it).
+// Only stop() gives up: a batch that still fails then, and everything still queued, is counted as
+// store_error and reported to the error handler with the number lost.
+//
 // Fairness: a batch takes updates from every tenant with queued updates in turn, so one tenant's flood
 // fills its own queue (then its new updates are dropped as queue_full, counted and announced) without
 // delaying another tenant's; a tenant that never reads only makes its own log trim.
@@ -51,7 +57,9 @@ namespace tgpulse::updates {
 class UpdateHub final : public session::UpdateSink {
  public:
   struct Waiter;
-  // `on_error` receives an error the writer dropped updates for (it is counted too), for the log.
+  // `on_error` receives the writer's store errors, for the log: `lost` > 0 when updates were dropped for
+  // it (counted as store_error too), 0 when nothing was lost (the first failure of a batch that is
+  // retried, or a trim after the batch was written).
   using ErrorHandler = std::function<void(const std::string& tenant_id, const Error& error, std::int64_t lost)>;
 
   UpdateHub(boost::asio::any_io_executor executor, BlockingPool& pool, store::UpdateLog& log, const Clock& clock,
@@ -144,7 +152,8 @@ class UpdateHub final : public session::UpdateSink {
 
   boost::asio::awaitable<void> run_writer(TaskGroup::Stop stop);
   Batch take_batch();                         // under mu_
-  Result<Written> write(Batch batch);          // on the pool
+  Result<Written> write(Batch& batch);         // on the pool; leaves the batch whole for a retry
+  std::int64_t discard_queued();              // under mu_: empties every queue, returns how many went
   void publish(const Written& written);       // wakes readers; metrics
   void wake_writer();
   void unregister(const std::string& tenant_id, const std::shared_ptr<Waiter>& waiter);
@@ -166,8 +175,17 @@ class UpdateHub final : public session::UpdateSink {
   std::map<std::string, TenantSignal, std::less<>> signals_;  // guarded by mu_
   std::set<std::string, std::less<>> webhooks_;  // tenants in webhook mode; guarded by mu_
   std::function<void(const std::string&)> on_forget_;  // set before the routes serve
+  // Per tenant, its gap announcements still in the log (oldest first) and the first id each names: a
+  // later trim that drops announcements names their ids again, so a gap is never left unannounced. In
+  // memory only (after a restart a trim names what it drops itself). Guarded by mu_.
+  struct Announced {
+    std::int64_t event_id = 0;
+    std::int64_t from = 0;
+  };
+  std::map<std::string, std::deque<Announced>, std::less<>> announced_;
   std::string next_tenant_;  // round-robin start of the next batch; guarded by mu_
   std::size_t queued_ = 0;   // guarded by mu_
+  std::size_t retrying_ = 0;  // updates of the batch the store refused, held for a retry; guarded by mu_
   bool stopping_ = false;    // guarded by mu_
   bool readers_closed_ = false;  // guarded by mu_
   bool writer_woken_ = false;  // guarded by mu_

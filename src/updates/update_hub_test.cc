@@ -1,13 +1,17 @@
 // UpdateHub on the in-memory log and a real blocking pool, with io threads: filtering before the log,
 // group commit, readers woken only after the commit, acknowledgement by offset, retention with an exact
-// gap announcement, a full queue, tenant isolation, bounded waiters, and stop() writing what it took.
+// gap announcement, a full queue, tenant isolation, bounded waiters, stop() writing what it took, and
+// batches the store refused written again in order (nothing lost) until stop() gives up on them.
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "core/io_threads_test_fixture.h"
@@ -27,6 +31,46 @@ using Page = Result<std::vector<store::StoredUpdate>>;
 
 json message(int n) { return {{"@type", "updateNewMessage"}, {"message", {{"id", n}}}}; }
 
+// The in-memory log, whose appends fail (store_error, as SQLite busy or a full disk) while failing() says
+// so: the next `n` ones (fail_next), or every one until heal().
+class FailingUpdateLog final : public store::UpdateLog {
+ public:
+  explicit FailingUpdateLog(store::UpdateLog& inner) : inner_(inner) {}
+  void fail_next(int n) { remaining_ = n; }
+  void fail_always() { remaining_ = -1; }
+  void heal() { remaining_ = 0; }
+  int failures() const { return failures_.load(); }
+
+  Result<std::vector<store::StoredUpdate>> append(const std::vector<store::NewUpdate>& batch) override {
+    int left = remaining_.load();
+    while (left != 0) {
+      if (left < 0 || remaining_.compare_exchange_weak(left, left - 1)) {
+        ++failures_;
+        return Error(Errc::store_error, "append: database is locked");
+      }
+    }
+    return inner_.append(batch);
+  }
+  Result<std::vector<store::StoredUpdate>> read(std::string_view t, std::int64_t from, std::size_t limit,
+                                                std::string_view s) override {
+    return inner_.read(t, from, limit, s);
+  }
+  Result<std::int64_t> acknowledge(std::string_view t, std::int64_t below) override { return inner_.acknowledge(t, below); }
+  Result<std::int64_t> count_pending(std::string_view t) override { return inner_.count_pending(t); }
+  Result<std::int64_t> last_update_id(std::string_view t) override { return inner_.last_update_id(t); }
+  Result<store::TrimmedUpdates> trim(std::string_view t, std::int64_t max, std::int64_t min_at) override {
+    return inner_.trim(t, max, min_at);
+  }
+  Result<std::optional<std::string>> allowed_updates(std::string_view t) override { return inner_.allowed_updates(t); }
+  Status set_allowed_updates(std::string_view t, std::string_view j) override { return inner_.set_allowed_updates(t, j); }
+  Status delete_tenant(std::string_view t) override { return inner_.delete_tenant(t); }
+
+ private:
+  store::UpdateLog& inner_;
+  std::atomic<int> remaining_{0};
+  std::atomic<int> failures_{0};
+};
+
 class UpdateHubTest : public IoThreadsTest {
  protected:
   void SetUp() override {
@@ -40,8 +84,9 @@ class UpdateHubTest : public IoThreadsTest {
     hub_.reset();
     IoThreadsTest::TearDown();
   }
-  UpdateHub& make(UpdatesOptions options = {}) {
-    hub_ = std::make_unique<UpdateHub>(io_.get_executor(), pool_, log_, clock_, options, metrics_);
+  UpdateHub& make(UpdatesOptions options = {}) { return make_on(log_, options); }
+  UpdateHub& make_on(store::UpdateLog& log, UpdatesOptions options, UpdateHub::ErrorHandler on_error = {}) {
+    hub_ = std::make_unique<UpdateHub>(io_.get_executor(), pool_, log, clock_, options, metrics_, std::move(on_error));
     hub_->start();
     return *hub_;
   }
@@ -62,6 +107,33 @@ class UpdateHubTest : public IoThreadsTest {
   // Waits (yielding, not sleeping) until `n` readers of the tenant are registered.
   void await_waiting(const std::string& tenant, std::size_t n) {
     while (hub_->waiting(tenant) != n) std::this_thread::yield();
+  }
+  // Waits (yielding) until the failing log refused `n` appends; false after 10 s (a writer that stopped
+  // trying: the test fails instead of hanging).
+  static bool await_failures(const FailingUpdateLog& log, int n) {
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (log.failures() < n) {
+      if (std::chrono::steady_clock::now() > give_up) return false;
+      std::this_thread::yield();
+    }
+    return true;
+  }
+  // Every update of the tenant, read page by page (what a client reading from offset 0 gets).
+  std::vector<json> everything(const std::string& tenant) {
+    std::vector<json> out;
+    const auto page = log_.read(tenant, 0, store::kMaxUpdateReadLimit).value();
+    for (const auto& u : page) out.push_back(json::parse(u.payload));
+    return out;
+  }
+  std::string exposition() { return registry_.expose(telemetry::ExpositionFormat::prometheus_text_004); }
+  // Waits (yielding) until the exposition shows `sample`; false after 10 s.
+  bool await_sample(const std::string& sample) {
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (exposition().find(sample) == std::string::npos) {
+      if (std::chrono::steady_clock::now() > give_up) return false;
+      std::this_thread::yield();
+    }
+    return true;
   }
   static std::vector<std::int64_t> ids(const std::vector<store::StoredUpdate>& page) {
     std::vector<std::int64_t> out;
@@ -192,14 +264,68 @@ TEST_F(UpdateHubTest, RetentionDropsTheOldestAndAnnouncesTheExactGap) {
             std::string::npos);
 }
 
+TEST_F(UpdateHubTest, ATrimThatDropsAnEarlierAnnouncementNamesItsIdsAgain) {
+  UpdatesOptions options;
+  options.max_pending = 3;
+  options.flush_interval = std::chrono::hours(1);  // the writer's first look takes 1-5; stop() writes the rest
+  hub_ = std::make_unique<UpdateHub>(io_.get_executor(), pool_, log_, clock_, options, metrics_);
+  for (int i = 1; i <= 5; ++i) hub_->accept("t_alpha", "s", message(i));
+  hub_->start();
+  auto first = poll_now("t_alpha", 6);  // the first batch's announcement (id 6: 1-2 dropped)
+  ASSERT_TRUE(first);
+  ASSERT_EQ(ids(*first), (std::vector<std::int64_t>{6}));
+  for (int i = 6; i <= 9; ++i) hub_->accept("t_alpha", "s", message(i));  // ids 7-10, in one or two batches
+  hub_->stop(5s);
+  // Messages 6-9 were written in one batch or two (the writer may take message 6 alone): either way
+  // the log keeps max_pending updates and its announcements, and those name every missing id — 1-2 as
+  // well, though event 6, which named them first, was dropped.
+  auto page = log_.read("t_alpha", 0, 100).value();
+  ASSERT_FALSE(page.empty());
+  std::vector<std::int64_t> named;
+  for (const auto& u : page) {
+    auto e = json::parse(u.payload);
+    if (e["@type"] != "tgpulseUpdatesDropped") continue;
+    for (auto id = e["from_update_id"].get<std::int64_t>(); id <= e["to_update_id"].get<std::int64_t>(); ++id) named.push_back(id);
+  }
+  std::sort(named.begin(), named.end());
+  named.erase(std::unique(named.begin(), named.end()), named.end());
+  std::vector<std::int64_t> missing;
+  for (std::int64_t id = 1; id < page.front().update_id; ++id) missing.push_back(id);
+  EXPECT_EQ(named, missing) << "the announcements in the log name exactly the ids below the first kept";
+  EXPECT_EQ(ids(page).back() - page.front().update_id + 1, static_cast<std::int64_t>(page.size())) << "contiguous";
+}
+
+TEST_F(UpdateHubTest, AnAcknowledgedAnnouncementIsNotNamedAgain) {
+  UpdatesOptions options;
+  options.max_pending = 3;
+  auto& hub = make(options);
+  for (int i = 1; i <= 5; ++i) hub.accept("t_alpha", "s", message(i));
+  ASSERT_TRUE(poll_now("t_alpha", 6));  // announcement 6 names 1-2
+  ASSERT_TRUE(poll_now("t_alpha", 7, 20ms));  // the client read it and acknowledged everything up to 6
+  for (int i = 6; i <= 11; ++i) {
+    hub.accept("t_alpha", "s", message(i));
+    ASSERT_TRUE(poll_now("t_alpha", 7));  // the reader reads on without acknowledging
+  }
+  hub.stop(5s);
+  auto page = log_.read("t_alpha", 0, 100).value();
+  for (const auto& u : page) {
+    auto e = json::parse(u.payload);
+    if (e["@type"] == "tgpulseUpdatesDropped") {
+      EXPECT_GE(e["from_update_id"].get<std::int64_t>(), 7) << e.dump();
+    }
+  }
+}
+
 TEST_F(UpdateHubTest, AFullQueueDropsTheNewestCountsAndAnnouncesThem) {
   UpdatesOptions options;
   options.queue_capacity = 2;
-  options.flush_interval = std::chrono::hours(1);
-  auto& hub = make(options);
-  for (int i = 1; i <= 5; ++i) hub.accept("t_alpha", "s", message(i));
-  hub.accept("t_beta", "s", message(9));
-  hub.stop(5s);
+  // The queue fills before the writer starts: started first, its first look (at once) could take
+  // message 1 before message 3 arrives, and then only 2 would be dropped.
+  hub_ = std::make_unique<UpdateHub>(io_.get_executor(), pool_, log_, clock_, options, metrics_);
+  for (int i = 1; i <= 5; ++i) hub_->accept("t_alpha", "s", message(i));
+  hub_->accept("t_beta", "s", message(9));
+  hub_->start();
+  hub_->stop(5s);
   auto alpha = log_.read("t_alpha", 0, 100).value();
   ASSERT_EQ(alpha.size(), 3u);
   auto lost = json::parse(alpha[0].payload);
@@ -243,6 +369,89 @@ TEST_F(UpdateHubTest, BadOffsetsAndLimitsAreRefused) {
   EXPECT_EQ(poll_now("t_alpha", -1).error().code, Errc::invalid_argument);
   EXPECT_EQ(poll("t_alpha", 0, 10ms, {}, 0).get()->error().code, Errc::invalid_argument);
   EXPECT_EQ(poll("t_alpha", 0, 10ms, {}, store::kMaxUpdateReadLimit + 1).get()->error().code, Errc::invalid_argument);
+}
+
+TEST_F(UpdateHubTest, ABatchTheStoreRefusedIsWrittenAgainInOrderAndNothingIsLost) {
+  FailingUpdateLog failing(log_);
+  std::vector<std::int64_t> reported;
+  std::mutex reported_mu;
+  UpdatesOptions options;
+  options.retry_backoff_initial = 1ms;
+  options.retry_backoff_max = 4ms;
+  auto& hub = make_on(failing, options, [&](const std::string&, const Error& e, std::int64_t lost) {
+    EXPECT_EQ(e.code, Errc::store_error);
+    std::lock_guard lock(reported_mu);
+    reported.push_back(lost);
+  });
+  failing.fail_next(5);
+  for (int i = 1; i <= 10; ++i) hub.accept("t_alpha", "s", message(i));
+  ASSERT_TRUE(await_failures(failing, 1));  // the first batch is held for a retry now
+  for (int i = 11; i <= 20; ++i) hub.accept("t_alpha", "s", message(i));
+  hub.accept("t_beta", "s", message(100));
+  auto page = poll_now("t_alpha", 0);  // woken once the store takes the batches
+  ASSERT_TRUE(page) << page.error().to_string();
+  ASSERT_TRUE(await_failures(failing, 5));
+  hub.stop(5s);
+  std::vector<json> expected;
+  for (int i = 1; i <= 20; ++i) expected.push_back(message(i));
+  EXPECT_EQ(everything("t_alpha"), expected) << "every update, once, in the order accepted";
+  const auto alpha = log_.read("t_alpha", 0, 100).value();
+  ASSERT_FALSE(alpha.empty());
+  EXPECT_EQ(alpha.back().update_id, 20) << "a refused append assigned no id";
+  EXPECT_EQ(everything("t_beta"), std::vector<json>{message(100)});
+  EXPECT_NE(exposition().find("tgpulse_updates_dropped_total{reason=\"store_error\"} 0"), std::string::npos);
+  std::lock_guard lock(reported_mu);
+  EXPECT_EQ(reported, std::vector<std::int64_t>{0}) << "the failure is reported once, losing nothing";
+}
+
+TEST_F(UpdateHubTest, WhileTheStoreRefusesTheQueueKeepsItsBoundAndAnnouncesWhatItDropped) {
+  FailingUpdateLog failing(log_);
+  UpdatesOptions options;
+  options.queue_capacity = 3;
+  options.retry_backoff_initial = 1ms;
+  options.retry_backoff_max = 2ms;
+  auto& hub = make_on(failing, options);
+  failing.fail_always();
+  hub.accept("t_alpha", "s", message(1));
+  ASSERT_TRUE(await_failures(failing, 1));  // message 1 is held in the refused batch
+  for (int i = 2; i <= 10; ++i) hub.accept("t_alpha", "s", message(i));
+  EXPECT_NE(exposition().find("tgpulse_updates_dropped_total{reason=\"queue_full\"} 6"), std::string::npos)
+      << "3 queued beside the held batch, the 6 newest dropped";
+  EXPECT_TRUE(await_sample("tgpulse_updates_pending 4")) << "held + queued";
+  failing.heal();
+  auto page = poll_now("t_alpha", 0);
+  ASSERT_TRUE(page);
+  hub.stop(5s);
+  auto all = everything("t_alpha");
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(all[0], message(1));
+  EXPECT_EQ(all[1]["@type"], "tgpulseUpdatesDropped");
+  EXPECT_EQ(all[1]["reason"], "queue_full");
+  EXPECT_EQ(all[1]["count"], 6);
+  EXPECT_EQ(all[2], message(2));
+  EXPECT_EQ(all[4], message(4));
+}
+
+TEST_F(UpdateHubTest, StopGivesUpOnAFailingStoreWithinItsDrainAndCountsWhatWasLost) {
+  FailingUpdateLog failing(log_);
+  std::atomic<std::int64_t> lost_reported{0};
+  UpdatesOptions options;
+  options.retry_backoff_initial = 10s;  // the back-off is longer than the drain: stop() must cut it short
+  options.retry_backoff_max = 10s;
+  auto& hub = make_on(failing, options, [&](const std::string&, const Error&, std::int64_t lost) { lost_reported += lost; });
+  failing.fail_always();
+  for (int i = 1; i <= 3; ++i) hub.accept("t_alpha", "s", message(i));
+  ASSERT_TRUE(await_failures(failing, 1));
+  for (int i = 4; i <= 5; ++i) hub.accept("t_alpha", "s", message(i));
+  ASSERT_TRUE(await_sample("tgpulse_updates_pending 5")) << "3 held for the retry + 2 queued";
+  const auto asked = std::chrono::steady_clock::now();
+  auto outlived = hub.stop(3s);
+  EXPECT_TRUE(outlived.empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 3s);
+  EXPECT_EQ(failing.failures(), 2) << "one last attempt at stop, then no more";
+  EXPECT_EQ(lost_reported.load(), 5);
+  EXPECT_NE(exposition().find("tgpulse_updates_dropped_total{reason=\"store_error\"} 5"), std::string::npos);
+  EXPECT_NE(exposition().find("tgpulse_updates_pending 0"), std::string::npos);
 }
 
 }  // namespace

@@ -28,10 +28,12 @@ UpdateMetrics::UpdateMetrics(telemetry::Registry& registry) {
   delivered_[0] = &delivered.labels({"long_poll"});
   delivered_[1] = &delivered.labels({"stream"});
   delivered_[2] = &delivered.labels({"webhook"});
-  lag_ = &registry
-              .histogram("tgpulse_update_delivery_lag_seconds", "Time from an update's receipt to its delivery",
-                         {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600})
-              .get();
+  auto& lag = registry.histogram("tgpulse_update_delivery_lag_seconds",
+                                 "Time from an update's receipt to its delivery, by channel",
+                                 {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600}, {"channel"});
+  lag_[0] = &lag.labels({"long_poll"});
+  lag_[1] = &lag.labels({"stream"});
+  lag_[2] = &lag.labels({"webhook"});
   pending_ = &registry.gauge("tgpulse_updates_pending", "Updates received and not yet written to the log").get();
 }
 

@@ -5,7 +5,7 @@
 //   tgpulse_updates_dropped_total{reason}        updates lost: max_pending, max_age (trimmed from the log),
 //                                                 queue_full (the tenant's queue before the log), store_error,
 //                                                 webhook_max_age (a webhook did not take it in time)
-//   tgpulse_update_delivery_lag_seconds          received → delivered (histogram)
+//   tgpulse_update_delivery_lag_seconds{channel} received → delivered (histogram), by channel
 //   tgpulse_updates_pending                      updates queued in memory, not yet in the log (gauge)
 // Every label value is pre-created at zero. No tenant or session label.
 //
@@ -28,7 +28,7 @@ class UpdateMetrics {
   void received(std::string_view type) noexcept;
   void dropped(DropReason reason, double n) noexcept;
   void delivered(DeliveryChannel channel, double n) noexcept;
-  void lag(double seconds) noexcept { lag_->observe(seconds); }
+  void lag(DeliveryChannel channel, double seconds) noexcept { lag_[static_cast<int>(channel)]->observe(seconds); }
   void pending(double n) noexcept { pending_->set(n); }
 
   // The types counted under their own name (the rest under "other").
@@ -38,7 +38,7 @@ class UpdateMetrics {
   std::vector<telemetry::Counter*> received_;  // counted_types() order, then "other"
   telemetry::Counter* dropped_[5] = {};
   telemetry::Counter* delivered_[3] = {};
-  telemetry::Histogram* lag_ = nullptr;
+  telemetry::Histogram* lag_[3] = {};  // by DeliveryChannel
   telemetry::Gauge* pending_ = nullptr;
 };
 

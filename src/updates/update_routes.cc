@@ -1,6 +1,8 @@
 #include "updates/update_routes.h"
 
 #include <charconv>
+#include <memory>
+#include <mutex>
 
 #include "core/time_format.h"
 #include "store/tenant_tokens.h"
@@ -47,6 +49,29 @@ Result<std::int64_t> int_param(const http::Request& r, std::string_view name, st
   }
   return n;
 }
+
+// A stream's place among the tenant's readers is taken before the answer's head, so a stream over the
+// bound is a 429 like a long poll; the hub's wake-ups reach the stream's writer once it runs (the
+// writer reads everything committed after it is set, so an earlier wake-up lost here loses nothing).
+class StreamWaker {
+ public:
+  void set(std::function<void()> wake) {
+    std::lock_guard lock(mu_);
+    wake_ = std::move(wake);
+  }
+  void operator()() {
+    std::function<void()> wake;
+    {
+      std::lock_guard lock(mu_);
+      wake = wake_;
+    }
+    if (wake) wake();
+  }
+
+ private:
+  std::mutex mu_;
+  std::function<void()> wake_;
+};
 
 // The data of a stream's last event when it cannot go on.
 std::string error_data(const Error& e) { return json{{"error", errc_name(e.code)}, {"message", e.message}}.dump(); }
@@ -168,20 +193,20 @@ struct UpdateRoutes::Impl {
       if (!from) co_return http::Response::from_error(from.error());
       offset = *from;
     }
+    auto waker = std::make_shared<StreamWaker>();
+    Result<UpdateHub::Listening> listening = hub.listen(tenant, [waker] { (*waker)(); });
+    if (!listening) co_return http::Response::from_error(listening.error());
+    // Held by the producer: the place is given back when the stream ends (or never starts).
+    auto place = std::make_shared<UpdateHub::Listening>(std::move(*listening));
     UpdateHub* hub_ptr = &hub;
     UpdateRoutesOptions opts = options;
     std::string tenant_id = tenant;
     std::string session_id = *session;
     co_return http::Response::event_stream(
-        [hub_ptr, opts, tenant_id, session_id, offset, acknowledge](http::SseWriter& w) -> asio::awaitable<void> {
+        [hub_ptr, opts, tenant_id, session_id, offset, acknowledge, waker, place](http::SseWriter& w) -> asio::awaitable<void> {
           const std::string_view error_event = "error";
           const std::string_view update_event = "update";
-          Result<UpdateHub::Listening> listening = hub_ptr->listen(tenant_id, w.waker());
-          if (!listening) {
-            const std::string refusal = error_data(listening.error());
-            co_await w.send(error_event, refusal);
-            co_return;
-          }
+          waker->set(w.waker());
           std::int64_t next = offset;
           bool ack = acknowledge;
           while (w.open()) {

@@ -22,6 +22,11 @@ struct UpdatesOptions {
   // Group commit: a batch is written at most every flush_interval, or at once when this many wait.
   std::size_t batch_max = 1000;
   std::chrono::milliseconds flush_interval{5};
+  // A batch the store refused (busy, disk full) is kept and written again after a back-off that starts
+  // here and doubles up to retry_backoff_max; meanwhile the tenants' queues keep their bound
+  // (queue_capacity). Only stop() gives up on it (the batch and what is queued are counted store_error).
+  std::chrono::milliseconds retry_backoff_initial{10};
+  std::chrono::milliseconds retry_backoff_max{1000};
   // Long polls and streams waiting at once per tenant; more answer 429.
   std::size_t max_waiters = 16;
   // The longest long poll (GET /v1/updates?timeout=).

@@ -53,8 +53,12 @@ def _compose_python():
 
 def catalog_metrics():
     """{family name: "counter"|"histogram"} from the catalog comment in telethon_metrics.h (default
-    namespace "telethon") plus the HTTP families."""
+    namespace "telethon"), plus the HTTP families and the service's own counters and histograms of the
+    metric table of docs/telemetry.md (the update log's, the webhooks')."""
     families = dict(HTTP_METRICS)
+    with open(os.path.join(os.path.dirname(DEPLOY), "docs", "telemetry.md")) as f:
+        for name, kind in re.findall(r"^\| `(tgpulse_\w+)` \| (counter|histogram) \|", f.read(), re.M):
+            families[name] = kind
     with open(CATALOG_HEADER) as f:
         for line in f:
             m = re.match(r"//\s+<ns>_(\w+)", line)
