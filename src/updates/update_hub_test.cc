@@ -56,6 +56,7 @@ class FailingUpdateLog final : public store::UpdateLog {
     return inner_.read(t, from, limit, s);
   }
   Result<std::int64_t> acknowledge(std::string_view t, std::int64_t below) override { return inner_.acknowledge(t, below); }
+  Result<std::int64_t> remove(std::string_view t, const std::vector<std::int64_t>& ids) override { return inner_.remove(t, ids); }
   Result<std::int64_t> count_pending(std::string_view t) override { return inner_.count_pending(t); }
   Result<std::int64_t> last_update_id(std::string_view t) override { return inner_.last_update_id(t); }
   Result<store::TrimmedUpdates> trim(std::string_view t, std::int64_t max, std::int64_t min_at) override {
@@ -63,6 +64,10 @@ class FailingUpdateLog final : public store::UpdateLog {
   }
   Result<std::optional<std::string>> allowed_updates(std::string_view t) override { return inner_.allowed_updates(t); }
   Status set_allowed_updates(std::string_view t, std::string_view j) override { return inner_.set_allowed_updates(t, j); }
+  Result<std::optional<store::WebhookRecord>> webhook(std::string_view t) override { return inner_.webhook(t); }
+  Status set_webhook(const store::WebhookRecord& w) override { return inner_.set_webhook(w); }
+  Result<bool> delete_webhook(std::string_view t) override { return inner_.delete_webhook(t); }
+  Result<std::vector<store::WebhookRecord>> webhooks() override { return inner_.webhooks(); }
   Status delete_tenant(std::string_view t) override { return inner_.delete_tenant(t); }
 
  private:
