@@ -2,6 +2,8 @@
 
 #include <mutex>
 
+#include "td/td_codec.h"
+
 namespace asio = boost::asio;
 using nlohmann::json;
 
@@ -46,7 +48,7 @@ Result<std::unique_ptr<EngineClient>> TdEngineClientFactory::create(const Engine
   Result<std::shared_ptr<td::TdClient>> client = engine_.create_client(
       [slot, sink = updates_, tenant_id = spec.tenant_id, session_id = spec.session_id](const json& update) {
     if (sink != nullptr) sink->accept(tenant_id, session_id, update);
-    if (update.value("@type", "") != "updateAuthorizationState") return;
+    if (td::TdCodec::type_of(update) != "updateAuthorizationState") return;  // a view: no copy per update
     auto it = update.find("authorization_state");
     if (it == update.end() || !it->is_object()) return;
     EngineClient::AuthorizationStateHandler handler;

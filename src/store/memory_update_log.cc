@@ -6,20 +6,20 @@ bool MemoryUpdateLog::tenant_exists(const std::string& tenant_id) {
   return tenants_ == nullptr || tenants_->get_tenant(tenant_id).ok();
 }
 
-Result<std::vector<StoredUpdate>> MemoryUpdateLog::append(const std::vector<NewUpdate>& batch) {
+Result<std::vector<AppendedUpdate>> MemoryUpdateLog::append(const std::vector<NewUpdate>& batch) {
   std::map<std::string, bool, std::less<>> exists;
   for (const auto& u : batch) {
     if (!exists.contains(u.tenant_id)) exists[u.tenant_id] = tenant_exists(u.tenant_id);
   }
   std::lock_guard lock(mu_);
-  std::vector<StoredUpdate> out;
+  std::vector<AppendedUpdate> out;
   out.reserve(batch.size());
   for (const auto& u : batch) {
     if (!exists[u.tenant_id]) continue;
     TenantLog& log = logs_[u.tenant_id];
-    StoredUpdate s{u.tenant_id, ++log.last_id, u.session_id, u.received_at_ms, u.payload};
-    log.updates.emplace(s.update_id, s);
-    out.push_back(std::move(s));
+    const std::int64_t id = ++log.last_id;
+    log.updates.emplace(id, StoredUpdate{u.tenant_id, id, u.session_id, u.received_at_ms, u.payload});
+    out.push_back(AppendedUpdate{u.tenant_id, id});
   }
   return out;
 }

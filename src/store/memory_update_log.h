@@ -21,7 +21,7 @@ class MemoryUpdateLog final : public UpdateLog {
  public:
   explicit MemoryUpdateLog(SessionStore* tenants = nullptr) : tenants_(tenants) {}
 
-  Result<std::vector<StoredUpdate>> append(const std::vector<NewUpdate>& batch) override;
+  Result<std::vector<AppendedUpdate>> append(const std::vector<NewUpdate>& batch) override;
   Result<std::vector<StoredUpdate>> read(std::string_view tenant_id, std::int64_t from_id, std::size_t limit,
                                          std::string_view session_id = {}) override;
   Result<std::int64_t> acknowledge(std::string_view tenant_id, std::int64_t below_id) override;

@@ -53,26 +53,91 @@ Result<std::unique_ptr<SqliteUpdateLog>> SqliteUpdateLog::open(const SqliteUpdat
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
-  std::unique_ptr<SqliteUpdateLog> log(new SqliteUpdateLog(db, options.master_key));
-  std::lock_guard lock(log->mu_);
-  for (const char* pragma : {"PRAGMA foreign_keys = ON", "PRAGMA secure_delete = ON"}) {
-    if (auto s = log->exec(pragma, "open update log: pragma"); !s) return s.error();
+  std::unique_ptr<SqliteUpdateLog> log(new SqliteUpdateLog(db, options.master_key, std::max(1, options.checkpoint_pages)));
+  const std::string size_limit = "PRAGMA journal_size_limit = " + std::to_string(options.journal_size_limit_bytes);
+  const char* synchronous = options.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+  {
+    std::lock_guard lock(log->mu_);
+    for (const char* pragma : {"PRAGMA foreign_keys = ON", "PRAGMA secure_delete = ON", synchronous, size_limit.c_str()}) {
+      if (auto s = log->exec(pragma, "open update log: pragma"); !s) return s.error();
+    }
+    if (log->statement("SELECT update_id FROM update_log LIMIT 0") == nullptr) {
+      return Error(Errc::store_error, "open update log: " + options.path +
+                                          " has no update tables (open the session store on it first)");
+    }
   }
-  if (auto s = log->exec(options.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
-                         "open update log: synchronous");
-      !s) {
-    return s.error();
+  // The checkpoint connection: it syncs as the writer's setting says (a checkpoint syncs the WAL before
+  // copying it, and the database after), and never commits anything itself.
+  const int crc = sqlite3_open_v2(options.path.c_str(), &log->checkpoint_db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                                  nullptr);
+  if (crc != SQLITE_OK) {
+    return Error(Errc::store_error, "open update log: checkpoint connection: " +
+                                        std::string(log->checkpoint_db_ ? sqlite3_errmsg(log->checkpoint_db_)
+                                                                        : sqlite3_errstr(crc)));
   }
-  if (log->statement("SELECT update_id FROM update_log LIMIT 0") == nullptr) {
-    return Error(Errc::store_error, "open update log: " + options.path +
-                                        " has no update tables (open the session store on it first)");
+  for (const char* pragma : {synchronous, size_limit.c_str()}) {
+    if (sqlite3_exec(log->checkpoint_db_, pragma, nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return Error(Errc::store_error,
+                   std::string("open update log: checkpoint connection: ") + sqlite3_errmsg(log->checkpoint_db_));
+    }
   }
+  sqlite3_wal_autocheckpoint(log->checkpoint_db_, 0);
+  // Replaces the writer's automatic checkpoint (sqlite3_wal_hook and sqlite3_wal_autocheckpoint are the
+  // same slot): a commit only notes the WAL's size.
+  sqlite3_wal_hook(db, &SqliteUpdateLog::on_wal_commit, log.get());
+  log->checkpoint_thread_ = std::thread([self = log.get()] { self->run_checkpoints(); });
   return log;
 }
 
 SqliteUpdateLog::~SqliteUpdateLog() {
+  if (checkpoint_thread_.joinable()) {
+    {
+      std::lock_guard lock(checkpoint_mu_);
+      checkpoint_stop_ = true;
+    }
+    checkpoint_wake_.notify_one();
+    checkpoint_thread_.join();
+  }
+  sqlite3_close_v2(checkpoint_db_);  // a null handle is a no-op
   for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
   sqlite3_close_v2(db_);
+}
+
+int SqliteUpdateLog::on_wal_commit(void* self, sqlite3* db, const char* schema, int wal_pages) {
+  auto* log = static_cast<SqliteUpdateLog*>(self);
+  if (wal_pages < log->checkpoint_pages_) return SQLITE_OK;
+  if (wal_pages >= kWriterCheckpointFactor * log->checkpoint_pages_) {
+    // The background checkpoints did not catch up (a writer that never pauses adds frames while each
+    // one runs, so none finishes the WAL and it never starts over): this commit waits for the one in
+    // progress and checkpoints inline. FULL copies every frame; with the writer's mutex held nothing
+    // else of the log writes, so the log's next transaction starts the WAL over.
+    std::lock_guard one_at_a_time(log->checkpoint_run_mu_);  // SQLite would answer BUSY at once
+    sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_FULL, nullptr, nullptr);
+    return SQLITE_OK;
+  }
+  {
+    std::lock_guard lock(log->checkpoint_mu_);
+    log->checkpoint_due_ = true;
+  }
+  log->checkpoint_wake_.notify_one();
+  return SQLITE_OK;
+}
+
+void SqliteUpdateLog::run_checkpoints() {
+  std::unique_lock lock(checkpoint_mu_);
+  for (;;) {
+    checkpoint_wake_.wait(lock, [this] { return checkpoint_due_ || checkpoint_stop_; });
+    if (checkpoint_stop_) return;
+    checkpoint_due_ = false;
+    lock.unlock();
+    {
+      std::lock_guard one_at_a_time(checkpoint_run_mu_);
+      // PASSIVE: copies what no reader still needs, waits for nobody. A failure (SQLITE_BUSY while the
+      // session store's connection checkpoints) is left to the next commit that finds the WAL large.
+      sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    }
+    lock.lock();
+  }
 }
 
 sqlite3_stmt* SqliteUpdateLog::statement(const char* sql) {
@@ -125,8 +190,8 @@ Result<std::optional<std::int64_t>> SqliteUpdateLog::last_id_locked(const std::s
   return std::optional<std::int64_t>{q.int64(0)};
 }
 
-Result<std::vector<StoredUpdate>> SqliteUpdateLog::append(const std::vector<NewUpdate>& batch) {
-  std::vector<StoredUpdate> out;
+Result<std::vector<AppendedUpdate>> SqliteUpdateLog::append(const std::vector<NewUpdate>& batch) {
+  std::vector<AppendedUpdate> out;
   if (batch.empty()) return out;
   std::lock_guard lock(mu_);
   if (auto s = exec("BEGIN IMMEDIATE", "append updates: begin"); !s) return s.error();
@@ -151,7 +216,7 @@ Result<std::vector<StoredUpdate>> SqliteUpdateLog::append(const std::vector<NewU
     ins.bind(4, u.received_at_ms);
     ins.bind_static(5, u.payload);
     if (ins.step() != SQLITE_DONE) return rollback(failure("append updates"));
-    out.push_back(StoredUpdate{u.tenant_id, id, u.session_id, u.received_at_ms, u.payload});
+    out.push_back(AppendedUpdate{u.tenant_id, id});
   }
   for (const auto& [tenant_id, id] : last) {
     if (!id) continue;

@@ -54,6 +54,15 @@ struct StoredUpdate {
   bool operator==(const StoredUpdate&) const = default;
 };
 
+// What append() answers for each stored update: where it went, without a copy of its payload (the
+// caller has the batch; the hub needs only which tenants to wake).
+struct AppendedUpdate {
+  std::string tenant_id;
+  std::int64_t update_id = 0;
+
+  bool operator==(const AppendedUpdate&) const = default;
+};
+
 // A run of update ids, both ends included.
 struct UpdateIdRange {
   std::int64_t first = 0;
@@ -92,9 +101,9 @@ class UpdateLog {
  public:
   virtual ~UpdateLog() = default;
 
-  // Appends the batch in one transaction, assigning ids per tenant in batch order. Returns what was
-  // stored, in batch order, with the ids (rows of a tenant that does not exist are left out).
-  virtual Result<std::vector<StoredUpdate>> append(const std::vector<NewUpdate>& batch) = 0;
+  // Appends the batch in one transaction, assigning ids per tenant in batch order. Returns the tenant
+  // and id of each update stored, in batch order (rows of a tenant that does not exist are left out).
+  virtual Result<std::vector<AppendedUpdate>> append(const std::vector<NewUpdate>& batch) = 0;
   // Up to `limit` (1..kMaxUpdateReadLimit) of the tenant's updates with update_id >= from_id, in id
   // order; only those of `session_id` when it is not empty. invalid_argument: from_id < 0 or a bad limit.
   virtual Result<std::vector<StoredUpdate>> read(std::string_view tenant_id, std::int64_t from_id, std::size_t limit,

@@ -41,7 +41,7 @@ struct UpdateHub::Batch {
 };
 
 struct UpdateHub::Written {
-  std::vector<store::StoredUpdate> stored;
+  std::vector<store::AppendedUpdate> stored;
   std::map<std::string, std::shared_ptr<const AllowedUpdates>, std::less<>> loaded;  // settings read from the log
   std::int64_t by_age = 0;
   std::int64_t by_count = 0;

@@ -41,7 +41,7 @@ class FailingUpdateLog final : public store::UpdateLog {
   void heal() { remaining_ = 0; }
   int failures() const { return failures_.load(); }
 
-  Result<std::vector<store::StoredUpdate>> append(const std::vector<store::NewUpdate>& batch) override {
+  Result<std::vector<store::AppendedUpdate>> append(const std::vector<store::NewUpdate>& batch) override {
     int left = remaining_.load();
     while (left != 0) {
       if (left < 0 || remaining_.compare_exchange_weak(left, left - 1)) {
