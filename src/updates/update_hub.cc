@@ -345,6 +345,7 @@ Result<UpdateHub::Written> UpdateHub::write(Batch& batch) {
     return range;
   };
   const std::int64_t min_received = now - std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_age).count();
+  std::vector<std::int64_t> announced_from;  // the first id each announcement names, in append order
   for (const auto& tenant : tenants) {
     auto trimmed = log_.trim(tenant, options_.max_pending, min_received);
     if (!trimmed) {
@@ -355,17 +356,17 @@ Result<UpdateHub::Written> UpdateHub::write(Batch& batch) {
     if (trimmed->by_age) {
       out.by_age += trimmed->by_age->count();
       if (announce) {
-        announcements.push_back(store::NewUpdate{
-            tenant, "", now,
-            dropped_event("max_age", trimmed->by_age->count(), with_earlier_gap(tenant, *trimmed->by_age)).dump()});
+        const auto range = with_earlier_gap(tenant, *trimmed->by_age);
+        announcements.push_back(store::NewUpdate{tenant, "", now, dropped_event("max_age", trimmed->by_age->count(), range).dump()});
+        announced_from.push_back(range.first);
       }
     }
     if (trimmed->by_count) {
       out.by_count += trimmed->by_count->count();
       if (announce) {
-        announcements.push_back(store::NewUpdate{
-            tenant, "", now,
-            dropped_event("max_pending", trimmed->by_count->count(), with_earlier_gap(tenant, *trimmed->by_count)).dump()});
+        const auto range = with_earlier_gap(tenant, *trimmed->by_count);
+        announcements.push_back(store::NewUpdate{tenant, "", now, dropped_event("max_pending", trimmed->by_count->count(), range).dump()});
+        announced_from.push_back(range.first);
       }
     }
   }
@@ -373,9 +374,8 @@ Result<UpdateHub::Written> UpdateHub::write(Batch& batch) {
     auto more = log_.append(announcements);
     if (more) {
       std::lock_guard lock(mu_);
-      for (const auto& event : *more) {
-        const auto from = json::parse(event.payload, nullptr, false).value("from_update_id", std::int64_t{0});
-        announced_[event.tenant_id].push_back(Announced{event.update_id, from});
+      for (std::size_t i = 0; i < more->size() && i < announced_from.size(); ++i) {
+        announced_[(*more)[i].tenant_id].push_back(Announced{(*more)[i].update_id, announced_from[i]});
       }
       out.stored.insert(out.stored.end(), more->begin(), more->end());
     } else {
