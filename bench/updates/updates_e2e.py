@@ -23,11 +23,17 @@ Per step: CPU seconds of the service per delivered update (utime+stime from /pro
 inside that process), bytes the service wrote to disk per update (/proc/<pid>/io write_bytes: WAL,
 checkpoints, tdsim's binlogs), drops.
 
---channel webhook is reserved for the webhook deliveries (a local receiver in place of the readers).
+--channel webhook: each tenant PUTs /v1/webhook (max_connections --max-connections, default 100, the most
+allowed) pointing at a receiver of its own on 127.0.0.1, one asyncio process per tenant (running the
+whole run), which verifies every POST's signature with docs/examples/webhook_receiver.py's verify(),
+answers 204 and records each updateNewMessage's arrival and lag as the readers do (duplicates, which
+at-least-once allows, are counted once). The service runs with updates.webhook_allow_private: true.
 """
 import argparse
 import array
+import asyncio
 import calendar
+import importlib.util
 import http.client
 import json
 import multiprocessing as mp
@@ -43,6 +49,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", 
 import harness  # noqa: E402
 import serve_util  # noqa: E402
 
+_spec = importlib.util.spec_from_file_location(
+    "webhook_receiver", os.path.join(os.path.dirname(__file__), "..", "..", "docs", "examples", "webhook_receiver.py"))
+webhook_receiver = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(webhook_receiver)
+
 ADMIN_TOKEN = "admin-bench-updates-0123456789abcdef"
 ADMIN = {"Authorization": "Bearer " + ADMIN_TOKEN}
 CONFIG = """
@@ -56,6 +67,11 @@ limits:
   process_logins: 1000
   tenant_logins_per_minute: 1000000
 """
+WEBHOOK_CONFIG = """
+updates:
+  webhook_allow_private: true
+"""
+WEBHOOK_SECRET = "bench_Webhook-secret-0123456789"
 PROFILE = {
     "latency_ms": {"min": 1, "max": 3},
     "auth_latency_ms": {"min": 1, "max": 3},
@@ -192,6 +208,121 @@ def reader(url, token, channel, stop, out):
     out.put((arrivals.tobytes(), lags.tobytes(), errors))
 
 
+# --- webhook receivers (one process per tenant) ---------------------------------------------------
+
+def webhook_receiver_main(port, ready, commands):
+    """Serves POSTs on 127.0.0.1:`port` until told "stop"; on "collect" sends back (arrival times, lags in
+    ms, counters) of what arrived since the last collect. Every POST's signature is verified."""
+    secret = WEBHOOK_SECRET.encode()
+    seen = set()
+    state = {"arrivals": array.array("d"), "lags": array.array("d")}
+    counts = {"posts": 0, "updates": 0, "duplicates": 0, "bad_signatures": 0, "bad_requests": 0,
+              "in_flight": 0, "max_in_flight": 0}
+
+    async def answer(writer, status):
+        writer.write(f"HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+
+    async def serve(reader, writer):
+        counts["in_flight"] += 1
+        counts["max_in_flight"] = max(counts["max_in_flight"], counts["in_flight"])
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            if len(head) > 16384:
+                raise ValueError("head too long")
+            headers = {}
+            for line in head.decode("latin-1").split("\r\n")[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            length = headers.get("content-length", "")
+            if not length.isdigit() or int(length) > webhook_receiver.MAX_BODY_BYTES:
+                raise ValueError("bad length")
+            body = await reader.readexactly(int(length))
+            if not webhook_receiver.verify(secret, headers.get("x-tgpulse-timestamp", ""),
+                                           headers.get("x-tgpulse-signature", ""), body, time.time()):
+                counts["bad_signatures"] += 1
+                await answer(writer, "401 Unauthorized")
+                return
+            now = time.time()
+            counts["posts"] += 1
+            for u in json.loads(body)["updates"]:
+                counts["updates"] += 1
+                if u["update_id"] in seen:
+                    counts["duplicates"] += 1
+                    continue
+                seen.add(u["update_id"])
+                if u["update"].get("@type") == "updateNewMessage":
+                    state["arrivals"].append(now)
+                    state["lags"].append((now - received_epoch(u["received_at"])) * 1000.0)
+            await answer(writer, "204 No Content")
+        except (OSError, ValueError, KeyError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            counts["bad_requests"] += 1
+        finally:
+            counts["in_flight"] -= 1
+            writer.close()
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        server = await asyncio.start_server(serve, "127.0.0.1", port, backlog=1024, limit=65536)
+        ready.set()
+        while True:
+            command = await loop.run_in_executor(None, commands.recv)
+            if command == "stop":
+                break
+            out = (state["arrivals"].tobytes(), state["lags"].tobytes(),
+                   {k: v for k, v in counts.items() if k != "in_flight"})
+            state["arrivals"], state["lags"] = array.array("d"), array.array("d")
+            commands.send(out)
+        server.close()
+
+    asyncio.run(main())
+
+
+class WebhookReceivers:
+    """One receiver process per tenant for the whole run, each tenant's webhook pointing at its own."""
+
+    def __init__(self, bench):
+        self.procs, self.pipes = [], []
+        for tok in bench.tokens:
+            port = harness.free_port()
+            ready = mp.Event()
+            ours, theirs = mp.Pipe()
+            p = mp.Process(target=webhook_receiver_main, args=(port, ready, theirs), daemon=True)
+            p.start()
+            harness.check(ready.wait(20), "webhook receiver did not start")
+            self.procs.append(p)
+            self.pipes.append(ours)
+            status, _, doc = harness.http_json(
+                "PUT", bench.url + "/v1/webhook",
+                {"url": f"http://127.0.0.1:{port}/hook", "secret": WEBHOOK_SECRET,
+                 "max_connections": bench.args.max_connections}, {"Authorization": "Bearer " + tok})
+            harness.check(status == 200, f"PUT /v1/webhook: {status} {doc}")
+
+    def collect(self):
+        """(arrival times, lags, counters summed over the receivers) since the last collect."""
+        arrivals, lags, counts = [], [], {}
+        for pipe in self.pipes:
+            pipe.send("collect")
+            harness.check(pipe.poll(60), "webhook receiver did not answer")
+            a, lg, c = pipe.recv()
+            arr, lag = array.array("d"), array.array("d")
+            arr.frombytes(a)
+            lag.frombytes(lg)
+            arrivals += list(arr)
+            lags += list(lag)
+            for k, v in c.items():
+                counts[k] = max(counts.get(k, 0), v) if k == "max_in_flight" else counts.get(k, 0) + v
+        return arrivals, lags, counts
+
+    def close(self):
+        for pipe in self.pipes:
+            pipe.send("stop")
+        for p in self.procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.terminate()
+
+
 # --- the run ---------------------------------------------------------------------------------------
 
 def quantile(sorted_values, q):
@@ -205,7 +336,7 @@ class Bench:
         self.args = args
         self.dir = tempfile.mkdtemp(prefix="tgpulse-updates-bench-")
         with open(os.path.join(self.dir, "tgpulse.yaml"), "w") as f:
-            f.write(CONFIG)
+            f.write(CONFIG + (WEBHOOK_CONFIG if args.channel == "webhook" else ""))
         with open(os.path.join(self.dir, "tdsim.json"), "w") as f:
             json.dump(PROFILE, f)
         control_port = harness.free_port()
@@ -217,8 +348,12 @@ class Bench:
         self.url = self.service.url
         self.pid = self.service.p.pid
         harness.wait_http_ok(self.control + "/health", timeout=20)
+        self.receivers = None
+        self.drain_seconds = []
 
     def close(self):
+        if self.receivers:
+            self.receivers.close()
         self.service.stop(timeout=60)
 
     def set_rate(self, total_per_second):
@@ -257,6 +392,11 @@ class Bench:
         self.setup_seconds = time.monotonic() - t0
 
     def start_readers(self, channel):
+        if channel == "webhook":  # the receivers run for the whole run; a start only forgets what came before
+            if self.receivers is None:
+                self.receivers = WebhookReceivers(self)
+            self.receivers.collect()
+            return
         self.stop = mp.Event()
         self.results = mp.Queue()
         self.readers = [mp.Process(target=reader, args=(self.url, tok, channel, self.stop, self.results), daemon=True)
@@ -265,6 +405,11 @@ class Bench:
             p.start()
 
     def stop_readers(self):
+        if self.receivers is not None:
+            before = getattr(self, "webhook_counts", {})
+            arrivals, lags, self.webhook_counts = self.receivers.collect()
+            errors = sum(self.webhook_counts[k] - before.get(k, 0) for k in ("bad_signatures", "bad_requests"))
+            return sorted(zip(arrivals, lags)), errors
         self.stop.set()
         arrivals, lags, errors = [], [], 0
         for _ in self.readers:
@@ -279,12 +424,34 @@ class Bench:
             p.join(timeout=30)
         return sorted(zip(arrivals, lags)), errors
 
+    def drain(self, seconds):
+        """Waits `seconds` for the backlog to be read; with a webhook, until no tenant has an update left to
+        deliver (GET /v1/webhook's pending_update_count), at most 60 s, so a step starts from an empty log."""
+        time.sleep(seconds)
+        if self.receivers is None:
+            return
+
+        def drained():
+            for tok in self.tokens:
+                status, _, doc = harness.http_json("GET", self.url + "/v1/webhook", headers={"Authorization": "Bearer " + tok})
+                if status != 200 or doc["pending_update_count"] > 0:
+                    return False
+            return True
+
+        t0 = time.monotonic()
+        try:
+            harness.wait_until(drained, timeout=60, interval=0.5, what="webhook backlog delivered")
+        finally:
+            self.drain_seconds.append(round(seconds + time.monotonic() - t0, 1))
+
     def snapshot(self):
         m = metrics(self.url)
         return {"t": time.time(), "cpu": proc_cpu_seconds(self.pid), "write_bytes": proc_write_bytes(self.pid),
+                "receivers_cpu": sum(proc_cpu_seconds(p.pid) for p in self.receivers.procs) if self.receivers else None,
                 "received": metric_sum(m, "tgpulse_updates_received_total", 'type="updateNewMessage"'),
                 "delivered": metric_sum(m, "tgpulse_updates_delivered_total"),
-                "dropped": metric_sum(m, "tgpulse_updates_dropped_total")}
+                "dropped": metric_sum(m, "tgpulse_updates_dropped_total"),
+                "posts": metric_sum(m, "tgpulse_webhook_requests_total")}
 
     def step(self, rate, seconds):
         """Offers `rate` for `seconds`; returns the window [start + WARMUP, end] and the snapshots."""
@@ -309,11 +476,27 @@ def summarise(step, samples):
            "lag_max_ms": lags[-1] if lags else None,
            "cpu_s_per_update": (a["cpu"] - b["cpu"]) / delivered if delivered else None,
            "cpu_utilisation": round((a["cpu"] - b["cpu"]) / window, 2)}
+    if a.get("receivers_cpu") is not None:
+        out["receivers_cpu_utilisation"] = round((a["receivers_cpu"] - b["receivers_cpu"]) / window, 2)
+        out["webhook_posts_per_s"] = round((a["posts"] - b["posts"]) / window)
     if a["write_bytes"] is not None and delivered:
         out["disk_bytes_written_per_update"] = round((a["write_bytes"] - b["write_bytes"]) / delivered)
     out["sustained"] = (delivered >= 0.97 * step["rate"] * window and out["dropped"] == 0
                         and out["lag_p99_ms"] is not None and out["lag_p99_ms"] < 1000)
     return out
+
+
+def webhook_figures(bench):
+    """The receivers' counters (cumulative over the run) and the service's count of POSTs by status."""
+    m = metrics(bench.url)
+    posts = {k.split('code="', 1)[1].split('"', 1)[0]: v for k, v in m.items()
+             if k.startswith("tgpulse_webhook_requests_total{") and 'code="' in k}
+    c = dict(bench.webhook_counts)
+    c["updates_per_post"] = round(c["updates"] / c["posts"], 1) if c["posts"] else None
+    c["service_posts_by_code"] = posts
+    c["max_connections"] = bench.args.max_connections
+    c["drain_seconds"] = bench.drain_seconds
+    return c
 
 
 def one_run(args):
@@ -336,7 +519,7 @@ def one_run(args):
             if (s["after"]["received"] - s["after"]["delivered"]) > rate:  # backlog of more than a second
                 break
         bench.set_rate(0)
-        time.sleep(3)  # the backlog drains
+        bench.drain(3)  # the backlog drains
         samples, errors = bench.stop_readers()
         steps = [summarise(s, samples) for s in ladder]
         sustained = [s for s in steps if s["sustained"]]
@@ -347,7 +530,7 @@ def one_run(args):
         time.sleep(1)
         half = bench.step(max(100, capacity // 2), args.lag_seconds)
         bench.set_rate(0)
-        time.sleep(2)
+        bench.drain(2)
         samples2, errors2 = bench.stop_readers()
         lag = summarise(half, samples2)
         # Raw engine rate: the hub filters every new message out (stores nothing).
@@ -370,6 +553,7 @@ def one_run(args):
                 "max_delivered_per_s": capacity,
                 "at_half": lag, "raw_engine_per_s": raw_rate, "raw_steps": raw_steps,
                 "reader_errors": errors + errors2,
+                **({"webhook": webhook_figures(bench)} if args.channel == "webhook" else {}),
                 "loadavg": open("/proc/loadavg").read().split()[:3]}
     finally:
         bench.close()
@@ -382,13 +566,15 @@ def main():
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--sessions", type=int, default=1000)
     ap.add_argument("--tenants", type=int, default=4)
-    ap.add_argument("--rates", default="5000,10000,15000,20000,25000,30000,40000,50000")
+    ap.add_argument("--rates", default=None, help="the ladder (default 5000..50000; webhook: 1000..10000)")
     ap.add_argument("--step-seconds", type=float, default=float(os.environ.get("UPDATES_BENCH_STEP_SECONDS", "8")))
     ap.add_argument("--lag-seconds", type=float, default=12)
+    ap.add_argument("--max-connections", type=int, default=100, help="webhook: each tenant's max_connections")
     args = ap.parse_args()
+    if args.rates is None:  # the webhook path falls behind near 5,000/s on the 2-CPU machine: finer steps below
+        args.rates = ("1000,2000,3000,4000,5000,6000,8000,10000" if args.channel == "webhook"
+                      else "5000,10000,15000,20000,25000,30000,40000,50000")
     args.rates = [int(r) for r in args.rates.split(",")]
-    if args.channel == "webhook":
-        raise SystemExit("--channel webhook: the webhook deliveries are not in this build yet")
     runs = []
     for i in range(args.runs):
         print(f"run {i + 1}/{args.runs} ({args.channel})", flush=True)
@@ -400,10 +586,14 @@ def main():
             cpu = f"{s['cpu_s_per_update'] * 1e6:.1f}" if s["cpu_s_per_update"] else "-"
             print(f"{s['offered_per_s']:>10}{s['received_per_s']:>11}{s['delivered_per_s']:>12}{s['lag_p50_ms'] or 0:>8.0f}"
                   f"{s['lag_p99_ms'] or 0:>8.0f}{cpu:>11}{s.get('disk_bytes_written_per_update', '-'):>11}"
-                  f"{s['dropped']:>8.0f}  {s['sustained']}")
+                  f"{s['dropped']:>8.0f}  {s['sustained']}  CPUs {s['cpu_utilisation']}"
+                  + (f", receivers {s['receivers_cpu_utilisation']}; POSTs/s {s['webhook_posts_per_s']}"
+                     if "receivers_cpu_utilisation" in s else ""))
         print(f"max sustained {r['max_sustained_per_s']}/s, max delivered {r['max_delivered_per_s']}/s; at half: p50 {r['at_half']['lag_p50_ms']:.0f} ms, "
               f"p99 {r['at_half']['lag_p99_ms']:.0f} ms; raw engine {r['raw_engine_per_s']}/s "
               f"(ladder {[x['received_per_s'] for x in r['raw_steps']]}); load {' '.join(r['loadavg'])}", flush=True)
+        if "webhook" in r:
+            print("webhook:", json.dumps(r["webhook"]), flush=True)
     summary = {"channel": args.channel, "sessions": args.sessions, "tenants": args.tenants, "runs": runs}
     if runs:
         med = lambda f: statistics.median(f(r) for r in runs)  # noqa: E731
