@@ -56,7 +56,7 @@ Status Server::start() {
   const std::string where = options_.host + ":" + std::to_string(options_.port);
 
   if (telemetry_.registry != nullptr) metrics_ = std::make_unique<HttpMetrics>(*telemetry_.registry, router_.routes());
-  listener_ = std::make_unique<Listener>(ioc_);
+  listener_ = std::make_shared<Listener>(ioc_);
   auto& acceptor = listener_->acceptor;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -213,9 +213,10 @@ void Server::drain() {
   if (!started_ || drained_) return;
   drained_ = true;
   stopping_.store(true);
-  asio::post(listener_->strand, [this] {
+  // Holds the listener, not the server: the handler may run after the server is gone.
+  asio::post(listener_->strand, [listener = listener_] {
     boost::system::error_code ignored;
-    listener_->acceptor.close(ignored);
+    listener->acceptor.close(ignored);
   });
   // Connections: idle ones close, busy ones finish their request, event streams end (Connection::run's
   // stop callback). Requests waiting in a timer (throttle, FloodWait) are refused at once with 503 and

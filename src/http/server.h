@@ -149,7 +149,7 @@ class Server {
   std::vector<std::thread> threads_;
   // Declared last: destroyed first, so pending coroutine frames die while the members they use live.
   boost::asio::io_context ioc_;
-  std::unique_ptr<Listener> listener_;
+  std::shared_ptr<Listener> listener_;
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
 };
 

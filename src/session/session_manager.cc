@@ -147,6 +147,10 @@ asio::awaitable<std::vector<std::string>> SessionManager::stop() {
   }
   const auto bound = services_.options.close_timeout + 2 * services_.options.engine_request_timeout;
   std::vector<std::string> outlived = co_await tasks_.join(bound);
+  // The loops may end before the cancels posted above have run; each strand runs in order, so one more
+  // turn on each means no handler holding `this` is left queued when the owner destroys the manager.
+  co_await asio::post(idle_timer_.get_executor(), asio::use_awaitable);
+  co_await asio::post(retry_timer_.get_executor(), asio::use_awaitable);
   if (!outlived.empty()) {
     services_.logger.warn("Session tasks outlived the shutdown wait",
                           {{"tasks.outlived", static_cast<std::int64_t>(outlived.size())},

@@ -144,11 +144,13 @@ class StoreOffLoopTest : public SessionTestFixture {
 // The probe's p99 bound. Under ThreadSanitizer (make test-tsan) every memory access is checked and the
 // other test binaries run beside this one on 2 cores: an idle loop answers in tens of milliseconds there.
 // A store called on the loop would still fail it: each probe would queue behind 50 ms store calls on
-// both io threads, with a thousand of them waiting.
+// both io threads, with a thousand of them waiting. Without a sanitizer the bound stays below one store
+// call (40 ms), not at the ~2 ms an idle machine shows: with the other test binaries beside it on 2 cores
+// the p99 once reached 10 ms with the loop free.
 #if defined(__SANITIZE_THREAD__)
 constexpr double kHealthzP99BoundMs = 250.0;
 #else
-constexpr double kHealthzP99BoundMs = 10.0;
+constexpr double kHealthzP99BoundMs = 40.0;
 #endif
 
 double percentile(std::vector<double> v, double q) {

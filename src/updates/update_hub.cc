@@ -232,8 +232,11 @@ void UpdateHub::accept(const std::string& tenant_id, const std::string& session_
 }
 
 void UpdateHub::wake_writer() {
-  asio::post(executor_, [this] {
-    if (writer_timer_) writer_timer_->expires_at(asio::steady_timer::time_point::min());
+  // The handler may run after the hub is gone (stop() wakes the writer, then the owner destroys the hub):
+  // it holds the timer, never the hub.
+  std::weak_ptr<asio::steady_timer> weak = writer_timer_;
+  asio::post(executor_, [weak = std::move(weak)] {
+    if (auto timer = weak.lock()) timer->expires_at(asio::steady_timer::time_point::min());
   });
 }
 
