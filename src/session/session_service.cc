@@ -199,8 +199,8 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
                                         *m.update_metrics, telemetry.registry, telemetry.logger, telemetry.tracer},
       m.options.updates,
       [client = m.webhook_client.get()](updates::WebhookUrl url, std::string body, std::string secret,
-                                        std::int64_t timestamp) {
-        return client->post(std::move(url), std::move(body), std::move(secret), timestamp);
+                                        std::int64_t timestamp, updates::WebhookConnections& connections) {
+        return client->post(std::move(url), std::move(body), std::move(secret), timestamp, &connections);
       });
   m.hub->set_on_forget([webhooks = m.webhooks.get()](const std::string& tenant_id) { webhooks->forget_tenant(tenant_id); });
   if (Status st = m.webhooks->load(); !st) {

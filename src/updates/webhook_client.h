@@ -2,11 +2,20 @@
 //
 // post() resolves the URL's host once, checks every address against the address policy
 // (webhook_resolver.h), connects to those addresses only (connect_timeout), sends the body with
-// Content-Type: application/json, X-Tgpulse-Timestamp and X-Tgpulse-Signature (webhook_signature.h) and
-// Connection: close, and reads the response's status line and headers only — at most
-// max_response_head_bytes; the body is never read, so a huge or endless response costs nothing. The
-// whole call ends within total_timeout. It reports the status and a Retry-After (delta-seconds or an
-// HTTP-date); what to do next is the retry policy's business (webhook_retry_policy.h).
+// Content-Type: application/json, X-Tgpulse-Timestamp and X-Tgpulse-Signature (webhook_signature.h),
+// and reads the response's status line and headers — at most max_response_head_bytes. The whole call
+// ends within total_timeout. It reports the status and a Retry-After (delta-seconds or an HTTP-date);
+// what to do next is the retry policy's business (webhook_retry_policy.h).
+//
+// Keep-alive: given a WebhookConnections (one per tenant's webhook), post() first reuses a connection a
+// previous POST left there, and leaves its own there afterwards when the receiver allows it (HTTP/1.1
+// without Connection: close) and its response body is declared and small (at most
+// kWebhookKeptBodyBytes, read and discarded). Any other body is never read: the connection is closed,
+// so a huge or endless response costs nothing. A kept connection on which the receiver answered
+// nothing at all (it closed the connection while idle) is dropped and the POST goes on the next one or
+// a new one (a receiver that closed while reading may see that POST twice: at least once allows it).
+// Kept connections were connected to checked addresses; one idle for kWebhookKeepIdle is closed.
+// Without a WebhookConnections every POST has its own connection and sends Connection: close.
 //
 // https: TLS 1.2 or later with SNI; the certificate must chain to a trusted CA (the system's, plus
 // WebhookOptions::extra_ca_file) and match the URL's host name, else a tls_error outcome.
@@ -24,16 +33,50 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without it
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
 
 #include "updates/webhook_options.h"
 #include "updates/webhook_resolver.h"
 #include "updates/webhook_url.h"
 
 namespace tgpulse::updates {
+
+// The largest response body read so that its connection can be kept; a longer or undeclared one closes it.
+inline constexpr std::size_t kWebhookKeptBodyBytes = 16 * 1024;
+// A kept connection idle this long is closed (below the 5 s idle timeout common receivers use, so the
+// receiver rarely closes one just as it is reused).
+inline constexpr std::chrono::seconds kWebhookKeepIdle{4};
+
+// Idle keep-alive connections to one tenant's receiver, left by its POSTs for the next ones. Not
+// thread-safe: used from one strand (the tenant's delivery), which also ran the POSTs that made them.
+// Holds at most max_idle connections (the webhook's max_connections); destroying it closes them.
+class WebhookConnections {
+ public:
+  explicit WebhookConnections(std::size_t max_idle);
+  ~WebhookConnections();
+  WebhookConnections(const WebhookConnections&) = delete;
+  WebhookConnections& operator=(const WebhookConnections&) = delete;
+
+  std::size_t idle() const noexcept { return idle_.size(); }
+  // Closes the connections idle for kWebhookKeepIdle or longer.
+  void prune(std::chrono::steady_clock::time_point now);
+
+  struct Connection;  // webhook_client.cc
+
+ private:
+  friend class WebhookClient;
+  std::unique_ptr<Connection> take(std::chrono::steady_clock::time_point now);
+  void give_back(std::unique_ptr<Connection> connection, std::chrono::steady_clock::time_point now);
+
+  std::size_t max_idle_;
+  std::vector<std::unique_ptr<Connection>> idle_;  // the most recently used last
+};
 
 // Why a delivery got no HTTP answer (bounded: a metric label).
 enum class WebhookFailure {
@@ -64,15 +107,19 @@ class WebhookClient {
   WebhookClient(WebhookOptions options, WebhookResolver& resolver);
   ~WebhookClient();
 
+  // `connections` (nullable) must outlive the call and belong to this URL's receiver.
   boost::asio::awaitable<WebhookOutcome> post(WebhookUrl url, std::string body, std::string secret,
-                                              std::int64_t timestamp) const;
+                                              std::int64_t timestamp, WebhookConnections* connections = nullptr) const;
 
  private:
+  struct Exchange;
+  using Request = boost::beast::http::request<boost::beast::http::string_body>;
+  boost::asio::awaitable<Exchange> exchange(WebhookConnections::Connection& connection, const WebhookUrl& url,
+                                            const Request& request, std::chrono::steady_clock::time_point deadline,
+                                            bool keep) const;
   template <typename Stream>
-  boost::asio::awaitable<WebhookOutcome> exchange(Stream& stream, WebhookUrl url, std::string body,
-                                                  std::string secret, std::int64_t timestamp,
-                                                  std::chrono::steady_clock::time_point deadline,
-                                                  std::string address) const;
+  boost::asio::awaitable<Exchange> exchange_on(Stream& stream, const WebhookUrl& url, const Request& request,
+                                               std::chrono::steady_clock::time_point deadline, bool keep) const;
 
   WebhookOptions options_;
   WebhookResolver& resolver_;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
@@ -30,7 +31,12 @@ using namespace std::chrono_literals;
 
 constexpr const char* kSecret = "whsec_client_test_secret_0123";
 
-enum class Behaviour { ok, error_500, too_many, hang, huge_body, endless_head, close_early, not_http };
+enum class Behaviour {
+  ok, error_500, too_many, hang, huge_body, endless_head, close_early, not_http,
+  keep_alive,       // answers 204 and reads the next request on the same connection
+  close_after,      // answers 200 (keep-alive allowed by HTTP/1.1) and then closes: a receiver's idle timeout
+  big_body_keep,    // answers 200 with a body larger than the client keeps a connection for
+};
 
 // A receiver on 127.0.0.1:<ephemeral>: reads each request (head + Content-Length body), records it, and
 // answers as `behaviour` says.
@@ -89,11 +95,21 @@ class TestReceiver {
   }
   void handle(int c) {
     const std::string request = read_request(c);
+    if (request.empty()) return;  // the client closed a kept connection
     {
       std::lock_guard lock(mutex_);
       requests_.push_back(request);
     }
     switch (behaviour_) {
+      case Behaviour::keep_alive:
+        send_all(c, "HTTP/1.1 204 No Content\r\n\r\n");
+        handle(c);
+        break;
+      case Behaviour::close_after: send_all(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); break;
+      case Behaviour::big_body_keep:
+        send_all(c, "HTTP/1.1 200 OK\r\nContent-Length: 20000\r\n\r\n" + std::string(20000, 'b'));
+        handle(c);
+        break;
       case Behaviour::ok: send_all(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); break;
       case Behaviour::error_500: send_all(c, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"); break;
       case Behaviour::too_many:
@@ -183,11 +199,28 @@ class WebhookClientTest : public ::testing::Test {
     EXPECT_EQ(outcome.error.find("qsecret"), std::string::npos) << outcome.error;
     return outcome;
   }
+  // `n` POSTs one after the other through one client and one WebhookConnections (what one tenant's
+  // delivery does); their outcomes.
+  std::vector<WebhookOutcome> post_kept(const WebhookOptions& o, WebhookResolver& resolver, const std::string& url, int n) {
+    WebhookClient client(o, resolver);
+    asio::io_context io;
+    WebhookConnections connections(4);
+    std::vector<WebhookOutcome> out;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      for (int i = 0; i < n; ++i) {
+        out.push_back(co_await client.post(WebhookUrl::parse(url).value(), R"({"updates":[]})", kSecret, 1700000000, &connections));
+      }
+      kept_after_ = connections.idle();
+    }, asio::detached);
+    io.run();
+    return out;
+  }
   std::string local(const TestReceiver& r, const std::string& path = "/hook?token=qsecret") {
     return "http://127.0.0.1:" + std::to_string(r.port()) + path;
   }
   SystemWebhookResolver system_;
   std::chrono::steady_clock::duration elapsed_{};
+  std::size_t kept_after_ = 0;
 };
 
 TEST_F(WebhookClientTest, A200IsDeliveredWithASignedRequest) {
@@ -222,6 +255,41 @@ TEST_F(WebhookClientTest, ErrorStatusesAndRetryAfterAreReported) {
   EXPECT_EQ(b.status, 429);
   ASSERT_TRUE(b.retry_after.has_value());
   EXPECT_EQ(*b.retry_after, 17s);
+}
+
+TEST_F(WebhookClientTest, KeptConnectionsCarryTheNextPostsWithoutConnectingAgain) {
+  TestReceiver r(Behaviour::keep_alive);
+  FixedResolver resolver(std::vector<std::vector<const char*>>{{"127.0.0.1"}});
+  const auto outcomes = post_kept(options(), resolver, "http://hooks.test:" + std::to_string(r.port()) + "/h", 3);
+  ASSERT_EQ(outcomes.size(), 3u);
+  for (const auto& o : outcomes) EXPECT_TRUE(o.delivered()) << o.error;
+  EXPECT_EQ(r.connections(), 1) << "one connection for three POSTs";
+  EXPECT_EQ(resolver.calls(), 1u) << "a kept connection needs no resolution";
+  EXPECT_EQ(kept_after_, 1u);
+  for (const auto& request : r.requests()) EXPECT_EQ(request.find("Connection: close"), std::string::npos);
+  // Without a WebhookConnections the client asks the receiver to close.
+  post(options(), resolver, local(r));
+  EXPECT_NE(r.requests().back().find("Connection: close"), std::string::npos);
+}
+
+TEST_F(WebhookClientTest, AConnectionTheReceiverClosedIsReplacedWithoutFailingThePost) {
+  TestReceiver r(Behaviour::close_after);
+  FixedResolver resolver(std::vector<std::vector<const char*>>{{"127.0.0.1"}});
+  const auto outcomes = post_kept(options(), resolver, local(r), 3);
+  ASSERT_EQ(outcomes.size(), 3u);
+  for (const auto& o : outcomes) EXPECT_TRUE(o.delivered()) << o.error;
+  EXPECT_EQ(r.connections(), 3) << "each POST found its kept connection closed and made a new one";
+  EXPECT_EQ(r.requests().size(), 3u) << "no POST reached the receiver twice";
+}
+
+TEST_F(WebhookClientTest, ALargeResponseBodyClosesTheConnectionInsteadOfBeingRead) {
+  TestReceiver r(Behaviour::big_body_keep);
+  FixedResolver resolver(std::vector<std::vector<const char*>>{{"127.0.0.1"}});
+  const auto outcomes = post_kept(options(), resolver, local(r), 2);
+  ASSERT_EQ(outcomes.size(), 2u);
+  for (const auto& o : outcomes) EXPECT_TRUE(o.delivered()) << o.error;
+  EXPECT_EQ(r.connections(), 2);
+  EXPECT_EQ(kept_after_, 0u);
 }
 
 TEST_F(WebhookClientTest, AHangingReceiverCostsAtMostTheTotalTimeout) {
@@ -312,6 +380,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
     def log_message(self, *args):
         pass
+Handler.protocol_version = sys.argv[4]
 server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 context.load_cert_chain(sys.argv[1], sys.argv[2])
@@ -322,11 +391,12 @@ for _ in range(int(sys.argv[3])):
 )";
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
-  // Starts the receiver for `requests` connections; returns its port.
-  int start(int requests) {
+  // Starts the receiver for `connections` connections (HTTP/1.1: each kept while the client keeps it);
+  // returns its port.
+  int start(int connections, const char* protocol = "HTTP/1.0") {
     const std::string command = std::string(TGPULSE_PYTHON) + " " + (dir_ / "server.py").string() + " " +
                                 (dir_ / "cert.pem").string() + " " + (dir_ / "key.pem").string() + " " +
-                                std::to_string(requests);
+                                std::to_string(connections) + " " + protocol;
     server_ = ::popen(command.c_str(), "r");
     char line[128] = {};
     int port = 0;
@@ -363,6 +433,19 @@ TEST_F(WebhookTlsTest, HttpsIsDeliveredOnlyToATrustedCertificateNamingTheHost) {
   auto no_ca = post(missing_ca, resolver, "https://hooks.test:1/h");
   EXPECT_EQ(no_ca.failure, WebhookFailure::tls_error);
   EXPECT_NE(no_ca.error.find("nowhere.pem"), std::string::npos) << no_ca.error;
+}
+
+// A kept TLS connection carries the next POSTs: the receiver serves one connection only, so a second
+// connection would never be answered.
+TEST_F(WebhookTlsTest, AKeptTlsConnectionCarriesTheNextPosts) {
+  const int port = start(1, "HTTP/1.1");
+  FixedResolver resolver(std::vector<std::vector<const char*>>{{"127.0.0.1"}});
+  WebhookOptions trusting = options();
+  trusting.extra_ca_file = (dir_ / "cert.pem").string();
+  const auto outcomes = post_kept(trusting, resolver, "https://hooks.test:" + std::to_string(port) + "/h", 3);
+  ASSERT_EQ(outcomes.size(), 3u);
+  for (const auto& o : outcomes) EXPECT_TRUE(o.delivered()) << o.error;
+  EXPECT_EQ(stop(), 0) << "the receiver's one connection ended when the client dropped it";
 }
 
 TEST(WebhookRetryAfterTest, SecondsAndHttpDatesAreRead) {

@@ -90,6 +90,7 @@ struct WebhookDelivery::Tenant : std::enable_shared_from_this<Tenant> {
           logger.error("Webhook delivery task failed", {{"tenant_id", id}, {"error.message", task + ": " + what}});
         }),
         wake(strand),
+        connections(max_connections),
         rng(std::random_device{}()) {
     retry = options.webhook.retry;
     retry.max_age = std::min(retry.max_age, std::chrono::ceil<std::chrono::seconds>(options.max_age));
@@ -115,7 +116,8 @@ struct WebhookDelivery::Tenant : std::enable_shared_from_this<Tenant> {
   std::size_t held = 0;         // updates in `sessions`
   std::size_t in_flight = 0;    // POST tasks running
   bool news = true;             // the log may hold updates not read yet
-  std::string last_started;     // round-robin: the session a POST task last started for
+  std::string last_started;     // round-robin: the session the last batch began with
+  WebhookConnections connections;  // kept-alive connections to the receiver
   std::mt19937_64 rng;
 
   mutable std::mutex mu;
@@ -175,66 +177,101 @@ struct WebhookDelivery::Tenant : std::enable_shared_from_this<Tenant> {
       launch();
       if (news && !read_failed && held < options.webhook_read_ahead) continue;
       if (stop.requested()) break;  // asked while suspended above: the stop callback found no wait to end
-      wake.expires_after(read_failed ? std::chrono::duration_cast<asio::steady_timer::duration>(kReadRetry)
-                                     : std::chrono::hours(1));
+      connections.prune(std::chrono::steady_clock::now());
+      asio::steady_timer::duration wait = std::chrono::hours(1);
+      if (connections.idle() > 0) wait = kWebhookKeepIdle;  // to close the kept connections in time
+      if (read_failed) wait = kReadRetry;
+      wake.expires_after(wait);
       boost::system::error_code ignored;  // cancelled = woken
       co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     }
   }
 
-  // Starts a POST task for each session with updates and none running, from after the last one started
-  // (round-robin), while fewer than max_connections run.
-  void launch() {
-    if (sessions.empty()) return;
+  // One POST's updates: the first ones of one or more sessions' queues, taken out of them (the sessions
+  // are busy until the POST ends), in update_id order.
+  struct Batch {
+    std::vector<std::string> sessions;
+    std::vector<store::StoredUpdate> updates;
+  };
+
+  // Takes a batch from the sessions with updates and no POST, round-robin from after the session the
+  // last batch began with, one update from each in turn (so a session with many updates does not crowd
+  // the others out), up to webhook_batch_max.
+  Batch take_batch() {
+    Batch batch;
+    std::vector<SessionQueue*> open;
     auto it = sessions.upper_bound(last_started);
-    for (std::size_t i = 0, n = sessions.size(); i < n && in_flight < max_connections; ++i, ++it) {
+    for (std::size_t i = 0, n = sessions.size(); i < n && open.size() < options.webhook_batch_max; ++i, ++it) {
       if (it == sessions.end()) it = sessions.begin();
-      SessionQueue& q = it->second;
-      if (q.busy || q.items.empty()) continue;
-      const std::string session = it->first;
-      auto task = [self = shared_from_this(), session](TaskGroup::Stop stop) {
-        return self->deliver(session, std::move(stop));
+      if (it->second.busy || it->second.items.empty()) continue;
+      open.push_back(&it->second);
+      batch.sessions.push_back(it->first);
+    }
+    for (bool took = true; took;) {
+      took = false;
+      for (SessionQueue* q : open) {
+        if (batch.updates.size() == options.webhook_batch_max) break;
+        if (q->items.empty()) continue;
+        batch.updates.push_back(std::move(q->items.front()));
+        q->items.pop_front();
+        took = true;
+      }
+    }
+    for (SessionQueue* q : open) q->busy = true;
+    if (!batch.sessions.empty()) last_started = batch.sessions.front();
+    std::sort(batch.updates.begin(), batch.updates.end(),
+              [](const store::StoredUpdate& a, const store::StoredUpdate& b) { return a.update_id < b.update_id; });
+    return batch;
+  }
+
+  // Starts a POST task for each batch there is, while fewer than max_connections run.
+  void launch() {
+    while (in_flight < max_connections) {
+      Batch batch = take_batch();
+      if (batch.updates.empty()) return;
+      auto task = [self = shared_from_this(), batch = std::move(batch)](TaskGroup::Stop stop) mutable {
+        return self->deliver(std::move(batch), std::move(stop));
       };
-      if (!tasks.spawn(strand, "webhook_post", std::move(task))) return;  // stopping
-      q.busy = true;
+      // Stopping: the batch stays in the log, read again by the next start.
+      if (!tasks.spawn(strand, "webhook_post", std::move(task))) return;
       ++in_flight;
-      last_started = session;
     }
   }
 
-  // Delivers the first batch of one session's queue: POSTs it until a 2xx, the retry policy gives it
-  // up (max age), or stop. Then hands the session back to the dispatcher.
-  asio::awaitable<void> deliver(std::string session_id, TaskGroup::Stop stop) {
+  // Delivers one batch: POSTs it until a 2xx, the retry policy gives it up (max age), or stop. Then hands
+  // its sessions back to the dispatcher.
+  asio::awaitable<void> deliver(Batch batch, TaskGroup::Stop stop) {
     auto self = shared_from_this();
     asio::steady_timer pause(strand);
     auto guard = stop.on_stop(strand, [&pause] { pause.cancel(); });
-    SessionQueue& q = sessions[session_id];
-    const auto n = static_cast<std::ptrdiff_t>(std::min(options.webhook_batch_max, q.items.size()));
-    std::vector<store::StoredUpdate> batch(q.items.begin(), q.items.begin() + n);
     json updates = json::array();
-    for (const auto& u : batch) updates.push_back(update_json(u));
+    for (const auto& u : batch.updates) updates.push_back(update_json(u));
     const std::string body = json{{"updates", std::move(updates)}}.dump(-1, ' ', false, json::error_handler_t::replace);
+    const std::string session_id = batch.sessions.size() == 1 ? batch.sessions.front() : std::string();
+    std::int64_t oldest_ms = std::numeric_limits<std::int64_t>::max();
+    for (const auto& u : batch.updates) oldest_ms = std::min(oldest_ms, u.received_at_ms);
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     for (int attempt = 1; !stop.requested(); ++attempt) {
       const std::int64_t timestamp = now_ms() / 1000;
       telemetry::Span span = ctx.tracer.start_span(
           "tgpulse_webhook_deliver", nullptr, telemetry::SpanKind::client,
           {{"tgpulse.tenant_id", tenant_id},
-           {"tgpulse.session_id", session_id},
-           {"tgpulse.webhook.update_count", static_cast<std::int64_t>(batch.size())},
+           {"tgpulse.webhook.update_count", static_cast<std::int64_t>(batch.updates.size())},
+           {"tgpulse.webhook.session_count", static_cast<std::int64_t>(batch.sessions.size())},
            {"tgpulse.webhook.attempt", static_cast<std::int64_t>(attempt)},
            {"server.address", url.host},
            {"server.port", static_cast<std::int64_t>(url.port)}});
-      asio::awaitable<WebhookOutcome> posting = post(url, body, secret, timestamp);
+      if (!session_id.empty()) span.set_attribute("tgpulse.session_id", session_id);
+      asio::awaitable<WebhookOutcome> posting = post(url, body, secret, timestamp, connections);
       WebhookOutcome outcome = co_await std::move(posting);
       metrics->count(outcome);
       if (outcome.status != 0) span.set_attribute("http.response.status_code", static_cast<std::int64_t>(outcome.status));
       if (outcome.delivered()) {
         span.set_status(telemetry::SpanStatus::ok);
         span.end();
-        asio::awaitable<void> taken = forget(session_id, batch, false);
+        asio::awaitable<void> taken = forget(batch.updates, session_id, false);
         co_await std::move(taken);
-        ctx.hub.delivered(batch, DeliveryChannel::webhook);
+        ctx.hub.delivered(batch.updates, DeliveryChannel::webhook);
         break;
       }
       const char* failure =
@@ -242,11 +279,11 @@ struct WebhookDelivery::Tenant : std::enable_shared_from_this<Tenant> {
       span.set_status(telemetry::SpanStatus::error, failure);
       span.end();
       note_failure(outcome.error, session_id, outcome.status, attempt);
-      const auto age = std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms() - batch.front().received_at_ms));
+      const auto age = std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms() - oldest_ms));
       WebhookRetryDecision next =
           next_webhook_retry(retry, attempt, outcome.status, outcome.retry_after, age, unit(rng));
       if (next.give_up) {
-        asio::awaitable<void> dropped = drop_expired(session_id);
+        asio::awaitable<void> dropped = drop_expired(std::move(batch.updates));
         co_await std::move(dropped);
         break;
       }
@@ -255,17 +292,22 @@ struct WebhookDelivery::Tenant : std::enable_shared_from_this<Tenant> {
       boost::system::error_code ignored;  // cancelled = stop
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     }
-    q.busy = false;
+    // Stopped with the batch undelivered: it is still in the log, read again by the next start.
+    for (const std::string& s : batch.sessions) {
+      auto it = sessions.find(s);
+      if (it == sessions.end()) continue;
+      it->second.busy = false;
+      if (it->second.items.empty()) sessions.erase(it);
+    }
     --in_flight;
-    if (q.items.empty()) sessions.erase(session_id);
     wake.cancel();
   }
 
-  // Removes `batch` (the first updates of the session's queue) from the log and the queue.
-  asio::awaitable<void> forget(std::string session_id, std::vector<store::StoredUpdate> batch, bool expired) {
+  // Removes delivered (or expired) updates, taken out of their queues, from the log.
+  asio::awaitable<void> forget(const std::vector<store::StoredUpdate>& updates, const std::string& session_id, bool expired) {
     std::vector<std::int64_t> ids;
-    for (const auto& u : batch) ids.push_back(u.update_id);
-    auto job = [log = &ctx.log, tenant = tenant_id, ids] { return log->remove(tenant, ids); };
+    for (const auto& u : updates) ids.push_back(u.update_id);
+    auto job = [log = &ctx.log, tenant = tenant_id, ids = std::move(ids)] { return log->remove(tenant, ids); };
     Result<std::int64_t> removed = co_await ctx.pool.run(std::move(job));
     if (!removed) {
       // Still in the log: after a restart they are delivered again (at least once holds).
@@ -273,31 +315,38 @@ struct WebhookDelivery::Tenant : std::enable_shared_from_this<Tenant> {
                                : "Delivered webhook updates could not be removed from the log",
                        {{"tenant_id", tenant_id}, {"session_id", session_id}, {"error.message", removed.error().message}});
     }
-    SessionQueue& q = sessions[session_id];  // the POST task owns it: nothing else took from it meanwhile
-    q.items.erase(q.items.begin(), q.items.begin() + static_cast<std::ptrdiff_t>(batch.size()));
-    held -= batch.size();
+    held -= updates.size();
   }
 
-  // Gives up the session's updates older than the retry policy's max age (at least the first): removed,
-  // counted and announced in the session's place with tgpulseUpdatesDropped.
-  asio::awaitable<void> drop_expired(std::string session_id) {
-    const SessionQueue& q = sessions[session_id];
+  // The retry policy gave a batch up: its updates older than the policy's max age (at least the oldest)
+  // are removed, counted and announced with a tgpulseUpdatesDropped event per session; the younger
+  // ones go back to the front of their sessions' queues for a later batch.
+  asio::awaitable<void> drop_expired(std::vector<store::StoredUpdate> updates) {
     const std::int64_t oldest_kept = now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(retry.max_age).count();
-    std::size_t n = 1;
-    while (n < q.items.size() && n < store::kMaxUpdateRemove && q.items[n].received_at_ms < oldest_kept) ++n;
-    std::vector<store::StoredUpdate> expired(q.items.begin(), q.items.begin() + static_cast<std::ptrdiff_t>(n));
-    const std::int64_t first = expired.front().update_id;
-    const std::int64_t last = expired.back().update_id;
-    asio::awaitable<void> removed = forget(session_id, std::move(expired), true);
+    const auto oldest = std::min_element(updates.begin(), updates.end(), [](const auto& a, const auto& b) {
+      return a.received_at_ms < b.received_at_ms;
+    });
+    const std::int64_t forced = oldest->update_id;
+    std::vector<store::StoredUpdate> expired;
+    std::vector<store::StoredUpdate> kept;
+    for (auto& u : updates) {
+      (u.received_at_ms < oldest_kept || u.update_id == forced ? expired : kept).push_back(std::move(u));
+    }
+    for (auto u = kept.rbegin(); u != kept.rend(); ++u) sessions[u->session_id].items.push_front(std::move(*u));
+    std::map<std::string, std::vector<std::int64_t>> by_session;  // ids in order
+    for (const auto& u : expired) by_session[u.session_id].push_back(u.update_id);
+    asio::awaitable<void> removed = forget(expired, by_session.size() == 1 ? by_session.begin()->first : "", true);
     co_await std::move(removed);
-    ctx.metrics.dropped(DropReason::webhook_max_age, static_cast<double>(n));
-    ctx.hub.accept(tenant_id, session_id,
-                   json{{"@type", "tgpulseUpdatesDropped"},
-                        {"reason", "webhook_max_age"},
-                        {"count", static_cast<std::int64_t>(n)},
-                        {"session_id", session_id},
-                        {"from_update_id", first},
-                        {"to_update_id", last}});
+    ctx.metrics.dropped(DropReason::webhook_max_age, static_cast<double>(expired.size()));
+    for (const auto& [session_id, ids] : by_session) {
+      ctx.hub.accept(tenant_id, session_id,
+                     json{{"@type", "tgpulseUpdatesDropped"},
+                          {"reason", "webhook_max_age"},
+                          {"count", static_cast<std::int64_t>(ids.size())},
+                          {"session_id", session_id},
+                          {"from_update_id", ids.front()},
+                          {"to_update_id", ids.back()}});
+    }
   }
 
   // Keeps the failure for GET /v1/webhook and writes a warn line at most every kWarnEveryMs.

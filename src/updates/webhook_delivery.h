@@ -1,16 +1,20 @@
 // WebhookDelivery: the tenants' webhooks (docs/api.md#webhooks, docs/updates.md#webhooks). For each
 // tenant with a webhook it runs a dispatcher that reads the tenant's update log ahead (woken by the
-// hub after each committed batch, never polling), queues what it read by session, and starts one POST
-// per session at a time, up to the webhook's max_connections at once for the tenant: one session's
-// updates go strictly in order, different sessions in parallel. A POST carries a small batch of one
-// session ({"updates": [...]}, the objects long polling answers), signed by the client.
+// hub after each committed batch, never polling), queues what it read by session, and starts POSTs of
+// batches, up to the webhook's max_connections at once for the tenant. A batch takes the first updates
+// of one or more sessions that have no POST in flight (round-robin, one update from each in turn, up to
+// updates' webhook_batch_max), in update_id order; its sessions wait until it ends. So one session's
+// updates go strictly in order, never in two POSTs at once, and many sessions share each POST. A POST
+// carries {"updates": [...]} (the objects long polling answers), signed by the client, on a kept-alive
+// connection when there is one (WebhookConnections).
 //
 // At least once: an update leaves the log only after a 2xx for the POST that carried it (removed by
 // id); a failed POST is retried with the same batch after next_webhook_retry()'s wait (back-off with
-// jitter, the receiver's 429/503 Retry-After), while that session's later updates wait and the other
-// sessions go on. An update still undelivered past updates.max_age is given up: removed, counted
-// (tgpulse_updates_dropped_total{reason="webhook_max_age"}) and announced with a tgpulseUpdatesDropped
-// event for its session. A restart reads the log from its start again: what was in flight is delivered
+// jitter, the receiver's 429/503 Retry-After), while its sessions' later updates wait and the other
+// sessions go on. When a batch's oldest update is past updates.max_age it is given up: its updates
+// that old (at least the oldest) are removed, counted (tgpulse_updates_dropped_total{reason=
+// "webhook_max_age"}) and announced with a tgpulseUpdatesDropped event per session; the younger ones
+// go back to their queues. A restart reads the log from its start again: what was in flight is delivered
 // again (a duplicate only after a delivery that got no 2xx).
 //
 // Each tenant's delivery has its own strand and TaskGroup: a dead or hanging receiver (each POST ends
@@ -54,9 +58,10 @@ namespace tgpulse::updates {
 
 class WebhookDelivery {
  public:
-  // One POST: WebhookClient::post in the service, a fake receiver in tests. Runs on the tenant's strand.
-  using Poster = std::function<boost::asio::awaitable<WebhookOutcome>(WebhookUrl url, std::string body,
-                                                                      std::string secret, std::int64_t timestamp)>;
+  // One POST: WebhookClient::post in the service, a fake receiver in tests. Runs on the tenant's strand;
+  // `connections` are the tenant's kept-alive ones (WebhookClient::post reuses and keeps them).
+  using Poster = std::function<boost::asio::awaitable<WebhookOutcome>(
+      WebhookUrl url, std::string body, std::string secret, std::int64_t timestamp, WebhookConnections& connections)>;
 
   // What GET /v1/webhook shows (never the secret).
   struct Info {

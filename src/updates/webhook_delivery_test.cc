@@ -44,7 +44,15 @@ struct FakeReceiver {
     std::string tenant;
     std::vector<std::int64_t> ids;
     std::vector<std::string> types;
-    std::string session;
+    std::vector<std::string> sessions;  // of each update (parallel to ids)
+    std::set<std::string> distinct() const { return {sessions.begin(), sessions.end()}; }
+    std::vector<std::int64_t> ids_of(const std::string& session) const {
+      std::vector<std::int64_t> out;
+      for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (sessions[i] == session) out.push_back(ids[i]);
+      }
+      return out;
+    }
     std::int64_t dropped = 0;  // the counts of the tgpulseUpdatesDropped events it carries
     bool delivered = false;
   };
@@ -59,7 +67,8 @@ struct FakeReceiver {
   std::map<std::string, std::chrono::milliseconds> hang;  // by tenant; set before the deliveries start
 
   WebhookDelivery::Poster poster() {
-    return [this](WebhookUrl url, std::string body, std::string secret, std::int64_t) -> asio::awaitable<WebhookOutcome> {
+    return [this](WebhookUrl url, std::string body, std::string secret, std::int64_t,
+                  WebhookConnections&) -> asio::awaitable<WebhookOutcome> {
       EXPECT_EQ(secret, "secret-secret-secret");
       Post p;
       p.tenant = url.host;
@@ -69,12 +78,13 @@ struct FakeReceiver {
         p.ids.push_back(u["update_id"].get<std::int64_t>());
         p.types.push_back(u["update"]["@type"].get<std::string>());
         if (p.types.back() == "tgpulseUpdatesDropped") p.dropped += u["update"]["count"].get<std::int64_t>();
-        p.session = u["session_id"].is_string() ? u["session_id"].get<std::string>() : "";
+        p.sessions.push_back(u["session_id"].is_string() ? u["session_id"].get<std::string>() : "");
       }
-      const std::string key = p.tenant + "/" + p.session;
       {
         std::lock_guard lock(mu);
-        max_session_in_flight = std::max(max_session_in_flight, ++in_flight_by_session[key]);
+        for (const auto& s : p.distinct()) {
+          max_session_in_flight = std::max(max_session_in_flight, ++in_flight_by_session[p.tenant + "/" + s]);
+        }
         max_tenant_in_flight[p.tenant] = std::max(max_tenant_in_flight[p.tenant], ++in_flight_by_tenant[p.tenant]);
       }
       if (auto h = hang.find(p.tenant); h != hang.end()) {
@@ -87,7 +97,7 @@ struct FakeReceiver {
         std::lock_guard lock(mu);
         out = decide(p);
         p.delivered = out.delivered();
-        --in_flight_by_session[key];
+        for (const auto& s : p.distinct()) --in_flight_by_session[p.tenant + "/" + s];
         --in_flight_by_tenant[p.tenant];
         posts.push_back(std::move(p));
       }
@@ -106,7 +116,7 @@ struct FakeReceiver {
   std::string describe() {
     std::string out;
     for (const auto& p : posts) {
-      out += p.tenant + "/" + p.session + (p.delivered ? " ok [" : " failed [");
+      out += p.tenant + (p.delivered ? " ok [" : " failed [");
       for (auto id : p.ids) out += std::to_string(id) + " ";
       out += "] ";
     }
@@ -218,14 +228,17 @@ TEST_F(WebhookDeliveryTest, EveryUpdateArrivesInOrderPerSessionDuplicatesOnlyAft
   std::map<std::string, std::vector<std::int64_t>> failed_batch;
   for (const auto& p : receiver_.posts) {
     ASSERT_FALSE(p.ids.empty());
-    if (auto f = failed_batch.find(p.session); f != failed_batch.end() && !f->second.empty()) {
-      EXPECT_EQ(p.ids, f->second) << "after a failure the same batch is POSTed again";
-    } else {
-      EXPECT_GT(p.ids.front(), last_delivered[p.session]) << "no duplicate without a failure, in order";
+    EXPECT_TRUE(std::is_sorted(p.ids.begin(), p.ids.end())) << "a POST's updates are in update_id order";
+    for (const auto& session : p.distinct()) {
+      const std::vector<std::int64_t> ids = p.ids_of(session);
+      if (auto f = failed_batch.find(session); f != failed_batch.end() && !f->second.empty()) {
+        EXPECT_EQ(ids, f->second) << "after a failure the same batch is POSTed again";
+      } else {
+        EXPECT_GT(ids.front(), last_delivered[session]) << "no duplicate without a failure, in order";
+      }
+      failed_batch[session] = p.delivered ? std::vector<std::int64_t>{} : ids;
+      if (p.delivered) last_delivered[session] = ids.back();
     }
-    EXPECT_TRUE(std::is_sorted(p.ids.begin(), p.ids.end()));
-    failed_batch[p.session] = p.delivered ? std::vector<std::int64_t>{} : p.ids;
-    if (p.delivered) last_delivered[p.session] = p.ids.back();
   }
   EXPECT_EQ(receiver_.max_session_in_flight, 1) << "one session's POSTs are strictly sequential";
   EXPECT_LE(receiver_.max_tenant_in_flight["t_alpha"], 2) << "max_connections bounds the tenant's POSTs";
@@ -238,6 +251,29 @@ TEST_F(WebhookDeliveryTest, EveryUpdateArrivesInOrderPerSessionDuplicatesOnlyAft
     EXPECT_EQ(line.find("secret-secret"), std::string::npos) << line;
     EXPECT_EQ(line.find("token=q"), std::string::npos) << line;
   }
+}
+
+// Many sessions with a few updates each: the POSTs carry several sessions' updates up to the batch
+// bound (so a busy tenant needs far fewer POSTs than sessions), one session never in two at once.
+TEST_F(WebhookDeliveryTest, ManySessionsShareEachPostUpToTheBatchBound) {
+  receiver_.hang["t_alpha"] = 50ms;  // the first POST holds, so the rest queue up behind it
+  make();
+  ASSERT_TRUE(set("t_alpha", 1).ok());
+  constexpr int kSessions = 60;
+  for (int round = 0; round < 2; ++round) {
+    for (int s = 0; s < kSessions; ++s) hub_->accept("t_alpha", "s_" + std::to_string(s), message(round));
+  }
+  ASSERT_TRUE(receiver_.await([&] { return receiver_.delivered("t_alpha").size() == 2u * kSessions; }))
+      << receiver_.describe();
+  std::lock_guard lock(receiver_.mu);
+  std::size_t most_sessions = 0;
+  for (const auto& p : receiver_.posts) {
+    EXPECT_LE(p.ids.size(), options_.webhook_batch_max);
+    most_sessions = std::max(most_sessions, p.distinct().size());
+  }
+  EXPECT_EQ(most_sessions, options_.webhook_batch_max) << "a full batch takes one update from each of 20 sessions";
+  EXPECT_LE(receiver_.posts.size(), 2u * kSessions / options_.webhook_batch_max + 2) << receiver_.describe();
+  EXPECT_EQ(receiver_.max_session_in_flight, 1);
 }
 
 TEST_F(WebhookDeliveryTest, AHangingReceiverOfOneTenantDoesNotHoldAnother) {
