@@ -90,6 +90,7 @@ struct WebhookDelivery::Tenant : std::enable_shared_from_this<Tenant> {
           logger.error("Webhook delivery task failed", {{"tenant_id", id}, {"error.message", task + ": " + what}});
         }),
         wake(strand),
+        remove_wake(strand),
         connections(max_connections),
         rng(std::random_device{}()) {
     retry = options.webhook.retry;
@@ -111,6 +112,9 @@ struct WebhookDelivery::Tenant : std::enable_shared_from_this<Tenant> {
 
   // On the strand.
   asio::steady_timer wake;  // the dispatcher's wait: news from the hub, a POST task that ended, stop
+  asio::steady_timer remove_wake;       // the remover's wait: ids to remove, stop
+  std::vector<std::int64_t> to_remove;  // delivered ids still in the log, in the order they were delivered
+  bool remover_running = false;
   std::map<std::string, SessionQueue> sessions;
   std::int64_t next_id = 0;     // the next update_id to read from the log
   std::size_t held = 0;         // updates in `sessions`
@@ -131,8 +135,40 @@ struct WebhookDelivery::Tenant : std::enable_shared_from_this<Tenant> {
   }
 
   void start() {
+    remover_running = true;  // before any task runs: the POST tasks read it on the strand
+    if (!tasks.spawn(strand, "webhook_remove",
+                     [self = shared_from_this()](TaskGroup::Stop stop) { return self->remover(std::move(stop)); })) {
+      remover_running = false;
+    }
     tasks.spawn(strand, "webhook_dispatch",
                 [self = shared_from_this()](TaskGroup::Stop stop) { return self->dispatch(std::move(stop)); });
+  }
+
+  // Takes delivered ids out of the log, as many as wait (up to kMaxUpdateRemove) in one transaction: while
+  // one runs, the next POSTs' ids gather, so a busy tenant pays one transaction for many POSTs and an
+  // idle one waits for nothing. After stop() it removes what is left before it ends.
+  asio::awaitable<void> remover(TaskGroup::Stop stop) {
+    auto self = shared_from_this();
+    auto guard = stop.on_stop(strand, [self] { self->remove_wake.cancel(); });
+    while (!to_remove.empty() || !stop.requested()) {
+      if (to_remove.empty()) {
+        remove_wake.expires_after(std::chrono::hours(1));
+        boost::system::error_code ignored;  // cancelled = ids to remove, or stop
+        co_await remove_wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        continue;
+      }
+      const std::size_t n = std::min(to_remove.size(), store::kMaxUpdateRemove);
+      std::vector<std::int64_t> ids(to_remove.begin(), to_remove.begin() + static_cast<std::ptrdiff_t>(n));
+      to_remove.erase(to_remove.begin(), to_remove.begin() + static_cast<std::ptrdiff_t>(n));
+      auto job = [log = &ctx.log, tenant = tenant_id, ids = std::move(ids)] { return log->remove(tenant, ids); };
+      Result<std::int64_t> removed = co_await ctx.pool.run(std::move(job));
+      if (!removed) {
+        // Still in the log: after a restart they are delivered again (at least once holds).
+        ctx.logger.error("Delivered webhook updates could not be removed from the log",
+                         {{"tenant_id", tenant_id}, {"error.message", removed.error().message}});
+      }
+    }
+    remover_running = false;
   }
 
   asio::awaitable<void> dispatch(TaskGroup::Stop stop) {
@@ -269,8 +305,14 @@ struct WebhookDelivery::Tenant : std::enable_shared_from_this<Tenant> {
       if (outcome.delivered()) {
         span.set_status(telemetry::SpanStatus::ok);
         span.end();
-        asio::awaitable<void> taken = forget(batch.updates, session_id, false);
-        co_await std::move(taken);
+        if (remover_running) {
+          for (const auto& u : batch.updates) to_remove.push_back(u.update_id);
+          held -= batch.updates.size();
+          remove_wake.cancel();
+        } else {  // ended after a stop: removed here
+          asio::awaitable<void> taken = forget(batch.updates, session_id, false);
+          co_await std::move(taken);
+        }
         ctx.hub.delivered(batch.updates, DeliveryChannel::webhook);
         break;
       }
