@@ -217,23 +217,31 @@ def webhook_receiver_main(port, ready, commands):
     seen = set()
     state = {"arrivals": array.array("d"), "lags": array.array("d")}
     counts = {"posts": 0, "updates": 0, "duplicates": 0, "bad_signatures": 0, "bad_requests": 0,
-              "in_flight": 0, "max_in_flight": 0}
+              "connections": 0, "in_flight": 0, "max_in_flight": 0}
 
-    async def answer(writer, status):
-        writer.write(f"HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
+    async def answer(writer, status, keep):
+        close = "" if keep else "Connection: close\r\n"
+        writer.write(f"HTTP/1.1 {status}\r\nContent-Length: 0\r\n{close}\r\n".encode())
         await writer.drain()
 
-    async def serve(reader, writer):
+    async def serve_one(reader, writer):
+        """One request of a connection; False when the connection is to be closed."""
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError as e:
+            if e.partial:
+                counts["bad_requests"] += 1
+            return False  # the client closed its kept connection
         counts["in_flight"] += 1
         counts["max_in_flight"] = max(counts["max_in_flight"], counts["in_flight"])
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
             if len(head) > 16384:
                 raise ValueError("head too long")
             headers = {}
             for line in head.decode("latin-1").split("\r\n")[1:]:
                 name, _, value = line.partition(":")
                 headers[name.strip().lower()] = value.strip()
+            keep = headers.get("connection", "").lower() != "close"
             length = headers.get("content-length", "")
             if not length.isdigit() or int(length) > webhook_receiver.MAX_BODY_BYTES:
                 raise ValueError("bad length")
@@ -241,8 +249,8 @@ def webhook_receiver_main(port, ready, commands):
             if not webhook_receiver.verify(secret, headers.get("x-tgpulse-timestamp", ""),
                                            headers.get("x-tgpulse-signature", ""), body, time.time()):
                 counts["bad_signatures"] += 1
-                await answer(writer, "401 Unauthorized")
-                return
+                await answer(writer, "401 Unauthorized", False)
+                return False
             now = time.time()
             counts["posts"] += 1
             for u in json.loads(body)["updates"]:
@@ -254,11 +262,21 @@ def webhook_receiver_main(port, ready, commands):
                 if u["update"].get("@type") == "updateNewMessage":
                     state["arrivals"].append(now)
                     state["lags"].append((now - received_epoch(u["received_at"])) * 1000.0)
-            await answer(writer, "204 No Content")
+            await answer(writer, "204 No Content", keep)
+            return keep
         except (OSError, ValueError, KeyError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             counts["bad_requests"] += 1
+            return False
         finally:
             counts["in_flight"] -= 1
+
+    async def serve(reader, writer):
+        """A connection: its requests one after the other while the service keeps it (HTTP/1.1)."""
+        counts["connections"] += 1
+        try:
+            while await serve_one(reader, writer):
+                pass
+        finally:
             writer.close()
 
     async def main():
