@@ -280,9 +280,13 @@ struct WebhookDelivery::Tenant : std::enable_shared_from_this<Tenant> {
     auto self = shared_from_this();
     asio::steady_timer pause(strand);
     auto guard = stop.on_stop(strand, [&pause] { pause.cancel(); });
-    json updates = json::array();
-    for (const auto& u : batch.updates) updates.push_back(update_json(u));
-    const std::string body = json{{"updates", std::move(updates)}}.dump(-1, ' ', false, json::error_handler_t::replace);
+    // The stored payloads spliced in unparsed, as long polling answers them.
+    std::string body = "{\"updates\":[";
+    for (std::size_t i = 0; i < batch.updates.size(); ++i) {
+      if (i != 0) body += ',';
+      body += update_json_text(batch.updates[i]);
+    }
+    body += "]}";
     const std::string session_id = batch.sessions.size() == 1 ? batch.sessions.front() : std::string();
     std::int64_t oldest_ms = std::numeric_limits<std::int64_t>::max();
     for (const auto& u : batch.updates) oldest_ms = std::min(oldest_ms, u.received_at_ms);
