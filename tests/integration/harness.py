@@ -7,6 +7,7 @@ import contextlib
 import functools
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -122,6 +123,11 @@ class Proc:
             full_env.update(env)
         self._out = open(self.stdout_path, "wb")
         self._err = open(self.stderr_path, "wb")
+        # Its own session (a signal to the test's group does not reach it), and killed with the test:
+        # setpriv's parent-death signal outlives the exec, so a test killed by CTest's timeout or by hand
+        # leaves no service, Prometheus or receiver running behind it. (The pid is the program's own.)
+        if shutil.which("setpriv"):
+            args = ["setpriv", "--pdeathsig", "KILL", "--", *args]
         self.p = subprocess.Popen(args, stdout=self._out, stderr=self._err, env=full_env, cwd=cwd,
                                   start_new_session=True)
 
