@@ -77,15 +77,44 @@ TEST_F(BlockingPoolTest, TheLoopKeepsServingWhileJobsBlock) {
   EXPECT_EQ(blocked.get(), 1);
 }
 
+// Waits (yielding) until `n` jobs are admitted; false after 10 s. Admission happens on the io threads,
+// which a loaded machine (a sanitizer build beside other test binaries) may not run for a while.
+bool admitted_within(const BlockingPool& pool, std::size_t n) {
+  const auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (pool.admitted() < n) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+// Opens a latch once, when asked or at the latest when the test leaves (a failed ASSERT included), so
+// the pool's threads blocked on it can be joined instead of hanging the test.
+class Gate {
+ public:
+  ~Gate() { open(); }
+  void open() {
+    if (!open_) {
+      open_ = true;
+      latch_.count_down();
+    }
+  }
+  void wait() { latch_.wait(); }
+
+ private:
+  std::latch latch_{1};
+  bool open_ = false;
+};
+
 TEST_F(BlockingPoolTest, PastItsBoundThePoolRefusesAtOnceNamingItself) {
   BlockingPool pool({"store", 1, 2});
-  std::latch gate(1);
+  Gate gate;  // declared after the pool: opened before the pool's destructor joins its threads
   std::vector<std::future<Status>> held;
   for (int i = 0; i < 2; ++i) {
     held.push_back(asio::co_spawn(io_, pool.run([&] { gate.wait(); return Status(); }), asio::use_future));
   }
   // Both admitted jobs are in the pool now (admission happens before the first suspension).
-  for (int i = 0; i < 1000 && pool.admitted() < 2; ++i) std::this_thread::yield();
+  ASSERT_TRUE(admitted_within(pool, 2));
   ASSERT_EQ(pool.admitted(), 2u);
   Status third = await(pool.run([] { return Status(); }));
   ASSERT_FALSE(third.ok());
@@ -93,7 +122,7 @@ TEST_F(BlockingPoolTest, PastItsBoundThePoolRefusesAtOnceNamingItself) {
   EXPECT_NE(third.error().message.find("store pool is full"), std::string::npos) << third.error().message;
   EXPECT_EQ(third.error().retry_after_s, 1);  // the client is told when to come back (503 + Retry-After)
   EXPECT_EQ(pool.rejected(), 1u);
-  gate.count_down();
+  gate.open();
   for (auto& f : held) {
     ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
     EXPECT_TRUE(f.get().ok());
@@ -129,7 +158,7 @@ TEST_F(BlockingPoolTest, StopFinishesAdmittedJobsThenRefuses) {
       return Status();
     }), asio::use_future));
   }
-  for (int i = 0; i < 1000 && pool.admitted() < 4; ++i) std::this_thread::yield();
+  ASSERT_TRUE(admitted_within(pool, 4));
   pool.stop();
   EXPECT_EQ(done.load(), 4);
   for (auto& f : jobs) {
