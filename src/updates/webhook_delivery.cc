@@ -160,13 +160,8 @@ struct WebhookDelivery::Tenant : std::enable_shared_from_this<Tenant> {
       const std::size_t n = std::min(to_remove.size(), store::kMaxUpdateRemove);
       std::vector<std::int64_t> ids(to_remove.begin(), to_remove.begin() + static_cast<std::ptrdiff_t>(n));
       to_remove.erase(to_remove.begin(), to_remove.begin() + static_cast<std::ptrdiff_t>(n));
-      auto job = [log = &ctx.log, tenant = tenant_id, ids = std::move(ids)] { return log->remove(tenant, ids); };
-      Result<std::int64_t> removed = co_await ctx.pool.run(std::move(job));
-      if (!removed) {
-        // Still in the log: after a restart they are delivered again (at least once holds).
-        ctx.logger.error("Delivered webhook updates could not be removed from the log",
-                         {{"tenant_id", tenant_id}, {"error.message", removed.error().message}});
-      }
+      asio::awaitable<void> removed = remove_ids(std::move(ids), "", false);
+      co_await std::move(removed);
     }
     remover_running = false;
   }
@@ -349,18 +344,24 @@ struct WebhookDelivery::Tenant : std::enable_shared_from_this<Tenant> {
     wake.cancel();
   }
 
-  // Removes delivered (or expired) updates, taken out of their queues, from the log.
-  asio::awaitable<void> forget(const std::vector<store::StoredUpdate>& updates, const std::string& session_id, bool expired) {
-    std::vector<std::int64_t> ids;
-    for (const auto& u : updates) ids.push_back(u.update_id);
+  // Removes ids from the log on the store pool; a failure is logged (the ids stay in the log: after a
+  // restart they are delivered again, so at least once holds).
+  asio::awaitable<void> remove_ids(std::vector<std::int64_t> ids, const std::string& session_id, bool expired) {
     auto job = [log = &ctx.log, tenant = tenant_id, ids = std::move(ids)] { return log->remove(tenant, ids); };
     Result<std::int64_t> removed = co_await ctx.pool.run(std::move(job));
     if (!removed) {
-      // Still in the log: after a restart they are delivered again (at least once holds).
       ctx.logger.error(expired ? "Expired webhook updates could not be removed from the log"
                                : "Delivered webhook updates could not be removed from the log",
                        {{"tenant_id", tenant_id}, {"session_id", session_id}, {"error.message", removed.error().message}});
     }
+  }
+
+  // Removes delivered (or expired) updates, taken out of their queues, from the log now.
+  asio::awaitable<void> forget(const std::vector<store::StoredUpdate>& updates, const std::string& session_id, bool expired) {
+    std::vector<std::int64_t> ids;
+    for (const auto& u : updates) ids.push_back(u.update_id);
+    asio::awaitable<void> removed = remove_ids(std::move(ids), session_id, expired);
+    co_await std::move(removed);
     held -= updates.size();
   }
 
