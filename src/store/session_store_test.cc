@@ -473,6 +473,56 @@ TEST_F(SqliteSessionStoreTest, MigratesOnceAndRecordsTheVersion) {
   sqlite3_close(raw);
 }
 
+// A database written by a build of schema version 3 (sessions without phone_pending): the rebuild of
+// migration 4 keeps every row, column and index, and the new state is then accepted.
+TEST_F(SqliteSessionStoreTest, MigrationFourKeepsTheSessionsOfAVersionThreeDatabase) {
+  SessionRecord kept = session(session_id(7), "acme");
+  kept.user_id = 42;
+  kept.state = SessionState::password_required;
+  kept.authorized_at_ms = 1234;
+  {
+    auto store = open();
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->create_tenant(tenant("acme")).ok());
+    ASSERT_TRUE((*store)->create_session(kept).ok());
+  }
+  // Back to version 3's table: the same columns, the old CHECK.
+  raw_sql(db_path(),
+          "PRAGMA foreign_keys = OFF; BEGIN;"
+          "CREATE TABLE v3 (session_id TEXT PRIMARY KEY NOT NULL, tenant_id TEXT NOT NULL REFERENCES tenants(tenant_id),"
+          " state TEXT NOT NULL CHECK (state IN ('qr_pending','password_required','authorized','cleanup_pending',"
+          " 'cleanup_closing','cleanup_removing')), cleanup_trigger TEXT NOT NULL DEFAULT '', cleanup_logout INTEGER"
+          " NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, authorized_at INTEGER, last_used_at INTEGER NOT NULL,"
+          " updated_at INTEGER NOT NULL, engine_dir TEXT NOT NULL, db_key TEXT NOT NULL, page_key_hash TEXT NOT NULL,"
+          " user_id INTEGER);"
+          "INSERT INTO v3 SELECT * FROM sessions; DROP TABLE sessions; ALTER TABLE v3 RENAME TO sessions;"
+          "CREATE INDEX sessions_by_tenant ON sessions (tenant_id, created_at, session_id);"
+          "CREATE INDEX sessions_by_state ON sessions (state, created_at, session_id);"
+          "UPDATE schema_version SET version = 3; COMMIT;");
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path().c_str(), &raw), SQLITE_OK);
+    EXPECT_NE(sqlite3_exec(raw, "UPDATE sessions SET state = 'phone_pending'", nullptr, nullptr, nullptr), SQLITE_OK)
+        << "the version-3 table must refuse the new state, or this test proves nothing";
+    sqlite3_close(raw);
+  }
+  auto store = open();
+  ASSERT_TRUE(store.ok()) << store.error().to_string();
+  EXPECT_EQ((*store)->schema_version().value(), 4);
+  auto got = (*store)->get_session("acme", kept.session_id);
+  ASSERT_TRUE(got.ok()) << got.error().to_string();
+  EXPECT_EQ(got->state, SessionState::password_required);
+  EXPECT_EQ(got->user_id, kept.user_id);
+  EXPECT_EQ(got->authorized_at_ms, kept.authorized_at_ms);
+  EXPECT_EQ(got->db_key, kept.db_key);
+  EXPECT_EQ(got->engine_dir, kept.engine_dir);
+  SessionRecord phone = session(session_id(8), "acme");
+  phone.state = SessionState::phone_pending;
+  ASSERT_TRUE((*store)->create_session(phone).ok());
+  EXPECT_EQ((*store)->list_sessions_by_state(SessionState::phone_pending)->size(), 1u);
+  EXPECT_EQ((*store)->list_sessions("acme")->size(), 2u);
+}
+
 TEST_F(SqliteSessionStoreTest, RefusesADatabaseFromANewerBuild) {
   ASSERT_TRUE(open().ok());
   raw_sql(db_path(), "UPDATE schema_version SET version = 999");
@@ -853,7 +903,7 @@ TEST_F(SqliteStoredKeysTest, RotationIsRefusedWhileAnotherStoreHasTheFileOpen) {
 }
 
 TEST(SessionStateTest, NamesRoundTrip) {
-  for (auto s : {SessionState::qr_pending, SessionState::password_required, SessionState::authorized,
+  for (auto s : {SessionState::qr_pending, SessionState::phone_pending, SessionState::password_required, SessionState::authorized,
                  SessionState::cleanup_pending, SessionState::cleanup_closing, SessionState::cleanup_removing}) {
     EXPECT_EQ(parse_session_state(session_state_name(s)), s);
   }
@@ -862,6 +912,7 @@ TEST(SessionStateTest, NamesRoundTrip) {
   EXPECT_TRUE(is_cleanup_state(SessionState::cleanup_pending));
   EXPECT_FALSE(is_cleanup_state(SessionState::authorized));
   EXPECT_TRUE(is_login_state(SessionState::password_required));
+  EXPECT_TRUE(is_login_state(SessionState::phone_pending));
   EXPECT_FALSE(is_login_state(SessionState::cleanup_removing));
 }
 

@@ -23,7 +23,7 @@ namespace {
 
 // Schema migrations, in order; migration i takes the schema from version i to i + 1. Never edit one
 // that has shipped: append a new one.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     // 1: tenants and sessions.
     "CREATE TABLE tenants ("
     "  tenant_id TEXT PRIMARY KEY NOT NULL,"
@@ -72,6 +72,30 @@ constexpr std::array<const char*, 3> kMigrations = {
     "  max_connections INTEGER NOT NULL,"
     "  updated_at INTEGER NOT NULL"
     ") WITHOUT ROWID;",
+    // 4: phone-number logins. SQLite cannot widen a CHECK in place: the sessions table is rebuilt with
+    // the state phone_pending (a phone login at any of its steps) and the same columns, rows and indexes.
+    "CREATE TABLE sessions_v4 ("
+    "  session_id TEXT PRIMARY KEY NOT NULL,"
+    "  tenant_id TEXT NOT NULL REFERENCES tenants(tenant_id) ON DELETE RESTRICT,"
+    "  state TEXT NOT NULL CHECK (state IN ('qr_pending','phone_pending','password_required','authorized',"
+    "                                      'cleanup_pending','cleanup_closing','cleanup_removing')),"
+    "  cleanup_trigger TEXT NOT NULL DEFAULT '',"
+    "  cleanup_logout INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  authorized_at INTEGER,"
+    "  last_used_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  engine_dir TEXT NOT NULL,"
+    "  db_key TEXT NOT NULL,"
+    "  page_key_hash TEXT NOT NULL,"
+    "  user_id INTEGER"
+    ");"
+    "INSERT INTO sessions_v4 SELECT session_id, tenant_id, state, cleanup_trigger, cleanup_logout, created_at,"
+    "  authorized_at, last_used_at, updated_at, engine_dir, db_key, page_key_hash, user_id FROM sessions;"
+    "DROP TABLE sessions;"
+    "ALTER TABLE sessions_v4 RENAME TO sessions;"
+    "CREATE INDEX sessions_by_tenant ON sessions (tenant_id, created_at, session_id);"
+    "CREATE INDEX sessions_by_state ON sessions (state, created_at, session_id);",
 };
 
 constexpr const char* kSessionColumns =

@@ -7,8 +7,9 @@
 namespace tgpulse::store {
 namespace {
 
-constexpr std::array<std::pair<SessionState, const char*>, 6> kStateNames = {{
+constexpr std::array<std::pair<SessionState, const char*>, 7> kStateNames = {{
     {SessionState::qr_pending, "qr_pending"},
+    {SessionState::phone_pending, "phone_pending"},
     {SessionState::password_required, "password_required"},
     {SessionState::authorized, "authorized"},
     {SessionState::cleanup_pending, "cleanup_pending"},
@@ -38,7 +39,7 @@ bool is_cleanup_state(SessionState s) noexcept {
 }
 
 bool is_login_state(SessionState s) noexcept {
-  return s == SessionState::qr_pending || s == SessionState::password_required;
+  return s == SessionState::qr_pending || s == SessionState::phone_pending || s == SessionState::password_required;
 }
 
 bool is_valid_tenant_id(std::string_view tenant_id) noexcept {

@@ -21,6 +21,8 @@ namespace tgpulse::store {
 
 enum class SessionState {
   qr_pending,         // QR login started; waiting for a scan
+  phone_pending,      // phone-number login at any of its steps (number, code, 2FA password): a restart
+                      // that finds it counts it as an interrupted phone login
   password_required,  // scanned; the account has 2FA and waits for its password
   authorized,         // logged in; usable for invoke
   cleanup_pending,    // cleanup decided; nothing done at the engine yet
@@ -34,7 +36,7 @@ const char* session_state_name(SessionState s) noexcept;
 std::optional<SessionState> parse_session_state(std::string_view name) noexcept;
 // True for cleanup_pending, cleanup_closing and cleanup_removing.
 bool is_cleanup_state(SessionState s) noexcept;
-// True for qr_pending and password_required.
+// True for qr_pending, phone_pending and password_required.
 bool is_login_state(SessionState s) noexcept;
 
 // A tenant id is 1-64 characters of [A-Za-z0-9_-].
