@@ -423,6 +423,13 @@ ConfigSchema::ConfigSchema() {
   k.push_back(duration_key("qr.timeout", "TGPULSE_QR_TIMEOUT", "--qr-timeout",
                            "overall deadline of a QR login (5s-1h)", [](auto& c) -> auto& { return c.session.qr_timeout; },
                            5s, 1h));
+  k.push_back(duration_key("phone.timeout", "TGPULSE_PHONE_TIMEOUT", "--phone-timeout",
+                           "overall deadline of a phone-number login (5s-1h)",
+                           [](auto& c) -> auto& { return c.session.phone_timeout; }, 5s, 1h));
+  k.push_back(int_key("phone.flood_retry_after", "TGPULSE_PHONE_FLOOD_RETRY_AFTER", "",
+                      "Retry-After in seconds when Telegram refuses to send more codes to a number "
+                      "(PHONE_NUMBER_FLOOD) (1-86400)",
+                      [](auto& c) -> auto& { return c.session.phone_flood_retry_after_s; }, 1, 86400));
   k.push_back(duration_key("sessions.idle_ttl", "TGPULSE_SESSIONS_IDLE_TTL", "--idle-ttl",
                            "authorized session unused this long is logged out; 0 = never (0-365d)",
                            [](auto& c) -> auto& { return c.session.idle_ttl; }, 0ms, 24h * 365));
@@ -527,17 +534,20 @@ ConfigSchema::ConfigSchema() {
                       "live sessions in the process; more → 503 sessions_cap (0 = no cap)",
                       [](auto& c) -> auto& { return c.limits.process_sessions; }, 0, 10'000'000));
   k.push_back(int_key("limits.tenant_logins", "TGPULSE_LIMITS_TENANT_LOGINS", "",
-                      "QR logins in progress per tenant; more → 429 logins_cap (0 = no cap)",
+                      "logins (QR and phone) in progress per tenant; more → 429 logins_cap (0 = no cap)",
                       [](auto& c) -> auto& { return c.limits.tenant_logins; }, 0, 10'000'000));
   k.push_back(int_key("limits.process_logins", "TGPULSE_LIMITS_PROCESS_LOGINS", "",
-                      "QR logins in progress in the process; more → 503 logins_cap (0 = no cap)",
+                      "logins (QR and phone) in progress in the process; more → 503 logins_cap (0 = no cap)",
                       [](auto& c) -> auto& { return c.limits.process_logins; }, 0, 10'000'000));
   k.push_back(int_key("limits.tenant_logins_per_minute", "TGPULSE_LIMITS_TENANT_LOGINS_PER_MINUTE", "",
-                      "QR login creations per tenant per minute; more → 429 login_rate (0 = no limit)",
+                      "login creations (QR and phone) per tenant per minute; more → 429 login_rate (0 = no limit)",
                       [](auto& c) -> auto& { return c.limits.tenant_logins_per_minute; }, 0, 10'000'000));
   k.push_back(int_key("limits.password_attempts", "TGPULSE_LIMITS_PASSWORD_ATTEMPTS", "",
                       "2FA password attempts per login; after that many wrong ones the login ends (0 = no limit)",
                       [](auto& c) -> auto& { return c.limits.password_attempts; }, 0, 10'000'000));
+  k.push_back(int_key("limits.code_attempts", "TGPULSE_LIMITS_CODE_ATTEMPTS", "",
+                      "login codes per phone login; after that many wrong ones the login ends (0 = no limit)",
+                      [](auto& c) -> auto& { return c.limits.code_attempts; }, 0, 10'000'000));
   k.push_back(int_key("limits.tenant_streams", "TGPULSE_LIMITS_TENANT_STREAMS", "",
                       "open event streams (tenant and page) per tenant; more → 429 streams_cap (0 = no cap)",
                       [](auto& c) -> auto& { return c.limits.tenant_streams; }, 0, 10'000'000));

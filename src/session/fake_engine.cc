@@ -22,6 +22,11 @@ class FakeEngine::Client final : public EngineClient {
       emit(json{{"@type", authorized ? "authorizationStateReady" : "authorizationStateWaitPhoneNumber"}});
     } else if (type == "requestQrCodeAuthentication") {
       emit(json{{"@type", "authorizationStateWaitOtherDeviceConfirmation"}, {"link", link_for(index_, 1)}});
+    } else if (type == "setAuthenticationPhoneNumber") {
+      // TDLib reports the new state before it answers the request.
+      emit(code_state("authenticationCodeTypeTelegramMessage", "authenticationCodeTypeSms"));
+    } else if (type == "resendAuthenticationCode") {
+      emit(code_state("authenticationCodeTypeSms", ""));
     } else if (type == "logOut" || type == "close") {
       if (engine_.close_reaches_closed_) {
         emit(json{{"@type", type == "logOut" ? "authorizationStateLoggingOut" : "authorizationStateClosing"}});
@@ -32,6 +37,15 @@ class FakeEngine::Client final : public EngineClient {
   }
 
   void on_authorization_state(AuthorizationStateHandler handler) override { state_->handler = std::move(handler); }
+
+  static json code_state(const char* type, const char* next) {
+    json info = {{"@type", "authenticationCodeInfo"},
+                 {"phone_number", kPhoneNumber},
+                 {"type", {{"@type", type}, {"length", 5}}},
+                 {"next_type", *next ? json{{"@type", next}, {"length", 5}} : json(nullptr)},
+                 {"timeout", 60}};
+    return json{{"@type", "authorizationStateWaitCode"}, {"code_info", info}};
+  }
 
  private:
   void emit(const json& s) {

@@ -1,7 +1,8 @@
 // FakeEngine: the EngineClientFactory test double. Its clients answer every request at once and play
 // TDLib's authorization states the way the session layer meets them: setTdlibParameters →
 // WaitPhoneNumber (or Ready for a directory marked authorized), requestQrCodeAuthentication →
-// WaitOtherDeviceConfirmation{link}, logOut/close → Closing → Closed. Tests then drive the rest
+// WaitOtherDeviceConfirmation{link}, setAuthenticationPhoneNumber → WaitCode (Telegram message, next
+// SMS), resendAuthenticationCode → WaitCode (SMS, no next type), logOut/close → Closing → Closed. Tests then drive the rest
 // (scan, password, decline, lost authorization) with emit() and script answers with respond_with().
 //
 // Thread-safety: for single-threaded tests (one io_context run on the test thread).
@@ -49,6 +50,8 @@ class FakeEngine final : public EngineClientFactory {
   void close_reaches_closed(bool v) { close_reaches_closed_ = v; }
   // Sends an authorization state to the latest client (or client `index`).
   void emit(const nlohmann::json& state, std::optional<std::size_t> index = std::nullopt);
+  // The phone number every WaitCode of the fake carries back (as TDLib does), to check it goes no further.
+  static constexpr const char* kPhoneNumber = "+99966 2 1234";
   // The link of a QR shown by client `index` (one link per requestQrCodeAuthentication and per refresh).
   static std::string link_for(std::size_t index, int version) {
     return "tg://login?token=fake" + std::to_string(index) + "v" + std::to_string(version);

@@ -25,6 +25,20 @@ FloodPolicyCall FloodPolicyCall::make(const SessionServices& services, const Ses
   return call;
 }
 
+void FloodPolicyCall::signal_flood_waits_to(const Session& session, std::string what) {
+  std::weak_ptr<const Session> weak = session.weak_from_this();
+  on_flood_wait = [weak, what = std::move(what)](int seconds, double delay, int retries_done) {
+    auto s = std::const_pointer_cast<Session>(weak.lock());
+    if (!s) return;
+    SessionSignal signal;
+    signal.kind = SessionSignal::Kind::flood_wait;
+    signal.error = Error::flood(seconds, what);
+    signal.flood_delay = delay;
+    signal.flood_retries = retries_done;
+    s->deliver(std::move(signal));
+  };
+}
+
 asio::awaitable<Result<json>> send_with_flood_policy(std::shared_ptr<Session> session, json request,
                                                      FloodPolicyCall call) {
   const throttle::FloodWaitPolicy policy(call.flood);

@@ -59,6 +59,9 @@ struct FloodPolicyCall {
   // The services, flood options and ids of `session`, for `operation`, until `deadline`.
   static FloodPolicyCall make(const SessionServices& services, const Session& session, std::string operation,
                               Clock::TimePoint deadline);
+  // Sets on_flood_wait to hand each FloodWait to `session`'s inbox as a flood_wait signal (for the login
+  // flow's spans), while the session lives; `what` is the signal's message.
+  void signal_flood_waits_to(const Session& session, std::string what);
 };
 
 boost::asio::awaitable<Result<nlohmann::json>> send_with_flood_policy(std::shared_ptr<Session> session,

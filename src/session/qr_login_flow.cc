@@ -5,6 +5,7 @@
 
 #include "session/blocking_call.h"
 #include "session/flood_policy_send.h"
+#include "session/login_steps.h"
 #include "telemetry/flood_wait_reporter.h"
 
 namespace asio = boost::asio;
@@ -15,26 +16,14 @@ namespace tgpulse::session {
 namespace {
 
 void set_common(telemetry::Span& span, const Session& session) {
-  span.set_attribute("telethon.operation", std::string("qr_login"));
-  span.set_attribute("telethon.tenant_id", session.tenant_id());
-  span.set_attribute("telethon.session_id", session.id());
+  login_steps::set_login_attributes(span, session, "qr_login");
 }
 
 // Sends requestQrCodeAuthentication under the FloodWait policy (a wait within the threshold is slept and
 // the request sent again: starting a QR login twice is harmless); each FloodWait also reaches the flow as
 // a signal, for its spans. Only a real error (not a timeout) reaches the flow, as a signal.
 asio::awaitable<void> request_qr(std::shared_ptr<Session> session, FloodPolicyCall call) {
-  std::weak_ptr<Session> weak = session;
-  call.on_flood_wait = [weak](int seconds, double delay, int retries_done) {
-    auto s = weak.lock();
-    if (!s) return;
-    SessionSignal signal;
-    signal.kind = SessionSignal::Kind::flood_wait;
-    signal.error = Error::flood(seconds, "FloodWait on requestQrCodeAuthentication");
-    signal.flood_delay = delay;
-    signal.flood_retries = retries_done;
-    s->deliver(std::move(signal));
-  };
+  call.signal_flood_waits_to(*session, "FloodWait on requestQrCodeAuthentication");
   json request = {{"@type", "requestQrCodeAuthentication"}, {"other_user_ids", json::array()}};
   Result<json> r = co_await send_with_flood_policy(session, std::move(request), std::move(call));
   if (!r && r.error().code != Errc::timeout) {
@@ -57,24 +46,6 @@ telemetry::Counter& ending_counter(const telemetry::TelethonMetrics& m, QrLoginF
 
 }  // namespace
 
-json QrLoginFlow::tdlib_parameters(const SessionOptions& o, const store::SessionRecord& record) {
-  return json{{"@type", "setTdlibParameters"},
-              {"use_test_dc", o.use_test_dc},
-              {"database_directory", record.engine_dir},
-              {"files_directory", record.engine_dir + "/files"},
-              {"database_encryption_key", record.db_key},
-              {"use_file_database", false},
-              {"use_chat_info_database", false},
-              {"use_message_database", false},
-              {"use_secret_chats", false},
-              {"api_id", o.api_id},
-              {"api_hash", o.api_hash},
-              {"system_language_code", o.system_language_code},
-              {"device_model", o.device_model},
-              {"system_version", o.system_version},
-              {"application_version", o.application_version}};
-}
-
 asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::SessionRecord& record,
                                                         Clock::TimePoint deadline,
                                                         std::optional<telemetry::SpanContext> parent) {
@@ -90,30 +61,13 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
 
   auto finish = [&](Ending ending, std::string reason) {
     out.ending = ending;
-    out.status = ending == Ending::authorized ? SessionStatus::authorized
-                 : ending == Ending::expired  ? SessionStatus::expired
-                                              : SessionStatus::failed;
+    out.status = login_steps::ending_status(ending == Ending::authorized, ending == Ending::expired);
     out.reason = std::move(reason);
   };
 
   // --- connect: client + setTdlibParameters ----------------------------------------------------
-  {
-    telemetry::Span connect = services_.tracer.start_span("telethon_connect", &root.context());
-    set_common(connect, session);
-    Result<std::unique_ptr<EngineClient>> client = services_.engines.create({record.engine_dir, record.tenant_id, record.session_id});
-    if (!client) {
-      connect.set_status(telemetry::SpanStatus::error, client.error().message);
-      finish(Ending::failed, "engine: " + client.error().message);
-    } else {
-      session.set_client(std::move(*client));
-      json parameters = tdlib_parameters(o, record);
-      Result<json> answer = co_await session.client()->send(std::move(parameters), o.engine_request_timeout);
-      if (!answer) {
-        connect.set_status(telemetry::SpanStatus::error, answer.error().message);
-        finish(Ending::failed, "engine: " + answer.error().message);
-      }
-    }
-  }
+  asio::awaitable<Status> connecting = login_steps::traced_connect(services_, session, record, root, "qr_login");
+  if (Status st = co_await std::move(connecting); !st) finish(Ending::failed, st.error().message);
 
   // --- generate: requestQrCodeAuthentication until the first link ------------------------------
   telemetry::Span generate;
@@ -179,41 +133,18 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
           SessionEvent{"link", json{{"link", link}}});
     } else if (type == "authorizationStateWaitPassword") {
       std::string hint = st.value("password_hint", "");
-      auto write = [store = &services_.store, id = record.session_id] {
-        return store->update_state(id, {store::SessionState::password_required});
-      };
-      asio::awaitable<Result<store::SessionRecord>> writing = blocking_call(services_.blocking, std::move(write));
-      Result<store::SessionRecord> u = co_await std::move(writing);
-      if (!u) {
-        finish(Ending::failed, "store: " + u.error().message);
+      asio::awaitable<Status> storing = login_steps::store_password_required(services_, record);
+      if (Status stored = co_await std::move(storing); !stored) {
+        finish(Ending::failed, stored.error().message);
         break;
       }
-      record = std::move(*u);
-      session.publish(
-          [&](SessionView& v) {
-            v.status = SessionStatus::password_required;
-            v.password_hint = hint;
-            v.link.clear();
-          },
-          SessionEvent{"password_required", json{{"password_hint", hint}}});
+      login_steps::publish_password_required(session, hint);
     } else if (type == "authorizationStateReady") {
-      store::SessionStateChange change;
-      change.to = store::SessionState::authorized;
-      change.authorized_at_ms = unix_ms(services_.clock.wall());
-      // One pool job: the state, then last_used_at (best effort: the idle TTL starts now; a failed touch
-      // leaves the creation time, which only makes the session idle sooner).
-      auto write = [store = &services_.store, id = record.session_id, change] {
-        Result<store::SessionRecord> written = store->update_state(id, change);
-        if (written) (void)store->touch_last_used(id, *change.authorized_at_ms);
-        return written;
-      };
-      asio::awaitable<Result<store::SessionRecord>> writing = blocking_call(services_.blocking, std::move(write));
-      Result<store::SessionRecord> u = co_await std::move(writing);
-      if (!u) {
-        finish(Ending::failed, "store: " + u.error().message);
+      asio::awaitable<Status> storing = login_steps::store_authorized(services_, record);
+      if (Status stored = co_await std::move(storing); !stored) {
+        finish(Ending::failed, stored.error().message);
         break;
       }
-      record = std::move(*u);
       finish(Ending::authorized, "");
       break;
     } else if (type == "authorizationStateWaitPhoneNumber" && had_link) {
@@ -239,14 +170,7 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
       services_.metrics.qr_authorized.inc();
       wait.set_status(telemetry::SpanStatus::ok);
       root.set_status(telemetry::SpanStatus::ok);
-      session.publish(
-          [&](SessionView& v) {
-            v.status = SessionStatus::authorized;
-            v.authorized_at = now_wall;
-            v.last_used_at = now_wall;
-            v.link.clear();
-          },
-          SessionEvent{"authorized", json::object()});
+      login_steps::publish_authorized(session, now_wall);
       break;
     case SessionStatus::expired:
       services_.metrics.qr_expired.inc();
@@ -257,12 +181,7 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
                             {{"tenant_id", session.tenant_id()}, {"session_id", session.id()},
                              {"duration", duration}},
                             &root.context());
-      session.publish(
-          [&](SessionView& v) {
-            v.status = SessionStatus::expired;
-            v.link.clear();
-          },
-          SessionEvent{"expired", json::object()});
+      login_steps::publish_expired(session);
       break;
     default:
       ending_counter(services_.metrics, out.ending).inc();
@@ -272,13 +191,7 @@ asio::awaitable<QrLoginFlow::Outcome> QrLoginFlow::run(Session& session, store::
                             {{"tenant_id", session.tenant_id()}, {"session_id", session.id()},
                              {"duration", duration}, {"reason", reason}},
                             &root.context());
-      session.publish(
-          [&](SessionView& v) {
-            v.status = SessionStatus::failed;
-            v.error = reason;
-            v.link.clear();
-          },
-          SessionEvent{"failed", json{{"error", reason}}});
+      login_steps::publish_failed(session, reason);
       break;
   }
   root.set_attribute("telethon.qr.outcome", std::string(session_status_name(final_status)));

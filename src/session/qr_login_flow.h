@@ -56,9 +56,6 @@ class QrLoginFlow {
   // `tasks` owns the coroutine that requests the QR code next to the flow (the manager's group).
   QrLoginFlow(const SessionServices& services, TaskGroup& tasks) : services_(services), tasks_(tasks) {}
 
-  // The TDLib parameters of a session's client (also used to bring an authorized session back up).
-  static nlohmann::json tdlib_parameters(const SessionOptions& options, const store::SessionRecord& record);
-
   // Runs the login of `session` (a fresh client is created and attached). Updates the record's state
   // (password_required, authorized + authorized_at). Never throws.
   boost::asio::awaitable<Outcome> run(Session& session, store::SessionRecord& record, Clock::TimePoint deadline,

@@ -17,6 +17,8 @@ namespace tgpulse::session {
 const char* session_status_name(SessionStatus s) noexcept {
   switch (s) {
     case SessionStatus::qr_pending: return "qr_pending";
+    case SessionStatus::phone_number_required: return "phone_number_required";
+    case SessionStatus::code_required: return "code_required";
     case SessionStatus::password_required: return "password_required";
     case SessionStatus::authorized: return "authorized";
     case SessionStatus::expired: return "expired";
@@ -27,6 +29,13 @@ const char* session_status_name(SessionStatus s) noexcept {
   }
   return "unknown";
 }
+
+bool is_login_status(SessionStatus s) noexcept {
+  return s == SessionStatus::qr_pending || s == SessionStatus::phone_number_required ||
+         s == SessionStatus::code_required || s == SessionStatus::password_required;
+}
+
+const char* login_method_name(LoginMethod m) noexcept { return m == LoginMethod::phone ? "phone" : "qr"; }
 
 std::int64_t unix_ms(Clock::WallTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();

@@ -35,15 +35,23 @@ namespace tgpulse::session {
 // What the API reports as a session's status.
 enum class SessionStatus {
   qr_pending,         // waiting for the QR to be scanned (link may still be empty: engine connecting)
-  password_required,  // scanned; waiting for the 2FA password
+  phone_number_required,  // phone login: waiting for the phone number (engine connecting, or the page asks)
+  code_required,      // phone login: Telegram sent a code; waiting for it
+  password_required,  // scanned or code accepted; waiting for the 2FA password
   authorized,         // logged in
-  expired,            // the QR login passed its deadline
-  failed,             // the QR login failed (declined, engine error, cancelled)
+  expired,            // the login passed its deadline
+  failed,             // the login failed (declined, refused, engine error, cancelled)
   cleaning_up,        // cleanup running
   closed,             // cleanup finished
   restoring,          // brought back at start-up; the engine has not confirmed the authorization yet
 };
 const char* session_status_name(SessionStatus s) noexcept;
+// True while a login runs (qr_pending, phone_number_required, code_required, password_required).
+bool is_login_status(SessionStatus s) noexcept;
+
+// How a session was (or is being) logged in. Restored sessions keep the default (the store does not say).
+enum class LoginMethod { qr, phone };
+const char* login_method_name(LoginMethod m) noexcept;
 
 // Store timestamps (unix ms) to and from wall-clock time points.
 std::int64_t unix_ms(Clock::WallTime t);
@@ -51,7 +59,8 @@ Clock::WallTime from_unix_ms(std::int64_t ms);
 
 // An event of a session's login, as the SSE stream and the page see it.
 struct SessionEvent {
-  std::string type;      // "link", "password_required", "authorized", "expired", "failed", "closed"
+  std::string type;      // "link", "phone_number_required", "code_required", "code_rejected",
+                         // "password_required", "authorized", "expired", "failed", "closed"
   nlohmann::json data;   // type-specific fields (link, expires_at, password_hint, error, ...)
 };
 
@@ -60,12 +69,16 @@ struct SessionView {
   std::string id;
   std::string tenant_id;
   SessionStatus status = SessionStatus::qr_pending;
+  LoginMethod method = LoginMethod::qr;
   std::string link;                 // current tg://login link ("" when none)
+  // Phone login, code_required: how the code was sent — {type, length, next_type, timeout} in the API's
+  // names (phone_login_flow.h); null otherwise. Never the phone number.
+  nlohmann::json code_info;
   std::string password_hint;
   std::string error;                // why it failed ("" otherwise)
   std::string authorization_state;  // the engine's last authorization state @type
   Clock::WallTime created_at{};
-  Clock::WallTime expires_at{};     // deadline of the QR login
+  Clock::WallTime expires_at{};     // deadline of the login
   std::optional<Clock::WallTime> authorized_at;
   Clock::WallTime last_used_at{};
   std::uint64_t link_version = 0;   // +1 each time the link changes

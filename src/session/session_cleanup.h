@@ -33,6 +33,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <utility>  // boost/asio/awaitable.hpp uses std::exchange without including it
@@ -52,6 +53,16 @@ inline constexpr const char* kDelete = "delete";
 inline constexpr const char* kQrExpired = "qr_expired";
 inline constexpr const char* kQrFailed = "qr_failed";
 inline constexpr const char* kQrCancelled = "qr_cancelled";
+inline constexpr const char* kPhoneExpired = "phone_expired";
+inline constexpr const char* kPhoneFailed = "phone_failed";
+inline constexpr const char* kPhoneCancelled = "phone_cancelled";
+inline constexpr const char* kPhoneRefused = "phone_refused";            // the number given at creation was refused
+inline constexpr const char* kPhoneCodeAttempts = "phone_code_attempts";  // the last allowed code was wrong
+// True for the end of a running login asked from outside its flow (a QR or phone cancel, a refused
+// number, spent code attempts): it must never end a session that became authorized meanwhile.
+inline bool is_login_cancel(std::string_view t) {
+  return t == kQrCancelled || t == kPhoneCancelled || t == kPhoneRefused || t == kPhoneCodeAttempts;
+}
 inline constexpr const char* kIdleTtl = "idle";
 inline constexpr const char* kAuthorizationLost = "authorization_lost";
 inline constexpr const char* kTenantDeleted = "tenant_deleted";

@@ -13,6 +13,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/cancellable_sleep.h"
+#include "session/login_steps.h"
+#include "session/phone_login_flow.h"
 #include "session/qr_login_flow.h"
 #include "store/tenant_tokens.h"
 #include "telemetry/flood_wait_reporter.h"
@@ -32,7 +34,7 @@ constexpr std::chrono::milliseconds kMonitorWake = std::chrono::hours(1);
 // must not drop an authorized session's data without logOut, so it is answered with a conflict naming
 // the status. True when `s` was such a cancel (and is answered).
 bool refuse_stale_qr_cancel(SessionSignal& s, SessionStatus status) {
-  if (s.kind != SessionSignal::Kind::cleanup || s.trigger != trigger::kQrCancelled) return false;
+  if (s.kind != SessionSignal::Kind::cleanup || !trigger::is_login_cancel(s.trigger)) return false;
   if (s.done) s.done(Status(Errc::conflict, SessionManager::not_a_login_message(status)));
   return true;
 }
@@ -86,7 +88,11 @@ asio::awaitable<SessionManager::StartReport> SessionManager::start() {
       if (store::is_login_state(r.state)) {
         // The login's client and page key died with the previous process: it cannot finish. Not a
         // failure of the service (a deploy must not page anyone): counted as interrupted.
-        services_.metrics.qr_interrupted.inc();
+        if (r.state == store::SessionState::phone_pending) {
+          if (services_.phone_metrics != nullptr) services_.phone_metrics->interrupted->inc();
+        } else {
+          services_.metrics.qr_interrupted.inc();  // password_required of a phone login counts here too
+        }
         Status st = co_await cleanup_.run(nullptr, r, trigger::kRestart, false, nullptr);
         if (!st) co_await queue_retry(r.session_id, trigger::kRestart, false);  // counted and logged by the cleanup
         ++report.interrupted_logins;
@@ -163,10 +169,43 @@ asio::awaitable<std::vector<std::string>> SessionManager::stop() {
 asio::awaitable<Result<SessionManager::Created>> SessionManager::create_qr_login(
     std::string tenant_id, std::optional<telemetry::SpanContext> parent,
     std::chrono::milliseconds first_link_wait) {
+  // Wait for the first link (or an outcome) so the answer usually carries the link.
+  asio::awaitable<Result<Created>> starting = start_login(std::move(tenant_id), LoginMethod::qr, parent, first_link_wait);
+  Result<Created> created = co_await std::move(starting);
+  co_return created;
+}
+
+asio::awaitable<Result<SessionManager::Created>> SessionManager::create_phone_login(
+    std::string tenant_id, std::optional<std::string> phone_number, std::optional<telemetry::SpanContext> parent,
+    std::chrono::milliseconds first_wait) {
+  asio::awaitable<Result<Created>> starting = start_login(std::move(tenant_id), LoginMethod::phone, parent, first_wait);
+  Result<Created> created = co_await std::move(starting);
+  if (!created || !phone_number) co_return created;
+  std::shared_ptr<Session> session = find(created->view.tenant_id, created->view.id);
+  if (!session) co_return created;  // ended already (shut down, or failed): the view says how
+  asio::awaitable<Status> submitting = submit_phone_number(session, std::move(*phone_number), parent);
+  if (Status st = co_await std::move(submitting); !st) {
+    // The tenant asked for a login with this number and Telegram refused it: nothing is left behind.
+    asio::awaitable<Status> ending = cancel_login(session, parent, trigger::kPhoneRefused);
+    Status ended = co_await std::move(ending);
+    (void)ended;  // conflict when it ended on its own meanwhile; either way it is over
+    co_return std::move(st).error();
+  }
+  // The code request normally follows at once (TDLib reports WaitCode before it answers).
+  asio::awaitable<SessionView> waiting = wait_view(
+      session, [](const SessionView& v) { return v.status != SessionStatus::phone_number_required; }, first_wait);
+  created->view = co_await std::move(waiting);
+  co_return created;
+}
+
+asio::awaitable<Result<SessionManager::Created>> SessionManager::start_login(
+    std::string tenant_id, LoginMethod method, std::optional<telemetry::SpanContext> parent,
+    std::chrono::milliseconds wait) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) co_return Error(Errc::unavailable, "the service is shutting down");
   }
+  const bool phone = method == LoginMethod::phone;
   Result<std::string> id = store::TenantTokens::generate_session_id();
   Result<std::string> key = store::TenantTokens::generate_db_key();
   Result<std::string> login_key = store::TenantTokens::generate_page_key();
@@ -175,7 +214,7 @@ asio::awaitable<Result<SessionManager::Created>> SessionManager::create_qr_login
   store::SessionRecord record;
   record.session_id = std::move(*id);
   record.tenant_id = std::move(tenant_id);
-  record.state = store::SessionState::qr_pending;
+  record.state = phone ? store::SessionState::phone_pending : store::SessionState::qr_pending;
   record.engine_dir = (fs::path(cleanup_.sessions_root()) / record.session_id).string();
   record.db_key = std::move(*key);
   record.page_key_hash = store::TenantTokens::hash_token(*login_key);
@@ -188,45 +227,66 @@ asio::awaitable<Result<SessionManager::Created>> SessionManager::create_qr_login
     if (st.error().code == Errc::not_found) co_return Error(Errc::not_found, "no such tenant");
     co_return Error(Errc::store_error, "could not store the session: " + st.error().message);
   }
-  const auto deadline = services_.clock.now() + services_.options.qr_timeout;
-  const auto expires_at = created_at + std::chrono::duration_cast<Clock::WallTime::duration>(services_.options.qr_timeout);
+  const auto timeout = phone ? services_.options.phone_timeout : services_.options.qr_timeout;
+  const auto deadline = services_.clock.now() + timeout;
+  const auto expires_at = created_at + std::chrono::duration_cast<Clock::WallTime::duration>(timeout);
   auto session = std::make_shared<Session>(executor_, services_.clock, record.session_id, record.tenant_id,
                                            record.page_key_hash, created_at, expires_at);
+  session->publish([&](SessionView& v) {
+    v.method = method;
+    if (phone) v.status = SessionStatus::phone_number_required;
+  });
   {
     std::lock_guard lock(mu_);
     sessions_[record.session_id] = session;
   }
-  // The first-link wait below listens before the login starts, so it misses no event.
+  // The wait below listens before the login starts (subscribe inside wait_view returns the view at
+  // that moment, and the flow publishes only from its strand after the spawn): it misses no event.
+  std::function<bool(const SessionView&)> ready;
+  if (phone) {
+    ready = [](const SessionView& v) {
+      return v.status != SessionStatus::phone_number_required ||
+             v.authorization_state == "authorizationStateWaitPhoneNumber";
+    };
+  } else {
+    ready = [](const SessionView& v) { return !v.link.empty() || v.status != SessionStatus::qr_pending; };
+  }
+  const Mode mode = phone ? Mode::phone_login : Mode::login;
+  const bool started = tasks_.spawn(session->strand(), "session_run",
+                                    [this, session, record, mode, deadline, parent](TaskGroup::Stop) {  // lint: joined-owner
+                                      return run_session(session, record, mode, deadline, parent);
+                                    });
+  if (!started) {
+    erase(session->id());  // its record stays a login: the next start cleans it as an interrupted login
+    co_return Error(Errc::unavailable, "the service is shutting down");
+  }
+  asio::awaitable<SessionView> waiting = wait_view(session, std::move(ready), wait);
+  SessionView v = co_await std::move(waiting);
+  co_return Created{std::move(v), std::move(*login_key)};
+}
+
+asio::awaitable<SessionView> SessionManager::wait_view(std::shared_ptr<Session> session,
+                                                       std::function<bool(const SessionView&)> ready,
+                                                       std::chrono::milliseconds wait) {
+  // Woken by the session's events (a listener posting to this coroutine's executor, which runs one
+  // handler at a time), bounded by `wait`.
   const asio::any_io_executor here = co_await asio::this_coro::executor;
-  auto wake = std::make_shared<asio::steady_timer>(here, first_link_wait);
+  auto wake = std::make_shared<asio::steady_timer>(here);
   auto [listener, first_view] = session->subscribe([here, weak = std::weak_ptr<asio::steady_timer>(wake)](const SessionEvent&) {
     asio::post(here, [weak] {
       if (auto t = weak.lock()) t->cancel();
     });
   });
-  const bool started = tasks_.spawn(session->strand(), "session_run",
-                                    [this, session, record, deadline, parent](TaskGroup::Stop) {  // lint: joined-owner
-                                      return run_session(session, record, Mode::login, deadline, parent);
-                                    });
-  if (!started) {
-    session->unsubscribe(listener);
-    erase(session->id());  // its record stays qr_pending: the next start cleans it as an interrupted login
-    co_return Error(Errc::unavailable, "the service is shutting down");
-  }
-
-  // Wait for the first link (or an outcome) so the answer usually carries the link: woken by the
-  // session's events (a listener posting to this coroutine's executor, which runs one handler at a time),
-  // bounded by first_link_wait.
-  const auto until = std::chrono::steady_clock::now() + first_link_wait;
+  const auto until = std::chrono::steady_clock::now() + wait;
   SessionView v = std::move(first_view);
-  while (v.link.empty() && v.status == SessionStatus::qr_pending && std::chrono::steady_clock::now() < until) {
+  while (!ready(v) && std::chrono::steady_clock::now() < until) {
     wake->expires_at(until);
     boost::system::error_code ec;
     co_await wake->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     v = session->view();
   }
   session->unsubscribe(listener);
-  co_return Created{std::move(v), std::move(*login_key)};
+  co_return v;
 }
 
 std::shared_ptr<Session> SessionManager::find(std::string_view tenant_id, std::string_view session_id) const {
@@ -287,20 +347,70 @@ asio::awaitable<Status> SessionManager::submit_password(std::shared_ptr<Session>
   co_return result;
 }
 
+FloodPolicyCall SessionManager::phone_call(const Session& session, std::optional<telemetry::SpanContext> parent) const {
+  const auto timeout = services_.options.engine_request_timeout;
+  FloodPolicyCall call = FloodPolicyCall::make(services_, session, std::string(telemetry::floodwait_operation::kPhoneLogin),
+                                               services_.clock.now() + timeout);
+  call.timeout = timeout;
+  call.trace = parent;
+  call.signal_flood_waits_to(session, "FloodWait on a phone login step");
+  return call;
+}
+
+asio::awaitable<Status> SessionManager::submit_phone_number(std::shared_ptr<Session> session, std::string phone_number,
+                                                            std::optional<telemetry::SpanContext> parent) {
+  FloodPolicyCall call = phone_call(*session, parent);
+  asio::awaitable<Status> step = PhoneLoginFlow::submit_phone_number(
+      *session, std::move(phone_number), std::move(call), services_.options.phone_flood_retry_after_s,
+      services_.phone_metrics);
+  Status result = co_await asio::co_spawn(session->strand(), std::move(step), asio::use_awaitable);
+  co_return result;
+}
+
+asio::awaitable<Result<PhoneLoginFlow::CodeAnswer>> SessionManager::submit_code(
+    std::shared_ptr<Session> session, std::string code, std::optional<telemetry::SpanContext> parent) {
+  FloodPolicyCall call = phone_call(*session, parent);
+  // co_spawn needs a default-constructible result: the answer comes back through `out`.
+  auto out = std::make_shared<std::optional<Result<PhoneLoginFlow::CodeAnswer>>>();
+  auto step = [](std::shared_ptr<Session> s, std::string c, FloodPolicyCall fc, const telemetry::PhoneLoginMetrics* m,
+                 std::shared_ptr<std::optional<Result<PhoneLoginFlow::CodeAnswer>>> result) -> asio::awaitable<void> {
+    asio::awaitable<Result<PhoneLoginFlow::CodeAnswer>> checking = PhoneLoginFlow::submit_code(*s, std::move(c), std::move(fc), m);
+    *result = co_await std::move(checking);
+  };
+  asio::awaitable<void> job = step(session, std::move(code), std::move(call), services_.phone_metrics, out);
+  co_await asio::co_spawn(session->strand(), std::move(job), asio::use_awaitable);
+  if (!out->has_value()) co_return Error(Errc::internal, "the code check did not complete");
+  co_return std::move(**out);
+}
+
+asio::awaitable<Status> SessionManager::resend_code(std::shared_ptr<Session> session,
+                                                    std::optional<telemetry::SpanContext> parent) {
+  FloodPolicyCall call = phone_call(*session, parent);
+  asio::awaitable<Status> step = PhoneLoginFlow::resend_code(*session, std::move(call),
+                                                             services_.options.phone_flood_retry_after_s,
+                                                             services_.phone_metrics);
+  Status result = co_await asio::co_spawn(session->strand(), std::move(step), asio::use_awaitable);
+  co_return result;
+}
+
 std::string SessionManager::not_a_login_message(SessionStatus status) {
-  return std::string("the session is not a running QR login (status ") + session_status_name(status) +
+  return std::string("the session is not a running login (status ") + session_status_name(status) +
          "); DELETE /v1/sessions/{id} ends an authorized or restoring session";
 }
 
 asio::awaitable<Status> SessionManager::cancel_login(std::shared_ptr<Session> session,
-                                                     std::optional<telemetry::SpanContext> parent) {
-  SessionStatus st = session->view().status;
-  if (st != SessionStatus::qr_pending && st != SessionStatus::password_required) {
-    co_return Status(Errc::conflict, not_a_login_message(st));
+                                                     std::optional<telemetry::SpanContext> parent,
+                                                     std::string trigger_name) {
+  const SessionView v = session->view();
+  if (!is_login_status(v.status)) co_return Status(Errc::conflict, not_a_login_message(v.status));
+  if (trigger_name.empty()) {
+    trigger_name = v.method == LoginMethod::phone ? trigger::kPhoneCancelled : trigger::kQrCancelled;
   }
   // The login may end between this check and the strand taking the request: the lifetime coroutine
   // checks again (refuse_stale_qr_cancel) once the login is over.
-  co_return co_await remove(std::move(session), trigger::kQrCancelled, false, parent);
+  asio::awaitable<Status> removing = remove(std::move(session), std::move(trigger_name), false, parent);
+  Status result = co_await std::move(removing);
+  co_return result;
 }
 
 asio::awaitable<Status> SessionManager::remove(std::shared_ptr<Session> session, std::string trigger_name,
@@ -456,7 +566,7 @@ asio::awaitable<bool> SessionManager::restore(Session& session, const store::Ses
     co_return false;
   }
   session.set_client(std::move(*client));
-  json parameters = QrLoginFlow::tdlib_parameters(services_.options, record);
+  json parameters = login_steps::tdlib_parameters(services_.options, record);
   Result<json> answer = co_await session.client()->send(std::move(parameters), services_.options.engine_request_timeout);
   if (!answer) {
     services_.logger.error("Session restore failed",
@@ -495,7 +605,18 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
   bool authorized = false;
   bool shutdown = false;
 
-  if (mode == Mode::login) {
+  if (mode == Mode::phone_login) {
+    PhoneLoginFlow flow(services_);
+    PhoneLoginFlow::Outcome out = co_await flow.run(*session, record, deadline, parent);
+    authorized = out.status == SessionStatus::authorized;
+    request = std::move(out.cleanup_request);
+    using Ending = PhoneLoginFlow::Ending;
+    trigger_name = out.ending == Ending::expired                                         ? trigger::kPhoneExpired
+                   : out.ending == Ending::cancelled || out.ending == Ending::interrupted ? trigger::kPhoneCancelled
+                                                                                         : trigger::kPhoneFailed;
+    if (authorized) emit_event(*session, {{"@type", "tgpulseSessionAuthorized"}});
+    if (out.ending == Ending::expired) emit_event(*session, {{"@type", "tgpulsePhoneLoginExpired"}});
+  } else if (mode == Mode::login) {
     QrLoginFlow flow(services_, tasks_);
     QrLoginFlow::Outcome out = co_await flow.run(*session, record, deadline, parent);
     authorized = out.status == SessionStatus::authorized;

@@ -44,6 +44,7 @@
 #include "core/task_group.h"
 #include "session/cleanup_retry_queue.h"
 #include "session/flood_policy_send.h"
+#include "session/phone_login_flow.h"
 #include "session/session.h"
 #include "session/session_cleanup.h"
 #include "session/session_services.h"
@@ -91,6 +92,15 @@ class SessionManager {
   boost::asio::awaitable<Result<Created>> create_qr_login(std::string tenant_id,
                                                           std::optional<telemetry::SpanContext> parent,
                                                           std::chrono::milliseconds first_link_wait);
+  // Starts a phone-number login for `tenant_id` and waits (at most `first_wait`) until its engine asks
+  // for the number. With `phone_number`, submits it and waits (again at most `first_wait`) for the code
+  // request; when Telegram refuses the number (invalid_argument) or to send a code (flood_wait), the
+  // login is ended and cleaned up and that error returned. Without, the login waits in
+  // phone_number_required for submit_phone_number (the end-user page asks for it).
+  boost::asio::awaitable<Result<Created>> create_phone_login(std::string tenant_id,
+                                                             std::optional<std::string> phone_number,
+                                                             std::optional<telemetry::SpanContext> parent,
+                                                             std::chrono::milliseconds first_wait);
 
   // The tenant's live session, or null (missing, or another tenant's).
   std::shared_ptr<Session> find(std::string_view tenant_id, std::string_view session_id) const;
@@ -103,11 +113,20 @@ class SessionManager {
   // `parent` (the HTTP request's span) gives a FloodWait's log line its trace.
   boost::asio::awaitable<Status> submit_password(std::shared_ptr<Session> session, std::string password,
                                                  std::optional<telemetry::SpanContext> parent = {});
-  // Cancels a running QR login (DELETE /v1/qr-logins/{id}). Conflict, naming the status, for a session
-  // that is not in its login (authorized, restoring, ending) — also when the login ends while the
-  // request waits: a QR cancel never drops an authorized session's data without logOut.
+  // Phone login steps (see PhoneLoginFlow), under the FloodWait policy (operation "phone_login").
+  boost::asio::awaitable<Status> submit_phone_number(std::shared_ptr<Session> session, std::string phone_number,
+                                                     std::optional<telemetry::SpanContext> parent = {});
+  boost::asio::awaitable<Result<PhoneLoginFlow::CodeAnswer>> submit_code(
+      std::shared_ptr<Session> session, std::string code, std::optional<telemetry::SpanContext> parent = {});
+  boost::asio::awaitable<Status> resend_code(std::shared_ptr<Session> session,
+                                             std::optional<telemetry::SpanContext> parent = {});
+  // Cancels a running login, QR or phone (DELETE /v1/qr-logins/{id}, /v1/phone-logins/{id}), or ends it
+  // for `trigger_name` (trigger::kPhoneRefused, kPhoneCodeAttempts). Conflict, naming the status, for a
+  // session that is not in its login (authorized, restoring, ending) — also when the login ends while
+  // the request waits: a login cancel never drops an authorized session's data without logOut.
   boost::asio::awaitable<Status> cancel_login(std::shared_ptr<Session> session,
-                                              std::optional<telemetry::SpanContext> parent);
+                                              std::optional<telemetry::SpanContext> parent,
+                                              std::string trigger_name = {});
   // The conflict message of a QR cancel of a session in `status`.
   static std::string not_a_login_message(SessionStatus status);
   // Cleans the session up (logOut when `logout`, else close) and waits for the outcome.
@@ -131,7 +150,19 @@ class SessionManager {
  private:
   // The FloodWait policy call of a 2FA password check (operation "qr_password", engine_request_timeout).
   FloodPolicyCall password_call(const Session& session, std::optional<telemetry::SpanContext> parent) const;
-  enum class Mode { login, restore };
+  // The FloodWait policy call of a phone login step (operation "phone_login"); each FloodWait also
+  // reaches the login's flow, for its spans.
+  FloodPolicyCall phone_call(const Session& session, std::optional<telemetry::SpanContext> parent) const;
+  enum class Mode { login, phone_login, restore };
+  // Stores a new login's record, puts its session in the live map and starts its lifetime coroutine;
+  // then waits (at most `wait`) until `ready(view)`, woken by the session's events.
+  boost::asio::awaitable<Result<Created>> start_login(std::string tenant_id, LoginMethod method,
+                                                      std::optional<telemetry::SpanContext> parent,
+                                                      std::chrono::milliseconds wait);
+  // Waits until `ready(view)` or `wait` passed; returns the last view.
+  static boost::asio::awaitable<SessionView> wait_view(std::shared_ptr<Session> session,
+                                                       std::function<bool(const SessionView&)> ready,
+                                                       std::chrono::milliseconds wait);
   boost::asio::awaitable<void> run_session(std::shared_ptr<Session> session, store::SessionRecord record, Mode mode,
                                            Clock::TimePoint deadline, std::optional<telemetry::SpanContext> parent);
   boost::asio::awaitable<bool> restore(Session& session, const store::SessionRecord& record);

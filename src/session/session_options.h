@@ -53,6 +53,13 @@ struct SessionOptions {
   // qr.timeout: overall deadline of a QR login, from creation to authorized (TDLib refreshes the link
   // itself about every 30 s; 120 s gives the user four links to scan).
   std::chrono::milliseconds qr_timeout{std::chrono::seconds(120)};
+  // phone.timeout: overall deadline of a phone-number login, from creation to authorized. Longer than a
+  // QR login's: the code travels by Telegram message, SMS or call, and a person types it (Telegram's own
+  // codes stay valid for minutes). Default 10 min.
+  std::chrono::milliseconds phone_timeout{std::chrono::minutes(10)};
+  // phone.flood_retry_after: the Retry-After (seconds) given when Telegram refuses to send another code to
+  // a number (PHONE_NUMBER_FLOOD carries no wait of its own; Telegram lifts it after hours). Default 3600.
+  int phone_flood_retry_after_s = 3600;
   // sessions.idle_ttl: an authorized session unused (no invoke) this long is cleaned up with logOut.
   // 0 turns the idle sweeper off.
   std::chrono::milliseconds idle_ttl{0};

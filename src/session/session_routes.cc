@@ -27,13 +27,13 @@ using http::Response;
 
 namespace {
 
-bool is_login_status(SessionStatus s) { return s == SessionStatus::qr_pending || s == SessionStatus::password_required; }
 bool is_terminal(SessionStatus s) { return !is_login_status(s); }
 
 // What the API shows of a session. The link only for the owner's qr-login routes.
 json view_json(const SessionView& v, bool with_link) {
   json j = {{"session_id", v.id},
             {"status", session_status_name(v.status)},
+            {"method", login_method_name(v.method)},
             {"created_at", iso8601(v.created_at)},
             {"last_used_at", iso8601(v.last_used_at)},
             {"authorization_state", v.authorization_state.empty() ? json(nullptr) : json(v.authorization_state)}};
@@ -42,6 +42,7 @@ json view_json(const SessionView& v, bool with_link) {
   }
   if (with_link) j["link"] = v.link.empty() ? json(nullptr) : json(v.link);
   if (v.status == SessionStatus::password_required) j["password_hint"] = v.password_hint;
+  if (v.status == SessionStatus::code_required) j["code_info"] = v.code_info;
   if (!v.error.empty()) j["error"] = v.error;
   j["authorized_at"] = v.authorized_at ? json(iso8601(*v.authorized_at)) : json(nullptr);
   return j;
@@ -54,8 +55,10 @@ json state_event(const SessionView& v, bool simulator) {
             {"has_link", !v.link.empty()},
             {"hint", v.password_hint},
             {"simulator", simulator},
-            {"reason", v.error}};
+            {"reason", v.error},
+            {"method", login_method_name(v.method)}};
   if (!v.link.empty()) j["link"] = v.link;
+  if (v.status == SessionStatus::code_required) j["code_info"] = v.code_info;
   return j;
 }
 
@@ -67,7 +70,11 @@ bool stream_event(const SessionEvent& e, const SessionView& v, std::string* name
   } else if (e.type == "password_required") {
     std::string hint = e.data.value("password_hint", "");
     *data = {{"hint", hint}, {"password_hint", hint}};
-  } else if (e.type == "authorized" || e.type == "expired") {
+  } else if (e.type == "code_required") {
+    *data = {{"code_info", e.data.value("code_info", json())}};
+  } else if (e.type == "code_rejected") {
+    *data = {{"error", e.data.value("error", "")}, {"reason", e.data.value("reason", "")}};
+  } else if (e.type == "authorized" || e.type == "expired" || e.type == "phone_number_required") {
     *data = json::object();
   } else if (e.type == "failed") {
     std::string reason = e.data.value("error", "");
@@ -531,6 +538,163 @@ struct SessionRoutes::Impl {
     co_return Response::json(bhttp::status::ok, {{"session_id", s->id()}, {"status", "cancelled"}});
   }
 
+  // --- phone-number logins (tenant) ---------------------------------------------------------------
+  // The answer to a phone step's error: 429 flood_wait with Retry-After (Telegram's FloodWait, or
+  // PHONE_NUMBER_FLOOD), 422 phone_number_invalid when Telegram refused the number, else the error's own.
+  static Response phone_error(const Error& e) {
+    if (e.code == Errc::flood_wait) {
+      Response resp = Response::error(bhttp::status::too_many_requests, "flood_wait", e.message,
+                                      {{"retry_after", e.retry_after_s}});
+      if (e.retry_after_s > 0) resp.with_header("Retry-After", std::to_string(e.retry_after_s));
+      return resp;
+    }
+    if (e.code == Errc::invalid_argument) {
+      return Response::error(bhttp::status::unprocessable_entity, "phone_number_invalid", e.message);
+    }
+    return Response::from_error(e);
+  }
+
+  // The body's phone_number: 5-32 characters of digits, '+', spaces, '-', '(' and ')' with 5-20 digits.
+  // The error never repeats what was sent (a phone number is a secret of the login).
+  static std::optional<Response> read_phone_number(const json& body, bool required, std::optional<std::string>* out) {
+    auto it = body.find("phone_number");
+    if (it == body.end() || it->is_null()) {
+      if (required) return bad_request("phone_number (string) is required");
+      return std::nullopt;
+    }
+    static const auto invalid = [] {
+      return bad_request("phone_number must be 5-32 characters of digits, '+', spaces, '-', '(' and ')', with 5-20 digits");
+    };
+    if (!it->is_string()) return invalid();
+    const std::string& v = it->get_ref<const std::string&>();
+    if (v.size() < 5 || v.size() > 32) return invalid();
+    int digits = 0;
+    for (char c : v) {
+      if (c >= '0' && c <= '9') {
+        ++digits;
+      } else if (c != '+' && c != ' ' && c != '-' && c != '(' && c != ')') {
+        return invalid();
+      }
+    }
+    if (digits < 5 || digits > 20) return invalid();
+    *out = v;
+    return std::nullopt;
+  }
+
+  asio::awaitable<Response> create_phone(Request& r) {
+    Caller tenant = co_await tenant_of(r);
+    if (!tenant) co_return std::move(*tenant.refusal);
+    Result<json> body = body_object(r, true, rejections);
+    if (!body) co_return Response::from_error(body.error());
+    std::optional<std::string> number;
+    if (std::optional<Response> bad = read_phone_number(*body, false, &number)) co_return std::move(*bad);
+    TenantLimits::LoginAdmission admission;
+    if (limits != nullptr) {
+      admission = limits->admit_login(tenant.tenant_id);
+      if (admission.refusal) co_return limit_refusal(*admission.refusal);
+    }
+    asio::awaitable<Result<SessionManager::Created>> creating =
+        manager.create_phone_login(tenant.tenant_id, std::move(number), r.span_context, options.first_link_wait);
+    Result<SessionManager::Created> created = co_await std::move(creating);
+    if (!created) co_return phone_error(created.error());  // the admission's slots go back
+    if (limits != nullptr) track_login(tenant.tenant_id, created->view.id, std::move(admission));
+    const SessionView& v = created->view;
+    json j = view_json(v, false);
+    j["page_url"] = page_url(v.id, created->login_key);
+    co_return Response::json(bhttp::status::created, j)
+        .with_header("Location", "/v1/phone-logins/" + v.id)
+        .with_header("Cache-Control", "no-store");
+  }
+
+  asio::awaitable<Response> get_phone(Request& r) {
+    Owned owned = co_await owned_session(r);
+    if (owned.refusal) co_return std::move(*owned.refusal);
+    co_return Response::json(bhttp::status::ok, view_json(owned.session->view(), false)).with_header("Cache-Control", "no-store");
+  }
+
+  asio::awaitable<Response> phone_number(std::shared_ptr<Session> s, const Request& r) {
+    Result<json> body = body_object(r, false, rejections);
+    if (!body) co_return Response::from_error(body.error());
+    std::optional<std::string> number;
+    if (std::optional<Response> bad = read_phone_number(*body, true, &number)) co_return std::move(*bad);
+    asio::awaitable<Status> submitting = manager.submit_phone_number(s, std::move(*number), r.span_context);
+    Status st = co_await std::move(submitting);
+    if (!st) co_return phone_error(st.error());
+    co_return Response::json(bhttp::status::ok, {{"session_id", s->id()}, {"status", "accepted"}});
+  }
+
+  asio::awaitable<Response> code(std::shared_ptr<Session> s, const Request& r) {
+    Result<json> body = body_object(r, false, rejections);
+    if (!body) co_return Response::from_error(body.error());
+    auto it = body->find("code");
+    bool valid = it != body->end() && it->is_string() && !it->get_ref<const std::string&>().empty() &&
+                 it->get_ref<const std::string&>().size() <= 64;
+    if (valid) {
+      for (char c : it->get_ref<const std::string&>()) {
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == ' ' || c == '-')) {
+          valid = false;
+        }
+      }
+    }
+    if (!valid) co_return bad_request("code must be 1-64 letters, digits, spaces or '-'");
+    using Attempt = TenantLimits::Attempt;
+    if (limits != nullptr) {
+      if (std::optional<TenantLimits::Refusal> refused = limits->admit_attempt(s->id(), Attempt::code)) {
+        co_return limit_refusal(*refused);
+      }
+    }
+    asio::awaitable<Result<PhoneLoginFlow::CodeAnswer>> checking =
+        manager.submit_code(s, it->get<std::string>(), r.span_context);
+    Result<PhoneLoginFlow::CodeAnswer> answer = co_await std::move(checking);
+    if (!answer) {
+      // Not checked (FloodWait, engine away, wrong state): the attempt is given back. Not after a
+      // timeout: the check may still reach Telegram (see password()).
+      if (limits != nullptr && answer.error().code != Errc::timeout) limits->refund_attempt(s->id(), Attempt::code);
+      co_return phone_error(answer.error());
+    }
+    if (*answer == PhoneLoginFlow::CodeAnswer::accepted) {
+      co_return Response::json(bhttp::status::ok, {{"session_id", s->id()}, {"status", "accepted"}});
+    }
+    const int left = limits != nullptr ? limits->attempts_left(s->id(), Attempt::code) : -1;
+    if (left == 0) {
+      // The last allowed code was wrong (or expired): the login ends, and this answer refuses every
+      // further attempt.
+      asio::awaitable<Status> ending = manager.cancel_login(s, r.span_context, trigger::kPhoneCodeAttempts);
+      Status ended = co_await std::move(ending);
+      (void)ended;  // conflict when it ended on its own meanwhile; either way it is over
+      if (std::optional<TenantLimits::Refusal> refused = limits->admit_attempt(s->id(), Attempt::code)) {
+        co_return limit_refusal(*refused);
+      }
+    }
+    json extra = {{"status", "code_required"}};
+    if (left >= 0) extra["attempts_left"] = left;
+    if (*answer == PhoneLoginFlow::CodeAnswer::expired) {
+      co_return Response::error(bhttp::status::unprocessable_entity, "code_expired",
+                                "the code has expired; ask for a new one (POST .../resend)", extra);
+    }
+    co_return Response::error(bhttp::status::unprocessable_entity, "code_invalid", "the code is not correct", extra);
+  }
+
+  asio::awaitable<Response> resend(std::shared_ptr<Session> s, const Request& r) {
+    asio::awaitable<Status> resending = manager.resend_code(s, r.span_context);
+    Status st = co_await std::move(resending);
+    if (!st) co_return phone_error(st.error());
+    co_return Response::json(bhttp::status::ok, {{"session_id", s->id()}, {"status", "resent"}});
+  }
+
+  // The tenant routes of a phone step on the {id} session.
+  using Step = asio::awaitable<Response> (Impl::*)(std::shared_ptr<Session>, const Request&);
+  asio::awaitable<Response> owned_step(Request& r, Step step) {
+    Owned owned = co_await owned_session(r);
+    if (owned.refusal) co_return std::move(*owned.refusal);
+    std::shared_ptr<Session> s = std::move(owned.session);
+    co_return co_await (this->*step)(s, r);
+  }
+  asio::awaitable<Response> phone_login_number(Request& r) { return owned_step(r, &Impl::phone_number); }
+  asio::awaitable<Response> phone_login_code(Request& r) { return owned_step(r, &Impl::code); }
+  asio::awaitable<Response> phone_login_resend(Request& r) { return owned_step(r, &Impl::resend); }
+  asio::awaitable<Response> phone_login_password(Request& r) { return owned_step(r, &Impl::password); }
+
   // --- sessions (tenant) --------------------------------------------------------------------------
   asio::awaitable<Response> list_sessions(Request& r) {
     Caller tenant = co_await tenant_of(r);
@@ -687,6 +851,15 @@ struct SessionRoutes::Impl {
     co_return co_await password(s, r);
   }
 
+  asio::awaitable<Response> page_step(Request& r, Step step) {
+    auto s = by_page_key(r);
+    if (!s) co_return not_found();
+    co_return co_await (this->*step)(s, r);
+  }
+  asio::awaitable<Response> page_phone_number(Request& r) { return page_step(r, &Impl::phone_number); }
+  asio::awaitable<Response> page_code(Request& r) { return page_step(r, &Impl::code); }
+  asio::awaitable<Response> page_resend(Request& r) { return page_step(r, &Impl::resend); }
+
   asio::awaitable<Response> page_simulate(Request& r) {
     auto s = by_page_key(r);
     if (!s || simulator == nullptr) co_return not_found();
@@ -749,6 +922,14 @@ void SessionRoutes::add_to(http::Router& router) {
   add(bhttp::verb::get, "/v1/qr-logins/{id}/qr.svg", &Impl::qr_svg);
   add(bhttp::verb::post, "/v1/qr-logins/{id}/password", &Impl::qr_password);
   add(bhttp::verb::delete_, "/v1/qr-logins/{id}", &Impl::cancel_qr);
+  add(bhttp::verb::post, "/v1/phone-logins", &Impl::create_phone);
+  add(bhttp::verb::get, "/v1/phone-logins/{id}", &Impl::get_phone);
+  add(bhttp::verb::get, "/v1/phone-logins/{id}/events", &Impl::qr_events);
+  add(bhttp::verb::post, "/v1/phone-logins/{id}/phone-number", &Impl::phone_login_number);
+  add(bhttp::verb::post, "/v1/phone-logins/{id}/code", &Impl::phone_login_code);
+  add(bhttp::verb::post, "/v1/phone-logins/{id}/resend", &Impl::phone_login_resend);
+  add(bhttp::verb::post, "/v1/phone-logins/{id}/password", &Impl::phone_login_password);
+  add(bhttp::verb::delete_, "/v1/phone-logins/{id}", &Impl::cancel_qr);
   add(bhttp::verb::get, "/v1/sessions", &Impl::list_sessions);
   add(bhttp::verb::get, "/v1/sessions/{id}", &Impl::get_session);
   add(bhttp::verb::delete_, "/v1/sessions/{id}", &Impl::delete_session);
@@ -757,6 +938,9 @@ void SessionRoutes::add_to(http::Router& router) {
   add(bhttp::verb::get, "/v1/login/{id}/qr.svg", &Impl::page_svg);
   add(bhttp::verb::get, "/v1/login/{id}/events", &Impl::page_events);
   add(bhttp::verb::post, "/v1/login/{id}/password", &Impl::page_password);
+  add(bhttp::verb::post, "/v1/login/{id}/phone-number", &Impl::page_phone_number);
+  add(bhttp::verb::post, "/v1/login/{id}/code", &Impl::page_code);
+  add(bhttp::verb::post, "/v1/login/{id}/resend", &Impl::page_resend);
   add(bhttp::verb::post, "/v1/login/{id}/simulate", &Impl::page_simulate);
 }
 

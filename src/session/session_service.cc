@@ -100,6 +100,7 @@ struct SessionService::Impl {
   // The tenants' update logs: before the engine (its clients hand every update to the hub).
   std::unique_ptr<store::SqliteUpdateLog> update_log;
   std::unique_ptr<updates::UpdateMetrics> update_metrics;
+  std::unique_ptr<telemetry::PhoneLoginMetrics> phone_metrics;
   std::unique_ptr<updates::UpdateHub> hub;
   std::unique_ptr<updates::UpdateRoutes> update_routes;
   // The tenants' webhooks: after the hub (they read through it), stopped before it.
@@ -224,10 +225,11 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
     ledger_entries.set(static_cast<double>(ledger->active()));
   });
 
+  m.phone_metrics = std::make_unique<telemetry::PhoneLoginMetrics>(telemetry.registry);
   m.manager = std::make_unique<SessionManager>(
       m.io.get_executor(), SessionServices{clock, *m.store, *m.engines, telemetry.metrics, telemetry.logger,
                                            telemetry.tracer, m.options.sessions, m.options.flood, &store_pool,
-                                           m.hub.get()});
+                                           m.hub.get(), m.phone_metrics.get()});
   m.limits = std::make_unique<TenantLimits>(m.options.limits, clock, &telemetry.rejections);
   // Process-wide slots held under the caps, set at each scrape (same lifetime argument as the ledger's).
   auto& held = telemetry.registry.gauge("tgpulse_tenant_limits_held",

@@ -11,6 +11,7 @@
 #include "session/session_options.h"
 #include "store/session_store.h"
 #include "telemetry/logger.h"
+#include "telemetry/phone_login_metrics.h"
 #include "telemetry/telethon_metrics.h"
 #include "telemetry/tracer.h"
 #include "throttle/throttle_options.h"
@@ -32,8 +33,10 @@ struct SessionServices {
   // unit tests on the in-memory store. The Application's store pool.
   BlockingPool* blocking = nullptr;
   // Where the service's own events about sessions go (tgpulseSessionAuthorized, tgpulseSessionRevoked,
-  // tgpulseSessionClosed, tgpulseQrLoginExpired), beside the engine's updates. Null = nowhere.
+  // tgpulseSessionClosed, tgpulseQrLoginExpired, tgpulsePhoneLoginExpired), beside the engine's updates. Null = nowhere.
   UpdateSink* updates = nullptr;
+  // tgpulse_phone_login_total / tgpulse_phone_codes_total. Null = phone logins are not counted (tests).
+  const telemetry::PhoneLoginMetrics* phone_metrics = nullptr;
 };
 
 }  // namespace tgpulse::session

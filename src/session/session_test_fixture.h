@@ -78,6 +78,7 @@ class SessionTestFixture : public ::testing::Test {
       : data_dir_(make_data_dir()),
         store_(clock_),
         metrics_(registry_),
+        phone_metrics_(registry_),
         logger_(telemetry::LoggerOptions{}, std::make_unique<MemoryLogSink>(log_lines_, log_mu_)),
         tracer_(telemetry::TracerOptions{}, std::make_unique<MemorySpanExporter>(spans_, span_mu_)) {
     EXPECT_TRUE(store_.create_tenant({"acme", store::TenantTokens::hash_token("tgp_acme"), 0}).ok());
@@ -119,7 +120,8 @@ class SessionTestFixture : public ::testing::Test {
 
   SessionManager& manager(SessionOptions o) {
     manager_ = std::make_unique<SessionManager>(io_.get_executor(),
-                                                SessionServices{clock_, store_, engine_, metrics_, logger_, tracer_, o});
+                                                SessionServices{clock_, store_, engine_, metrics_, logger_, tracer_, o,
+                                                                {}, nullptr, nullptr, &phone_metrics_});
     return *manager_;
   }
   SessionManager& manager() { return manager(options()); }
@@ -204,6 +206,7 @@ class SessionTestFixture : public ::testing::Test {
   FakeEngine engine_;
   telemetry::Registry registry_;
   telemetry::TelethonMetrics metrics_;
+  telemetry::PhoneLoginMetrics phone_metrics_;
   std::shared_ptr<std::vector<std::string>> log_lines_ = std::make_shared<std::vector<std::string>>();
   std::shared_ptr<std::mutex> log_mu_ = std::make_shared<std::mutex>();
   std::shared_ptr<std::vector<telemetry::SpanData>> spans_ = std::make_shared<std::vector<telemetry::SpanData>>();

@@ -72,6 +72,7 @@ Status TenantLimitsOptions::validate() const {
                         std::pair{"limits.process_logins", process_logins},
                         std::pair{"limits.tenant_logins_per_minute", tenant_logins_per_minute},
                         std::pair{"limits.password_attempts", password_attempts},
+                        std::pair{"limits.code_attempts", code_attempts},
                         std::pair{"limits.tenant_streams", tenant_streams},
                         std::pair{"limits.process_streams", process_streams}}) {
     if (Status s = check_count(key, v); !s) return s;
@@ -98,7 +99,7 @@ struct TenantLimits::Shared {
   struct Parked {
     Lease session;
     Lease login;
-    int attempts = 0;
+    std::array<int, 2> attempts{};  // by Attempt
   };
 
   std::mutex mu;
@@ -308,33 +309,42 @@ void TenantLimits::session_ended(std::string_view session_id) {
   }
 }
 
-std::optional<TenantLimits::Refusal> TenantLimits::admit_password(std::string_view session_id) {
-  if (options_.password_attempts <= 0) return std::nullopt;
+std::optional<TenantLimits::Refusal> TenantLimits::admit_attempt(std::string_view session_id, Attempt what) {
+  const int limit = what == Attempt::code ? options_.code_attempts : options_.password_attempts;
+  if (limit <= 0) return std::nullopt;
+  const auto slot = static_cast<std::size_t>(what);
   {
     std::lock_guard lock(shared_->mu);
     auto it = shared_->parked.find(session_id);
     // An id without slots is a login that ended (or never was one): nothing to try any more.
-    if (it != shared_->parked.end() && it->second.attempts < options_.password_attempts) {
-      ++it->second.attempts;
+    if (it != shared_->parked.end() && it->second.attempts[slot] < limit) {
+      ++it->second.attempts[slot];
       return std::nullopt;
     }
+  }
+  if (what == Attempt::code) {
+    return refuse(RejectReason::code_attempts, false, 0, "the login has no code attempts left");
   }
   return refuse(RejectReason::password_attempts, false, 0, "the login has no password attempts left");
 }
 
-void TenantLimits::refund_password(std::string_view session_id) {
-  if (options_.password_attempts <= 0) return;
+void TenantLimits::refund_attempt(std::string_view session_id, Attempt what) {
+  const int limit = what == Attempt::code ? options_.code_attempts : options_.password_attempts;
+  if (limit <= 0) return;
+  const auto slot = static_cast<std::size_t>(what);
   std::lock_guard lock(shared_->mu);
   auto it = shared_->parked.find(session_id);
-  if (it != shared_->parked.end() && it->second.attempts > 0) --it->second.attempts;
+  if (it != shared_->parked.end() && it->second.attempts[slot] > 0) --it->second.attempts[slot];
 }
 
-int TenantLimits::password_attempts_left(std::string_view session_id) const {
-  if (options_.password_attempts <= 0) return -1;
+int TenantLimits::attempts_left(std::string_view session_id, Attempt what) const {
+  const int limit = what == Attempt::code ? options_.code_attempts : options_.password_attempts;
+  if (limit <= 0) return -1;
+  const auto slot = static_cast<std::size_t>(what);
   std::lock_guard lock(shared_->mu);
   auto it = shared_->parked.find(session_id);
-  const int used = it == shared_->parked.end() ? 0 : it->second.attempts;
-  return std::max(0, options_.password_attempts - used);
+  const int used = it == shared_->parked.end() ? 0 : it->second.attempts[slot];
+  return std::max(0, limit - used);
 }
 
 void TenantLimits::forget_tenant(std::string_view tenant_id) {

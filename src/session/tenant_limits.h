@@ -7,6 +7,7 @@
 //   logins running     per tenant (429 logins_cap) and per process (503 logins_cap)
 //   login creations    per tenant per minute (429 login_rate with Retry-After)
 //   password attempts  per login (429 password_attempts once spent; the route then ends the login)
+//   code attempts      per phone login: wrong codes (429 code_attempts once spent; the login then ends)
 //   event streams      per tenant (429 streams_cap) and per process (503 streams_cap); a page stream
 //                      counts against the tenant that owns the session
 //
@@ -59,6 +60,9 @@ struct TenantLimitsOptions {
   // limits.password_attempts: 2FA password submissions per login; the login ends after this many
   // wrong ones. 5 — enough for typos, too few to guess. 0 = no limit.
   int password_attempts = 5;
+  // limits.code_attempts: login codes submitted per phone login; the login ends after this many wrong
+  // ones. Telegram's codes are 5 digits: 5 tries leave a guesser 1 chance in 20,000. 0 = no limit.
+  int code_attempts = 5;
   // limits.tenant_streams / limits.process_streams: open event streams (tenant and page streams).
   // Each holds a connection; 50 per tenant covers a dashboard per running login; 1000 per process
   // stays well inside server.max_connections. 0 = no cap.
@@ -151,14 +155,20 @@ class TenantLimits {
   // The session left the live map: every slot it held goes.
   void session_ended(std::string_view session_id);
 
-  // One 2FA password attempt on the login `session_id`: nullopt and counted when attempts are left;
-  // password_attempts (no Retry-After) when they are spent or the login is no longer attached.
-  std::optional<Refusal> admit_password(std::string_view session_id);
-  // Gives back the attempt admit_password took when the password was never checked (Telegram answered
-  // a FloodWait, the engine was unavailable): only a checked password spends an attempt.
-  void refund_password(std::string_view session_id);
-  // How many attempts the login has left (after admit_password); -1 when unlimited.
-  int password_attempts_left(std::string_view session_id) const;
+  // What a login's attempts are spent on: 2FA passwords, or login codes (phone logins). Counted apart.
+  enum class Attempt { password, code };
+  // One attempt on the login `session_id`: nullopt and counted when attempts are left;
+  // password_attempts / code_attempts (no Retry-After) when they are spent or the login is no longer
+  // attached.
+  std::optional<Refusal> admit_attempt(std::string_view session_id, Attempt what);
+  // Gives back the attempt admit_attempt took when the secret was never checked (Telegram answered a
+  // FloodWait, the engine was unavailable): only a checked password or code spends an attempt.
+  void refund_attempt(std::string_view session_id, Attempt what);
+  // How many attempts the login has left (after admit_attempt); -1 when unlimited.
+  int attempts_left(std::string_view session_id, Attempt what) const;
+  std::optional<Refusal> admit_password(std::string_view session_id) { return admit_attempt(session_id, Attempt::password); }
+  void refund_password(std::string_view session_id) { refund_attempt(session_id, Attempt::password); }
+  int password_attempts_left(std::string_view session_id) const { return attempts_left(session_id, Attempt::password); }
 
   // The tenant was deleted: drop its buckets (its sessions end through session_ended()).
   void forget_tenant(std::string_view tenant_id);

@@ -33,6 +33,10 @@ namespace tgpulse::telemetry {
 namespace floodwait_operation {
 inline constexpr std::string_view kQrLogin = "qr_login";           // requestQrCodeAuthentication (login start)
 inline constexpr std::string_view kQrPassword = "qr_password";     // checkAuthenticationPassword (2FA)
+// The phone login's: setAuthenticationPhoneNumber, checkAuthenticationCode, resendAuthenticationCode;
+// and its 2FA password check.
+inline constexpr std::string_view kPhoneLogin = "phone_login";
+inline constexpr std::string_view kPhonePassword = "phone_password";
 inline constexpr std::string_view kSessionCleanup = "session_cleanup";  // logOut / close
 inline constexpr std::string_view kInvoke = "invoke";              // POST /v1/sessions/{id}/invoke
 inline constexpr std::string_view kEngine = "engine";              // absorbed inside TDLib

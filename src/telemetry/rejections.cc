@@ -6,7 +6,7 @@ namespace {
 constexpr std::array<std::string_view, static_cast<std::size_t>(RejectReason::count_)> kNames = {
     "tenant_quota",      "sessions_cap",       "logins_cap",       "login_rate",  "password_attempts",
     "streams_cap",       "connections_cap",    "forbidden_function", "invalid_function", "body_bounds",
-    "request_framing",   "auth_failures"};
+    "request_framing",   "auth_failures",      "code_attempts"};
 }  // namespace
 
 std::string_view reject_reason_name(RejectReason r) noexcept { return kNames[static_cast<std::size_t>(r)]; }

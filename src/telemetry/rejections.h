@@ -28,6 +28,7 @@ enum class RejectReason : std::size_t {
   body_bounds,         // a JSON body over the depth or element limit
   request_framing,     // ambiguous HTTP framing (Transfer-Encoding other than exactly chunked): smuggling
   auth_failures,       // unknown bearer tokens from one client address over limits.auth_failure_rate
+  code_attempts,       // login codes of one phone login
   count_               // not a reason: the number of reasons
 };
 

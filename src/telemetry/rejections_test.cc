@@ -16,7 +16,8 @@ using testing::parse_exposition;
 const std::set<std::string> kReasons = {"tenant_quota",    "sessions_cap",       "logins_cap",
                                         "login_rate",      "password_attempts",  "streams_cap",
                                         "connections_cap", "forbidden_function", "invalid_function",
-                                        "body_bounds",     "request_framing",    "auth_failures"};
+                                        "body_bounds",     "request_framing",    "auth_failures",
+                                        "code_attempts"};
 
 TEST(Rejections, EveryReasonIsExposedAtZeroBeforeAnyRefusal) {
   Registry registry;

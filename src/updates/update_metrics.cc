@@ -10,7 +10,8 @@ const std::vector<std::string>& UpdateMetrics::counted_types() {
       "updateChatReadInbox",     "updateChatReadOutbox",      "updateNewChat",          "updateChatLastMessage",
       "updateUser",              "updateUserStatus",          "updateChatAction",       "updateMessageSendSucceeded",
       "updateAuthorizationState", "updateOption",             "tgpulseSessionAuthorized", "tgpulseSessionRevoked",
-      "tgpulseSessionClosed",    "tgpulseQrLoginExpired",     "tgpulseUpdatesDropped"};
+      "tgpulseSessionClosed",    "tgpulseQrLoginExpired",     "tgpulsePhoneLoginExpired",
+      "tgpulseUpdatesDropped"};
   return types;
 }
 

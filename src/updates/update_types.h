@@ -24,9 +24,9 @@
 
 namespace tgpulse::updates {
 
-inline constexpr std::array<std::string_view, 5> kServiceEventTypes = {
-    "tgpulseSessionAuthorized", "tgpulseSessionRevoked", "tgpulseSessionClosed", "tgpulseQrLoginExpired",
-    "tgpulseUpdatesDropped"};
+inline constexpr std::array<std::string_view, 6> kServiceEventTypes = {
+    "tgpulseSessionAuthorized", "tgpulseSessionRevoked",    "tgpulseSessionClosed",
+    "tgpulseQrLoginExpired",    "tgpulsePhoneLoginExpired", "tgpulseUpdatesDropped"};
 
 // Consumed by the service (the login and cleanup follow updateAuthorizationState; its outcomes are the
 // tgpulseSession* events) or engine-internal noise a tenant cannot act on. Never logged.
