@@ -13,14 +13,17 @@ using nlohmann::json;
 
 namespace {
 
-enum class Kind { int32, int64, boolean, string, object, int64_vector };
+// object: a field of an abstract type (ProxyType, ChatList, ...): an object whose "@type" names one of
+// its classes. record: a field of a concrete class (proxy, phoneNumberAuthenticationSettings): any
+// object, its "@type" neither needed nor looked at, its fields read as that class's.
+enum class Kind { int32, int64, boolean, string, object, record, int64_vector };
 
 struct Field {
   const char* name;
   Kind kind;
-  // An object field: the classes it may hold, separated by spaces; their own fields (schemas() has an
-  // entry for each) are checked too, and another class is TDLib's "Unknown class". nullptr: any object
-  // with an "@type", not looked into.
+  // object: the classes it may hold, separated by spaces; their own fields (schemas() has an entry for
+  // each) are checked too, and another class is TDLib's "Unknown class". nullptr: any object with an
+  // "@type", not looked into. record: its class, whose fields are checked.
   const char* classes = nullptr;
 };
 
@@ -38,7 +41,7 @@ const std::unordered_map<std::string_view, std::vector<Field>>& schemas() {
       {"requestQrCodeAuthentication", {{"other_user_ids", Kind::int64_vector}}},
       {"checkAuthenticationPassword", {{"password", Kind::string}}},
       {"setAuthenticationPhoneNumber",
-       {{"phone_number", Kind::string}, {"settings", Kind::object, "phoneNumberAuthenticationSettings"}}},
+       {{"phone_number", Kind::string}, {"settings", Kind::record, "phoneNumberAuthenticationSettings"}}},
       {"phoneNumberAuthenticationSettings",  // the Bool fields; the objects and vectors after them are not checked
        {{"allow_flash_call", Kind::boolean}, {"allow_missed_call", Kind::boolean},
         {"is_current_phone_number", Kind::boolean}, {"has_unknown_phone_number", Kind::boolean},
@@ -48,7 +51,7 @@ const std::unordered_map<std::string_view, std::vector<Field>>& schemas() {
        {{"reason", Kind::object, "resendCodeReasonUserRequest resendCodeReasonVerificationFailed"}}},
       {"resendCodeReasonUserRequest", {}},
       {"resendCodeReasonVerificationFailed", {{"error_message", Kind::string}}},
-      {"addProxy", {{"proxy", Kind::object, "proxy"}, {"enable", Kind::boolean}, {"comment", Kind::string}}},
+      {"addProxy", {{"proxy", Kind::record, "proxy"}, {"enable", Kind::boolean}, {"comment", Kind::string}}},
       {"proxy",
        {{"server", Kind::string}, {"port", Kind::int32},
         {"type", Kind::object, "proxyTypeSocks5 proxyTypeHttp proxyTypeMtproto"}}},
@@ -59,7 +62,7 @@ const std::unordered_map<std::string_view, std::vector<Field>>& schemas() {
       {"removeProxy", {{"proxy_id", Kind::int32}}},
       {"disableProxy", {}},
       {"getProxies", {}},
-      {"pingProxy", {{"proxy", Kind::object, "proxy"}}},
+      {"pingProxy", {{"proxy", Kind::record, "proxy"}}},
       {"getUser", {{"user_id", Kind::int64}}},
       {"getUserFullInfo", {{"user_id", Kind::int64}}},
       {"getChats", {{"chat_list", Kind::object}, {"limit", Kind::int32}}},
@@ -72,7 +75,7 @@ const std::unordered_map<std::string_view, std::vector<Field>>& schemas() {
       {"searchPublicChat", {{"username", Kind::string}}},
       {"sendMessage",
        {{"chat_id", Kind::int64}, {"message_thread_id", Kind::int64}, {"reply_to", Kind::object},
-        {"options", Kind::object}, {"reply_markup", Kind::object}, {"input_message_content", Kind::object}}},
+        {"options", Kind::record, "messageSendOptions"}, {"reply_markup", Kind::object}, {"input_message_content", Kind::object}}},
       {"viewMessages",
        {{"chat_id", Kind::int64}, {"message_ids", Kind::int64_vector}, {"source", Kind::object},
         {"force_read", Kind::boolean}}},
@@ -81,6 +84,7 @@ const std::unordered_map<std::string_view, std::vector<Field>>& schemas() {
       {"getOption", {{"name", Kind::string}}},
       {"setOption", {{"name", Kind::string}, {"value", Kind::object}}},
       {"testSquareInt", {{"x", Kind::int32}}},
+      {"messageSendOptions", {}},  // not looked into
   };
   return kSchemas;
 }
@@ -147,6 +151,9 @@ std::optional<std::string> check_value(json& v, Kind kind) {
     case Kind::string:
       if (!v.is_string()) return expected("String", v);
       return std::nullopt;
+    case Kind::record:
+      if (!v.is_object()) return expected("Object", v);
+      return std::nullopt;
     case Kind::object: {
       if (!v.is_object()) return expected("Object", v);
       auto type = v.find("@type");
@@ -172,7 +179,9 @@ std::optional<std::string> check_fields(const std::vector<Field>& fields, json& 
     auto it = object.find(field.name);
     if (it == object.end() || it->is_null()) continue;
     if (auto e = check_value(*it, field.kind)) return e;
-    if (field.classes != nullptr) {
+    if (field.kind == Kind::record) {
+      if (auto e = check_fields(schemas().at(field.classes), *it)) return e;
+    } else if (field.classes != nullptr) {
       if (auto e = check_class(*it, field.classes)) return e;
     }
   }

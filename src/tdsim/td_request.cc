@@ -32,7 +32,7 @@ bool TdRequest::known_function(std::string_view type) {
       // real TDLib functions tdsim does not play (answered with an error that says so)
       "getContacts", "searchChats", "getMessage", "getMessages", "deleteMessages", "editMessageText",
       "forwardMessages", "getChatMember", "leaveChat", "getBasicGroup", "getSupergroup", "getSupergroupFullInfo",
-      "downloadFile", "getRemoteFile", "editProxy", "getProxyLink", "getActiveSessions", "terminateSession",
+      "downloadFile", "getRemoteFile", "editProxy", "getActiveSessions", "terminateSession",
       "getNetworkStatistics", "setNetworkType", "searchMessages", "searchChatMessages", "getChatAdministrators",
       "createPrivateChat", "openChat", "closeChat", "getStorageStatistics"};
   return kKnown.count(type) != 0;
