@@ -166,7 +166,8 @@ void ControlServer::serve(int listen_fd) {
 ControlResponse ControlServer::handle(const std::string& method, const std::string& target, const std::string& body) {
   const std::string path = target.substr(0, target.find('?'));
   static const char* const kGetRoutes[] = {"/state", "/health"};
-  static const char* const kPostRoutes[] = {"/scan", "/flood", "/revoke", "/profile", "/release", "/incoming"};
+  static const char* const kPostRoutes[] = {"/scan",    "/flood", "/revoke", "/profile",
+                                                  "/release", "/incoming", "/phone-account", "/proxy"};
   bool is_get = false, is_post = false;
   for (const char* r : kGetRoutes) is_get = is_get || path == r;
   for (const char* r : kPostRoutes) is_post = is_post || path == r;
@@ -214,6 +215,34 @@ ControlResponse ControlServer::handle(const std::string& method, const std::stri
     }
     return from_result(simulator_.incoming(integer("client_id", 0), static_cast<int>(count),
                                            doc.contains("text") ? str("text") : std::string("tdsim incoming")));
+  }
+  if (path == "/phone-account") {
+    if (str("phone_number").empty()) return {400, {{"error", "phone-account needs \"phone_number\""}}};
+    auto optional_string = [&](const char* key) -> std::optional<std::string> {
+      if (!doc.contains(key) || doc[key].is_null()) return std::nullopt;
+      return doc[key].is_string() ? std::optional(doc[key].get<std::string>()) : std::nullopt;
+    };
+    for (const char* key : {"password", "password_hint"}) {
+      if (doc.contains(key) && !doc[key].is_string() && !doc[key].is_null()) {
+        return {400, {{"error", std::string("phone-account \"") + key + "\" must be a string"}}};
+      }
+    }
+    if (doc.contains("registered") && !doc["registered"].is_boolean()) {
+      return {400, {{"error", "phone-account \"registered\" must be true or false"}}};
+    }
+    std::optional<bool> registered;
+    if (doc.contains("registered")) registered = doc["registered"].get<bool>();
+    return from_result(simulator_.set_phone_account(str("phone_number"), optional_string("password"),
+                                                    optional_string("password_hint"), registered));
+  }
+  if (path == "/proxy") {
+    if (str("server").empty() || !doc.contains("port") || !doc["port"].is_number_integer() ||
+        !doc.contains("reachable") || !doc["reachable"].is_boolean()) {
+      return {400, {{"error", "proxy needs \"server\", integer \"port\" and boolean \"reachable\""}}};
+    }
+    const auto port = doc["port"].get<std::int64_t>();
+    if (port <= 0 || port > 65535) return {400, {{"error", "proxy \"port\" must be from 1 to 65535"}}};
+    return from_result(simulator_.set_proxy_reachable(str("server"), static_cast<int>(port), doc["reachable"].get<bool>()));
   }
   if (path == "/revoke") {
     if (str("link").empty() && integer("client_id", 0) == 0) {

@@ -10,7 +10,12 @@
 //   POST /release {}                                    announces Ready withheld by hold_restored_sessions
 //   POST /incoming {"count", "client_id"?, "text"?}     `count` (1..1000) new messages to that client or to
 //                 every authorized one; kept in the database of a client that is not running
-//   GET  /state                                         clients, their states and current links, profile
+//   POST /phone-account {"phone_number", "password"?, "password_hint"?, "registered"?}  the account behind
+//                 a test number: 2FA after the code, or (registered false) WaitRegistration
+//   POST /proxy   {"server", "port", "reachable"}       marks a proxy address reachable or not; clients
+//                 whose enabled proxy it is connect (answering the requests they held) or stop connecting
+//   GET  /state                                         clients (states, current links, last 64 request
+//                 types, enabled proxy, connection, held requests), profile
 //   GET  /health                                        {"ok": true}
 // Errors: 404 {"error"} for unknown routes and unknown links/clients, 400 for bad bodies, 409 for a
 // client in the wrong state, 405 for a wrong method.

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -12,14 +13,22 @@ using nlohmann::json;
 
 namespace {
 
-enum class Kind { int32, int64, boolean, string, object, int64_vector };
+// object: a field of an abstract type (ProxyType, ChatList, ...): an object whose "@type" names one of
+// its classes. record: a field of a concrete class (proxy, phoneNumberAuthenticationSettings): any
+// object, its "@type" neither needed nor looked at, its fields read as that class's.
+enum class Kind { int32, int64, boolean, string, object, record, int64_vector };
 
 struct Field {
   const char* name;
   Kind kind;
+  // object: the classes it may hold, separated by spaces; their own fields (schemas() has an entry for
+  // each) are checked too, and another class is TDLib's "Unknown class". nullptr: any object with an
+  // "@type", not looked into. record: its class, whose fields are checked.
+  const char* classes = nullptr;
 };
 
-// TDLib 1.8.67's td_api.tl, in declaration order, for the functions tdsim plays.
+// TDLib 1.8.67's td_api.tl, in declaration order, for the functions tdsim plays and the classes their
+// checked object arguments hold.
 const std::unordered_map<std::string_view, std::vector<Field>>& schemas() {
   static const std::unordered_map<std::string_view, std::vector<Field>> kSchemas = {
       {"setTdlibParameters",
@@ -31,8 +40,29 @@ const std::unordered_map<std::string_view, std::vector<Field>>& schemas() {
         {"application_version", Kind::string}}},
       {"requestQrCodeAuthentication", {{"other_user_ids", Kind::int64_vector}}},
       {"checkAuthenticationPassword", {{"password", Kind::string}}},
-      {"setAuthenticationPhoneNumber", {{"phone_number", Kind::string}, {"settings", Kind::object}}},
+      {"setAuthenticationPhoneNumber",
+       {{"phone_number", Kind::string}, {"settings", Kind::record, "phoneNumberAuthenticationSettings"}}},
+      {"phoneNumberAuthenticationSettings",  // the Bool fields; the objects and vectors after them are not checked
+       {{"allow_flash_call", Kind::boolean}, {"allow_missed_call", Kind::boolean},
+        {"is_current_phone_number", Kind::boolean}, {"has_unknown_phone_number", Kind::boolean},
+        {"allow_sms_retriever_api", Kind::boolean}}},
       {"checkAuthenticationCode", {{"code", Kind::string}}},
+      {"resendAuthenticationCode",
+       {{"reason", Kind::object, "resendCodeReasonUserRequest resendCodeReasonVerificationFailed"}}},
+      {"resendCodeReasonUserRequest", {}},
+      {"resendCodeReasonVerificationFailed", {{"error_message", Kind::string}}},
+      {"addProxy", {{"proxy", Kind::record, "proxy"}, {"enable", Kind::boolean}, {"comment", Kind::string}}},
+      {"proxy",
+       {{"server", Kind::string}, {"port", Kind::int32},
+        {"type", Kind::object, "proxyTypeSocks5 proxyTypeHttp proxyTypeMtproto"}}},
+      {"proxyTypeSocks5", {{"username", Kind::string}, {"password", Kind::string}}},
+      {"proxyTypeHttp", {{"username", Kind::string}, {"password", Kind::string}, {"http_only", Kind::boolean}}},
+      {"proxyTypeMtproto", {{"secret", Kind::string}}},
+      {"enableProxy", {{"proxy_id", Kind::int32}}},
+      {"removeProxy", {{"proxy_id", Kind::int32}}},
+      {"disableProxy", {}},
+      {"getProxies", {}},
+      {"pingProxy", {{"proxy", Kind::record, "proxy"}}},
       {"getUser", {{"user_id", Kind::int64}}},
       {"getUserFullInfo", {{"user_id", Kind::int64}}},
       {"getChats", {{"chat_list", Kind::object}, {"limit", Kind::int32}}},
@@ -45,7 +75,7 @@ const std::unordered_map<std::string_view, std::vector<Field>>& schemas() {
       {"searchPublicChat", {{"username", Kind::string}}},
       {"sendMessage",
        {{"chat_id", Kind::int64}, {"message_thread_id", Kind::int64}, {"reply_to", Kind::object},
-        {"options", Kind::object}, {"reply_markup", Kind::object}, {"input_message_content", Kind::object}}},
+        {"options", Kind::record, "messageSendOptions"}, {"reply_markup", Kind::object}, {"input_message_content", Kind::object}}},
       {"viewMessages",
        {{"chat_id", Kind::int64}, {"message_ids", Kind::int64_vector}, {"source", Kind::object},
         {"force_read", Kind::boolean}}},
@@ -54,6 +84,7 @@ const std::unordered_map<std::string_view, std::vector<Field>>& schemas() {
       {"getOption", {{"name", Kind::string}}},
       {"setOption", {{"name", Kind::string}, {"value", Kind::object}}},
       {"testSquareInt", {{"x", Kind::int32}}},
+      {"messageSendOptions", {}},  // not looked into
   };
   return kSchemas;
 }
@@ -87,6 +118,21 @@ std::optional<std::string> check_integer(json& v, std::int64_t min, std::int64_t
   return std::nullopt;
 }
 
+std::optional<std::string> check_fields(const std::vector<Field>& fields, json& object);
+
+// An object of one of `classes` (space-separated), its fields checked too.
+std::optional<std::string> check_class(json& v, std::string_view classes) {
+  const std::string type = v["@type"].get<std::string>();
+  bool listed = false;
+  for (std::size_t start = 0; start <= classes.size() && !listed;) {
+    const std::size_t end = std::min(classes.find(' ', start), classes.size());
+    listed = classes.substr(start, end - start) == type;
+    start = end + 1;
+  }
+  if (!listed) return "Unknown class \"" + type + "\"";
+  return check_fields(schemas().at(type), v);
+}
+
 std::optional<std::string> check_value(json& v, Kind kind) {
   constexpr auto i32min = std::numeric_limits<std::int32_t>::min();
   constexpr auto i32max = std::numeric_limits<std::int32_t>::max();
@@ -104,6 +150,9 @@ std::optional<std::string> check_value(json& v, Kind kind) {
       return std::nullopt;
     case Kind::string:
       if (!v.is_string()) return expected("String", v);
+      return std::nullopt;
+    case Kind::record:
+      if (!v.is_object()) return expected("Object", v);
       return std::nullopt;
     case Kind::object: {
       if (!v.is_object()) return expected("Object", v);
@@ -123,16 +172,29 @@ std::optional<std::string> check_value(json& v, Kind kind) {
 
 }  // namespace
 
+namespace {
+
+std::optional<std::string> check_fields(const std::vector<Field>& fields, json& object) {
+  for (const Field& field : fields) {
+    auto it = object.find(field.name);
+    if (it == object.end() || it->is_null()) continue;
+    if (auto e = check_value(*it, field.kind)) return e;
+    if (field.kind == Kind::record) {
+      if (auto e = check_fields(schemas().at(field.classes), *it)) return e;
+    } else if (field.classes != nullptr) {
+      if (auto e = check_class(*it, field.classes)) return e;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<std::string> FunctionArguments::check(std::string_view type, json& function) {
   const auto& all = schemas();
   auto schema = all.find(type);
   if (schema == all.end()) return std::nullopt;
-  for (const Field& field : schema->second) {
-    auto it = function.find(field.name);
-    if (it == function.end() || it->is_null()) continue;
-    if (auto e = check_value(*it, field.kind)) return e;
-  }
-  return std::nullopt;
+  return check_fields(schema->second, function);
 }
 
 }  // namespace tgpulse::tdsim

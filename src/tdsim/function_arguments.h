@@ -8,11 +8,14 @@
 //   int53/int64    the same with "Expected String or Number, but receive <T>"
 //   Bool           Boolean or Number (non-zero is true), else "Expected Boolean, but receive <T>"
 //   string/bytes   "Expected String, but receive <T>" (the base64 of bytes is not checked)
-//   object         "Expected Object, but receive <T>"; without "@type": "Can't find field \"@type\""
+//   object         "Expected Object, but receive <T>"; of an abstract type (ProxyType, ChatList, ...): without
+//                  "@type": "Can't find field \"@type\"", a class not of that type: "Unknown class \"X\"";
+//                  of a concrete class (proxy, phoneNumberAuthenticationSettings): "@type" not looked at
 //   vector<x>      "Expected Array, but receive <T>", then each element as x
 // <T> is Null, Boolean, Number, String, Array or Object. A null or missing argument takes its default.
-// Fields are checked in TDLib's declaration order, so the first wrong one is the one reported. Nested
-// objects are checked for "@type" only.
+// Fields are checked in TDLib's declaration order, so the first wrong one is the one reported. The
+// fields of nested objects are checked for the proxy functions, resendAuthenticationCode's reason and
+// setAuthenticationPhoneNumber's settings; other nested objects only for "@type".
 //
 // Thread-safety: stateless; safe from any thread.
 #pragma once

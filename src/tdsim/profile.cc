@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 
 #include <yaml-cpp/yaml.h>
@@ -99,6 +100,18 @@ struct Reader {
     }
     return true;
   }
+  // An integer in [min, max].
+  bool integer(const json& obj, const char* key, const std::string& path, int* out, int min, int max) {
+    auto it = obj.find(key);
+    if (it == obj.end()) return true;
+    const double v = it->is_number() ? it->get<double>() : 0;
+    if (!it->is_number() || !std::isfinite(v) || v != std::floor(v) || v < min || v > max) {
+      error = path + key + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max);
+      return false;
+    }
+    *out = static_cast<int>(v);
+    return true;
+  }
   bool boolean(const json& obj, const char* key, bool* out) {
     auto it = obj.find(key);
     if (it == obj.end()) return true;
@@ -107,6 +120,18 @@ struct Reader {
       return false;
     }
     *out = it->get<bool>();
+    return true;
+  }
+  // Every key of `obj` is one of `keys`.
+  bool known_keys(const json& obj, const std::string& path, std::initializer_list<const char*> keys) {
+    for (const auto& [key, value] : obj.items()) {
+      bool known = false;
+      for (const char* k : keys) known = known || key == k;
+      if (!known) {
+        error = "unknown key " + path + key;
+        return false;
+      }
+    }
     return true;
   }
   bool string(const json& obj, const char* key, const std::string& path, std::string* out) {
@@ -153,7 +178,7 @@ Result<Profile> Profile::apply(const Profile& base, const json& patch) {
   if (!patch.is_object()) return Error(Errc::invalid_argument, "a tdsim profile must be an object");
   static const char* const kKeys[] = {"seed", "qr_token_ttl_seconds", "flood_wait_limit_seconds", "latency_ms",
                                       "auth_latency_ms", "method_latency_ms", "flood", "qr", "faults", "chats",
-                                      "hold_restored_sessions", "incoming"};
+                                      "hold_restored_sessions", "incoming", "phone", "proxy"};
   for (const auto& [key, value] : patch.items()) {
     bool known = false;
     for (const char* k : kKeys) known = known || key == k;
@@ -243,6 +268,21 @@ Result<Profile> Profile::apply(const Profile& base, const json& patch) {
     p.incoming.chats = static_cast<int>(chats_used);
     p.incoming.max_pending = static_cast<int>(max_pending);
   }
+  if (ok && patch.contains("phone")) {
+    const auto& ph = patch["phone"];
+    ok = ph.is_object() && r.known_keys(ph, "phone.", {"code_ttl_seconds", "resend_timeout_seconds",
+                                                       "code_sends_per_window", "flood_window_seconds"}) &&
+         r.number(ph, "code_ttl_seconds", "phone.", &p.phone.code_ttl_seconds, 0.01) &&
+         r.integer(ph, "resend_timeout_seconds", "phone.", &p.phone.resend_timeout_seconds, 0, 86400) &&
+         r.integer(ph, "code_sends_per_window", "phone.", &p.phone.code_sends_per_window, 1, 1000000) &&
+         r.number(ph, "flood_window_seconds", "phone.", &p.phone.flood_window_seconds, 0.01);
+    if (!ph.is_object()) r.error = "phone must be an object";
+  }
+  if (ok && patch.contains("proxy")) {
+    const auto& px = patch["proxy"];
+    ok = px.is_object() && r.known_keys(px, "proxy.", {"ping_ms"}) && r.range(px, "ping_ms", "proxy.", &p.proxy.ping_ms);
+    if (!px.is_object()) r.error = "proxy must be an object";
+  }
   if (!ok) return Error(Errc::invalid_argument, "bad tdsim profile: " + r.error);
   p.seed = seed;
   p.chats = static_cast<int>(chats);  // within [0, 1e9] (Reader::number)
@@ -294,7 +334,13 @@ json Profile::to_json() const {
             {"delete_probability", incoming.delete_probability},
             {"read_probability", incoming.read_probability},
             {"max_pending", incoming.max_pending},
-            {"max_catch_up_seconds", incoming.max_catch_up_seconds}}}};
+            {"max_catch_up_seconds", incoming.max_catch_up_seconds}}},
+          {"phone",
+           {{"code_ttl_seconds", phone.code_ttl_seconds},
+            {"resend_timeout_seconds", phone.resend_timeout_seconds},
+            {"code_sends_per_window", phone.code_sends_per_window},
+            {"flood_window_seconds", phone.flood_window_seconds}}},
+          {"proxy", {{"ping_ms", range_json(proxy.ping_ms)}}}};
 }
 
 const LatencyRange& Profile::latency_for(const std::string& method) const {

@@ -57,6 +57,16 @@ struct Profile {
     int max_pending = 1000;          // messages kept for an account whose client is not running
     double max_catch_up_seconds = 3600;  // on restart, rate x downtime (at most this long) arrives as the difference
   } incoming;
+  // Phone-number login on the test data centres (docs/tdsim.md#phone-number-login).
+  struct Phone {
+    double code_ttl_seconds = 300;       // a code older than this answers PHONE_CODE_EXPIRED
+    int resend_timeout_seconds = 60;     // authenticationCodeInfo.timeout
+    int code_sends_per_window = 5;       // codes sent to one number (all clients) per window ...
+    double flood_window_seconds = 3600;  // ... beyond which PHONE_NUMBER_FLOOD
+  } phone;
+  struct Proxy {
+    LatencyRange ping_ms{30, 120};  // pingProxy's answer, fixed per proxy address by the seed
+  } proxy;
   // A client that opens an already authorized database withholds its authorizationStateReady update
   // until the control interface's POST /release: the service's restore window made observable.
   bool hold_restored_sessions = false;

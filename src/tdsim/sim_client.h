@@ -1,11 +1,13 @@
 // SimClient: the state tdsim keeps for one TDLib client id — its authorization state, its database
-// directory, the current QR login token, and the simulated account (2FA password).
+// directory, the current QR login token or phone login code, the simulated account (2FA password),
+// its proxies and the requests waiting for one, and the record of its last requests.
 //
 // Thread-safety: none; owned by the Simulator and touched under its lock.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "tdsim/incoming_traffic.h"
+#include "tdsim/proxy_list.h"
+#include "tdsim/td_request.h"
 
 namespace tgpulse::tdsim {
 
@@ -20,6 +24,8 @@ enum class SimAuthState {
   wait_tdlib_parameters,
   wait_phone_number,
   wait_other_device_confirmation,
+  wait_code,
+  wait_registration,
   wait_password,
   ready,
   logging_out,
@@ -51,6 +57,21 @@ struct SimClient {
   std::uint64_t reserved_sequence = 0;  // message sequence numbers below this are persisted as used
   double incoming_credit = 0;           // fractional events owed by the profile's rate
   std::vector<nlohmann::json> withheld_updates;  // the difference, waiting for POST /release
+  // Phone-number login (WaitCode): the number as given, its test-DC digits, the way the current code was
+  // sent (0 Telegram message, 1 SMS, 2 call) and when.
+  std::string phone_number;
+  std::string phone_digits;
+  int code_type = 0;
+  std::chrono::steady_clock::time_point code_sent_at{};
+  // Proxies; while the enabled one is unreachable the client is not connected and holds its network
+  // requests (at most kMaxHeldRequests) until it is reachable or disabled.
+  ProxyList proxies;
+  bool connected = false;  // the last updateConnectionState was connectionStateReady
+  std::deque<TdRequest> held;
+  static constexpr std::size_t kMaxHeldRequests = 256;
+  // The @type of the last kMaxCalls requests read, in arrival order (GET /state "calls").
+  std::deque<std::string> calls;
+  static constexpr std::size_t kMaxCalls = 64;
   // Answers of one client leave in order: nothing is delivered before this (absorbed flood waits excepted).
   std::chrono::steady_clock::time_point last_delivery{};
 };

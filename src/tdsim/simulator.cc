@@ -48,6 +48,17 @@ bool reaches_network(std::string_view t) {
   return t != "getAuthorizationState" && t != "close" && t != "getOption" && t != "setOption" &&
          t != "getCurrentState" && t != "testSquareInt";
 }
+// Proxy functions: local to TDLib (pingProxy connects, but not through the enabled proxy).
+bool is_proxy_function(std::string_view t) {
+  return t == "addProxy" || t == "enableProxy" || t == "disableProxy" || t == "removeProxy" || t == "getProxies" ||
+         t == "pingProxy";
+}
+// Network requests that wait for a connection (an unreachable proxy holds them). logOut and destroy do
+// not: TDLib destroys the local authorization without the server when it cannot reach it.
+bool waits_for_connection(std::string_view t) {
+  return reaches_network(t) && t != "setTdlibParameters" && t != "logOut" && t != "destroy" &&
+         !is_proxy_function(t);
+}
 }  // namespace
 
 const char* sim_state_type(SimAuthState s) noexcept {
@@ -55,6 +66,8 @@ const char* sim_state_type(SimAuthState s) noexcept {
     case SimAuthState::wait_tdlib_parameters: return "authorizationStateWaitTdlibParameters";
     case SimAuthState::wait_phone_number: return "authorizationStateWaitPhoneNumber";
     case SimAuthState::wait_other_device_confirmation: return "authorizationStateWaitOtherDeviceConfirmation";
+    case SimAuthState::wait_code: return "authorizationStateWaitCode";
+    case SimAuthState::wait_registration: return "authorizationStateWaitRegistration";
     case SimAuthState::wait_password: return "authorizationStateWaitPassword";
     case SimAuthState::ready: return "authorizationStateReady";
     case SimAuthState::logging_out: return "authorizationStateLoggingOut";
@@ -159,6 +172,8 @@ void Simulator::send(int client_id, std::string_view text) {
       }
       emit(out, *client, std::move(error), now, extra);
     } else {
+      client->calls.push_back(request->type);
+      if (client->calls.size() > SimClient::kMaxCalls) client->calls.pop_front();
       handle(*client, std::move(*request), out);
     }
   }
@@ -182,6 +197,11 @@ void Simulator::handle(SimClient& client, TdRequest request, Outgoing& out) {
          now, request.extra);
     return;
   }
+  if (is_proxy_function(t)) {
+    handle_proxy(client, request, out, after_latency(profile_.auth_latency));
+    return;
+  }
+  if (waits_for_connection(t) && hold_while_disconnected(client, request, out, now)) return;
   FloodDecision flood;
   if (reaches_network(t) && t != "setTdlibParameters" && t != "destroy") {
     flood = flood_decision(client, t, out);
@@ -201,6 +221,15 @@ void Simulator::handle(SimClient& client, TdRequest request, Outgoing& out) {
 json Simulator::state_object(const SimClient& c) const {
   json s = {{"@type", sim_state_type(c.state)}};
   if (c.state == SimAuthState::wait_other_device_confirmation) s["link"] = c.link;
+  if (c.state == SimAuthState::wait_code) s["code_info"] = code_info(c);
+  if (c.state == SimAuthState::wait_registration) {
+    s["terms_of_service"] = {{"@type", "termsOfService"},
+                             {"text", {{"@type", "formattedText"},
+                                       {"text", "Terms of service of the tdsim test data centre."},
+                                       {"entities", json::array()}}},
+                             {"min_user_age", 0},
+                             {"show_popup", false}};
+  }
   if (c.state == SimAuthState::wait_password) {
     s["password_hint"] = c.password_hint;
     s["has_recovery_email_address"] = false;
@@ -263,6 +292,7 @@ void Simulator::handle_auth(SimClient& client, const TdRequest& request, Outgoin
     }
     ok();
     emit(out, client, {{"@type", "updateConnectionState"}, {"state", {{"@type", "connectionStateReady"}}}}, at);
+    client.connected = true;
     if (authorized) start_incoming(client, database, out, at);
   } else if (t == "requestQrCodeAuthentication") {
     if (client.state != SimAuthState::wait_phone_number && client.state != SimAuthState::wait_other_device_confirmation) {
@@ -299,9 +329,10 @@ void Simulator::handle_auth(SimClient& client, const TdRequest& request, Outgoin
     ok();
     set_state(client, SimAuthState::closing, out, at);
     finish_logout(client, out, at + std::chrono::milliseconds(1), false);
+  } else if (t == "setAuthenticationPhoneNumber" || t == "checkAuthenticationCode" || t == "resendAuthenticationCode") {
+    handle_phone_login(client, request, out, at);
   } else {
-    // Phone-number and code login are not part of tdsim's Telegram.
-    unexpected();
+    unexpected();  // requestAuthenticationPasswordRecovery: tdsim's accounts have no recovery e-mail
   }
 }
 
@@ -314,6 +345,9 @@ void Simulator::finish_logout(SimClient& client, Outgoing& out, TimePoint at, bo
   }
   client.incoming.reset();
   client.withheld_updates.clear();
+  // Every request is answered once: what waited for a connection is aborted, as TDLib aborts it on close.
+  for (auto& held : client.held) emit(out, client, TdRequest::error(500, "Request aborted"), at, held.extra);
+  client.held.clear();
   client.link.clear();
   client.token_generation++;
   flood_.forget_client(client.id);
@@ -663,7 +697,13 @@ json Simulator::state() const {
   for (const auto& [id, c] : clients_) {
     if (!c.started) continue;
     json entry = {{"client_id", id}, {"state", sim_state_type(c.state)}, {"user_id", c.user_id},
-                  {"has_password", !c.password.empty()}, {"ready_withheld", c.ready_withheld}};
+                  {"has_password", !c.password.empty()}, {"ready_withheld", c.ready_withheld},
+                  {"calls", c.calls}, {"proxy", nullptr}, {"connected", c.connected},
+                  {"held_requests", c.held.size()}};
+    if (const SimProxy* p = c.proxies.enabled()) {
+      // Never the secret, user name or password.
+      entry["proxy"] = {{"server", p->proxy["server"]}, {"port", p->proxy["port"]}, {"type", p->proxy["type"]["@type"]}};
+    }
     if (!c.link.empty()) entry["link"] = c.link;
     clients.push_back(std::move(entry));
   }

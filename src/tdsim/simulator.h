@@ -2,7 +2,8 @@
 // in tdsim_api.cc, and the operations of the control interface (scan, flood, revoke, state, profile).
 //
 // What it plays (see docs/tdsim.md): authorization states with TDLib's names, QR tokens that expire and
-// are replaced, the 2FA password step, logOut/close/destroy (and loss of authorization) down to
+// are replaced, phone-number login on the test data centres (codes, resends, PHONE_NUMBER_FLOOD,
+// registration), the 2FA password step, proxies (an unreachable one holds network requests), logOut/close/destroy (and loss of authorization) down to
 // authorizationStateClosed, a handful of ordinary functions with latency, Telegram's flood limits with
 // TDLib's absorption rule and WARNING log lines, and TDLib's error objects for bad requests.
 //
@@ -19,6 +20,7 @@
 #include <optional>
 #include <queue>
 #include <random>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +35,7 @@
 #include "tdsim/sim_client.h"
 #include "tdsim/static_functions.h"
 #include "tdsim/td_request.h"
+#include "tdsim/test_phone_numbers.h"
 
 namespace tgpulse::tdsim {
 
@@ -72,6 +75,14 @@ class Simulator {
   Result<nlohmann::json> incoming(int client_id, int count, const std::string& text);
   static constexpr int kMaxIncomingCount = 1000;
   static constexpr std::size_t kMaxIncomingText = 4096;  // Telegram's message length limit
+  // Configures the account behind a test number (docs/tdsim.md#phone-number-login); a field left out
+  // keeps its value. Errors: invalid_argument (not a test number). Answers the account.
+  Result<nlohmann::json> set_phone_account(const std::string& phone_number, std::optional<std::string> password,
+                                           std::optional<std::string> password_hint, std::optional<bool> registered);
+  // Marks the proxy address server:port reachable or not. Clients whose enabled proxy it is change their
+  // connection state; those that become connected answer the requests they held. Errors:
+  // invalid_argument (empty server, port outside 1..65535). Answers {"server","port","reachable","released"}.
+  Result<nlohmann::json> set_proxy_reachable(const std::string& server, int port, bool reachable);
   nlohmann::json state() const;
   Result<nlohmann::json> update_profile(const nlohmann::json& patch);
   Profile profile() const;
@@ -87,6 +98,23 @@ class Simulator {
   void handle_auth(SimClient& client, const TdRequest& request, Outgoing& out, TimePoint at);
   void handle_ordinary(SimClient& client, const TdRequest& request, Outgoing& out, TimePoint at);
   nlohmann::json ordinary_answer(SimClient& client, const TdRequest& request);
+
+  // Phone-number login (simulator_phone.cc): setAuthenticationPhoneNumber, checkAuthenticationCode,
+  // resendAuthenticationCode.
+  void handle_phone_login(SimClient& client, const TdRequest& request, Outgoing& out, TimePoint at);
+  nlohmann::json code_info(const SimClient& client) const;
+  // Proxies (simulator_proxy.cc): the proxy functions, and the network requests an unreachable proxy holds.
+  void handle_proxy(SimClient& client, const TdRequest& request, Outgoing& out, TimePoint at);
+  // True when `request` was held (or refused: too many held) because the client is not connected.
+  bool hold_while_disconnected(SimClient& client, TdRequest& request, Outgoing& out, TimePoint now);
+  // Recomputes the client's connection after its proxies or their reachability changed and emits
+  // updateConnectionState. `switched`: the enabled proxy changed (TDLib then reports connecting first,
+  // even when it connects at once).
+  void update_connection(SimClient& client, Outgoing& out, TimePoint at, bool switched);
+  // Once connected: handles the requests the client held, in arrival order.
+  void release_held(SimClient& client, Outgoing& out);
+  bool proxy_reachable(const nlohmann::json& proxy) const;
+  nlohmann::json ping_answer(const nlohmann::json& proxy);
 
   void set_state(SimClient& client, SimAuthState state, Outgoing& out, TimePoint at);
   nlohmann::json state_object(const SimClient& client) const;
@@ -136,6 +164,8 @@ class Simulator {
   Profile profile_;                       // guarded by mutex_
   std::mt19937_64 rng_;                   // guarded by mutex_
   std::map<int, SimClient> clients_;      // guarded by mutex_
+  TestPhoneNumbers phones_;               // guarded by mutex_: accounts and code sends of all clients
+  std::set<std::string> unreachable_proxies_;  // guarded by mutex_: "server:port" (POST /proxy)
   FloodControl flood_;                    // guarded by mutex_
   std::uint64_t next_query_id_ = 1;       // guarded by mutex_
   bool incoming_ticking_ = false;         // guarded by mutex_: a traffic tick is scheduled

@@ -18,6 +18,8 @@ bool TdRequest::known_function(std::string_view type) {
       "setTdlibParameters", "requestQrCodeAuthentication", "checkAuthenticationPassword", "getAuthorizationState",
       "logOut", "close", "destroy", "setAuthenticationPhoneNumber", "checkAuthenticationCode",
       "requestAuthenticationPasswordRecovery", "resendAuthenticationCode",
+      // proxies
+      "addProxy", "enableProxy", "disableProxy", "removeProxy", "getProxies", "pingProxy",
       // ordinary functions tdsim plays
       "getMe", "getUser", "getUserFullInfo", "getChats", "loadChats", "getChat", "getChatHistory",
       "searchPublicChat", "sendMessage", "viewMessages", "joinChat", "getSupergroupMembers", "getOption",
@@ -30,7 +32,7 @@ bool TdRequest::known_function(std::string_view type) {
       // real TDLib functions tdsim does not play (answered with an error that says so)
       "getContacts", "searchChats", "getMessage", "getMessages", "deleteMessages", "editMessageText",
       "forwardMessages", "getChatMember", "leaveChat", "getBasicGroup", "getSupergroup", "getSupergroupFullInfo",
-      "downloadFile", "getRemoteFile", "setProxy", "getProxies", "getActiveSessions", "terminateSession",
+      "downloadFile", "getRemoteFile", "editProxy", "getActiveSessions", "terminateSession",
       "getNetworkStatistics", "setNetworkType", "searchMessages", "searchChatMessages", "getChatAdministrators",
       "createPrivateChat", "openChat", "closeChat", "getStorageStatistics"};
   return kKnown.count(type) != 0;

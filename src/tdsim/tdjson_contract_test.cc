@@ -204,6 +204,36 @@ TEST_P(TdJsonContractTest, WrongTypedArgumentsAreRefusedBeforeTheStateIsChecked)
       {{{"@type", "checkAuthenticationPassword"}, {"password", 1}}, "Expected String, but receive Number"},
       {{{"@type", "requestQrCodeAuthentication"}, {"other_user_ids", "x"}}, "Expected Array, but receive String"},
       {{{"@type", "getOption"}, {"name", 5}}, "Expected String, but receive Number"},
+      // Phone-number login and proxies. A field of a concrete class (proxy, phoneNumberAuthenticationSettings)
+      // needs no "@type"; one of an abstract type (ProxyType, ResendCodeReason) needs one of its classes.
+      {{{"@type", "setAuthenticationPhoneNumber"}, {"phone_number", 5}}, "Expected String, but receive Number"},
+      {{{"@type", "setAuthenticationPhoneNumber"}, {"settings", {{"allow_flash_call", "x"}}}},
+       "Expected Boolean, but receive String"},
+      {{{"@type", "setAuthenticationPhoneNumber"}, {"settings", 1}}, "Expected Object, but receive Number"},
+      {{{"@type", "checkAuthenticationCode"}, {"code", 5}}, "Expected String, but receive Number"},
+      {{{"@type", "resendAuthenticationCode"}, {"reason", 5}}, "Expected Object, but receive Number"},
+      {{{"@type", "resendAuthenticationCode"}, {"reason", json::object()}}, "Can't find field \"@type\""},
+      {{{"@type", "resendAuthenticationCode"}, {"reason", {{"@type", "proxy"}}}}, "Unknown class \"proxy\""},
+      {{{"@type", "resendAuthenticationCode"},
+        {"reason", {{"@type", "resendCodeReasonVerificationFailed"}, {"error_message", 5}}}},
+       "Expected String, but receive Number"},
+      {{{"@type", "addProxy"}, {"proxy", 5}}, "Expected Object, but receive Number"},
+      {{{"@type", "addProxy"}, {"proxy", {{"server", 5}}}}, "Expected String, but receive Number"},
+      {{{"@type", "addProxy"}, {"proxy", {{"@type", "proxy"}, {"port", "x"}}}}, "Can't parse as an integer string \"x\""},
+      {{{"@type", "addProxy"}, {"proxy", {{"@type", "proxy"}, {"type", 5}}}}, "Expected Object, but receive Number"},
+      {{{"@type", "addProxy"}, {"proxy", {{"@type", "proxy"}, {"type", {{"username", "u"}}}}}}, "Can't find field \"@type\""},
+      {{{"@type", "addProxy"}, {"proxy", {{"@type", "proxy"}, {"type", {{"@type", "proxy"}}}}}}, "Unknown class \"proxy\""},
+      {{{"@type", "addProxy"}, {"proxy", {{"type", {{"@type", "proxyTypeSocks5"}, {"password", 1}}}}}},
+       "Expected String, but receive Number"},
+      {{{"@type", "addProxy"}, {"proxy", {{"type", {{"@type", "proxyTypeHttp"}, {"http_only", "x"}}}}}},
+       "Expected Boolean, but receive String"},
+      {{{"@type", "addProxy"}, {"proxy", {{"type", {{"@type", "proxyTypeMtproto"}, {"secret", 5}}}}}},
+       "Expected String, but receive Number"},
+      {{{"@type", "addProxy"}, {"enable", "x"}, {"comment", 5}}, "Expected Boolean, but receive String"},
+      {{{"@type", "addProxy"}, {"comment", 5}}, "Expected String, but receive Number"},
+      {{{"@type", "enableProxy"}, {"proxy_id", "x"}}, "Can't parse as an integer string \"x\""},
+      {{{"@type", "removeProxy"}, {"proxy_id", true}}, "Expected Number, but receive Boolean"},
+      {{{"@type", "pingProxy"}, {"proxy", {{"@type", "proxy"}, {"server", 5}}}}, "Expected String, but receive Number"},
   };
   int c = new_client();
   auto check_all = [&](const std::string& phase) {
@@ -226,16 +256,82 @@ TEST_P(TdJsonContractTest, WrongTypedArgumentsAreRefusedBeforeTheStateIsChecked)
   EXPECT_EQ(answer_to(c, "typed")["code"], 401);
   send(c, {{"@type", "getChatHistory"}, {"chat_id", 1}, {"only_local", 1}, {"@extra", "bool-as-number"}});
   EXPECT_EQ(answer_to(c, "bool-as-number")["code"], 401);
+  send(c, {{"@type", "sendMessage"}, {"chat_id", 1}, {"options", {{"@type", "proxy"}}}, {"@extra", "record"}});
+  EXPECT_EQ(answer_to(c, "record")["code"], 401);  // a concrete class's "@type" is not looked at
 }
 
 TEST_P(TdJsonContractTest, WrongStateCallsAreRefused) {
   int c = started_client();
   send(c, {{"@type", "checkAuthenticationPassword"}, {"password", "x"}, {"@extra", "pw"}});
   EXPECT_EQ(answer_to(c, "pw")["message"], "Call to checkAuthenticationPassword unexpected");
+  send(c, {{"@type", "checkAuthenticationCode"}, {"code", "12345"}, {"@extra", "code"}});
+  EXPECT_EQ(answer_to(c, "code")["message"], "Call to checkAuthenticationCode unexpected");
+  send(c, {{"@type", "resendAuthenticationCode"}, {"@extra", "resend"}});
+  EXPECT_EQ(answer_to(c, "resend")["message"], "Call to resendAuthenticationCode unexpected");
   send(c, parameters("again"));
   EXPECT_EQ(answer_to(c, "again")["message"], "Unexpected setTdlibParameters");
   send(c, {{"@type", "getAuthorizationState"}, {"@extra", "gs"}});
   EXPECT_EQ(answer_to(c, "gs"), (json{{"@type", "authorizationStateWaitPhoneNumber"}, {"@extra", "gs"}, {"@client_id", c}}));
+}
+
+// Proxies are TDLib's own (no network): added, listed, enabled, refused with TDLib's messages. 1.8.67's
+// addProxy takes a proxy object and answers addedProxy; the first id of a new database is 2.
+TEST_P(TdJsonContractTest, ProxiesAreKeptLikeTdlibKeepsThem) {
+  int c = started_client();
+  const json socks5 = {{"@type", "proxy"}, {"server", "127.0.0.1"}, {"port", 1080}, {"type", {{"@type", "proxyTypeSocks5"}}}};
+  const json socks5_full = {{"@type", "proxy"}, {"server", "127.0.0.1"}, {"port", 1080},
+                            {"type", {{"@type", "proxyTypeSocks5"}, {"username", ""}, {"password", ""}}}};
+  send(c, {{"@type", "getProxies"}, {"@extra", "none"}});
+  EXPECT_EQ(answer_to(c, "none"), (json{{"@type", "addedProxies"}, {"proxies", json::array()}, {"@extra", "none"}, {"@client_id", c}}));
+  send(c, {{"@type", "addProxy"}, {"proxy", socks5}, {"enable", false}, {"@extra", "add"}});
+  const json added = {{"@type", "addedProxy"}, {"id", 2}, {"last_used_date", 0}, {"is_enabled", false},
+                      {"comment", ""}, {"proxy", socks5_full}};
+  json expected = added;
+  expected["@extra"] = "add";
+  expected["@client_id"] = c;
+  EXPECT_EQ(answer_to(c, "add"), expected);
+  send(c, {{"@type", "enableProxy"}, {"proxy_id", 2}, {"@extra", "enable"}});
+  auto got = receive_until(c, [](const json& d) { return d.value("@extra", json()) == "enable"; });
+  EXPECT_EQ(got.back()["@type"], "ok");
+  bool connecting_to_proxy = false;  // announced before the answer
+  for (const auto& d : got) {
+    connecting_to_proxy = connecting_to_proxy || (d.value("@type", "") == "updateConnectionState" &&
+                                                  d["state"]["@type"] == "connectionStateConnectingToProxy");
+  }
+  EXPECT_TRUE(connecting_to_proxy);
+  send(c, {{"@type", "getProxies"}, {"@extra", "one"}});
+  auto listed = answer_to(c, "one");
+  ASSERT_EQ(listed["proxies"].size(), 1u);
+  EXPECT_EQ(listed["proxies"][0]["is_enabled"], true);
+  EXPECT_EQ(listed["proxies"][0]["proxy"], socks5_full);
+
+  const std::vector<std::pair<json, std::string>> refused = {
+      {{{"@type", "addProxy"}, {"enable", false}}, "Proxy must be non-empty"},
+      {{{"@type", "addProxy"}, {"proxy", {{"@type", "proxy"}, {"server", "a"}, {"port", 1}}}}, "Proxy type must be non-empty"},
+      {{{"@type", "addProxy"}, {"proxy", {{"@type", "proxy"}, {"server", ""}, {"port", 1}, {"type", socks5["type"]}}}},
+       "Server name must be non-empty"},
+      {{{"@type", "addProxy"}, {"proxy", {{"@type", "proxy"}, {"server", "a"}, {"port", 70000}, {"type", socks5["type"]}}}},
+       "Wrong port number"},
+      {{{"@type", "addProxy"},
+        {"proxy", {{"@type", "proxy"}, {"server", "a"}, {"port", 1}, {"type", {{"@type", "proxyTypeMtproto"}, {"secret", "zz"}}}}}},
+       "Wrong proxy secret"},
+      {{{"@type", "enableProxy"}, {"proxy_id", 99}}, "Unknown proxy identifier"},
+      {{{"@type", "removeProxy"}, {"proxy_id", 99}}, "Unknown proxy identifier"},
+  };
+  for (std::size_t i = 0; i < refused.size(); ++i) {
+    json request = refused[i].first;
+    request["@extra"] = "refused" + std::to_string(i);
+    send(c, request);
+    EXPECT_EQ(answer_to(c, request["@extra"]),
+              (json{{"@type", "error"}, {"code", 400}, {"message", refused[i].second}, {"@extra", request["@extra"]}, {"@client_id", c}}))
+        << request.dump();
+  }
+  send(c, {{"@type", "disableProxy"}, {"@extra", "off"}});
+  EXPECT_EQ(answer_to(c, "off")["@type"], "ok");
+  send(c, {{"@type", "removeProxy"}, {"proxy_id", 2}, {"@extra", "remove"}});
+  EXPECT_EQ(answer_to(c, "remove")["@type"], "ok");
+  send(c, {{"@type", "getProxies"}, {"@extra", "empty"}});
+  EXPECT_EQ(answer_to(c, "empty")["proxies"], json::array());
 }
 
 TEST_P(TdJsonContractTest, CloseLeadsToClosed) {

@@ -1,6 +1,8 @@
 """tdsim's control interface driven from another process: every route, every QR outcome, forced flood
-waits (absorbed and 429), revoke, live profile changes, and the TDSIM_PROFILE / TDSIM_CONTROL_ADDR
+waits (absorbed and 429), revoke, live profile changes, phone-number login with a configured account,
+an unreachable proxy holding a login until it is reachable, and the TDSIM_PROFILE / TDSIM_CONTROL_ADDR
 environment."""
+import json
 import os
 import time
 
@@ -105,6 +107,63 @@ def test_incoming_messages_reach_an_authorized_client():
         check(status == 400 and "count" in body["error"], (status, body))
 
 
+def start_phone_wait(sim):
+    sim.send({"@type": "setTdlibParameters", "database_directory": os.path.join(sim.dir, "db"),
+              "api_id": 1, "api_hash": "x", "@extra": "params"})
+    sim.state("authorizationStateWaitPhoneNumber")
+
+
+def test_phone_login_with_an_account_configured_by_the_control_route():
+    with TdsimProcess(FAST) as sim:
+        status, _, body = sim.control("POST", "/phone-account", {"phone_number": "+999 662 4321",
+                                                                 "password": "pa55", "password_hint": "h"})
+        check(status == 200 and body["phone_number"] == "9996624321" and body["code"] == "22222", (status, body))
+        status, _, body = sim.control("POST", "/phone-account", {"phone_number": "555"})
+        check(status == 400 and "error" in body, (status, body))
+        start_phone_wait(sim)
+        sim.send({"@type": "setAuthenticationPhoneNumber", "phone_number": "9996624321", "@extra": "phone"})
+        wait_code = sim.state("authorizationStateWaitCode")
+        check(wait_code["code_info"]["type"] == {"@type": "authenticationCodeTypeTelegramMessage", "length": 5},
+              wait_code)
+        check(sim.answer("phone")["@type"] == "ok", sim.seen[-1])
+        sim.send({"@type": "checkAuthenticationCode", "code": "11111", "@extra": "wrong"})
+        check(sim.answer("wrong")["message"] == "PHONE_CODE_INVALID", sim.seen[-1])
+        sim.send({"@type": "checkAuthenticationCode", "code": "22222", "@extra": "code"})
+        check(sim.state("authorizationStateWaitPassword")["password_hint"] == "h", sim.seen[-1])
+        sim.send({"@type": "checkAuthenticationPassword", "password": "pa55", "@extra": "pw"})
+        sim.state("authorizationStateReady")
+
+
+def test_an_unreachable_proxy_holds_the_login_until_it_is_reachable():
+    with TdsimProcess(FAST) as sim:
+        proxy = {"server": "10.1.2.3", "port": 1080}
+        status, _, body = sim.control("POST", "/proxy", dict(proxy, reachable=False))
+        check(status == 200 and body["released"] == 0, (status, body))
+        start_phone_wait(sim)
+        sim.send({"@type": "addProxy", "enable": True, "@extra": "add",
+                  "proxy": {"@type": "proxy", "server": "10.1.2.3", "port": 1080,
+                            "type": {"@type": "proxyTypeSocks5", "username": "u", "password": "secret-pw"}}})
+        check(sim.answer("add")["@type"] == "addedProxy", sim.seen[-1])
+        sim.send({"@type": "requestQrCodeAuthentication", "@extra": "qr"})
+        deadline = time.monotonic() + 5
+        while True:
+            _, _, state = sim.control("GET", "/state")
+            mine = [c for c in state["clients"] if c["client_id"] == sim.client_id][0]
+            if mine["held_requests"] == 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        check(mine["held_requests"] == 1 and mine["connected"] is False, mine)
+        check(mine["proxy"] == {"server": "10.1.2.3", "port": 1080, "type": "proxyTypeSocks5"}, mine)
+        check("secret-pw" not in json.dumps(state), "the proxy password leaked into /state")
+        check(mine["calls"] == ["setTdlibParameters", "addProxy", "requestQrCodeAuthentication"], mine)
+        status, _, body = sim.control("POST", "/proxy", dict(proxy, reachable=True))
+        check(status == 200 and body["released"] == 1, (status, body))
+        sim.state("authorizationStateWaitOtherDeviceConfirmation")
+        check(sim.answer("qr")["@type"] == "ok", sim.seen[-1])
+        status, _, body = sim.control("POST", "/proxy", {"server": "x", "port": 0, "reachable": True})
+        check(status == 400, (status, body))
+
+
 def test_profile_from_env_and_live_changes():
     with TdsimProcess(dict(FAST, qr_token_ttl_seconds=0.3)) as sim:
         first = sim.start_qr()
@@ -154,6 +213,9 @@ def test_bad_profile_is_reported_and_defaults_used():
 
 if __name__ == "__main__":
     harness.main([test_state_and_scan_accept, test_scan_password_then_wrong_and_right_password, test_scan_decline,
-                  test_flood_absorbed_then_429, test_revoke_by_link, test_profile_from_env_and_live_changes,
+                  test_flood_absorbed_then_429, test_revoke_by_link,
+                  test_incoming_messages_reach_an_authorized_client,
+                  test_phone_login_with_an_account_configured_by_the_control_route,
+                  test_an_unreachable_proxy_holds_the_login_until_it_is_reachable, test_profile_from_env_and_live_changes,
                   test_bad_requests_get_json_errors, test_bad_control_address_is_reported_and_tdsim_still_works,
                   test_bad_profile_is_reported_and_defaults_used])
