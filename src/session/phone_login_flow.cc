@@ -188,7 +188,7 @@ asio::awaitable<PhoneLoginFlow::Outcome> PhoneLoginFlow::run(Session& session, s
       if (info["type"].is_string()) step.set_attribute("tgpulse.phone_login.code_type", info["type"].get<std::string>());
       services_.logger.info("Phone login code sent",
                             {{"tenant_id", session.tenant_id()}, {"session_id", session.id()},
-                             {"code.type", info["type"].is_string() ? info["type"].get<std::string>() : std::string()}},
+                             {"sessions.code_type", info["type"].is_string() ? info["type"].get<std::string>() : std::string()}},
                             &root.context());
       session.publish(
           [&](SessionView& v) {

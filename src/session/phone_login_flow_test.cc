@@ -88,7 +88,7 @@ TEST_F(PhoneLoginTest, NumberThenCodeAuthorizesWithItsTelemetry) {
   }
   EXPECT_EQ(attr(*find_span(all, "tgpulse_phone_code"), "tgpulse.phone_login.code_type"), "telegram_message");
   ASSERT_EQ(log_lines("Phone login code sent").size(), 1u);
-  EXPECT_EQ(log_lines("Phone login code sent")[0]["code.type"], "telegram_message");
+  EXPECT_EQ(log_lines("Phone login code sent")[0]["sessions.code_type"], "telegram_message");
   expect_no_secrets();
 }
 

@@ -331,7 +331,10 @@ std::size_t SessionManager::live_count() const {
 FloodPolicyCall SessionManager::password_call(const Session& session,
                                               std::optional<telemetry::SpanContext> parent) const {
   const auto timeout = services_.options.engine_request_timeout;
-  FloodPolicyCall call = FloodPolicyCall::make(services_, session, std::string(telemetry::floodwait_operation::kQrPassword),
+  const std::string_view operation = session.view().method == LoginMethod::phone
+                                         ? telemetry::floodwait_operation::kPhonePassword
+                                         : telemetry::floodwait_operation::kQrPassword;
+  FloodPolicyCall call = FloodPolicyCall::make(services_, session, std::string(operation),
                                                services_.clock.now() + timeout);
   call.timeout = timeout;
   call.trace = parent;
