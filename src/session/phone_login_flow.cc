@@ -152,13 +152,15 @@ asio::awaitable<PhoneLoginFlow::Outcome> PhoneLoginFlow::run(Session& session, s
       break;
     }
     if (s->kind == SessionSignal::Kind::cleanup) {
-      const bool attempts = s->trigger == trigger::kPhoneCodeAttempts;
-      const bool refused = s->trigger == trigger::kPhoneRefused;
+      const std::string cause = s->error.message;
+      const std::string how = s->trigger;
       out.cleanup_request = std::move(*s);
-      if (attempts) {
+      if (how == trigger::kPhoneCodeAttempts) {
         finish(Ending::code_attempts, "too many wrong codes");
-      } else if (refused) {
-        finish(Ending::cancelled, "the phone number was refused");
+      } else if (how == trigger::kPhoneRefused) {
+        finish(Ending::cancelled, cause.empty() ? "the phone number was refused" : cause);
+      } else if (how == trigger::kPhoneFailed) {
+        finish(Ending::failed, cause.empty() ? "the phone number could not be sent" : cause);
       } else {
         finish(Ending::cancelled, "cancelled");
       }

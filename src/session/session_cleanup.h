@@ -61,7 +61,8 @@ inline constexpr const char* kPhoneCodeAttempts = "phone_code_attempts";  // the
 // True for the end of a running login asked from outside its flow (a QR or phone cancel, a refused
 // number, spent code attempts): it must never end a session that became authorized meanwhile.
 inline bool is_login_cancel(std::string_view t) {
-  return t == kQrCancelled || t == kPhoneCancelled || t == kPhoneRefused || t == kPhoneCodeAttempts;
+  return t == kQrCancelled || t == kPhoneCancelled || t == kPhoneRefused || t == kPhoneCodeAttempts ||
+         t == kPhoneFailed;
 }
 inline constexpr const char* kIdleTtl = "idle";
 inline constexpr const char* kAuthorizationLost = "authorization_lost";

@@ -185,8 +185,12 @@ asio::awaitable<Result<SessionManager::Created>> SessionManager::create_phone_lo
   if (!session) co_return created;  // ended already (shut down, or failed): the view says how
   asio::awaitable<Status> submitting = submit_phone_number(session, std::move(*phone_number), parent);
   if (Status st = co_await std::move(submitting); !st) {
-    // The tenant asked for a login with this number and Telegram refused it: nothing is left behind.
-    asio::awaitable<Status> ending = cancel_login(session, parent, trigger::kPhoneRefused);
+    // The tenant asked for a login with this number and it could not be sent: nothing is left behind.
+    // Telegram's refusal (a bad number, too many codes) is the tenant's input; anything else (no answer
+    // in time, the engine away) fails the login.
+    const bool refused = st.error().code == Errc::invalid_argument || st.error().code == Errc::flood_wait;
+    asio::awaitable<Status> ending = cancel_login(session, parent, refused ? trigger::kPhoneRefused : trigger::kPhoneFailed,
+                                                  "the phone number could not be sent: " + st.error().message);
     Status ended = co_await std::move(ending);
     (void)ended;  // conflict when it ended on its own meanwhile; either way it is over
     co_return std::move(st).error();
@@ -403,7 +407,7 @@ std::string SessionManager::not_a_login_message(SessionStatus status) {
 
 asio::awaitable<Status> SessionManager::cancel_login(std::shared_ptr<Session> session,
                                                      std::optional<telemetry::SpanContext> parent,
-                                                     std::string trigger_name) {
+                                                     std::string trigger_name, std::string cause) {
   const SessionView v = session->view();
   if (!is_login_status(v.status)) co_return Status(Errc::conflict, not_a_login_message(v.status));
   if (trigger_name.empty()) {
@@ -411,7 +415,12 @@ asio::awaitable<Status> SessionManager::cancel_login(std::shared_ptr<Session> se
   }
   // The login may end between this check and the strand taking the request: the lifetime coroutine
   // checks again (refuse_stale_qr_cancel) once the login is over.
-  asio::awaitable<Status> removing = remove(std::move(session), std::move(trigger_name), false, parent);
+  SessionSignal sig;
+  sig.kind = SessionSignal::Kind::cleanup;
+  sig.trigger = std::move(trigger_name);
+  sig.error.message = std::move(cause);
+  sig.parent = parent;
+  asio::awaitable<Status> removing = request_cleanup(std::move(session), std::move(sig));
   Status result = co_await std::move(removing);
   co_return result;
 }

@@ -126,7 +126,7 @@ class SessionManager {
   // the request waits: a login cancel never drops an authorized session's data without logOut.
   boost::asio::awaitable<Status> cancel_login(std::shared_ptr<Session> session,
                                               std::optional<telemetry::SpanContext> parent,
-                                              std::string trigger_name = {});
+                                              std::string trigger_name = {}, std::string cause = {});
   // The conflict message of a QR cancel of a session in `status`.
   static std::string not_a_login_message(SessionStatus status);
   // Cleans the session up (logOut when `logout`, else close) and waits for the outcome.
