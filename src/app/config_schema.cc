@@ -430,6 +430,12 @@ ConfigSchema::ConfigSchema() {
                       "Retry-After in seconds when Telegram refuses to send more codes to a number "
                       "(PHONE_NUMBER_FLOOD) (1-86400)",
                       [](auto& c) -> auto& { return c.session.phone_flood_retry_after_s; }, 1, 86400));
+  k.push_back(duration_key("proxy.ping_interval", "TGPULSE_PROXY_PING_INTERVAL", "",
+                           "how often each session's proxy is pinged through TDLib; 0 = never (0-1h)",
+                           [](auto& c) -> auto& { return c.session.proxy_ping_interval; }, 0ms, 1h));
+  k.push_back(duration_key("proxy.ping_timeout", "TGPULSE_PROXY_PING_TIMEOUT", "",
+                           "a proxy ping not answered within this is a failure (100ms-1m)",
+                           [](auto& c) -> auto& { return c.session.proxy_ping_timeout; }, 100ms, 1min));
   k.push_back(duration_key("sessions.idle_ttl", "TGPULSE_SESSIONS_IDLE_TTL", "--idle-ttl",
                            "authorized session unused this long is logged out; 0 = never (0-365d)",
                            [](auto& c) -> auto& { return c.session.idle_ttl; }, 0ms, 24h * 365));

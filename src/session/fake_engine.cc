@@ -27,6 +27,22 @@ class FakeEngine::Client final : public EngineClient {
       emit(code_state("authenticationCodeTypeTelegramMessage", "authenticationCodeTypeSms"));
     } else if (type == "resendAuthenticationCode") {
       emit(code_state("authenticationCodeTypeSms", ""));
+    } else if (type == "addProxy") {
+      const int id = static_cast<int>(state_->proxies.size()) + 2;  // TDLib's first id on a new database
+      state_->proxies.push_back({{"@type", "addedProxy"}, {"id", id}, {"is_enabled", true}, {"proxy", request["proxy"]}});
+      co_return state_->proxies.back();
+    } else if (type == "getProxies") {
+      co_return json{{"@type", "addedProxies"}, {"proxies", state_->proxies}};
+    } else if (type == "removeProxy") {
+      auto& list = state_->proxies;
+      for (auto it = list.begin(); it != list.end(); ++it) {
+        if ((*it)["id"] == request["proxy_id"]) {
+          list.erase(it);
+          break;
+        }
+      }
+    } else if (type == "pingProxy") {
+      co_return json{{"@type", "seconds"}, {"seconds", 0.042}};
     } else if (type == "logOut" || type == "close") {
       if (engine_.close_reaches_closed_) {
         emit(json{{"@type", type == "logOut" ? "authorizationStateLoggingOut" : "authorizationStateClosing"}});

@@ -2,7 +2,8 @@
 // TDLib's authorization states the way the session layer meets them: setTdlibParameters →
 // WaitPhoneNumber (or Ready for a directory marked authorized), requestQrCodeAuthentication →
 // WaitOtherDeviceConfirmation{link}, setAuthenticationPhoneNumber → WaitCode (Telegram message, next
-// SMS), resendAuthenticationCode → WaitCode (SMS, no next type), logOut/close → Closing → Closed. Tests then drive the rest
+// SMS), resendAuthenticationCode → WaitCode (SMS, no next type), addProxy/getProxies/removeProxy on a
+// per-client list, pingProxy → 42 ms, logOut/close → Closing → Closed. Tests then drive the rest
 // (scan, password, decline, lost authorization) with emit() and script answers with respond_with().
 //
 // Thread-safety: for single-threaded tests (one io_context run on the test thread).
@@ -30,6 +31,7 @@ class FakeEngine final : public EngineClientFactory {
     std::vector<nlohmann::json> sent;  // every request, in order
     EngineClient::AuthorizationStateHandler handler;
     bool destroyed = false;
+    std::vector<nlohmann::json> proxies;  // addedProxy objects (addProxy, removeProxy, getProxies)
     std::vector<std::string> methods() const {
       std::vector<std::string> out;
       for (const auto& r : sent) out.push_back(r.value("@type", ""));

@@ -33,6 +33,13 @@ asio::awaitable<Status> connect(const SessionServices& services, Session& sessio
   json parameters = tdlib_parameters(services.options, record);
   Result<json> answer = co_await session.client()->send(std::move(parameters), services.options.engine_request_timeout);
   if (!answer) co_return Error(answer.error().code, "engine: " + answer.error().message);
+  // The proxy before anything reaches Telegram: the login itself goes through it.
+  if (std::optional<ProxySpec> proxy = session.proxy_state().spec) {
+    json add = {{"@type", "addProxy"}, {"proxy", proxy->td_proxy()}, {"enable", true}, {"comment", ""}};
+    Result<json> added = co_await session.client()->send(std::move(add), services.options.engine_request_timeout);
+    if (!added) co_return Error(added.error().code, "proxy: TDLib refused it: " + added.error().message);
+    session.update_proxy_state([](Session::ProxyState& p) { p.applied = true; });
+  }
   co_return Status{};
 }
 

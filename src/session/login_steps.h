@@ -23,8 +23,9 @@ namespace tgpulse::session::login_steps {
 // The setTdlibParameters request of a session's client (also used to bring an authorized session back).
 nlohmann::json tdlib_parameters(const SessionOptions& options, const store::SessionRecord& record);
 
-// Creates the session's engine client, attaches it to `session` and sends setTdlibParameters. The error
-// ("engine: ...") names the engine's message; never a secret (the parameters hold api_hash and the key).
+// Creates the session's engine client, attaches it to `session`, sends setTdlibParameters and, when the
+// session has a proxy, addProxy (enabled) before anything else reaches Telegram. The error ("engine: ...",
+// "proxy: ...") names the engine's message; never a secret (the parameters hold api_hash and the key).
 boost::asio::awaitable<Status> connect(const SessionServices& services, Session& session,
                                        const store::SessionRecord& record);
 

@@ -179,6 +179,16 @@ void Session::unsubscribe(std::uint64_t lid) {
   listeners_.erase(lid);
 }
 
+Session::ProxyState Session::proxy_state() const {
+  std::lock_guard lock(mu_);
+  return proxy_;
+}
+
+void Session::update_proxy_state(const std::function<void(ProxyState&)>& update) {
+  std::lock_guard lock(mu_);
+  update(proxy_);
+}
+
 Clock::WallTime Session::touch() {
   std::lock_guard lock(mu_);
   view_.last_used_at = clock_.wall();

@@ -28,6 +28,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "session/engine_client.h"
+#include "session/proxy_spec.h"
 #include "telemetry/trace_context.h"
 
 namespace tgpulse::session {
@@ -74,6 +75,9 @@ struct SessionView {
   // Phone login, code_required: how the code was sent — {type, length, next_type, timeout} in the API's
   // names (phone_login_flow.h); null otherwise. Never the phone number.
   nlohmann::json code_info;
+  // The session's proxy: ProxySpec::view() plus "status" {state: unchecked|ok|unreachable, ping_ms,
+  // error, checked_at}; null without a proxy. Never the proxy's password or secret.
+  nlohmann::json proxy;
   std::string password_hint;
   std::string error;                // why it failed ("" otherwise)
   std::string authorization_state;  // the engine's last authorization state @type
@@ -144,6 +148,17 @@ class Session : public std::enable_shared_from_this<Session> {
   // Marks the session as used now (invoke); the idle sweeper reads last_used_at.
   Clock::WallTime touch();
 
+  // The proxy (with its credentials) the client is to use; set before the login starts or by
+  // PUT .../proxy. `applied`: TDLib has it (addProxy answered), so it can be pinged.
+  struct ProxyState {
+    std::optional<ProxySpec> spec;
+    bool applied = false;
+    bool ping_in_flight = false;
+    Clock::TimePoint next_ping{};
+  };
+  ProxyState proxy_state() const;
+  void update_proxy_state(const std::function<void(ProxyState&)>& update);
+
  private:
   const Clock& clock_;
   const std::string id_;
@@ -157,6 +172,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   mutable std::mutex mu_;
   SessionView view_;
+  ProxyState proxy_;
   std::uint64_t next_listener_ = 1;
   std::map<std::uint64_t, Listener> listeners_;
 };

@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/cancellable_sleep.h"
+#include "core/time_format.h"
 #include "session/login_steps.h"
 #include "session/phone_login_flow.h"
 #include "session/qr_login_flow.h"
@@ -39,6 +40,60 @@ bool refuse_stale_qr_cancel(SessionSignal& s, SessionStatus status) {
   return true;
 }
 
+// A proxy's view before its first ping.
+json proxy_view(const ProxySpec& p) {
+  json v = p.view();
+  v["status"] = {{"state", "unchecked"}, {"ping_ms", nullptr}, {"error", nullptr}, {"checked_at", nullptr}};
+  return v;
+}
+
+// PUT .../proxy on the session's strand: every proxy TDLib has goes, then `p` is added and enabled.
+asio::awaitable<void> replace_proxy(std::shared_ptr<Session> s, std::optional<ProxySpec> p,
+                                    std::chrono::milliseconds timeout, std::shared_ptr<Status> result) {
+  EngineClient* c = s->client();
+  if (c == nullptr) {
+    *result = Status(Errc::conflict, "the session has no live TDLib client (status " +
+                                         std::string(session_status_name(s->view().status)) + ")");
+    co_return;
+  }
+  json list = {{"@type", "getProxies"}};
+  Result<json> listed = co_await c->send(std::move(list), timeout);
+  if (!listed) {
+    *result = Status(listed.error().code, "proxy: getProxies failed: " + listed.error().message);
+    co_return;
+  }
+  const json proxies = listed->value("proxies", json::array());
+  for (const json& added : proxies) {
+    if (!added.is_object() || !added.contains("id") || !added["id"].is_number_integer()) continue;
+    json remove = {{"@type", "removeProxy"}, {"proxy_id", added["id"]}};
+    Result<json> removed = co_await c->send(std::move(remove), timeout);
+    if (!removed) {
+      *result = Status(removed.error().code, "proxy: removeProxy failed: " + removed.error().message);
+      co_return;
+    }
+  }
+  s->update_proxy_state([](Session::ProxyState& st) {
+    st.spec.reset();
+    st.applied = false;
+  });
+  s->publish([](SessionView& v) { v.proxy = nullptr; });
+  if (!p) co_return;
+  json add = {{"@type", "addProxy"}, {"proxy", p->td_proxy()}, {"enable", true}, {"comment", ""}};
+  Result<json> added = co_await c->send(std::move(add), timeout);
+  if (!added) {
+    *result = Status(added.error().code == Errc::engine_error ? Errc::invalid_argument : added.error().code,
+                     "proxy: TDLib refused it: " + added.error().message);
+    co_return;
+  }
+  const ProxySpec applied = *p;
+  s->update_proxy_state([&](Session::ProxyState& st) {
+    st.spec = applied;
+    st.applied = true;
+    st.next_ping = {};
+  });
+  s->publish([&](SessionView& v) { v.proxy = proxy_view(applied); });
+}
+
 // "qr_request x2, session_run x1": the names of tasks that outlived a wait, counted, for one log field.
 std::string count_names(const std::vector<std::string>& names) {
   std::map<std::string, int> by_name;
@@ -58,6 +113,7 @@ SessionManager::SessionManager(asio::any_io_executor executor, SessionServices s
       retries_(services_.clock, services_.options.safety.cleanup_retry_initial,
                services_.options.safety.cleanup_retry_max, services_.options.safety.cleanup_stuck_after),
       retry_timer_(asio::make_strand(executor)),
+      proxy_timer_(asio::make_strand(executor)),
       tasks_("sessions", [this](const std::string& task, const std::string& what) {
         services_.logger.error("Session task failed", {{"task.name", task}, {"error.message", what}});
       }) {}
@@ -122,6 +178,10 @@ asio::awaitable<SessionManager::StartReport> SessionManager::start() {
   }
   tasks_.spawn(retry_timer_.get_executor(), "cleanup_retry_loop",
                [this](TaskGroup::Stop) { return retry_loop(); });  // lint: joined-owner
+  if (services_.options.proxy_ping_interval.count() > 0) {
+    tasks_.spawn(proxy_timer_.get_executor(), "proxy_ping_loop",
+                 [this](TaskGroup::Stop) { return proxy_loop(); });  // lint: joined-owner
+  }
   services_.logger.info("Sessions started",
                         {{"sessions.restored", report.restored},
                          {"sessions.interrupted_logins", report.interrupted_logins},
@@ -143,6 +203,7 @@ asio::awaitable<std::vector<std::string>> SessionManager::stop() {
   // The loops check stopping_ before each wait, on the strand these cancels run on: none is lost.
   asio::post(idle_timer_.get_executor(), [this] { idle_timer_.cancel(); });
   asio::post(retry_timer_.get_executor(), [this] { retry_timer_.cancel(); });
+  asio::post(proxy_timer_.get_executor(), [this] { proxy_timer_.cancel(); });
   // FloodWait sleeps of QR requests and password checks end now instead of holding the shutdown.
   cancel_sleeps(asio::query(executor_, asio::execution::context));
   for (const auto& s : live) {
@@ -157,6 +218,7 @@ asio::awaitable<std::vector<std::string>> SessionManager::stop() {
   // turn on each means no handler holding `this` is left queued when the owner destroys the manager.
   co_await asio::post(idle_timer_.get_executor(), asio::use_awaitable);
   co_await asio::post(retry_timer_.get_executor(), asio::use_awaitable);
+  co_await asio::post(proxy_timer_.get_executor(), asio::use_awaitable);
   if (!outlived.empty()) {
     services_.logger.warn("Session tasks outlived the shutdown wait",
                           {{"tasks.outlived", static_cast<std::int64_t>(outlived.size())},
@@ -168,17 +230,19 @@ asio::awaitable<std::vector<std::string>> SessionManager::stop() {
 
 asio::awaitable<Result<SessionManager::Created>> SessionManager::create_qr_login(
     std::string tenant_id, std::optional<telemetry::SpanContext> parent,
-    std::chrono::milliseconds first_link_wait) {
+    std::chrono::milliseconds first_link_wait, std::optional<ProxySpec> proxy) {
   // Wait for the first link (or an outcome) so the answer usually carries the link.
-  asio::awaitable<Result<Created>> starting = start_login(std::move(tenant_id), LoginMethod::qr, parent, first_link_wait);
+  asio::awaitable<Result<Created>> starting =
+      start_login(std::move(tenant_id), LoginMethod::qr, parent, first_link_wait, std::move(proxy));
   Result<Created> created = co_await std::move(starting);
   co_return created;
 }
 
 asio::awaitable<Result<SessionManager::Created>> SessionManager::create_phone_login(
     std::string tenant_id, std::optional<std::string> phone_number, std::optional<telemetry::SpanContext> parent,
-    std::chrono::milliseconds first_wait) {
-  asio::awaitable<Result<Created>> starting = start_login(std::move(tenant_id), LoginMethod::phone, parent, first_wait);
+    std::chrono::milliseconds first_wait, std::optional<ProxySpec> proxy) {
+  asio::awaitable<Result<Created>> starting =
+      start_login(std::move(tenant_id), LoginMethod::phone, parent, first_wait, std::move(proxy));
   Result<Created> created = co_await std::move(starting);
   if (!created || !phone_number) co_return created;
   std::shared_ptr<Session> session = find(created->view.tenant_id, created->view.id);
@@ -204,7 +268,7 @@ asio::awaitable<Result<SessionManager::Created>> SessionManager::create_phone_lo
 
 asio::awaitable<Result<SessionManager::Created>> SessionManager::start_login(
     std::string tenant_id, LoginMethod method, std::optional<telemetry::SpanContext> parent,
-    std::chrono::milliseconds wait) {
+    std::chrono::milliseconds wait, std::optional<ProxySpec> proxy) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) co_return Error(Errc::unavailable, "the service is shutting down");
@@ -239,7 +303,9 @@ asio::awaitable<Result<SessionManager::Created>> SessionManager::start_login(
   session->publish([&](SessionView& v) {
     v.method = method;
     if (phone) v.status = SessionStatus::phone_number_required;
+    if (proxy) v.proxy = proxy_view(*proxy);
   });
+  if (proxy) session->update_proxy_state([&](Session::ProxyState& p) { p.spec = std::move(proxy); });
   {
     std::lock_guard lock(mu_);
     sessions_[record.session_id] = session;
@@ -688,6 +754,113 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
   // Answer the requester only once the session is gone from the live map, so a DELETE that returned
   // is never followed by a GET that still finds the session.
   if (cleanup_status && request && request->done) request->done(std::move(*cleanup_status));
+}
+
+int SessionManager::ping_due_proxies() {
+  const auto now = services_.clock.now();
+  std::vector<std::shared_ptr<Session>> due;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return 0;
+    for (const auto& [id, s] : sessions_) {
+      bool take = false;
+      s->update_proxy_state([&](Session::ProxyState& p) {
+        if (p.spec && p.applied && !p.ping_in_flight && p.next_ping <= now) {
+          p.ping_in_flight = true;
+          take = true;
+        }
+      });
+      if (take) due.push_back(s);
+    }
+  }
+  for (auto& s : due) {
+    const bool started = tasks_.spawn(s->strand(), "proxy_ping", [this, s](TaskGroup::Stop) {  // lint: joined-owner
+      return ping_proxy(s);
+    });
+    if (!started) s->update_proxy_state([](Session::ProxyState& p) { p.ping_in_flight = false; });
+  }
+  return static_cast<int>(due.size());
+}
+
+asio::awaitable<void> SessionManager::ping_proxy(std::shared_ptr<Session> session) {
+  const std::optional<ProxySpec> spec = session->proxy_state().spec;
+  Result<json> answer = Error(Errc::conflict, "no proxy");
+  if (spec) {
+    json ping = {{"@type", "pingProxy"}, {"proxy", spec->td_proxy()}};
+    asio::awaitable<Result<json>> pinging = session->send(std::move(ping), services_.options.proxy_ping_timeout);
+    answer = co_await std::move(pinging);
+  }
+  const auto now = services_.clock.now();
+  const bool still_same = session->proxy_state().spec == spec;
+  session->update_proxy_state([&](Session::ProxyState& p) {
+    p.ping_in_flight = false;
+    p.next_ping = now + services_.options.proxy_ping_interval;
+  });
+  if (!spec || !still_same) co_return;  // changed meanwhile: the new one is pinged on its own
+  json status = {{"state", "ok"}, {"ping_ms", nullptr}, {"error", nullptr}, {"checked_at", iso8601(services_.clock.wall())}};
+  const telemetry::ProxyMetrics* m = services_.proxy_metrics;
+  if (answer && answer->value("@type", "") == "seconds" && (*answer)["seconds"].is_number()) {
+    const double seconds = (*answer)["seconds"].get<double>();
+    status["ping_ms"] = static_cast<std::int64_t>(seconds * 1000.0 + 0.5);
+    if (m != nullptr) m->ping_seconds->observe(seconds);
+  } else {
+    status["state"] = "unreachable";
+    status["error"] = answer ? std::string("unexpected answer to pingProxy") : answer.error().message;
+    if (m != nullptr) m->ping_failures->inc();
+  }
+  const std::string was = session->view().proxy.is_object() ? session->view().proxy["status"].value("state", "") : "";
+  if (status["state"] == "unreachable" && was != "unreachable") {
+    services_.logger.warn("Session proxy unreachable",
+                          {{"tenant_id", session->tenant_id()}, {"session_id", session->id()},
+                           {"error.message", status["error"].get<std::string>()}});
+  }
+  session->publish([&](SessionView& v) {
+    if (v.proxy.is_object()) v.proxy["status"] = status;
+  });
+}
+
+asio::awaitable<void> SessionManager::proxy_loop() {
+  const auto tick = std::min<std::chrono::milliseconds>(services_.options.proxy_ping_interval, std::chrono::seconds(1));
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) co_return;
+    }
+    proxy_timer_.expires_after(tick);
+    boost::system::error_code ec;
+    co_await proxy_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    ping_due_proxies();
+  }
+}
+
+SessionManager::ProxyCounts SessionManager::proxy_counts() const {
+  std::vector<std::shared_ptr<Session>> all;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, s] : sessions_) all.push_back(s);
+  }
+  ProxyCounts c;
+  for (const auto& s : all) {
+    const SessionView v = s->view();
+    if (!v.proxy.is_object()) continue;
+    const std::string state = v.proxy.contains("status") ? v.proxy["status"].value("state", "") : "";
+    if (state == "ok") {
+      ++c.ok;
+    } else if (state == "unreachable") {
+      ++c.unreachable;
+    } else {
+      ++c.unchecked;
+    }
+  }
+  return c;
+}
+
+asio::awaitable<Status> SessionManager::set_proxy(std::shared_ptr<Session> session, std::optional<ProxySpec> proxy) {
+  // On the session's strand: the client handle lives there.
+  auto out = std::make_shared<Status>();
+  asio::awaitable<void> running = replace_proxy(session, std::move(proxy), services_.options.engine_request_timeout, out);
+  co_await asio::co_spawn(session->strand(), std::move(running), asio::use_awaitable);
+  co_return std::move(*out);
 }
 
 void SessionManager::emit_event(const Session& session, const nlohmann::json& event) {

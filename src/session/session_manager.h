@@ -89,9 +89,11 @@ class SessionManager {
   std::uint64_t tasks_spawned() const { return tasks_.spawned(); }
 
   // Starts a QR login for `tenant_id` and waits until its first link, its outcome, or `first_link_wait`.
+  // `proxy`: the client connects through it from the start (addProxy right after setTdlibParameters).
   boost::asio::awaitable<Result<Created>> create_qr_login(std::string tenant_id,
                                                           std::optional<telemetry::SpanContext> parent,
-                                                          std::chrono::milliseconds first_link_wait);
+                                                          std::chrono::milliseconds first_link_wait,
+                                                          std::optional<ProxySpec> proxy = std::nullopt);
   // Starts a phone-number login for `tenant_id` and waits (at most `first_wait`) until its engine asks
   // for the number. With `phone_number`, submits it and waits (again at most `first_wait`) for the code
   // request; when Telegram refuses the number (invalid_argument) or to send a code (flood_wait), the
@@ -100,7 +102,19 @@ class SessionManager {
   boost::asio::awaitable<Result<Created>> create_phone_login(std::string tenant_id,
                                                              std::optional<std::string> phone_number,
                                                              std::optional<telemetry::SpanContext> parent,
-                                                             std::chrono::milliseconds first_wait);
+                                                             std::chrono::milliseconds first_wait,
+                                                             std::optional<ProxySpec> proxy = std::nullopt);
+  // Replaces the session's proxy (PUT /v1/sessions/{id}/proxy): every proxy TDLib has is removed, then
+  // `proxy` is added and enabled (none: the client connects directly). conflict without a live client;
+  // the TDLib error when it refuses the proxy (the old one is gone then: the client connects directly).
+  boost::asio::awaitable<Status> set_proxy(std::shared_ptr<Session> session, std::optional<ProxySpec> proxy);
+  // Pings the proxies that are due (the proxy loop calls it every second); returns how many started.
+  int ping_due_proxies();
+  // Sessions with a proxy by the state of its last ping (for tgpulse_proxy_sessions).
+  struct ProxyCounts {
+    std::size_t ok = 0, unreachable = 0, unchecked = 0;
+  };
+  ProxyCounts proxy_counts() const;
 
   // The tenant's live session, or null (missing, or another tenant's).
   std::shared_ptr<Session> find(std::string_view tenant_id, std::string_view session_id) const;
@@ -158,7 +172,10 @@ class SessionManager {
   // then waits (at most `wait`) until `ready(view)`, woken by the session's events.
   boost::asio::awaitable<Result<Created>> start_login(std::string tenant_id, LoginMethod method,
                                                       std::optional<telemetry::SpanContext> parent,
-                                                      std::chrono::milliseconds wait);
+                                                      std::chrono::milliseconds wait, std::optional<ProxySpec> proxy);
+  boost::asio::awaitable<void> proxy_loop();
+  // One ping of `session`'s proxy; records its outcome in the view and the metrics.
+  boost::asio::awaitable<void> ping_proxy(std::shared_ptr<Session> session);
   // Waits until `ready(view)` or `wait` passed; returns the last view.
   static boost::asio::awaitable<SessionView> wait_view(std::shared_ptr<Session> session,
                                                        std::function<bool(const SessionView&)> ready,
@@ -182,6 +199,7 @@ class SessionManager {
   boost::asio::steady_timer idle_timer_;
   CleanupRetryQueue retries_;
   boost::asio::steady_timer retry_timer_;  // on its own strand
+  boost::asio::steady_timer proxy_timer_;  // on its own strand
   std::atomic<std::uint64_t> quarantined_{0};
   bool stopping_ = false;  // guarded by mu_
   std::function<void(const std::string&)> on_session_removed_;  // set before start()

@@ -60,6 +60,11 @@ struct SessionOptions {
   // phone.flood_retry_after: the Retry-After (seconds) given when Telegram refuses to send another code to
   // a number (PHONE_NUMBER_FLOOD carries no wait of its own; Telegram lifts it after hours). Default 3600.
   int phone_flood_retry_after_s = 3600;
+  // proxy.ping_interval: how often each session's proxy is pinged through its TDLib client (pingProxy);
+  // a new or changed proxy is pinged at once. 0 turns the pings off. Default 60 s.
+  std::chrono::milliseconds proxy_ping_interval{std::chrono::seconds(60)};
+  // proxy.ping_timeout: a ping not answered within this counts as a failure (unreachable). Default 10 s.
+  std::chrono::milliseconds proxy_ping_timeout{std::chrono::seconds(10)};
   // sessions.idle_ttl: an authorized session unused (no invoke) this long is cleaned up with logOut.
   // 0 turns the idle sweeper off.
   std::chrono::milliseconds idle_ttl{0};

@@ -45,6 +45,7 @@ json view_json(const SessionView& v, bool with_link) {
   if (v.status == SessionStatus::code_required) j["code_info"] = v.code_info;
   if (!v.error.empty()) j["error"] = v.error;
   j["authorized_at"] = v.authorized_at ? json(iso8601(*v.authorized_at)) : json(nullptr);
+  j["proxy"] = v.proxy.is_object() ? v.proxy : json(nullptr);
   return j;
 }
 
@@ -209,6 +210,16 @@ Response svg_response(const SessionView& v) {
 }
 
 std::string page_url(const std::string& id, const std::string& key) { return "/login/" + id + "?key=" + key; }
+
+// The body's optional "proxy" (ProxySpec); a 400 naming the bad field otherwise.
+std::optional<Response> read_proxy(const json& body, std::optional<ProxySpec>* out) {
+  auto it = body.find("proxy");
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  Result<ProxySpec> p = ProxySpec::parse(*it);
+  if (!p) return bad_request(p.error().message);
+  *out = std::move(*p);
+  return std::nullopt;
+}
 
 // A refusal of TenantLimits: 429 for the tenant's own cap, 503 for the process's, the reason as the
 // error code, Retry-After when waiting helps (counted by TenantLimits).
@@ -412,13 +423,16 @@ struct SessionRoutes::Impl {
     if (!tenant) co_return std::move(*tenant.refusal);
     Result<json> body = body_object(r, true, rejections);
     if (!body) co_return Response::from_error(body.error());
+    std::optional<ProxySpec> proxy;
+    if (std::optional<Response> bad = read_proxy(*body, &proxy)) co_return std::move(*bad);
     TenantLimits::LoginAdmission admission;
     if (limits != nullptr) {
       admission = limits->admit_login(tenant.tenant_id);
       if (admission.refusal) co_return limit_refusal(*admission.refusal);
     }
-    Result<SessionManager::Created> created =
-        co_await manager.create_qr_login(tenant.tenant_id, r.span_context, options.first_link_wait);
+    asio::awaitable<Result<SessionManager::Created>> creating =
+        manager.create_qr_login(tenant.tenant_id, r.span_context, options.first_link_wait, std::move(proxy));
+    Result<SessionManager::Created> created = co_await std::move(creating);
     if (!created) co_return Response::from_error(created.error());  // the admission's slots go back
     if (limits != nullptr) track_login(tenant.tenant_id, created->view.id, std::move(admission));
     const SessionView& v = created->view;
@@ -588,13 +602,16 @@ struct SessionRoutes::Impl {
     if (!body) co_return Response::from_error(body.error());
     std::optional<std::string> number;
     if (std::optional<Response> bad = read_phone_number(*body, false, &number)) co_return std::move(*bad);
+    std::optional<ProxySpec> proxy;
+    if (std::optional<Response> bad = read_proxy(*body, &proxy)) co_return std::move(*bad);
     TenantLimits::LoginAdmission admission;
     if (limits != nullptr) {
       admission = limits->admit_login(tenant.tenant_id);
       if (admission.refusal) co_return limit_refusal(*admission.refusal);
     }
     asio::awaitable<Result<SessionManager::Created>> creating =
-        manager.create_phone_login(tenant.tenant_id, std::move(number), r.span_context, options.first_link_wait);
+        manager.create_phone_login(tenant.tenant_id, std::move(number), r.span_context, options.first_link_wait,
+                                   std::move(proxy));
     Result<SessionManager::Created> created = co_await std::move(creating);
     if (!created) co_return phone_error(created.error());  // the admission's slots go back
     if (limits != nullptr) track_login(tenant.tenant_id, created->view.id, std::move(admission));
@@ -729,6 +746,29 @@ struct SessionRoutes::Impl {
     if (!st) co_return Response::from_error(st.error());
     co_return Response::json(bhttp::status::ok,
                              {{"session_id", s->id()}, {"status", "closed"}, {"logout", logout}});
+  }
+
+  // PUT /v1/sessions/{id}/proxy {"proxy": {...} | null}
+  asio::awaitable<Response> put_proxy(Request& r) {
+    Owned owned = co_await owned_session(r);
+    if (owned.refusal) co_return std::move(*owned.refusal);
+    std::shared_ptr<Session> s = std::move(owned.session);
+    Result<json> body = body_object(r, false, rejections);
+    if (!body) co_return Response::from_error(body.error());
+    if (!body->contains("proxy")) co_return bad_request("proxy (an object, or null for none) is required");
+    std::optional<ProxySpec> proxy;
+    if (std::optional<Response> bad = read_proxy(*body, &proxy)) co_return std::move(*bad);
+    asio::awaitable<Status> setting = manager.set_proxy(s, std::move(proxy));
+    Status st = co_await std::move(setting);
+    if (!st) {
+      if (st.error().code == Errc::invalid_argument) {
+        co_return Response::error(bhttp::status::unprocessable_entity, "proxy_refused", st.error().message);
+      }
+      co_return Response::from_error(st.error());
+    }
+    const SessionView v = s->view();
+    co_return Response::json(bhttp::status::ok,
+                             {{"session_id", s->id()}, {"proxy", v.proxy.is_object() ? v.proxy : json(nullptr)}});
   }
 
   asio::awaitable<Response> invoke_session(Request& r) {
@@ -934,6 +974,7 @@ void SessionRoutes::add_to(http::Router& router) {
   add(bhttp::verb::get, "/v1/sessions/{id}", &Impl::get_session);
   add(bhttp::verb::delete_, "/v1/sessions/{id}", &Impl::delete_session);
   add(bhttp::verb::post, "/v1/sessions/{id}/invoke", &Impl::invoke_session);
+  add(bhttp::verb::put, "/v1/sessions/{id}/proxy", &Impl::put_proxy);
   add(bhttp::verb::get, "/login/{id}", &Impl::page);
   add(bhttp::verb::get, "/v1/login/{id}/qr.svg", &Impl::page_svg);
   add(bhttp::verb::get, "/v1/login/{id}/events", &Impl::page_events);

@@ -101,6 +101,7 @@ struct SessionService::Impl {
   std::unique_ptr<store::SqliteUpdateLog> update_log;
   std::unique_ptr<updates::UpdateMetrics> update_metrics;
   std::unique_ptr<telemetry::PhoneLoginMetrics> phone_metrics;
+  std::unique_ptr<telemetry::ProxyMetrics> proxy_metrics;
   std::unique_ptr<updates::UpdateHub> hub;
   std::unique_ptr<updates::UpdateRoutes> update_routes;
   // The tenants' webhooks: after the hub (they read through it), stopped before it.
@@ -226,10 +227,18 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   });
 
   m.phone_metrics = std::make_unique<telemetry::PhoneLoginMetrics>(telemetry.registry);
+  m.proxy_metrics = std::make_unique<telemetry::ProxyMetrics>(telemetry.registry);
   m.manager = std::make_unique<SessionManager>(
       m.io.get_executor(), SessionServices{clock, *m.store, *m.engines, telemetry.metrics, telemetry.logger,
                                            telemetry.tracer, m.options.sessions, m.options.flood, &store_pool,
-                                           m.hub.get(), m.phone_metrics.get()});
+                                           m.hub.get(), m.phone_metrics.get(), m.proxy_metrics.get()});
+  // Set at each scrape (same lifetime argument as the ledger's).
+  telemetry.registry.add_collect_hook([manager = m.manager.get(), pm = m.proxy_metrics.get()] {
+    const SessionManager::ProxyCounts c = manager->proxy_counts();
+    pm->sessions_ok->set(static_cast<double>(c.ok));
+    pm->sessions_unreachable->set(static_cast<double>(c.unreachable));
+    pm->sessions_unchecked->set(static_cast<double>(c.unchecked));
+  });
   m.limits = std::make_unique<TenantLimits>(m.options.limits, clock, &telemetry.rejections);
   // Process-wide slots held under the caps, set at each scrape (same lifetime argument as the ledger's).
   auto& held = telemetry.registry.gauge("tgpulse_tenant_limits_held",

@@ -12,6 +12,7 @@
 #include "store/session_store.h"
 #include "telemetry/logger.h"
 #include "telemetry/phone_login_metrics.h"
+#include "telemetry/proxy_metrics.h"
 #include "telemetry/telethon_metrics.h"
 #include "telemetry/tracer.h"
 #include "throttle/throttle_options.h"
@@ -37,6 +38,8 @@ struct SessionServices {
   UpdateSink* updates = nullptr;
   // tgpulse_phone_login_total / tgpulse_phone_codes_total. Null = phone logins are not counted (tests).
   const telemetry::PhoneLoginMetrics* phone_metrics = nullptr;
+  // tgpulse_proxy_ping_seconds / tgpulse_proxy_ping_failures_total. Null = pings are not counted (tests).
+  const telemetry::ProxyMetrics* proxy_metrics = nullptr;
 };
 
 }  // namespace tgpulse::session
