@@ -10,16 +10,15 @@ The stub serves the page file as it is and renders QR codes with the service's o
 import json
 import os
 import queue
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from browser_util import Browser  # noqa: E402
 
 PAGE = os.path.join(harness.SOURCE_DIR, "src", "session", "assets", "login.html")
 QR_TOOL = os.path.join(harness.BUILD_DIR, "tgpulse-qr-svg")
@@ -32,9 +31,10 @@ LINK_2 = "tg://login?token=ZmVkY2JhOTg3NjU0MzIxMHNlY29uZF9saW5rX2Zvcl9wYWdl_seco
 class LoginStub:
     """The page's side of the service: page, qr.svg, events (SSE), password, simulate."""
 
-    def __init__(self, simulator=True):
+    def __init__(self, simulator=True, state=None):
         self.lock = threading.Lock()
-        self.state = {"status": "qr_pending", "link": LINK_1, "expires_at": 0, "simulator": simulator}
+        self.state = state or {"status": "qr_pending", "link": LINK_1, "expires_at": 0, "simulator": simulator}
+        self.answers = {}              # route → [(status, doc, headers)] given in turn to the phone steps
         self.subscribers = []          # one queue per open event stream
         self.event_connections = 0
         self.posts = []                # (path, json body) of every POST
@@ -46,9 +46,11 @@ class LoginStub:
             def log_message(self, *args):
                 pass
 
-            def _json(self, status, doc):
+            def _json(self, status, doc, headers=None):
                 body = json.dumps(doc).encode()
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -143,6 +145,11 @@ class LoginStub:
                         self._json(400, {"error": {"code": "invalid_argument", "message": "wrong password"}})
                 elif path.endswith("/simulate"):
                     self._json(202, {"accepted": True})
+                elif path.rsplit("/", 1)[1] in ("phone-number", "code", "resend"):
+                    with stub.lock:
+                        queued = stub.answers.get(path.rsplit("/", 1)[1]) or []
+                        status, doc, headers = queued.pop(0) if queued else (200, {"status": "accepted"}, {})
+                    self._json(status, doc, headers)
                 else:
                     self._json(404, {"error": {"code": "not_found", "message": "no such route"}})
 
@@ -184,113 +191,17 @@ class LoginStub:
         self.server.server_close()
 
 
-# A small line-protocol driver around playwright-core: one JSON command per line on stdin, one JSON
-# answer per line on stdout.
-DRIVER_JS = r"""
-const { chromium } = require('playwright-core');
-const readline = require('readline');
-(async () => {
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM, args: ['--no-sandbox'] });
-  let context = null, page = null, requests = [];
-  const rl = readline.createInterface({ input: process.stdin });
-  for await (const line of rl) {
-    const c = JSON.parse(line);
-    let out = null;
-    try {
-      switch (c.cmd) {
-        case 'goto':  // a fresh phone-sized context for every page: no state carried between tests
-          if (context) await context.close();
-          context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
-          page = await context.newPage();
-          requests = [];
-          page.on('request', (r) => requests.push(r.url()));
-          await page.goto(c.url);
-          break;
-        case 'text': out = (await page.textContent(c.selector)).trim(); break;
-        case 'visible': out = await page.isVisible(c.selector); break;
-        case 'click': await page.click(c.selector); break;
-        case 'fill': await page.fill(c.selector, c.value); break;
-        case 'eval': out = await page.evaluate(c.expr); break;
-        case 'wait': {  // polls with evaluate: waitForFunction's string predicates need 'unsafe-eval'
-          const until = Date.now() + (c.timeout || 10000);
-          while (!(await page.evaluate(c.expr))) {
-            if (Date.now() > until) throw new Error('timed out waiting for ' + c.expr);
-            await new Promise((r) => setTimeout(r, 100));
-          }
-          break;
-        }
-        case 'box': out = await (await page.$(c.selector)).boundingBox(); break;
-        case 'shot': await (await page.$(c.selector)).screenshot({ path: c.path }); break;
-        case 'requests': out = requests.slice(); break;
-        case 'quit': await browser.close(); process.stdout.write(JSON.stringify({ ok: true }) + '\n'); process.exit(0);
-      }
-      process.stdout.write(JSON.stringify({ ok: true, out }) + '\n');
-    } catch (e) {
-      process.stdout.write(JSON.stringify({ ok: false, error: String(e && e.message || e) }) + '\n');
-    }
-  }
-})().catch((e) => { console.error(e); process.exit(1); });
-"""
-
-
-class Browser:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="tgpulse-page-")
-        script = os.path.join(self.dir, "driver.js")
-        with open(script, "w") as f:
-            f.write(DRIVER_JS)
-        env = dict(os.environ, NODE_PATH=os.path.join(harness.NODE_DIR, "node_modules"),
-                   CHROMIUM=shutil.which("chromium") or "/usr/bin/chromium")
-        self.p = subprocess.Popen(["node", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-                                  text=True, start_new_session=True)
-
-    def __call__(self, cmd, **kw):
-        self.p.stdin.write(json.dumps(dict(kw, cmd=cmd)) + "\n")
-        self.p.stdin.flush()
-        line = self.p.stdout.readline()
-        harness.check(line, f"browser driver ended during {cmd}")
-        answer = json.loads(line)
-        harness.check(answer["ok"], f"browser {cmd} {kw}: {answer.get('error')}")
-        return answer.get("out")
-
-    def wait(self, expr, timeout=10000):
-        return self("wait", expr=expr, timeout=timeout)
-
-    def wait_status(self, status):
-        self.wait(f"document.getElementById('status').textContent === {json.dumps(status)}")
-
-    def qr_text(self):
-        """Screenshot of #qr, decoded by zbarimg."""
-        png = os.path.join(self.dir, "qr.png")
-        self("shot", selector="#qr", path=png)
-        r = subprocess.run(["zbarimg", "--quiet", "--raw", png], capture_output=True, text=True)
-        harness.check(r.returncode == 0, f"zbarimg found no QR code in the page (exit {r.returncode})")
-        return r.stdout.strip()
-
-    def close(self):
-        try:
-            self("quit")
-        except (AssertionError, OSError, ValueError):
-            pass
-        try:
-            self.p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 BROWSER = []  # the one browser of this run, started by the first test
 
 
-def with_page(simulator=True, key=KEY):
+def with_page(simulator=True, key=KEY, state=None):
     """Decorator: runs the test with a fresh stub and the browser on its page."""
     def wrap(fn):
         def run():
             if not BROWSER:
                 BROWSER.append(Browser())
             browser = BROWSER[0]
-            stub = LoginStub(simulator=simulator)
+            stub = LoginStub(simulator=simulator, state=state)
             try:
                 browser("goto", url=stub.page_url(key))
                 fn(stub, browser)
@@ -405,6 +316,75 @@ def test_loads_nothing_from_elsewhere(stub, browser):
     harness.check(not foreign, f"requests to other origins: {foreign}")
 
 
+def phone_state(status, code_info=None):
+    state = {"status": status, "method": "phone", "expires_at": 0, "simulator": True, "has_link": False}
+    if code_info is not None:
+        state["code_info"] = code_info
+    return state
+
+
+def flood_wait(seconds):
+    return (429, {"error": {"code": "flood_wait", "message": "FloodWait", "retry_after": seconds}},
+            {"Retry-After": str(seconds)})
+
+
+@with_page(state=phone_state("phone_number_required"))
+def test_phone_number_refused_then_flood_wait(stub, browser):
+    browser.wait_status("phone_number_required")
+    harness.check(not browser("visible", selector="#qr"), "no QR code on a phone login")
+    harness.check(not browser("visible", selector="#simulator"), "no scan buttons on a phone login")
+    stub.answers["phone-number"] = [
+        (422, {"error": {"code": "phone_number_invalid", "message": "PHONE_NUMBER_INVALID"}}, {}),
+        flood_wait(300)]
+    browser("fill", selector="#phone", value="+44 20 7946 0000")
+    browser("click", selector="#phone-submit")
+    browser.wait_text("#phone-error", "does not accept")
+    browser("click", selector="#phone-submit")
+    error = browser.wait_text("#phone-error", "Try again in")
+    harness.check("5 minutes" in error, f"the wait: {error!r}")
+    harness.check(stub.posts_to("phone-number") == [{"phone_number": "+44 20 7946 0000"}] * 2,
+                  f"number bodies {stub.posts_to('phone-number')}")
+    harness.check(not [u for u in browser("requests") if "7946" in u], "the number in a URL")
+    stub.push("code_required", {"code_info": {"type": "sms", "length": 6, "next_type": "call", "timeout": 0}})
+    browser.wait_status("code_required")
+    harness.check("by SMS" in browser("text", selector="#code-info"), "says how the code was sent")
+    harness.check("6 digits" in browser("text", selector="#code-info"), "says the code's length")
+    harness.check(browser("eval", expr="document.getElementById('phone').value") == "", "the number left the form")
+
+
+@with_page(state=phone_state("code_required", {"type": "call", "length": 5, "next_type": None, "timeout": 0}))
+def test_code_ways_and_no_other_way(stub, browser):
+    browser.wait_status("code_required")
+    harness.check("by a call" in browser("text", selector="#code-info"), "a call")
+    harness.check(browser("eval", expr="document.getElementById('resend').disabled"), "no other way: no resend")
+    harness.check("no other way" in browser("text", selector="#resend"), "the button says there is no other way")
+    stub.push("code_required", {"code_info": {"type": "missed_call", "length": 4, "next_type": "fragment", "timeout": 0}})
+    browser.wait_text("#code-info", "last digits")
+    browser.wait("!document.getElementById('resend').disabled")
+    harness.check("on Fragment" in browser("text", selector="#resend"), "the button names the next way")
+    stub.answers["resend"] = [flood_wait(7200)]
+    browser("click", selector="#resend")
+    harness.check("2 hours" in browser.wait_text("#code-error", "Try again in"), "the resend's flood wait")
+    harness.check(browser("eval", expr="document.getElementById('resend').disabled"), "no resend during the wait")
+
+
+@with_page(state=phone_state("code_required", {"type": "telegram_message", "length": 5, "next_type": "sms", "timeout": 0}))
+def test_expired_code_then_attempts_spent(stub, browser):
+    browser.wait_status("code_required")
+    stub.answers["code"] = [
+        (422, {"error": {"code": "code_expired", "message": "expired", "status": "code_required", "attempts_left": 1}}, {}),
+        (429, {"error": {"code": "code_attempts", "message": "the login has no code attempts left", "scope": "tenant"}}, {})]
+    browser("fill", selector="#code", value="11111")
+    browser("click", selector="#code-submit")
+    error = browser.wait_text("#code-error", "expired")
+    harness.check("1 attempt left" in error, f"the attempts left: {error!r}")
+    browser("fill", selector="#code", value="11112")
+    browser("click", selector="#code-submit")
+    browser.wait_status("failed")
+    harness.check("Too many wrong codes" in browser("text", selector="#message"), "says why the login ended")
+    harness.check(stub.posts_to("code") == [{"code": "11111"}, {"code": "11112"}], f"code bodies {stub.posts_to('code')}")
+
+
 if __name__ == "__main__":
     harness.check(os.path.exists(QR_TOOL), f"{QR_TOOL} is not built")
     import atexit
@@ -418,4 +398,7 @@ if __name__ == "__main__":
         test_reconnects_after_the_stream_drops,
         test_a_wrong_key_shows_failed,
         test_loads_nothing_from_elsewhere,
+        test_phone_number_refused_then_flood_wait,
+        test_code_ways_and_no_other_way,
+        test_expired_code_then_attempts_spent,
     ])

@@ -28,6 +28,16 @@ TEST(LoginPageTest, CarriesTheIdsAndRoutesOfItsContract) {
                              "/simulate"}) {
     EXPECT_NE(page.find(needle), std::string_view::npos) << needle;
   }
+  // The phone-number login's steps, with the hints browsers and password managers read.
+  for (const char* needle : {"id=\"phone-form\"", "id=\"phone\"", "autocomplete=\"tel\"", "id=\"code-form\"",
+                             "id=\"code\"", "autocomplete=\"one-time-code\"", "inputmode=\"numeric\"",
+                             "id=\"code-info\"", "id=\"resend\"", "/phone-number", "\"/code\"", "/resend"}) {
+    EXPECT_NE(page.find(needle), std::string_view::npos) << needle;
+  }
+  // The policy blocks inline event-handler attributes: handlers are attached from the script.
+  for (const char* handler : {" onclick=", " onsubmit=", " oninput=", " onload="}) {
+    EXPECT_EQ(page.find(handler), std::string_view::npos) << handler;
+  }
   // Self-contained: nothing is loaded from another origin.
   EXPECT_EQ(page.find("src=\"http"), std::string_view::npos);
   EXPECT_EQ(page.find("href=\"http"), std::string_view::npos);
