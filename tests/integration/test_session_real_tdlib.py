@@ -70,6 +70,35 @@ def test_phone_login_offline_fails_in_bounded_time_and_cleans_up():
         harness.check("99966" not in svc.stdout(), "the phone number reached the log")
 
 
+def test_a_proxy_is_added_before_authorization_and_pinged():
+    if not os.path.exists(harness.TDJSON_LIB):
+        raise AssertionError(f"{harness.TDJSON_LIB} is missing: run scripts/install-deps.sh")
+    env = {"TGPULSE_ADMIN_TOKEN": ADMIN_TOKEN, "TGPULSE_TD_LIBRARY": harness.TDJSON_LIB,
+           "TGPULSE_PROXY_PING_INTERVAL": "1s", "TGPULSE_PROXY_PING_TIMEOUT": "3s"}
+    dead_port = harness.free_port()  # nothing listens there: the proxy is unreachable
+    proxy = {"type": "socks5", "server": "127.0.0.1", "port": dead_port, "username": "u", "password": "pw-offline"}
+    with serve_util.Service(env=env) as svc:
+        code, _, tenant = harness.http_json("POST", svc.url + "/v1/tenants", {"tenant_id": "acme"}, ADMIN)
+        harness.check(code == 201, f"tenant: {code}")
+        auth = {"Authorization": "Bearer " + tenant["token"]}
+        code, _, doc = harness.http_json("POST", svc.url + "/v1/qr-logins", {"proxy": proxy}, auth, timeout=30)
+        # TDLib took addProxy in authorizationStateWaitPhoneNumber, before any request to Telegram: a
+        # refusal would have failed the login with "proxy: TDLib refused it".
+        harness.check(code == 201 and doc["status"] == "qr_pending", f"qr-login with a proxy: {code} {doc}")
+        harness.check(doc["proxy"]["port"] == dead_port and not doc.get("error"), doc)
+        sid = doc["session_id"]
+
+        def unreachable():
+            d = harness.http_json("GET", f"{svc.url}/v1/sessions/{sid}", headers=auth)[2]
+            return (d.get("proxy") or {}).get("status", {}).get("state") == "unreachable" and d
+        d = harness.wait_until(unreachable, timeout=30, what="the real TDLib's ping of a dead proxy")
+        harness.check(d["proxy"]["status"]["error"], d)
+        code, _, _ = harness.http_json("DELETE", f"{svc.url}/v1/qr-logins/{sid}", headers=auth, timeout=60)
+        harness.check(code == 200, f"cancel: {code}")
+        harness.check("pw-offline" not in svc.stdout(), "the proxy password reached the log")
+
+
 if __name__ == "__main__":
     harness.main([test_qr_login_waits_for_network_then_cleans_up,
-                  test_phone_login_offline_fails_in_bounded_time_and_cleans_up])
+                  test_phone_login_offline_fails_in_bounded_time_and_cleans_up,
+                  test_a_proxy_is_added_before_authorization_and_pinged])
