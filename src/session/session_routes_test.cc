@@ -1,8 +1,10 @@
 // The tenant API (SessionRoutes) in-process: each route called through the Router over the in-memory store
 // and the fake engine, for every answer docs/openapi.json documents — success, 401 without or with a
 // wrong token, 404 for an unknown id, another tenant's session or a wrong page key, 400 for a bad body,
-// bounds or query, 409 for a wrong state, 403 for a refused function, 422 for a wrong password, 429
-// with Retry-After for a spent quota or a FloodWait, 502/503/504 from the engine. Every answer is checked
+// bounds or query (a malformed phone number or code is never repeated), 409 for a wrong state, 403 for a
+// refused function, 422 for a wrong password or code or a number Telegram refused, 429 with Retry-After
+// for a spent quota or a FloodWait (without, for spent password or code attempts), 502/503/504 from the
+// engine. Every answer is checked
 // against the document (OpenApiContract). Each case is one row of kCases; DocumentedAnswersAreCovered
 // fails when the document lists an answer no row produces (unless the server, not the route, gives it:
 // see kServerAnswers).
@@ -11,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <boost/asio/steady_timer.hpp>
@@ -123,6 +126,33 @@ class SessionRoutesTest : public SessionTestFixture, public ::testing::WithParam
     EXPECT_TRUE(run_until([&] { return status_of(l.id, tenant) == SessionStatus::password_required; }));
     return l;
   }
+  // A phone login of `tenant` started through the API (so that its limits are tracked): with the fake's
+  // number it waits for the code (code_required: sent as a Telegram message, next by SMS); without one it
+  // waits for the number (phone_number_required).
+  Login phone_login(const std::string& tenant = "acme", bool with_number = true) {
+    const std::string body = with_number ? std::string(R"({"phone_number":")") + FakeEngine::kPhoneNumber + "\"}" : "";
+    http::Response r = call({bhttp::verb::post, "/v1/phone-logins", "tgp_" + tenant, body});
+    EXPECT_EQ(r.status, bhttp::status::created) << r.body;
+    const json j = json::parse(r.body);
+    EXPECT_EQ(j.at("status"), with_number ? "code_required" : "phone_number_required");
+    const std::string page = j.at("page_url").get<std::string>();
+    last_id = j.at("session_id").get<std::string>();
+    last_key = page.substr(page.find("key=") + 4);
+    return {last_id, last_key};
+  }
+  Login phone_password_required(const std::string& tenant = "acme") {
+    Login l = phone_login(tenant);
+    engine_.emit({{"@type", "authorizationStateWaitPassword"}, {"password_hint", "pet"}});
+    EXPECT_TRUE(run_until([&] { return status_of(l.id, tenant) == SessionStatus::password_required; }));
+    return l;
+  }
+  // How many requests of type `type` the latest engine client was sent.
+  std::size_t sent_count(const std::string& type) {
+    if (engine_.client_count() == 0) return 0;
+    std::size_t n = 0;
+    for (const std::string& m : engine_.last().methods()) n += m == type ? 1 : 0;
+    return n;
+  }
   // An authorized session a previous process left, whose engine has not confirmed it yet.
   std::string restoring() {
     const store::SessionRecord r = stored_authorized("s_RRRRRRRRRRRRRRRRRRRRRR");
@@ -198,6 +228,7 @@ class SessionRoutesTest : public SessionTestFixture, public ::testing::WithParam
 
   RecordingSimulator simulator_;
   std::unique_ptr<telemetry::Rejections> rejections_;
+  std::string last_id, last_key;  // the latest phone login's id and page key
   http::Response held_;  // an event stream a case keeps open (it holds a stream slot)
 
  private:
@@ -299,6 +330,165 @@ void add_tenant_refusals(std::vector<Case>* out, const std::string& name, bhttp:
                   [=](SessionRoutesTest&) { return acme(method, with_id(pattern, kUnknownId)); }, nullptr});
   out->push_back({name + "_OtherTenantsSession", method, pattern, 404, "not_found",
                   [=](SessionRoutesTest& t) { return acme(method, with_id(pattern, t.login("other").id)); }, nullptr});
+}
+
+// An event stream route of a login that `start` creates for a tenant: 200, 429 streams_cap when the
+// tenant's one stream slot is held by its own stream, 503 streams_cap when another tenant's stream holds
+// the process's one slot, and the tenant refusals.
+void add_stream_cases(std::vector<Case>* out, const std::string& name, const std::string& pattern,
+                      std::function<std::string(SessionRoutesTest&, const std::string& owner)> start) {
+  out->push_back({name, GET, pattern, 200, "", [=](SessionRoutesTest& t) { return acme(GET, with_id(pattern, start(t, "acme"))); },
+                  [](SessionRoutesTest&, const http::Response& r) { EXPECT_TRUE(r.is_event_stream()); }});
+  out->push_back({name + "_TenantStreamsCap", GET, pattern, 429, "streams_cap",
+                  [=](SessionRoutesTest& t) {
+                    t.limits().tenant_streams = 1;
+                    const std::string id = start(t, "acme");
+                    t.held_ = t.call(acme(GET, with_id(pattern, id)));  // holds the one slot
+                    return acme(GET, with_id(pattern, id));
+                  },
+                  nullptr});
+  out->push_back({name + "_ProcessStreamsCap", GET, pattern, 503, "streams_cap",
+                  [=](SessionRoutesTest& t) {
+                    t.limits().process_streams = 1;
+                    const std::string other = start(t, "other");
+                    t.held_ = t.call(with_token(acme(GET, with_id(pattern, other)), "tgp_other"));
+                    return acme(GET, with_id(pattern, start(t, "acme")));
+                  },
+                  nullptr});
+  add_tenant_refusals(out, name, GET, pattern);
+}
+
+// --- phone-number logins -----------------------------------------------------------------------------
+// An error TDLib answers with Telegram's `code` and `message` ("PHONE_NUMBER_INVALID", ...).
+Error td_error(int code, const char* message) {
+  Error e(Errc::engine_error, message);
+  e.td_code = code;
+  return e;
+}
+// Telegram's FLOOD_WAIT_<seconds>.
+Error flood_wait(int seconds) {
+  Error e(Errc::flood_wait, "FLOOD_WAIT_" + std::to_string(seconds));
+  e.retry_after_s = seconds;
+  return e;
+}
+std::string number_body(const std::string& number) { return R"({"phone_number":")" + number + "\"}"; }
+
+// A value a route must refuse (400) without repeating it: `value` as JSON, `needle` what must not come back.
+struct Malformed {
+  std::string name;
+  std::string value;
+  std::string needle;
+};
+std::vector<Malformed> malformed_numbers() {
+  return {{"NotAString", "9996621234", "99966"},
+          {"AnObject", R"({"n":"+99966 2 1234"})", "99966"},
+          {"TooLong", "\"+" + std::string(40, '7') + "\"", "7777777"},
+          {"Letters", R"("+1 555 CALL NOW")", "CALL NOW"},
+          {"TooFewDigits", R"("+(12)-3")", "(12)-3"}};
+}
+std::vector<Malformed> malformed_codes() {
+  return {{"NotAString", "22222", "22222"},
+          {"Empty", R"("")", ""},
+          {"TooLong", "\"" + std::string(65, '8') + "\"", "8888888"},
+          {"Symbols", R"("222<script>")", "<script>"}};
+}
+void expect_not_echoed(const http::Response& r, const std::string& needle) {
+  if (!needle.empty()) {
+    EXPECT_EQ(r.body.find(needle), std::string::npos) << r.body;
+  }
+}
+// Neither the answer nor any log line holds the fake's phone number or its digits.
+void expect_no_phone_number(SessionRoutesTest& t, const http::Response& r) {
+  for (const std::string& secret : {std::string(FakeEngine::kPhoneNumber), std::string("99966")}) {
+    EXPECT_EQ(r.body.find(secret), std::string::npos) << r.body;
+    EXPECT_EQ(t.all_logs().find(secret), std::string::npos) << secret;
+  }
+}
+
+// Another tenant's phone login answers 404 like an unknown id, and nothing reaches its engine.
+void add_other_tenants_phone_login(std::vector<Case>* out, const std::string& name, bhttp::verb method,
+                                   const std::string& pattern, const std::string& body) {
+  out->push_back({name + "_OtherTenantsPhoneLogin", method, pattern, 404, "not_found",
+                  [=](SessionRoutesTest& t) { return acme(method, with_id(pattern, t.phone_login("other").id), body); },
+                  [](SessionRoutesTest& t, const http::Response&) {
+                    EXPECT_EQ(t.engine_.last().methods().back(), "setAuthenticationPhoneNumber");
+                    EXPECT_EQ(t.manager_->live_count(), 1u);
+                  }});
+}
+
+// A login in the state a step needs, and the step's request on it.
+using Arrive = std::function<SessionRoutesTest::Login(SessionRoutesTest&)>;
+using Send = std::function<Call(SessionRoutesTest&, const SessionRoutesTest::Login&)>;
+
+// Telegram refuses the next 2FA password.
+void wrong_password(SessionRoutesTest& t) { t.engine_answers("checkAuthenticationPassword", td_error(400, "PASSWORD_HASH_INVALID")); }
+
+// A tenant's 2FA password route: 200, 400 (no password), 409 (the login made by `other_step` waits for
+// something else), 422 with attempts_left (the login still waits), and 429 password_attempts when the
+// last attempt was wrong (the login ends). `waiting` makes a login that waits for the password.
+void add_password_cases(std::vector<Case>* out, const std::string& name, const std::string& pattern, Arrive waiting,
+                        Arrive other_step) {
+  auto post = [pattern](const SessionRoutesTest::Login& l, const char* body) {
+    return acme(POST, with_id(pattern, l.id), body);
+  };
+  out->push_back({name, POST, pattern, 200, "", [=](SessionRoutesTest& t) { return post(waiting(t), R"({"password":"pw"})"); },
+                  [](SessionRoutesTest& t, const http::Response&) {
+                    EXPECT_EQ(t.engine_.last().methods().back(), "checkAuthenticationPassword");
+                    EXPECT_EQ(t.all_logs().find("\"pw\""), std::string::npos);
+                  }});
+  out->push_back({name + "_Missing", POST, pattern, 400, "invalid_argument",
+                  [=](SessionRoutesTest& t) { return post(waiting(t), R"({"password":""})"); }, nullptr});
+  out->push_back({name + "_NotWaitingForOne", POST, pattern, 409, "conflict",
+                  [=](SessionRoutesTest& t) { return post(other_step(t), R"({"password":"pw"})"); }, nullptr});
+  out->push_back({name + "_Wrong", POST, pattern, 422, "invalid_argument",
+                  [=](SessionRoutesTest& t) {
+                    t.limits();  // the defaults: 5 attempts
+                    const SessionRoutesTest::Login l = waiting(t);
+                    wrong_password(t);
+                    return post(l, R"({"password":"guess"})");
+                  },
+                  [](SessionRoutesTest&, const http::Response& r) {
+                    const json e = json::parse(r.body).at("error");
+                    EXPECT_EQ(e.at("attempts_left"), 4);
+                    EXPECT_EQ(e.at("status"), "password_required");
+                  }});
+  out->push_back({name + "_AttemptsSpent", POST, pattern, 429, "password_attempts",
+                  [=](SessionRoutesTest& t) {
+                    t.limits().password_attempts = 1;
+                    const SessionRoutesTest::Login l = waiting(t);
+                    wrong_password(t);
+                    return post(l, R"({"password":"guess"})");
+                  },
+                  [](SessionRoutesTest& t, const http::Response&) {
+                    EXPECT_TRUE(t.run_until([&] { return t.manager_->live_count() == 0; }));  // the login ended
+                  }});
+}
+
+// What a login step that sends `request` to TDLib answers when that fails: 429 flood_wait with
+// Retry-After (Telegram's FLOOD_WAIT; not repeated for the caller), 502 engine_error (with td_code),
+// 503 unavailable (the engine is away) and 504 timeout.
+void add_engine_failures(std::vector<Case>* out, const std::string& name, const std::string& pattern,
+                         const std::string& request, Arrive arrive, Send send) {
+  auto failing = [=](Error e) {
+    return [=](SessionRoutesTest& t) {
+      const SessionRoutesTest::Login l = arrive(t);
+      t.engine_answers(request, e);
+      return send(t, l);
+    };
+  };
+  out->push_back({name + "_FloodWait", POST, pattern, 429, "flood_wait", failing(flood_wait(30)),
+                  [request](SessionRoutesTest& t, const http::Response& r) {
+                    EXPECT_EQ(t.header(r, "Retry-After"), "30");
+                    EXPECT_EQ(json::parse(r.body)["error"]["retry_after"], 30);
+                    EXPECT_EQ(t.sent_count(request), 1u) << "not repeated for the caller";
+                  }});
+  out->push_back({name + "_EngineError", POST, pattern, 502, "engine_error", failing(td_error(500, "INTERNAL_SERVER_ERROR")),
+                  [](SessionRoutesTest&, const http::Response& r) {
+                    EXPECT_EQ(json::parse(r.body)["error"]["td_code"], 500);
+                  }});
+  out->push_back({name + "_EngineAway", POST, pattern, 503, "unavailable",
+                  failing(Error(Errc::unavailable, "engine stopped")), nullptr});
+  out->push_back({name + "_Timeout", POST, pattern, 504, "timeout", failing(Error(Errc::timeout, "no answer")), nullptr});
 }
 
 std::vector<Case> make_cases() {
@@ -418,26 +608,7 @@ std::vector<Case> make_cases() {
   add_tenant_refusals(&c, "CancelLogin", DEL, qr);
 
   const std::string events = "/v1/qr-logins/{id}/events";
-  c.push_back({"LoginEvents", GET, events, 200, "",
-               [](SessionRoutesTest& t) { return acme(GET, "/v1/qr-logins/" + t.login().id + "/events"); },
-               [](SessionRoutesTest&, const http::Response& r) { EXPECT_TRUE(r.is_event_stream()); }});
-  c.push_back({"LoginEvents_TenantStreamsCap", GET, events, 429, "streams_cap",
-               [](SessionRoutesTest& t) {
-                 t.limits().tenant_streams = 1;
-                 const std::string id = t.login().id;
-                 t.held_ = t.call(acme(GET, "/v1/qr-logins/" + id + "/events"));  // holds the one slot
-                 return acme(GET, "/v1/qr-logins/" + id + "/events");
-               },
-               nullptr});
-  c.push_back({"LoginEvents_ProcessStreamsCap", GET, events, 503, "streams_cap",
-               [](SessionRoutesTest& t) {
-                 t.limits().process_streams = 1;
-                 const std::string other = t.login("other").id;
-                 t.held_ = t.call(with_token(acme(GET, "/v1/qr-logins/" + other + "/events"), "tgp_other"));
-                 return acme(GET, "/v1/qr-logins/" + t.login().id + "/events");
-               },
-               nullptr});
-  add_tenant_refusals(&c, "LoginEvents", GET, events);
+  add_stream_cases(&c, "LoginEvents", events, [](SessionRoutesTest& t, const std::string& owner) { return t.login(owner).id; });
 
   const std::string svg = "/v1/qr-logins/{id}/qr.svg";
   c.push_back({"LoginSvg", GET, svg, 200, "",
@@ -449,51 +620,8 @@ std::vector<Case> make_cases() {
   add_tenant_refusals(&c, "LoginSvg", GET, svg);
 
   const std::string password = "/v1/qr-logins/{id}/password";
-  auto wrong_password = [](SessionRoutesTest& t) {
-    Error e(Errc::engine_error, "PASSWORD_HASH_INVALID");
-    e.td_code = 400;
-    t.engine_answers("checkAuthenticationPassword", e);
-  };
-  c.push_back({"LoginPassword", POST, password, 200, "",
-               [](SessionRoutesTest& t) {
-                 return acme(POST, "/v1/qr-logins/" + t.password_required().id + "/password", R"({"password":"pw"})");
-               },
-               [](SessionRoutesTest& t, const http::Response&) {
-                 EXPECT_EQ(t.engine_.last().methods().back(), "checkAuthenticationPassword");
-                 EXPECT_EQ(t.all_logs().find("\"pw\""), std::string::npos);
-               }});
-  c.push_back({"LoginPassword_Missing", POST, password, 400, "invalid_argument",
-               [](SessionRoutesTest& t) {
-                 return acme(POST, "/v1/qr-logins/" + t.password_required().id + "/password", R"({"password":""})");
-               },
-               nullptr});
-  c.push_back({"LoginPassword_NotWaitingForOne", POST, password, 409, "conflict",
-               [](SessionRoutesTest& t) {
-                 return acme(POST, "/v1/qr-logins/" + t.login().id + "/password", R"({"password":"pw"})");
-               },
-               nullptr});
-  c.push_back({"LoginPassword_Wrong", POST, password, 422, "invalid_argument",
-               [wrong_password](SessionRoutesTest& t) {
-                 t.limits();  // the defaults: 5 attempts
-                 const std::string id = t.password_required().id;
-                 wrong_password(t);
-                 return acme(POST, "/v1/qr-logins/" + id + "/password", R"({"password":"guess"})");
-               },
-               [](SessionRoutesTest&, const http::Response& r) {
-                 const json e = json::parse(r.body).at("error");
-                 EXPECT_EQ(e.at("attempts_left"), 4);
-                 EXPECT_EQ(e.at("status"), "password_required");
-               }});
-  c.push_back({"LoginPassword_AttemptsSpent", POST, password, 429, "password_attempts",
-               [wrong_password](SessionRoutesTest& t) {
-                 t.limits().password_attempts = 1;
-                 const std::string id = t.password_required().id;
-                 wrong_password(t);
-                 return acme(POST, "/v1/qr-logins/" + id + "/password", R"({"password":"guess"})");
-               },
-               [](SessionRoutesTest& t, const http::Response&) {
-                 EXPECT_TRUE(t.run_until([&] { return t.manager_->live_count() == 0; }));  // the login ended
-               }});
+  add_password_cases(&c, "LoginPassword", password, [](SessionRoutesTest& t) { return t.password_required(); },
+                     [](SessionRoutesTest& t) { return t.login(); });
   c.push_back({"LoginPassword_EngineAway", POST, password, 503, "unavailable",
                [](SessionRoutesTest& t) {
                  const std::string id = t.password_required().id;
@@ -502,6 +630,405 @@ std::vector<Case> make_cases() {
                },
                nullptr});
   add_tenant_refusals(&c, "LoginPassword", POST, password);
+
+  // --- tenant: phone-number logins ----------------------------------------------------------------------
+  // The fake engine sends every code as a Telegram message with SMS as the next way, the resent one by
+  // SMS with no next way. Neither the number nor a code may come back in an answer or reach a log.
+  const std::string phone_logins = "/v1/phone-logins";
+  c.push_back({"CreatePhoneLogin", POST, phone_logins, 201, "",
+               [](SessionRoutesTest&) { return acme(POST, "/v1/phone-logins", number_body(FakeEngine::kPhoneNumber)); },
+               [](SessionRoutesTest& t, const http::Response& r) {
+                 const json j = json::parse(r.body);
+                 EXPECT_EQ(j.at("status"), "code_required");
+                 EXPECT_EQ(j.at("method"), "phone");
+                 EXPECT_EQ(j.at("code_info"),
+                           (json{{"type", "telegram_message"}, {"length", 5}, {"next_type", "sms"}, {"timeout", 60}}));
+                 EXPECT_FALSE(j.contains("link"));
+                 EXPECT_EQ(t.header(r, "Location"), "/v1/phone-logins/" + j.at("session_id").get<std::string>());
+                 EXPECT_EQ(t.header(r, "Cache-Control"), "no-store");
+                 EXPECT_EQ(t.engine_.last().methods(),
+                           (std::vector<std::string>{"setTdlibParameters", "setAuthenticationPhoneNumber"}));
+                 expect_no_phone_number(t, r);
+               }});
+  c.push_back({"CreatePhoneLogin_WithoutNumber", POST, phone_logins, 201, "",
+               [](SessionRoutesTest&) { return acme(POST, "/v1/phone-logins"); },
+               [](SessionRoutesTest& t, const http::Response& r) {
+                 const json j = json::parse(r.body);
+                 EXPECT_EQ(j.at("status"), "phone_number_required");
+                 EXPECT_FALSE(j.contains("code_info"));
+                 EXPECT_NE(j.at("page_url").get<std::string>().find("?key="), std::string::npos);
+                 EXPECT_EQ(t.engine_.last().methods(), std::vector<std::string>{"setTdlibParameters"});
+               }});
+  c.push_back({"CreatePhoneLogin_BodyNotAnObject", POST, phone_logins, 400, "invalid_argument",
+               [](SessionRoutesTest&) { return acme(POST, "/v1/phone-logins", R"(["+99966 2 1234"])"); },
+               [](SessionRoutesTest& t, const http::Response&) { EXPECT_EQ(t.engine_.client_count(), 0u); }});
+  // A malformed number is refused before anything starts, and the answer never repeats it.
+  for (const Malformed& m : malformed_numbers()) {
+    const std::string value = m.value;
+    const std::string needle = m.needle;
+    c.push_back({"CreatePhoneLogin_Number" + m.name, POST, phone_logins, 400, "invalid_argument",
+                 [value](SessionRoutesTest&) { return acme(POST, "/v1/phone-logins", R"({"phone_number":)" + value + "}"); },
+                 [needle](SessionRoutesTest& t, const http::Response& r) {
+                   EXPECT_EQ(t.engine_.client_count(), 0u);
+                   expect_not_echoed(r, needle);
+                 }});
+  }
+  c.push_back({"CreatePhoneLogin_Refused", POST, phone_logins, 422, "phone_number_invalid",
+               [](SessionRoutesTest& t) {
+                 t.engine_answers("setAuthenticationPhoneNumber", td_error(400, "PHONE_NUMBER_INVALID"));
+                 return acme(POST, "/v1/phone-logins", number_body(FakeEngine::kPhoneNumber));
+               },
+               [](SessionRoutesTest& t, const http::Response& r) {
+                 EXPECT_NE(r.body.find("PHONE_NUMBER_INVALID"), std::string::npos) << "Telegram's reason";
+                 expect_no_phone_number(t, r);
+                 EXPECT_TRUE(t.run_until([&] { return t.manager_->live_count() == 0; })) << "nothing is left behind";
+               }});
+  c.push_back({"CreatePhoneLogin_FloodWait", POST, phone_logins, 429, "flood_wait",
+               [](SessionRoutesTest& t) {
+                 t.engine_answers("setAuthenticationPhoneNumber", flood_wait(30));
+                 return acme(POST, "/v1/phone-logins", number_body(FakeEngine::kPhoneNumber));
+               },
+               [](SessionRoutesTest& t, const http::Response& r) {
+                 EXPECT_EQ(t.header(r, "Retry-After"), "30");
+                 EXPECT_EQ(json::parse(r.body)["error"]["retry_after"], 30);
+                 EXPECT_TRUE(t.run_until([&] { return t.manager_->live_count() == 0; }));
+               }});
+  c.push_back({"CreatePhoneLogin_NumberFlood", POST, phone_logins, 429, "flood_wait",
+               [](SessionRoutesTest& t) {
+                 t.engine_answers("setAuthenticationPhoneNumber", td_error(400, "PHONE_NUMBER_FLOOD"));
+                 return acme(POST, "/v1/phone-logins", number_body(FakeEngine::kPhoneNumber));
+               },
+               [](SessionRoutesTest& t, const http::Response& r) {
+                 EXPECT_EQ(t.header(r, "Retry-After"), "3600") << "phone.flood_retry_after's default";
+                 EXPECT_NE(r.body.find("PHONE_NUMBER_FLOOD"), std::string::npos);
+               }});
+  c.push_back({"CreatePhoneLogin_TenantLoginsCap", POST, phone_logins, 429, "logins_cap",
+               [](SessionRoutesTest& t) {
+                 t.limits().tenant_logins = 1;
+                 t.login();  // a QR login holds the tenant's one login slot: both kinds share the cap
+                 return acme(POST, "/v1/phone-logins", number_body(FakeEngine::kPhoneNumber));
+               },
+               [](SessionRoutesTest& t, const http::Response&) { EXPECT_EQ(t.engine_.client_count(), 1u); }});
+  c.push_back({"CreatePhoneLogin_ProcessLoginsCap", POST, phone_logins, 503, "logins_cap",
+               [](SessionRoutesTest& t) {
+                 t.limits().process_logins = 1;
+                 t.phone_login("other");
+                 return acme(POST, "/v1/phone-logins");
+               },
+               [](SessionRoutesTest&, const http::Response& r) {
+                 EXPECT_EQ(json::parse(r.body)["error"]["scope"], "process");
+               }});
+  c.push_back({"CreatePhoneLogin_EngineError", POST, phone_logins, 502, "engine_error",
+               [](SessionRoutesTest& t) {
+                 t.engine_answers("setAuthenticationPhoneNumber", td_error(500, "INTERNAL_SERVER_ERROR"));
+                 return acme(POST, "/v1/phone-logins", number_body(FakeEngine::kPhoneNumber));
+               },
+               [](SessionRoutesTest& t, const http::Response&) {
+                 EXPECT_TRUE(t.run_until([&] { return t.manager_->live_count() == 0; }));
+               }});
+  c.push_back({"CreatePhoneLogin_Timeout", POST, phone_logins, 504, "timeout",
+               [](SessionRoutesTest& t) {
+                 t.engine_answers("setAuthenticationPhoneNumber", Error(Errc::timeout, "no answer"));
+                 return acme(POST, "/v1/phone-logins", number_body(FakeEngine::kPhoneNumber));
+               },
+               [](SessionRoutesTest& t, const http::Response&) {
+                 EXPECT_TRUE(t.run_until([&] { return t.manager_->live_count() == 0; }));
+               }});
+  add_tenant_refusals(&c, "CreatePhoneLogin", POST, phone_logins);
+
+  const std::string phone = "/v1/phone-logins/{id}";
+  c.push_back({"GetPhoneLogin", GET, phone, 200, "",
+               [](SessionRoutesTest& t) { return acme(GET, "/v1/phone-logins/" + t.phone_login().id); },
+               [](SessionRoutesTest& t, const http::Response& r) {
+                 const json j = json::parse(r.body);
+                 EXPECT_EQ(j.at("status"), "code_required");
+                 EXPECT_EQ(j.at("method"), "phone");
+                 EXPECT_EQ(j.at("code_info").at("next_type"), "sms");
+                 EXPECT_EQ(t.header(r, "Cache-Control"), "no-store");
+                 expect_no_phone_number(t, r);
+               }});
+  add_tenant_refusals(&c, "GetPhoneLogin", GET, phone);
+  add_other_tenants_phone_login(&c, "GetPhoneLogin", GET, phone, "");
+  c.push_back({"CancelPhoneLogin", DEL, phone, 200, "",
+               [](SessionRoutesTest& t) { return acme(DEL, "/v1/phone-logins/" + t.phone_login().id); },
+               [](SessionRoutesTest& t, const http::Response& r) {
+                 EXPECT_EQ(json::parse(r.body).at("status"), "cancelled");
+                 EXPECT_EQ(t.manager_->live_count(), 0u);
+               }});
+  c.push_back({"CancelPhoneLogin_Authorized", DEL, phone, 409, "conflict",
+               [](SessionRoutesTest& t) {
+                 const std::string id = t.phone_login().id;
+                 t.emit_and_wait({{"@type", "authorizationStateReady"}}, id, SessionStatus::authorized);
+                 return acme(DEL, "/v1/phone-logins/" + id);
+               },
+               [](SessionRoutesTest& t, const http::Response& r) {
+                 EXPECT_NE(r.body.find("authorized"), std::string::npos) << r.body;
+                 EXPECT_EQ(t.manager_->live_count(), 1u) << "nothing changes";
+               }});
+  add_tenant_refusals(&c, "CancelPhoneLogin", DEL, phone);
+  add_other_tenants_phone_login(&c, "CancelPhoneLogin", DEL, phone, "");
+
+  const std::string phone_events = "/v1/phone-logins/{id}/events";
+  add_stream_cases(&c, "PhoneLoginEvents", phone_events,
+                   [](SessionRoutesTest& t, const std::string& owner) { return t.phone_login(owner).id; });
+  add_other_tenants_phone_login(&c, "PhoneLoginEvents", GET, phone_events, "");
+
+  // The steps, on the tenant routes and (below) the page routes.
+  const Arrive waiting_for_number = [](SessionRoutesTest& t) { return t.phone_login("acme", false); };
+  const Arrive waiting_for_code = [](SessionRoutesTest& t) { return t.phone_login(); };
+  for (const bool page : {false, true}) {
+    const std::string prefix = page ? "Page" : "PhoneLogin";
+    const std::string base = page ? "/v1/login/{id}" : "/v1/phone-logins/{id}";
+    // A request to `suffix` of login `l` with `body`: the tenant's token, or the login's page key.
+    auto step = [page](const std::string& suffix, std::string body) {
+      return [page, suffix, body](SessionRoutesTest&, const SessionRoutesTest::Login& l) {
+        return page ? anonymous(POST, "/v1/login/" + l.id + suffix + "?key=" + l.key, body)
+                    : acme(POST, "/v1/phone-logins/" + l.id + suffix, body);
+      };
+    };
+
+    const std::string number = base + "/phone-number";
+    const auto submit_number = step("/phone-number", number_body("+99966 2 1234"));
+    c.push_back({prefix + "PhoneNumber", POST, number, 200, "",
+                 [submit_number](SessionRoutesTest& t) { return submit_number(t, t.phone_login("acme", false)); },
+                 [](SessionRoutesTest& t, const http::Response& r) {
+                   EXPECT_EQ(json::parse(r.body).at("status"), "accepted");
+                   EXPECT_EQ(t.engine_.last().sent.back()["phone_number"], "+99966 2 1234");
+                   EXPECT_TRUE(t.run_until([&] { return t.manager_->list("acme").at(0).status == SessionStatus::code_required; }));
+                   expect_no_phone_number(t, r);
+                 }});
+    c.push_back({prefix + "PhoneNumber_NotJson", POST, number, 400, "invalid_argument",
+                 [step](SessionRoutesTest& t) { return step("/phone-number", "{")(t, t.phone_login("acme", false)); },
+                 nullptr});
+    c.push_back({prefix + "PhoneNumber_Missing", POST, number, 400, "invalid_argument",
+                 [step](SessionRoutesTest& t) { return step("/phone-number", R"({"phone":"+1"})")(t, t.phone_login("acme", false)); },
+                 nullptr});
+    for (const Malformed& m : malformed_numbers()) {
+      const std::string value = m.value;
+      const std::string needle = m.needle;
+      c.push_back({prefix + "PhoneNumber_" + m.name, POST, number, 400, "invalid_argument",
+                   [step, value](SessionRoutesTest& t) {
+                     return step("/phone-number", R"({"phone_number":)" + value + "}")(t, t.phone_login("acme", false));
+                   },
+                   [needle](SessionRoutesTest& t, const http::Response& r) {
+                     EXPECT_EQ(t.sent_count("setAuthenticationPhoneNumber"), 0u);
+                     expect_not_echoed(r, needle);
+                   }});
+    }
+    c.push_back({prefix + "PhoneNumber_CodeAlreadySent", POST, number, 409, "conflict",
+                 [submit_number](SessionRoutesTest& t) { return submit_number(t, t.phone_login()); },
+                 [](SessionRoutesTest& t, const http::Response& r) {
+                   EXPECT_NE(r.body.find("code_required"), std::string::npos) << r.body;
+                   EXPECT_EQ(t.sent_count("setAuthenticationPhoneNumber"), 1u) << "only the creation's";
+                 }});
+    c.push_back({prefix + "PhoneNumber_Refused", POST, number, 422, "phone_number_invalid",
+                 [submit_number](SessionRoutesTest& t) {
+                   const auto l = t.phone_login("acme", false);
+                   t.engine_answers("setAuthenticationPhoneNumber", td_error(400, "PHONE_NUMBER_INVALID"));
+                   return submit_number(t, l);
+                 },
+                 [](SessionRoutesTest& t, const http::Response& r) {
+                   expect_no_phone_number(t, r);
+                   EXPECT_EQ(t.manager_->list("acme").at(0).status, SessionStatus::phone_number_required)
+                       << "the login waits for another number";
+                 }});
+    add_engine_failures(&c, prefix + "PhoneNumber", number, "setAuthenticationPhoneNumber", waiting_for_number, submit_number);
+    c.push_back({prefix + "PhoneNumber_NumberFlood", POST, number, 429, "flood_wait",
+                 [submit_number](SessionRoutesTest& t) {
+                   const auto l = t.phone_login("acme", false);
+                   t.engine_answers("setAuthenticationPhoneNumber", td_error(400, "PHONE_NUMBER_FLOOD"));
+                   return submit_number(t, l);
+                 },
+                 [](SessionRoutesTest& t, const http::Response& r) { EXPECT_EQ(t.header(r, "Retry-After"), "3600"); }});
+
+    const std::string code = base + "/code";
+    const auto submit_code = step("/code", R"({"code":"22222"})");
+    c.push_back({prefix + "Code", POST, code, 200, "",
+                 [submit_code](SessionRoutesTest& t) { return submit_code(t, t.phone_login()); },
+                 [](SessionRoutesTest& t, const http::Response& r) {
+                   EXPECT_EQ(json::parse(r.body).at("status"), "accepted");
+                   EXPECT_EQ(t.engine_.last().sent.back(), (json{{"@type", "checkAuthenticationCode"}, {"code", "22222"}}));
+                   EXPECT_EQ(t.all_logs().find("22222"), std::string::npos);
+                 }});
+    c.push_back({prefix + "Code_NotAnObject", POST, code, 400, "invalid_argument",
+                 [step](SessionRoutesTest& t) { return step("/code", R"("22222")")(t, t.phone_login()); }, nullptr});
+    for (const Malformed& m : malformed_codes()) {
+      const std::string value = m.value;
+      const std::string needle = m.needle;
+      c.push_back({prefix + "Code_" + m.name, POST, code, 400, "invalid_argument",
+                   [step, value](SessionRoutesTest& t) { return step("/code", R"({"code":)" + value + "}")(t, t.phone_login()); },
+                   [needle](SessionRoutesTest& t, const http::Response& r) {
+                     EXPECT_EQ(t.sent_count("checkAuthenticationCode"), 0u);
+                     expect_not_echoed(r, needle);
+                   }});
+    }
+    c.push_back({prefix + "Code_NoCodeSent", POST, code, 409, "conflict",
+                 [submit_code](SessionRoutesTest& t) { return submit_code(t, t.phone_login("acme", false)); },
+                 [](SessionRoutesTest& t, const http::Response& r) {
+                   EXPECT_NE(r.body.find("phone_number_required"), std::string::npos) << r.body;
+                   EXPECT_EQ(t.sent_count("checkAuthenticationCode"), 0u);
+                 }});
+    c.push_back({prefix + "Code_Wrong", POST, code, 422, "code_invalid",
+                 [submit_code](SessionRoutesTest& t) {
+                   t.limits();  // the defaults: 5 codes
+                   const auto l = t.phone_login();
+                   t.engine_answers("checkAuthenticationCode", td_error(400, "PHONE_CODE_INVALID"));
+                   return submit_code(t, l);
+                 },
+                 [](SessionRoutesTest& t, const http::Response& r) {
+                   const json e = json::parse(r.body).at("error");
+                   EXPECT_EQ(e.at("attempts_left"), 4);
+                   EXPECT_EQ(e.at("status"), "code_required");
+                   EXPECT_EQ(t.manager_->list("acme").at(0).status, SessionStatus::code_required);
+                 }});
+    c.push_back({prefix + "Code_Expired", POST, code, 422, "code_expired",
+                 [submit_code](SessionRoutesTest& t) {
+                   t.limits();
+                   const auto l = t.phone_login();
+                   t.engine_answers("checkAuthenticationCode", td_error(400, "PHONE_CODE_EXPIRED"));
+                   return submit_code(t, l);
+                 },
+                 [](SessionRoutesTest&, const http::Response& r) {
+                   const json e = json::parse(r.body).at("error");
+                   EXPECT_EQ(e.at("attempts_left"), 4);
+                   EXPECT_NE(e.at("message").get<std::string>().find("resend"), std::string::npos) << "says what to do";
+                 }});
+    // Guessing: limits.code_attempts (5) codes, four wrong ones answered 422; the fifth wrong one ends
+    // the login and answers 429 code_attempts; after that the login is gone (404).
+    c.push_back({prefix + "Code_BruteForce", POST, code, 429, "code_attempts",
+                 [step](SessionRoutesTest& t) {
+                   t.limits();
+                   const auto l = t.phone_login();
+                   t.engine_answers("checkAuthenticationCode", td_error(400, "PHONE_CODE_INVALID"));
+                   for (int guess = 0; guess < 4; ++guess) {
+                     const http::Response r = t.call(step("/code", R"({"code":"0000)" + std::to_string(guess) + "\"}")(t, l));
+                     EXPECT_EQ(r.status, bhttp::status::unprocessable_entity) << r.body;
+                     EXPECT_EQ(json::parse(r.body)["error"]["attempts_left"], 4 - guess);
+                   }
+                   return step("/code", R"({"code":"00004"})")(t, l);
+                 },
+                 [step](SessionRoutesTest& t, const http::Response& r) {
+                   EXPECT_EQ(t.header(r, "Retry-After"), "<missing>") << "waiting does not help";
+                   EXPECT_EQ(t.sent_count("checkAuthenticationCode"), 5u);
+                   EXPECT_EQ(t.rejections_->value(telemetry::RejectReason::code_attempts), 1);
+                   EXPECT_TRUE(t.run_until([&] { return t.manager_->live_count() == 0; })) << "the login ended";
+                   const http::Response again = t.call(step("/code", R"({"code":"00005"})")(t, SessionRoutesTest::Login{t.last_id, t.last_key}));
+                   EXPECT_EQ(again.status, bhttp::status::not_found) << again.body;
+                   EXPECT_EQ(t.sent_count("checkAuthenticationCode"), 5u) << "no sixth guess reached Telegram";
+                 }});
+    c.push_back({prefix + "Code_LastAttemptExpired", POST, code, 429, "code_attempts",
+                 [submit_code](SessionRoutesTest& t) {
+                   t.limits().code_attempts = 1;
+                   const auto l = t.phone_login();
+                   t.engine_answers("checkAuthenticationCode", td_error(400, "PHONE_CODE_EXPIRED"));
+                   return submit_code(t, l);
+                 },
+                 [](SessionRoutesTest& t, const http::Response&) {
+                   EXPECT_TRUE(t.run_until([&] { return t.manager_->live_count() == 0; }));
+                 }});
+    c.push_back({prefix + "Code_FloodWaitCostsNoAttempt", POST, code, 429, "flood_wait",
+                 [submit_code](SessionRoutesTest& t) {
+                   t.limits();
+                   const auto l = t.phone_login();
+                   t.engine_answers("checkAuthenticationCode", flood_wait(30));
+                   return submit_code(t, l);
+                 },
+                 [submit_code](SessionRoutesTest& t, const http::Response& r) {
+                   EXPECT_EQ(t.header(r, "Retry-After"), "30");
+                   t.engine_answers("checkAuthenticationCode", td_error(400, "PHONE_CODE_INVALID"));
+                   const http::Response wrong = t.call(submit_code(t, SessionRoutesTest::Login{t.last_id, t.last_key}));
+                   EXPECT_EQ(json::parse(wrong.body)["error"]["attempts_left"], 4) << "the unchecked code was given back";
+                 }});
+    add_engine_failures(&c, prefix + "Code", code, "checkAuthenticationCode", waiting_for_code, submit_code);
+
+    const std::string resend = base + "/resend";
+    const auto resend_code = step("/resend", "");
+    c.push_back({prefix + "Resend", POST, resend, 200, "",
+                 [resend_code](SessionRoutesTest& t) { return resend_code(t, t.phone_login()); },
+                 [](SessionRoutesTest& t, const http::Response& r) {
+                   EXPECT_EQ(json::parse(r.body).at("status"), "resent");
+                   EXPECT_EQ(t.engine_.last().methods().back(), "resendAuthenticationCode");
+                   const json by_sms = {{"type", "sms"}, {"length", 5}, {"next_type", nullptr}, {"timeout", 60}};
+                   EXPECT_TRUE(t.run_until([&] { return t.manager_->list("acme").at(0).code_info == by_sms; }));
+                 }});
+    c.push_back({prefix + "Resend_NoOtherWay", POST, resend, 409, "conflict",
+                 [resend_code](SessionRoutesTest& t) {
+                   const auto l = t.phone_login();
+                   EXPECT_EQ(t.call(resend_code(t, l)).status, bhttp::status::ok);  // SMS now, nothing after it
+                   EXPECT_TRUE(t.run_until([&] { return t.manager_->list("acme").at(0).code_info.at("next_type").is_null(); }));
+                   return resend_code(t, l);
+                 },
+                 [](SessionRoutesTest& t, const http::Response& r) {
+                   EXPECT_NE(r.body.find("next_type"), std::string::npos) << r.body;
+                   EXPECT_EQ(t.sent_count("resendAuthenticationCode"), 1u);
+                 }});
+    c.push_back({prefix + "Resend_NoCodeSent", POST, resend, 409, "conflict",
+                 [resend_code](SessionRoutesTest& t) { return resend_code(t, t.phone_login("acme", false)); }, nullptr});
+    c.push_back({prefix + "Resend_TelegramHasNoOtherWay", POST, resend, 409, "conflict",
+                 [resend_code](SessionRoutesTest& t) {
+                   const auto l = t.phone_login();
+                   t.engine_answers("resendAuthenticationCode", td_error(400, "SEND_CODE_UNAVAILABLE"));
+                   return resend_code(t, l);
+                 },
+                 nullptr});
+    c.push_back({prefix + "Resend_NumberFlood", POST, resend, 429, "flood_wait",
+                 [resend_code](SessionRoutesTest& t) {
+                   const auto l = t.phone_login();
+                   t.engine_answers("resendAuthenticationCode", td_error(400, "PHONE_NUMBER_FLOOD"));
+                   return resend_code(t, l);
+                 },
+                 [](SessionRoutesTest& t, const http::Response& r) { EXPECT_EQ(t.header(r, "Retry-After"), "3600"); }});
+    add_engine_failures(&c, prefix + "Resend", resend, "resendAuthenticationCode", waiting_for_code, resend_code);
+
+    if (page) {
+      for (const auto& [suffix, name, body] : {std::tuple{"/phone-number", "PhoneNumber", number_body("+99966 2 1234")},
+                                               std::tuple{"/code", "Code", std::string(R"({"code":"22222"})")},
+                                               std::tuple{"/resend", "Resend", std::string()}}) {
+        const std::string s = suffix;
+        const std::string b = body;
+        c.push_back({prefix + name + "_WrongKey", POST, base + s, 404, "not_found",
+                     [s, b](SessionRoutesTest& t) {
+                       const auto l = t.phone_login();
+                       return anonymous(POST, "/v1/login/" + l.id + s + "?key=wrong", b);
+                     },
+                     [](SessionRoutesTest& t, const http::Response&) {
+                       EXPECT_EQ(t.engine_.last().methods().back(), "setAuthenticationPhoneNumber") << "nothing sent";
+                     }});
+        c.push_back({prefix + name + "_NoKey", POST, base + s, 404, "not_found",
+                     [s, b](SessionRoutesTest& t) { return anonymous(POST, "/v1/login/" + t.phone_login().id + s, b); },
+                     nullptr});
+        // The key of one login opens no other, not even the same tenant's.
+        c.push_back({prefix + name + "_AnotherLoginsKey", POST, base + s, 404, "not_found",
+                     [s, b](SessionRoutesTest& t) {
+                       const auto mine = t.phone_login();
+                       const auto victim = t.phone_login();
+                       return anonymous(POST, "/v1/login/" + victim.id + s + "?key=" + mine.key, b);
+                     },
+                     [](SessionRoutesTest& t, const http::Response&) {
+                       EXPECT_EQ(t.engine_.last().methods().back(), "setAuthenticationPhoneNumber") << "nothing sent";
+                     }});
+      }
+    } else {
+      add_tenant_refusals(&c, prefix + "PhoneNumber", POST, number);
+      add_other_tenants_phone_login(&c, prefix + "PhoneNumber", POST, number, number_body("+99966 2 1234"));
+      add_tenant_refusals(&c, prefix + "Code", POST, code);
+      add_other_tenants_phone_login(&c, prefix + "Code", POST, code, R"({"code":"22222"})");
+      add_tenant_refusals(&c, prefix + "Resend", POST, resend);
+      add_other_tenants_phone_login(&c, prefix + "Resend", POST, resend, "");
+    }
+  }
+
+  const std::string phone_password = "/v1/phone-logins/{id}/password";
+  add_password_cases(&c, "PhoneLoginPassword", phone_password,
+                     [](SessionRoutesTest& t) { return t.phone_password_required(); },
+                     [](SessionRoutesTest& t) { return t.phone_login(); });
+  add_engine_failures(&c, "PhoneLoginPassword", phone_password, "checkAuthenticationPassword",
+                      [](SessionRoutesTest& t) { return t.phone_password_required(); },
+                      [](SessionRoutesTest&, const SessionRoutesTest::Login& l) {
+                        return acme(POST, "/v1/phone-logins/" + l.id + "/password", R"({"password":"pw"})");
+                      });
+  add_tenant_refusals(&c, "PhoneLoginPassword", POST, phone_password);
+  add_other_tenants_phone_login(&c, "PhoneLoginPassword", POST, phone_password, R"({"password":"pw"})");
 
   // --- tenant: sessions ---------------------------------------------------------------------------------
   const std::string sessions = "/v1/sessions";
@@ -681,14 +1208,14 @@ std::vector<Case> make_cases() {
   c.push_back({"PagePassword_NotWaitingForOne", POST, page_password, 409, "conflict", page_target("/password", true),
                nullptr});
   c.push_back({"PagePassword_Wrong", POST, page_password, 422, "invalid_argument",
-               [page_password_call, wrong_password](SessionRoutesTest& t) {
+               [page_password_call](SessionRoutesTest& t) {
                  Call call = page_password_call(t, R"({"password":"guess"})");
                  wrong_password(t);
                  return call;
                },
                nullptr});
   c.push_back({"PagePassword_AttemptsSpent", POST, page_password, 429, "password_attempts",
-               [page_password_call, wrong_password](SessionRoutesTest& t) {
+               [page_password_call](SessionRoutesTest& t) {
                  t.limits().password_attempts = 1;
                  Call call = page_password_call(t, R"({"password":"guess"})");
                  wrong_password(t);
@@ -819,7 +1346,10 @@ bool is_server_answer(const std::string& key) {
       "GET /v1/qr-logins/{id} 503", "DELETE /v1/qr-logins/{id} 503", "GET /v1/qr-logins/{id}/qr.svg 503",
       "GET /v1/sessions 503", "GET /v1/sessions/{id} 503", "DELETE /v1/sessions/{id} 503", "GET /login/{id} 503",
       "GET /v1/login/{id}/qr.svg 503", "GET /v1/updates/settings 400", "GET /v1/updates/stream 503",
-      "GET /v1/updates/settings 503", "PUT /v1/updates/settings 503"};
+      "GET /v1/updates/settings 503", "PUT /v1/updates/settings 503",
+      "GET /v1/phone-logins/{id} 400", "DELETE /v1/phone-logins/{id} 400", "GET /v1/phone-logins/{id}/events 400",
+      "POST /v1/phone-logins/{id}/resend 400", "POST /v1/login/{id}/resend 400", "GET /v1/phone-logins/{id} 503",
+      "DELETE /v1/phone-logins/{id} 503"};
   const std::string status = key.substr(key.rfind(' ') + 1);
   return status == "413" || status == "431" || status == "500" || kServerAnswers.count(key) != 0;
 }
@@ -864,7 +1394,7 @@ TEST(SessionRoutesCoverage, DocumentedAnswersAreCovered) {
     if (tested.count(key) != 0 && is_server_answer(key)) ADD_FAILURE() << key << " is tested: drop it from the server's answers";
   }
   EXPECT_EQ(untested, std::vector<std::string>{});
-  EXPECT_EQ(routes.size(), 22u);  // every route SessionRoutes and UpdateRoutes register has cases
+  EXPECT_EQ(routes.size(), 33u);  // every route SessionRoutes and UpdateRoutes register has cases
   for (const std::string& key : tested) {
     EXPECT_EQ(SessionRoutesTest::contract().documented_answers().count(key), 1u) << key << " is not documented";
   }
