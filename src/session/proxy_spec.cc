@@ -103,6 +103,27 @@ Result<ProxySpec> ProxySpec::parse(const json& j) {
   return p;
 }
 
+Result<ProxySpec> ProxySpec::from_td(const json& p) {
+  if (!p.is_object() || !p.contains("type") || !p["type"].is_object()) {
+    return Error(Errc::invalid_argument, "proxy: not a TDLib proxy object");
+  }
+  const json& t = p["type"];
+  const std::string kind = t.value("@type", "");
+  json ours = {{"server", p.value("server", json())}, {"port", p.value("port", json())}};
+  if (kind == "proxyTypeSocks5" || kind == "proxyTypeHttp") {
+    ours["type"] = kind == "proxyTypeSocks5" ? "socks5" : "http";
+    ours["username"] = t.value("username", json());
+    ours["password"] = t.value("password", json());
+    if (kind == "proxyTypeHttp") ours["http_only"] = t.value("http_only", false);
+  } else if (kind == "proxyTypeMtproto") {
+    ours["type"] = "mtproto";
+    ours["secret"] = t.value("secret", json());
+  } else {
+    return Error(Errc::invalid_argument, "proxy: unknown TDLib proxy type");
+  }
+  return parse(ours);
+}
+
 json ProxySpec::td_proxy() const {
   json type;
   switch (this->type) {

@@ -32,6 +32,9 @@ struct ProxySpec {
   // The tenant's object, checked: invalid_argument naming the field ("proxy.port must be ..."), never
   // repeating a credential.
   static Result<ProxySpec> parse(const nlohmann::json& j);
+  // TDLib's own `proxy` object (from getProxies: a restored session's enabled proxy), under the same
+  // rules as parse(); invalid_argument when it is not one.
+  static Result<ProxySpec> from_td(const nlohmann::json& td_proxy);
   // TDLib's `proxy` object (td_api.tl: proxy server:string port:int32 type:ProxyType).
   nlohmann::json td_proxy() const;
   // What the API shows: {type, server, port, has_credentials}.

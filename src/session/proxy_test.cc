@@ -172,5 +172,26 @@ TEST_F(ProxyTest, ReplacingAndRemovingTheProxyOfAnAuthorizedSession) {
   EXPECT_EQ(m.proxy_counts().ok + m.proxy_counts().unchecked + m.proxy_counts().unreachable, 0u);
 }
 
+TEST_F(ProxyTest, ARestoredSessionGetsItsProxyBackFromTdlib) {
+  store::SessionRecord r = stored_authorized("s_RRRRRRRRRRRRRRRRRRRRRR");
+  engine_.mark_authorized(r.engine_dir);
+  const ProxySpec kept = spec();
+  engine_.respond_with([&](const json& q) -> std::optional<Result<json>> {
+    if (q.value("@type", "") != "getProxies") return std::nullopt;
+    json other = {{"@type", "addedProxy"}, {"id", 2}, {"is_enabled", false},
+                  {"proxy", ProxySpec::parse({{"type", "http"}, {"server", "h"}, {"port", 1}})->td_proxy()}};
+    json enabled = {{"@type", "addedProxy"}, {"id", 3}, {"is_enabled", true}, {"proxy", kept.td_proxy()}};
+    return Result<json>(json{{"@type", "addedProxies"}, {"proxies", {other, enabled}}});
+  });
+  SessionManager& m = proxied_manager();
+  run(m.start());
+  auto session = m.find("acme", r.session_id);
+  ASSERT_TRUE(run_until([&] { return session->view().status == SessionStatus::authorized; }));
+  EXPECT_EQ(session->view().proxy["server"], "10.0.0.1");
+  EXPECT_EQ(session->proxy_state().spec, kept);
+  EXPECT_EQ(m.ping_due_proxies(), 1);  // and it is watched again
+  EXPECT_EQ(ProxySpec::from_td(json{{"server", "h"}}).ok(), false);
+}
+
 }  // namespace
 }  // namespace tgpulse::session

@@ -665,6 +665,22 @@ asio::awaitable<bool> SessionManager::restore(Session& session, const store::Ses
     std::string type = s->state.value("@type", "");
     session.publish([&](SessionView& v) { v.authorization_state = type; });
     if (type == "authorizationStateReady") {
+      // TDLib kept the session's proxy in its database: the view and the pings pick it up again.
+      json list = {{"@type", "getProxies"}};
+      Result<json> proxies = co_await session.client()->send(std::move(list), services_.options.engine_request_timeout);
+      if (proxies && proxies->contains("proxies") && (*proxies)["proxies"].is_array()) {
+        for (const json& added : (*proxies)["proxies"]) {
+          if (!added.is_object() || !added.value("is_enabled", false) || !added.contains("proxy")) continue;
+          if (Result<ProxySpec> spec = ProxySpec::from_td(added["proxy"])) {
+            session.publish([&](SessionView& v) { v.proxy = proxy_view(*spec); });
+            session.update_proxy_state([&](Session::ProxyState& p) {
+              p.spec = std::move(*spec);
+              p.applied = true;
+            });
+          }
+          break;
+        }
+      }
       session.publish([](SessionView& v) { v.status = SessionStatus::authorized; });
       co_return true;
     }
