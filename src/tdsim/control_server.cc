@@ -167,7 +167,7 @@ ControlResponse ControlServer::handle(const std::string& method, const std::stri
   const std::string path = target.substr(0, target.find('?'));
   static const char* const kGetRoutes[] = {"/state", "/health"};
   static const char* const kPostRoutes[] = {"/scan",    "/flood", "/revoke", "/profile",
-                                                  "/release", "/incoming", "/phone-account", "/proxy"};
+                                                  "/release", "/incoming", "/phone-account", "/proxy", "/file"};
   bool is_get = false, is_post = false;
   for (const char* r : kGetRoutes) is_get = is_get || path == r;
   for (const char* r : kPostRoutes) is_post = is_post || path == r;
@@ -243,6 +243,12 @@ ControlResponse ControlServer::handle(const std::string& method, const std::stri
     const auto port = doc["port"].get<std::int64_t>();
     if (port <= 0 || port > 65535) return {400, {{"error", "proxy \"port\" must be from 1 to 65535"}}};
     return from_result(simulator_.set_proxy_reachable(str("server"), static_cast<int>(port), doc["reachable"].get<bool>()));
+  }
+  if (path == "/file") {
+    if (!doc.contains("size") || !doc["size"].is_number_integer() || str("name").empty()) {
+      return {400, {{"error", "file needs integer \"size\" (1 to 1 GiB) and \"name\""}}};
+    }
+    return from_result(simulator_.create_file(doc["size"].get<std::int64_t>(), str("name")));
   }
   if (path == "/revoke") {
     if (str("link").empty() && integer("client_id", 0) == 0) {

@@ -85,6 +85,16 @@ const std::unordered_map<std::string_view, std::vector<Field>>& schemas() {
       {"setOption", {{"name", Kind::string}, {"value", Kind::object}}},
       {"testSquareInt", {{"x", Kind::int32}}},
       {"messageSendOptions", {}},  // not looked into
+      {"getFile", {{"file_id", Kind::int32}}},
+      {"downloadFile",
+       {{"file_id", Kind::int32}, {"priority", Kind::int32}, {"offset", Kind::int64}, {"limit", Kind::int64},
+        {"synchronous", Kind::boolean}}},
+      {"cancelDownloadFile", {{"file_id", Kind::int32}, {"only_if_pending", Kind::boolean}}},
+      {"deleteFile", {{"file_id", Kind::int32}}},
+      {"optimizeStorage",  // file_types (vector<FileType>) is not looked into
+       {{"size", Kind::int64}, {"ttl", Kind::int32}, {"count", Kind::int32}, {"immunity_delay", Kind::int32},
+        {"chat_ids", Kind::int64_vector}, {"exclude_chat_ids", Kind::int64_vector},
+        {"return_deleted_file_statistics", Kind::boolean}, {"chat_limit", Kind::int32}}},
   };
   return kSchemas;
 }

@@ -178,7 +178,7 @@ Result<Profile> Profile::apply(const Profile& base, const json& patch) {
   if (!patch.is_object()) return Error(Errc::invalid_argument, "a tdsim profile must be an object");
   static const char* const kKeys[] = {"seed", "qr_token_ttl_seconds", "flood_wait_limit_seconds", "latency_ms",
                                       "auth_latency_ms", "method_latency_ms", "flood", "qr", "faults", "chats",
-                                      "hold_restored_sessions", "incoming", "phone", "proxy"};
+                                      "hold_restored_sessions", "incoming", "phone", "proxy", "files"};
   for (const auto& [key, value] : patch.items()) {
     bool known = false;
     for (const char* k : kKeys) known = known || key == k;
@@ -283,6 +283,13 @@ Result<Profile> Profile::apply(const Profile& base, const json& patch) {
     ok = px.is_object() && r.known_keys(px, "proxy.", {"ping_ms"}) && r.range(px, "ping_ms", "proxy.", &p.proxy.ping_ms);
     if (!px.is_object()) r.error = "proxy must be an object";
   }
+  if (ok && patch.contains("files")) {
+    const auto& fs = patch["files"];
+    ok = fs.is_object() && r.known_keys(fs, "files.", {"throughput_bytes_per_second", "max_concurrent_downloads"}) &&
+         r.number(fs, "throughput_bytes_per_second", "files.", &p.files.throughput_bytes_per_second, 1) &&
+         r.integer(fs, "max_concurrent_downloads", "files.", &p.files.max_concurrent_downloads, 1, 64);
+    if (!fs.is_object()) r.error = "files must be an object";
+  }
   if (!ok) return Error(Errc::invalid_argument, "bad tdsim profile: " + r.error);
   p.seed = seed;
   p.chats = static_cast<int>(chats);  // within [0, 1e9] (Reader::number)
@@ -340,7 +347,10 @@ json Profile::to_json() const {
             {"resend_timeout_seconds", phone.resend_timeout_seconds},
             {"code_sends_per_window", phone.code_sends_per_window},
             {"flood_window_seconds", phone.flood_window_seconds}}},
-          {"proxy", {{"ping_ms", range_json(proxy.ping_ms)}}}};
+          {"proxy", {{"ping_ms", range_json(proxy.ping_ms)}}},
+          {"files",
+           {{"throughput_bytes_per_second", files.throughput_bytes_per_second},
+            {"max_concurrent_downloads", files.max_concurrent_downloads}}}};
 }
 
 const LatencyRange& Profile::latency_for(const std::string& method) const {

@@ -67,6 +67,11 @@ struct Profile {
   struct Proxy {
     LatencyRange ping_ms{30, 120};  // pingProxy's answer, fixed per proxy address by the seed
   } proxy;
+  // Files (docs/tdsim.md#files).
+  struct Files {
+    double throughput_bytes_per_second = 100e6;  // of each download and upload; 50 MB take 0.5 s
+    int max_concurrent_downloads = 4;            // per client; more downloadFile calls wait in its queue
+  } files;
   // A client that opens an already authorized database withholds its authorizationStateReady update
   // until the control interface's POST /release: the service's restore window made observable.
   bool hold_restored_sessions = false;

@@ -5,9 +5,12 @@
 // Thread-safety: none; owned by the Simulator and touched under its lock.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +38,25 @@ enum class SimAuthState {
 
 // TDLib's constructor name of a state ("authorizationStateWaitPhoneNumber", ...).
 const char* sim_state_type(SimAuthState s) noexcept;
+
+// One client's side of a file (docs/tdsim.md#files): what it downloaded and the transfer under way.
+struct SimFileState {
+  std::string path;                                 // local path: the download's file, or the uploaded one
+  std::map<std::int64_t, std::int64_t> downloaded;  // ranges [start, end) of the remote bytes in `path`
+  bool queued = false;                              // downloadFile waits for a download slot
+  bool downloading = false;                         // a worker is writing
+  std::int64_t download_offset = 0;
+  std::int64_t download_end = 0;  // the current download stops here (offset + limit, or the size)
+  // Bumps whenever a transfer starts, is cancelled or its file deleted: a worker's stale report is ignored.
+  std::uint64_t generation = 0;
+  std::shared_ptr<std::atomic<bool>> cancel;    // the running worker's stop flag
+  std::vector<std::optional<nlohmann::json>> waiting;  // @extra of synchronous downloadFile calls
+  static constexpr std::size_t kMaxWaiting = 64;
+  // An upload (sendMessage with a local file).
+  bool uploading = false;
+  bool upload_completed = false;
+  std::int64_t uploaded_size = 0;
+};
 
 struct SimClient {
   int id = 0;
@@ -72,6 +94,18 @@ struct SimClient {
   // The @type of the last kMaxCalls requests read, in arrival order (GET /state "calls").
   std::deque<std::string> calls;
   static constexpr std::size_t kMaxCalls = 64;
+  // Files (docs/tdsim.md#files): files_directory from setTdlibParameters (the database directory when
+  // empty), this client's side of each file it touched, the downloads waiting for a slot, the
+  // transfers under way and the record of its last uploads (GET /state "uploads").
+  std::string files_directory;
+  std::map<std::int32_t, SimFileState> files;
+  std::deque<std::int32_t> download_queue;
+  static constexpr std::size_t kMaxQueuedDownloads = 256;
+  int active_downloads = 0;
+  int active_uploads = 0;
+  static constexpr int kMaxActiveUploads = 16;
+  std::deque<nlohmann::json> uploads;
+  static constexpr std::size_t kMaxUploads = 64;
   // Answers of one client leave in order: nothing is delivered before this (absorbed flood waits excepted).
   std::chrono::steady_clock::time_point last_delivery{};
 };

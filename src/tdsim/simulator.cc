@@ -270,6 +270,7 @@ void Simulator::handle_auth(SimClient& client, const TdRequest& request, Outgoin
       return;
     }
     client.database_directory = o.value("database_directory", std::string());
+    client.files_directory = o.value("files_directory", std::string());
     client.database_key_check = database_key_check(o.value("database_encryption_key", std::string()));
     // TDLib's database is encrypted with this key; tdsim keeps only a fingerprint and refuses another key.
     if (const std::string stored = read_database_key_check(client);
@@ -345,6 +346,7 @@ void Simulator::finish_logout(SimClient& client, Outgoing& out, TimePoint at, bo
   }
   client.incoming.reset();
   client.withheld_updates.clear();
+  abort_files(client, out, at);
   // Every request is answered once: what waited for a connection is aborted, as TDLib aborts it on close.
   for (auto& held : client.held) emit(out, client, TdRequest::error(500, "Request aborted"), at, held.extra);
   client.held.clear();
@@ -476,6 +478,10 @@ void Simulator::handle_ordinary(SimClient& client, const TdRequest& request, Out
   if (profile_.faults.error_rate > 0 && request.type != "getOption" &&
       std::uniform_real_distribution<double>(0, 1)(rng_) < profile_.faults.error_rate) {
     emit(out, client, TdRequest::error(500, "INTERNAL_SERVER_ERROR"), at, request.extra);
+    return;
+  }
+  if (is_file_function(request.type) || is_file_upload(request)) {
+    handle_files(client, request, out, at);
     return;
   }
   // An absorbed flood wait delays only this answer, like a query TDLib resends later.
@@ -699,7 +705,8 @@ json Simulator::state() const {
     json entry = {{"client_id", id}, {"state", sim_state_type(c.state)}, {"user_id", c.user_id},
                   {"has_password", !c.password.empty()}, {"ready_withheld", c.ready_withheld},
                   {"calls", c.calls}, {"proxy", nullptr}, {"connected", c.connected},
-                  {"held_requests", c.held.size()}};
+                  {"held_requests", c.held.size()}, {"uploads", c.uploads},
+                  {"downloads", {{"active", c.active_downloads}, {"queued", c.download_queue.size()}}}};
     if (const SimProxy* p = c.proxies.enabled()) {
       // Never the secret, user name or password.
       entry["proxy"] = {{"server", p->proxy["server"]}, {"port", p->proxy["port"]}, {"type", p->proxy["type"]["@type"]}};

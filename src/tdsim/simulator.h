@@ -32,10 +32,12 @@
 #include "tdsim/flood_control.h"
 #include "tdsim/output_queue.h"
 #include "tdsim/profile.h"
+#include "tdsim/remote_files.h"
 #include "tdsim/sim_client.h"
 #include "tdsim/static_functions.h"
 #include "tdsim/td_request.h"
 #include "tdsim/test_phone_numbers.h"
+#include "tdsim/transfer_pool.h"
 
 namespace tgpulse::tdsim {
 
@@ -83,6 +85,10 @@ class Simulator {
   // connection state; those that become connected answer the requests they held. Errors:
   // invalid_argument (empty server, port outside 1..65535). Answers {"server","port","reachable","released"}.
   Result<nlohmann::json> set_proxy_reachable(const std::string& server, int port, bool reachable);
+  // Creates a remote file of `size` bytes (FileContent's, from the profile seed) named `name`; hashes
+  // it (streaming, without the lock) and answers {"file_id", "size", "sha256"}. Errors:
+  // invalid_argument (RemoteFiles::check), conflict (too many files).
+  Result<nlohmann::json> create_file(std::int64_t size, const std::string& name);
   nlohmann::json state() const;
   Result<nlohmann::json> update_profile(const nlohmann::json& patch);
   Profile profile() const;
@@ -115,6 +121,28 @@ class Simulator {
   void release_held(SimClient& client, Outgoing& out);
   bool proxy_reachable(const nlohmann::json& proxy) const;
   nlohmann::json ping_answer(const nlohmann::json& proxy);
+
+  // Files (simulator_files.cc): getFile, downloadFile, cancelDownloadFile, deleteFile, optimizeStorage,
+  // and sendMessage with a local file. Transfers run on transfers_; their reports come back under the lock.
+  static bool is_file_function(std::string_view type);
+  static bool is_file_upload(const TdRequest& request);
+  void handle_files(SimClient& client, const TdRequest& request, Outgoing& out, TimePoint at);
+  void download_file(SimClient& client, const TdRequest& request, Outgoing& out, TimePoint at);
+  void send_local_file(SimClient& client, const TdRequest& request, Outgoing& out, TimePoint at);
+  void optimize_storage(SimClient& client, const TdRequest& request, Outgoing& out, TimePoint at);
+  nlohmann::json file_object(const SimClient& client, const RemoteFile& file) const;
+  nlohmann::json update_file(const SimClient& client, std::int32_t file_id) const;
+  // Starts queued downloads while the client has free slots (files.max_concurrent_downloads).
+  void start_downloads(SimClient& client);
+  void start_download(SimClient& client, std::int32_t file_id);
+  // Stops the client's transfer of `file_id` (download or queued); synchronous callers get the file.
+  void stop_download(SimClient& client, std::int32_t file_id, Outgoing& out, TimePoint at);
+  void on_download_report(int client_id, std::int32_t file_id, std::uint64_t generation, std::int64_t start,
+                          std::int64_t position, bool done, const std::string& error);
+  void on_upload_report(int client_id, std::int32_t file_id, std::uint64_t generation, std::int64_t position,
+                        bool done, const std::string& sha256, const std::string& error, nlohmann::json message);
+  // On Closed: every transfer stops, every waiting downloadFile answers 500 Request aborted.
+  void abort_files(SimClient& client, Outgoing& out, TimePoint at);
 
   void set_state(SimClient& client, SimAuthState state, Outgoing& out, TimePoint at);
   nlohmann::json state_object(const SimClient& client) const;
@@ -170,6 +198,7 @@ class Simulator {
   std::uint64_t next_query_id_ = 1;       // guarded by mutex_
   bool incoming_ticking_ = false;         // guarded by mutex_: a traffic tick is scheduled
   TimePoint last_incoming_tick_{};        // guarded by mutex_
+  RemoteFiles remote_files_;              // guarded by mutex_
   std::atomic<int> next_client_id_{1};
 
   StaticFunctions static_functions_;
@@ -190,7 +219,11 @@ class Simulator {
   std::mutex delivery_mutex_;
   std::priority_queue<Delayed, std::vector<Delayed>, std::greater<>> delayed_;  // guarded by delivery_mutex_
   std::uint64_t delayed_sequence_ = 0;                                           // guarded by delivery_mutex_
-  EventScheduler scheduler_;  // last: its thread stops first
+  EventScheduler scheduler_;
+  // Last: its threads stop first (they report through the members above). Threads: downloads, uploads
+  // and removals of all clients share them; each client has at most files.max_concurrent_downloads.
+  static constexpr std::size_t kTransferThreads = 8;
+  TransferPool transfers_{kTransferThreads};
 };
 
 }  // namespace tgpulse::tdsim

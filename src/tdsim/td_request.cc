@@ -24,6 +24,8 @@ bool TdRequest::known_function(std::string_view type) {
       "getMe", "getUser", "getUserFullInfo", "getChats", "loadChats", "getChat", "getChatHistory",
       "searchPublicChat", "sendMessage", "viewMessages", "joinChat", "getSupergroupMembers", "getOption",
       "setOption", "testNetwork", "testSquareInt", "getCurrentState",
+      // files
+      "getFile", "downloadFile", "cancelDownloadFile", "deleteFile", "optimizeStorage",
       // static functions (td_execute) also accepted by td_send
       "setLogVerbosityLevel", "getLogVerbosityLevel", "setLogStream", "getLogStream", "getLogTags",
       "setLogTagVerbosityLevel", "getLogTagVerbosityLevel", "addLogMessage", "getTextEntities",
@@ -32,7 +34,7 @@ bool TdRequest::known_function(std::string_view type) {
       // real TDLib functions tdsim does not play (answered with an error that says so)
       "getContacts", "searchChats", "getMessage", "getMessages", "deleteMessages", "editMessageText",
       "forwardMessages", "getChatMember", "leaveChat", "getBasicGroup", "getSupergroup", "getSupergroupFullInfo",
-      "downloadFile", "getRemoteFile", "editProxy", "getActiveSessions", "terminateSession",
+      "getRemoteFile", "editProxy", "getActiveSessions", "terminateSession",
       "getNetworkStatistics", "setNetworkType", "searchMessages", "searchChatMessages", "getChatAdministrators",
       "createPrivateChat", "openChat", "closeChat", "getStorageStatistics"};
   return kKnown.count(type) != 0;

@@ -234,6 +234,17 @@ TEST_P(TdJsonContractTest, WrongTypedArgumentsAreRefusedBeforeTheStateIsChecked)
       {{{"@type", "enableProxy"}, {"proxy_id", "x"}}, "Can't parse as an integer string \"x\""},
       {{{"@type", "removeProxy"}, {"proxy_id", true}}, "Expected Number, but receive Boolean"},
       {{{"@type", "pingProxy"}, {"proxy", {{"@type", "proxy"}, {"server", 5}}}}, "Expected String, but receive Number"},
+      // Files.
+      {{{"@type", "downloadFile"}, {"file_id", "x"}}, "Can't parse as an integer string \"x\""},
+      {{{"@type", "downloadFile"}, {"file_id", 1}, {"priority", true}}, "Expected Number, but receive Boolean"},
+      {{{"@type", "downloadFile"}, {"file_id", 1}, {"offset", json::array()}}, "Expected String or Number, but receive Array"},
+      {{{"@type", "downloadFile"}, {"limit", "1e3"}}, "Can't parse as an integer string \"1e3\""},
+      {{{"@type", "downloadFile"}, {"synchronous", "yes"}}, "Expected Boolean, but receive String"},
+      {{{"@type", "getFile"}, {"file_id", json::object()}}, "Expected Number, but receive Object"},
+      {{{"@type", "cancelDownloadFile"}, {"file_id", 1}, {"only_if_pending", "x"}}, "Expected Boolean, but receive String"},
+      {{{"@type", "deleteFile"}, {"file_id", 1.5}}, "Can't parse as an integer string \"1.5\""},
+      {{{"@type", "optimizeStorage"}, {"chat_ids", 5}}, "Expected Array, but receive Number"},
+      {{{"@type", "optimizeStorage"}, {"return_deleted_file_statistics", "x"}}, "Expected Boolean, but receive String"},
   };
   int c = new_client();
   auto check_all = [&](const std::string& phase) {
@@ -258,6 +269,11 @@ TEST_P(TdJsonContractTest, WrongTypedArgumentsAreRefusedBeforeTheStateIsChecked)
   EXPECT_EQ(answer_to(c, "bool-as-number")["code"], 401);
   send(c, {{"@type", "sendMessage"}, {"chat_id", 1}, {"options", {{"@type", "proxy"}}}, {"@extra", "record"}});
   EXPECT_EQ(answer_to(c, "record")["code"], 401);  // a concrete class's "@type" is not looked at
+  // The file functions need authorization like any ordinary function (even with a bad priority).
+  send(c, {{"@type", "downloadFile"}, {"file_id", 1}, {"priority", 0}, {"@extra", "download"}});
+  EXPECT_EQ(answer_to(c, "download")["code"], 401);
+  send(c, {{"@type", "getFile"}, {"file_id", 1}, {"@extra", "get-file"}});
+  EXPECT_EQ(answer_to(c, "get-file")["code"], 401);
 }
 
 TEST_P(TdJsonContractTest, WrongStateCallsAreRefused) {
