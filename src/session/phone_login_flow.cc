@@ -156,7 +156,7 @@ asio::awaitable<PhoneLoginFlow::Outcome> PhoneLoginFlow::run(Session& session, s
       const std::string how = s->trigger;
       out.cleanup_request = std::move(*s);
       if (how == trigger::kPhoneCodeAttempts) {
-        finish(Ending::code_attempts, "too many wrong codes");
+        finish(Ending::code_attempts, "too many wrong codes or refused phone numbers");
       } else if (how == trigger::kPhoneRefused) {
         finish(Ending::cancelled, cause.empty() ? "the phone number was refused" : cause);
       } else if (how == trigger::kPhoneFailed) {

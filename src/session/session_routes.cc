@@ -634,10 +634,31 @@ struct SessionRoutes::Impl {
     if (!body) co_return Response::from_error(body.error());
     std::optional<std::string> number;
     if (std::optional<Response> bad = read_phone_number(*body, true, &number)) co_return std::move(*bad);
+    using Attempt = TenantLimits::Attempt;
+    if (limits != nullptr) {
+      if (std::optional<TenantLimits::Refusal> refused = limits->admit_attempt(s->id(), Attempt::phone_number)) {
+        co_return limit_refusal(*refused);
+      }
+    }
     asio::awaitable<Status> submitting = manager.submit_phone_number(s, std::move(*number), r.span_context);
     Status st = co_await std::move(submitting);
-    if (!st) co_return phone_error(st.error());
-    co_return Response::json(bhttp::status::ok, {{"session_id", s->id()}, {"status", "accepted"}});
+    if (st) co_return Response::json(bhttp::status::ok, {{"session_id", s->id()}, {"status", "accepted"}});
+    if (limits == nullptr) co_return phone_error(st.error());
+    if (st.error().code != Errc::invalid_argument) {
+      // Not checked by Telegram (FloodWait, wrong step, engine away): given back; not after a timeout.
+      if (st.error().code != Errc::timeout) limits->refund_attempt(s->id(), Attempt::phone_number);
+      co_return phone_error(st.error());
+    }
+    if (limits->attempts_left(s->id(), Attempt::phone_number) == 0) {
+      // The last allowed number was refused: the login ends, and this answer refuses every further one.
+      asio::awaitable<Status> ending = manager.cancel_login(s, r.span_context, trigger::kPhoneCodeAttempts);
+      Status ended = co_await std::move(ending);
+      (void)ended;  // conflict when it ended on its own meanwhile; either way it is over
+      if (std::optional<TenantLimits::Refusal> refused = limits->admit_attempt(s->id(), Attempt::phone_number)) {
+        co_return limit_refusal(*refused);
+      }
+    }
+    co_return phone_error(st.error());
   }
 
   asio::awaitable<Response> code(std::shared_ptr<Session> s, const Request& r) {

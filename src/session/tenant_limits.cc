@@ -99,7 +99,7 @@ struct TenantLimits::Shared {
   struct Parked {
     Lease session;
     Lease login;
-    std::array<int, 2> attempts{};  // by Attempt
+    std::array<int, 3> attempts{};  // by Attempt
   };
 
   std::mutex mu;
@@ -310,7 +310,7 @@ void TenantLimits::session_ended(std::string_view session_id) {
 }
 
 std::optional<TenantLimits::Refusal> TenantLimits::admit_attempt(std::string_view session_id, Attempt what) {
-  const int limit = what == Attempt::code ? options_.code_attempts : options_.password_attempts;
+  const int limit = what == Attempt::password ? options_.password_attempts : options_.code_attempts;
   if (limit <= 0) return std::nullopt;
   const auto slot = static_cast<std::size_t>(what);
   {
@@ -325,11 +325,14 @@ std::optional<TenantLimits::Refusal> TenantLimits::admit_attempt(std::string_vie
   if (what == Attempt::code) {
     return refuse(RejectReason::code_attempts, false, 0, "the login has no code attempts left");
   }
+  if (what == Attempt::phone_number) {
+    return refuse(RejectReason::code_attempts, false, 0, "the login has no phone number attempts left");
+  }
   return refuse(RejectReason::password_attempts, false, 0, "the login has no password attempts left");
 }
 
 void TenantLimits::refund_attempt(std::string_view session_id, Attempt what) {
-  const int limit = what == Attempt::code ? options_.code_attempts : options_.password_attempts;
+  const int limit = what == Attempt::password ? options_.password_attempts : options_.code_attempts;
   if (limit <= 0) return;
   const auto slot = static_cast<std::size_t>(what);
   std::lock_guard lock(shared_->mu);
@@ -338,7 +341,7 @@ void TenantLimits::refund_attempt(std::string_view session_id, Attempt what) {
 }
 
 int TenantLimits::attempts_left(std::string_view session_id, Attempt what) const {
-  const int limit = what == Attempt::code ? options_.code_attempts : options_.password_attempts;
+  const int limit = what == Attempt::password ? options_.password_attempts : options_.code_attempts;
   if (limit <= 0) return -1;
   const auto slot = static_cast<std::size_t>(what);
   std::lock_guard lock(shared_->mu);

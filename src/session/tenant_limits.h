@@ -60,8 +60,9 @@ struct TenantLimitsOptions {
   // limits.password_attempts: 2FA password submissions per login; the login ends after this many
   // wrong ones. 5 — enough for typos, too few to guess. 0 = no limit.
   int password_attempts = 5;
-  // limits.code_attempts: login codes submitted per phone login; the login ends after this many wrong
-  // ones. Telegram's codes are 5 digits: 5 tries leave a guesser 1 chance in 20,000. 0 = no limit.
+  // limits.code_attempts: login codes submitted per phone login, and phone numbers submitted per phone
+  // login (counted apart); the login ends after this many wrong ones. Numbers are bounded so a page-key
+  // holder cannot use a login to probe which numbers Telegram accepts. Telegram's codes are 5 digits: 5 tries leave a guesser 1 chance in 20,000. 0 = no limit.
   int code_attempts = 5;
   // limits.tenant_streams / limits.process_streams: open event streams (tenant and page streams).
   // Each holds a connection; 50 per tenant covers a dashboard per running login; 1000 per process
@@ -155,8 +156,9 @@ class TenantLimits {
   // The session left the live map: every slot it held goes.
   void session_ended(std::string_view session_id);
 
-  // What a login's attempts are spent on: 2FA passwords, or login codes (phone logins). Counted apart.
-  enum class Attempt { password, code };
+  // What a login's attempts are spent on: 2FA passwords, login codes, or phone numbers Telegram refused
+  // (phone logins; numbers and codes each get limits.code_attempts). Counted apart.
+  enum class Attempt { password, code, phone_number };
   // One attempt on the login `session_id`: nullopt and counted when attempts are left;
   // password_attempts / code_attempts (no Retry-After) when they are spent or the login is no longer
   // attached.

@@ -245,6 +245,20 @@ def test_spent_code_attempts_end_the_login():
         harness.check(line["trigger"] == "phone_code_attempts", line)
 
 
+def test_refused_numbers_are_bounded_like_codes():
+    # A holder of the page's key cannot use one login to probe which numbers Telegram accepts.
+    with SessionStack(config="limits:\n  code_attempts: 2\n") as st:
+        doc, _, _ = start(st, None)
+        sid = doc["session_id"]
+        code, _, err = post(st, sid, "phone-number", {"phone_number": "+1 555 0100"})
+        harness.check(code == 422 and err["error"]["code"] == "phone_number_invalid", f"first refused: {code} {err}")
+        harness.check(doc_of(st, sid)[2]["status"] == "phone_number_required", "a refused number ended the login")
+        code, _, err = post(st, sid, "phone-number", {"phone_number": "+1 555 0101"})
+        harness.check(code == 429 and err["error"]["code"] == "code_attempts", f"last refused: {code} {err}")
+        wait_gone(st, sid)
+        harness.check(phone_metric(st, "code_attempts") == 1, "the ending is not counted")
+
+
 def test_the_deadline_expires_and_cleans_up():
     with SessionStack(config="phone:\n  timeout: 5s\n") as st:
         doc, _, trace_id = start(st)
@@ -285,5 +299,6 @@ if __name__ == "__main__":
                   test_an_expired_code_is_refused_until_a_new_one_is_sent,
                   test_phone_number_flood_is_429_with_retry_after_and_leaves_nothing,
                   test_refused_and_malformed_numbers, test_the_page_flow_without_a_number_and_its_event_stream,
-                  test_spent_code_attempts_end_the_login, test_the_deadline_expires_and_cleans_up,
+                  test_spent_code_attempts_end_the_login, test_refused_numbers_are_bounded_like_codes,
+                  test_the_deadline_expires_and_cleans_up,
                   test_another_tenant_cannot_reach_a_phone_login])
