@@ -14,7 +14,7 @@ constexpr int kMaxDepth = 64;
 
 const std::set<std::string_view>& annotations() {
   static const std::set<std::string_view> names = {"description", "examples", "format", "title", "default",
-                                                    "deprecated", "$comment"};
+                                                    "deprecated", "readOnly", "writeOnly", "$comment"};
   return names;
 }
 

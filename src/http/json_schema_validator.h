@@ -2,8 +2,9 @@
 // uses: $ref (local "#/..." pointers into the root document), type (a name or a list), enum, const,
 // required, properties, additionalProperties (bool or schema), items, allOf, anyOf, oneOf, pattern
 // (ECMAScript), minLength/maxLength (in code points), minimum/maximum. Annotations (description, examples,
-// format, title, default, deprecated) are ignored. Any other keyword is reported as an error, so a
-// document that starts to use one fails its tests instead of being checked less than it says.
+// format, title, default, deprecated, readOnly, writeOnly) are ignored. Any other keyword is reported as
+// an error, so a document that starts to use one fails its tests instead of being checked less than it
+// says.
 //
 // Test support (tgpulse_http_testing): the route tests validate every answer against the contract.
 //

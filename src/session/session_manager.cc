@@ -47,28 +47,53 @@ json proxy_view(const ProxySpec& p) {
   return v;
 }
 
-// PUT .../proxy on the session's strand: every proxy TDLib has goes, then `p` is added and enabled.
+// The session's live client, or the conflict of a session without one (its login ended, or a cleanup
+// dropped it meanwhile).
+Result<EngineClient*> live_client(Session& s) {
+  EngineClient* c = s.client();
+  if (c == nullptr) {
+    return Error(Errc::conflict, "the session has no live TDLib client (status " +
+                                     std::string(session_status_name(s.view().status)) + ")");
+  }
+  return c;
+}
+
+// The engine's error with what failed in front of its message; its td_code and retry_after stay (the
+// answer's td_code, a FloodWait's Retry-After).
+Error proxy_step_error(Error e, Errc code, std::string_view what) {
+  e.code = code;
+  e.message = std::string(what) + e.message;
+  return e;
+}
+
+// PUT .../proxy on the session's strand: every proxy TDLib has goes, then `p` is added and enabled. The
+// client is looked up again before each request: while one is awaited, a cleanup on the same strand may
+// drop it.
 asio::awaitable<void> replace_proxy(std::shared_ptr<Session> s, std::optional<ProxySpec> p,
                                     std::chrono::milliseconds timeout, std::shared_ptr<Status> result) {
-  EngineClient* c = s->client();
-  if (c == nullptr) {
-    *result = Status(Errc::conflict, "the session has no live TDLib client (status " +
-                                         std::string(session_status_name(s->view().status)) + ")");
+  Result<EngineClient*> c = live_client(*s);
+  if (!c) {
+    *result = c.error();
     co_return;
   }
   json list = {{"@type", "getProxies"}};
-  Result<json> listed = co_await c->send(std::move(list), timeout);
+  Result<json> listed = co_await (*c)->send(std::move(list), timeout);
   if (!listed) {
-    *result = Status(listed.error().code, "proxy: getProxies failed: " + listed.error().message);
+    *result = proxy_step_error(listed.error(), listed.error().code, "proxy: getProxies failed: ");
     co_return;
   }
   const json proxies = listed->value("proxies", json::array());
   for (const json& added : proxies) {
     if (!added.is_object() || !added.contains("id") || !added["id"].is_number_integer()) continue;
+    c = live_client(*s);
+    if (!c) {
+      *result = c.error();
+      co_return;
+    }
     json remove = {{"@type", "removeProxy"}, {"proxy_id", added["id"]}};
-    Result<json> removed = co_await c->send(std::move(remove), timeout);
+    Result<json> removed = co_await (*c)->send(std::move(remove), timeout);
     if (!removed) {
-      *result = Status(removed.error().code, "proxy: removeProxy failed: " + removed.error().message);
+      *result = proxy_step_error(removed.error(), removed.error().code, "proxy: removeProxy failed: ");
       co_return;
     }
   }
@@ -78,11 +103,16 @@ asio::awaitable<void> replace_proxy(std::shared_ptr<Session> s, std::optional<Pr
   });
   s->publish([](SessionView& v) { v.proxy = nullptr; });
   if (!p) co_return;
+  c = live_client(*s);
+  if (!c) {
+    *result = c.error();
+    co_return;
+  }
   json add = {{"@type", "addProxy"}, {"proxy", p->td_proxy()}, {"enable", true}, {"comment", ""}};
-  Result<json> added = co_await c->send(std::move(add), timeout);
+  Result<json> added = co_await (*c)->send(std::move(add), timeout);
   if (!added) {
-    *result = Status(added.error().code == Errc::engine_error ? Errc::invalid_argument : added.error().code,
-                     "proxy: TDLib refused it: " + added.error().message);
+    const Errc code = added.error().code == Errc::engine_error ? Errc::invalid_argument : added.error().code;
+    *result = proxy_step_error(added.error(), code, "proxy: TDLib refused it: ");
     co_return;
   }
   const ProxySpec applied = *p;
@@ -247,6 +277,9 @@ asio::awaitable<Result<SessionManager::Created>> SessionManager::create_phone_lo
   if (!created || !phone_number) co_return created;
   std::shared_ptr<Session> session = find(created->view.tenant_id, created->view.id);
   if (!session) co_return created;  // ended already (shut down, or failed): the view says how
+  // Failed before it could ask for the number (the engine refused the session's proxy): the view says
+  // why, as for a QR login; the number was never sent.
+  if (!is_login_status(created->view.status)) co_return created;
   asio::awaitable<Status> submitting = submit_phone_number(session, std::move(*phone_number), parent);
   if (Status st = co_await std::move(submitting); !st) {
     // The tenant asked for a login with this number and it could not be sent: nothing is left behind.

@@ -4,10 +4,11 @@
 // bounds or query (a malformed phone number or code is never repeated), 409 for a wrong state, 403 for a
 // refused function, 422 for a wrong password or code or a number Telegram refused, 429 with Retry-After
 // for a spent quota or a FloodWait (without, for spent password or code attempts), 502/503/504 from the
-// engine. Every answer is checked
-// against the document (OpenApiContract). Each case is one row of kCases; DocumentedAnswersAreCovered
-// fails when the document lists an answer no row produces (unless the server, not the route, gives it:
-// see kServerAnswers).
+// engine; for proxies (PUT /v1/sessions/{id}/proxy and the login bodies' `proxy`), 400 naming each bad
+// field, hostile sizes refused, 422 proxy_refused, and no password or secret in any answer or log line.
+// Every answer is checked against the document (OpenApiContract). Each case is one row of kCases;
+// DocumentedAnswersAreCovered fails when the document lists an answer no row produces (unless the
+// server, not the route, gives it: see kServerAnswers).
 #include <functional>
 #include <memory>
 #include <optional>
@@ -489,6 +490,331 @@ void add_engine_failures(std::vector<Case>* out, const std::string& name, const 
   out->push_back({name + "_EngineAway", POST, pattern, 503, "unavailable",
                   failing(Error(Errc::unavailable, "engine stopped")), nullptr});
   out->push_back({name + "_Timeout", POST, pattern, 504, "timeout", failing(Error(Errc::timeout, "no answer")), nullptr});
+}
+
+// --- proxies ---------------------------------------------------------------------------------------------
+// The credentials of the proxies the cases send: no answer and no log line may ever hold them.
+constexpr std::string_view kProxyPassword = "s3cret-pw";
+constexpr std::string_view kProxySecret = "dd0123456789abcdef0123456789abcdef";
+std::string socks5_proxy() {
+  return R"({"type":"socks5","server":"10.1.2.3","port":1080,"username":"fleet","password":")" +
+         std::string(kProxyPassword) + "\"}";
+}
+std::string mtproto_proxy() {
+  return R"({"type":"mtproto","server":"proxy.example","port":443,"secret":")" + std::string(kProxySecret) + "\"}";
+}
+void expect_no_proxy_credentials(SessionRoutesTest& t, const http::Response& r) {
+  for (std::string_view secret : {kProxyPassword, kProxySecret}) {
+    EXPECT_EQ(r.body.find(secret), std::string::npos) << r.body;
+    EXPECT_EQ(t.all_logs().find(secret), std::string::npos) << secret;
+  }
+}
+// The view of the socks5 proxy above, before or after its first ping.
+void expect_socks5_view(const json& proxy) {
+  ASSERT_TRUE(proxy.is_object()) << proxy;
+  EXPECT_EQ(proxy.at("type"), "socks5");
+  EXPECT_EQ(proxy.at("server"), "10.1.2.3");
+  EXPECT_EQ(proxy.at("port"), 1080);
+  EXPECT_EQ(proxy.at("has_credentials"), true);
+  EXPECT_FALSE(proxy.contains("username") || proxy.contains("password"));
+}
+
+// A proxy object a route must refuse (400) naming `field`, never repeating the password or the secret.
+struct BadProxy {
+  std::string name;
+  std::string proxy;  // the JSON value of "proxy"
+  std::string field;  // what the message must name ("proxy.port")
+};
+std::vector<BadProxy> bad_proxies() {
+  const std::string pw = std::string(kProxyPassword);
+  const std::string secret = std::string(kProxySecret);
+  return {
+      {"NotAnObject", R"(["socks5","10.1.2.3",1080])", "proxy must be an object"},
+      {"UnknownField", R"({"type":"socks5","server":"10.1.2.3","port":1080,"password":")" + pw + R"(","user":"x"})",
+       "proxy.user"},
+      {"NoType", R"({"server":"10.1.2.3","port":1080,"password":")" + pw + "\"}", "proxy.type"},
+      {"BadType", R"({"type":"vpn","server":"10.1.2.3","port":1080})", "proxy.type"},
+      {"NoServer", R"({"type":"socks5","port":1080,"password":")" + pw + "\"}", "proxy.server"},
+      {"BadServer", R"({"type":"socks5","server":"10.1.2.3/evil","port":1080})", "proxy.server"},
+      {"LongServer", R"({"type":"socks5","server":")" + std::string(254, 'a') + R"(","port":1080})", "proxy.server"},
+      {"NoPort", R"({"type":"socks5","server":"10.1.2.3","password":")" + pw + "\"}", "proxy.port"},
+      {"PortZero", R"({"type":"socks5","server":"10.1.2.3","port":0})", "proxy.port"},
+      {"PortTooHigh", R"({"type":"socks5","server":"10.1.2.3","port":65536})", "proxy.port"},
+      {"PortNotAnInteger", R"({"type":"socks5","server":"10.1.2.3","port":"1080"})", "proxy.port"},
+      {"UsernameNotAString", R"({"type":"socks5","server":"10.1.2.3","port":1080,"username":7,"password":")" + pw + "\"}",
+       "proxy.username"},
+      {"LongUsername", R"({"type":"http","server":"10.1.2.3","port":3128,"username":")" + std::string(256, 'u') + "\"}",
+       "proxy.username"},
+      {"PasswordControlCharacter",
+       R"({"type":"socks5","server":"10.1.2.3","port":1080,"password":")" + pw + R"(\u0007"})", "proxy.password"},
+      {"LongPassword", R"({"type":"socks5","server":"10.1.2.3","port":1080,"password":")" + pw + std::string(256, 'p') + "\"}",
+       "proxy.password"},
+      {"HttpOnlyNotABoolean", R"({"type":"http","server":"10.1.2.3","port":3128,"http_only":"yes"})", "proxy.http_only"},
+      {"HttpOnlyOnSocks5", R"({"type":"socks5","server":"10.1.2.3","port":1080,"http_only":true})", "proxy.http_only"},
+      {"MtprotoWithoutSecret", R"({"type":"mtproto","server":"proxy.example","port":443})", "proxy.secret"},
+      {"MtprotoWithPassword", R"({"type":"mtproto","server":"proxy.example","port":443,"secret":")" + secret +
+                                  R"(","password":")" + pw + "\"}",
+       "proxy.username and password"},
+      {"BadSecret", R"({"type":"mtproto","server":"proxy.example","port":443,"secret":")" + secret + R"( <x>"})",
+       "proxy.secret"},
+      {"SecretOnSocks5", R"({"type":"socks5","server":"10.1.2.3","port":1080,"secret":")" + secret + "\"}", "proxy.secret"},
+      // Hostile sizes: bounded before anything copies them.
+      {"ManyFields", [] {
+         std::string o = R"({"type":"socks5","server":"10.1.2.3","port":1080)";
+         for (int i = 0; i < 5000; ++i) o += ",\"f" + std::to_string(i) + "\":0";
+         return o + "}";
+       }(),
+       "is not a proxy field"},
+      {"HugeField", R"({"type":"socks5","server":"10.1.2.3","port":1080,")" + std::string(100000, 'k') + R"(":1})",
+       "<field> is not a proxy field"},
+      {"DeeplyNested", R"({"type":"socks5","server":"10.1.2.3","port":1080,"password":)" + std::string(70, '[') +
+                           std::string(70, ']') + "}",
+       "the body"},
+      {"TooManyValues", R"({"type":"socks5","server":"10.1.2.3","port":1080,"password":[)" + [] {
+         std::string a = "0";
+         for (int i = 0; i < 100001; ++i) a += ",0";
+         return a;
+       }() + "]}",
+       "the body"},
+  };
+}
+// 400 for `bad`: the message names the field, the body's credentials never come back, nothing started.
+std::function<void(SessionRoutesTest&, const http::Response&)> refused_naming(std::string field, std::size_t clients) {
+  return [field, clients](SessionRoutesTest& t, const http::Response& r) {
+    EXPECT_NE(json::parse(r.body)["error"]["message"].get<std::string>().find(field), std::string::npos) << r.body;
+    EXPECT_LT(r.body.size(), 512u) << "a refusal never echoes the object";
+    expect_no_proxy_credentials(t, r);
+    EXPECT_EQ(t.engine_.client_count(), clients);
+  };
+}
+
+// POST /v1/qr-logins and /v1/phone-logins with a proxy: 201 with the proxy in the view (the engine adds
+// it before the login reaches Telegram), the login failed when TDLib refuses it, 400 for each bad field.
+void add_login_proxy_cases(std::vector<Case>* out) {
+  const std::string logins = "/v1/qr-logins";
+  const std::string phone_logins = "/v1/phone-logins";
+  out->push_back({"CreateLogin_WithProxy", POST, logins, 201, "",
+                  [](SessionRoutesTest&) { return acme(POST, "/v1/qr-logins", R"({"proxy":)" + socks5_proxy() + "}"); },
+                  [](SessionRoutesTest& t, const http::Response& r) {
+                    const json j = json::parse(r.body);
+                    EXPECT_EQ(j.at("status"), "qr_pending");
+                    expect_socks5_view(j.at("proxy"));
+                    EXPECT_EQ(t.engine_.last().methods(),
+                              (std::vector<std::string>{"setTdlibParameters", "addProxy", "requestQrCodeAuthentication"}));
+                    EXPECT_EQ(t.engine_.last().sent[1]["proxy"]["type"]["password"], kProxyPassword) << "TDLib has it";
+                    expect_no_proxy_credentials(t, r);
+                  }});
+  out->push_back({"CreateLogin_WithoutProxy", POST, logins, 201, "",
+                  [](SessionRoutesTest&) { return acme(POST, "/v1/qr-logins", R"({"proxy":null})"); },
+                  [](SessionRoutesTest& t, const http::Response& r) {
+                    EXPECT_TRUE(json::parse(r.body).at("proxy").is_null());
+                    EXPECT_EQ(t.sent_count("addProxy"), 0u);
+                  }});
+  out->push_back({"CreatePhoneLogin_WithProxy", POST, phone_logins, 201, "",
+                  [](SessionRoutesTest&) {
+                    return acme(POST, "/v1/phone-logins",
+                                std::string(R"({"phone_number":")") + FakeEngine::kPhoneNumber + R"(","proxy":)" +
+                                    mtproto_proxy() + "}");
+                  },
+                  [](SessionRoutesTest& t, const http::Response& r) {
+                    const json j = json::parse(r.body);
+                    EXPECT_EQ(j.at("status"), "code_required");
+                    EXPECT_EQ(j.at("proxy").at("type"), "mtproto");
+                    EXPECT_EQ(j.at("proxy").at("has_credentials"), true);
+                    EXPECT_EQ(t.engine_.last().methods(),
+                              (std::vector<std::string>{"setTdlibParameters", "addProxy", "setAuthenticationPhoneNumber"}));
+                    expect_no_proxy_credentials(t, r);
+                    expect_no_phone_number(t, r);
+                  }});
+  for (const BadProxy& b : bad_proxies()) {
+    const std::string proxy = b.proxy;
+    out->push_back({"CreateLogin_Proxy" + b.name, POST, logins, 400, "invalid_argument",
+                    [proxy](SessionRoutesTest&) { return acme(POST, "/v1/qr-logins", R"({"proxy":)" + proxy + "}"); },
+                    refused_naming(b.field, 0)});
+    out->push_back({"CreatePhoneLogin_Proxy" + b.name, POST, phone_logins, 400, "invalid_argument",
+                    [proxy](SessionRoutesTest&) {
+                      return acme(POST, "/v1/phone-logins",
+                                  std::string(R"({"phone_number":")") + FakeEngine::kPhoneNumber + R"(","proxy":)" + proxy + "}");
+                    },
+                    refused_naming(b.field, 0)});
+  }
+}
+
+// PUT /v1/sessions/{id}/proxy: every answer it documents, and what an attacker may try.
+void add_put_proxy_cases(std::vector<Case>* out) {
+  const std::string pattern = "/v1/sessions/{id}/proxy";
+  auto put = [](const std::string& id, std::string body) { return acme(PUT, "/v1/sessions/" + id + "/proxy", std::move(body)); };
+  auto on_authorized = [put](std::string body) {
+    return [put, body](SessionRoutesTest& t) { return put(t.authorized().id, body); };
+  };
+  const std::string set_socks5 = R"({"proxy":)" + socks5_proxy() + "}";
+  out->push_back({"SetProxy", PUT, pattern, 200, "", on_authorized(set_socks5),
+                  [](SessionRoutesTest& t, const http::Response& r) {
+                    const json j = json::parse(r.body);
+                    expect_socks5_view(j.at("proxy"));
+                    EXPECT_EQ(j.at("session_id"), t.manager_->list("acme").at(0).id);
+                    ASSERT_EQ(t.engine_.last().proxies.size(), 1u);
+                    EXPECT_EQ(t.engine_.last().proxies[0]["proxy"]["type"]["password"], kProxyPassword);
+                    expect_no_proxy_credentials(t, r);
+                  }});
+  out->push_back({"SetProxy_Replaces", PUT, pattern, 200, "",
+                  [put, set_socks5](SessionRoutesTest& t) {
+                    const std::string id = t.authorized().id;
+                    EXPECT_EQ(t.call(put(id, set_socks5)).status, bhttp::status::ok);
+                    return put(id, R"({"proxy":)" + mtproto_proxy() + "}");
+                  },
+                  [](SessionRoutesTest& t, const http::Response& r) {
+                    EXPECT_EQ(json::parse(r.body).at("proxy").at("type"), "mtproto");
+                    ASSERT_EQ(t.engine_.last().proxies.size(), 1u) << "the old one is gone, not disabled beside";
+                    EXPECT_EQ(t.engine_.last().proxies[0]["proxy"]["server"], "proxy.example");
+                    expect_no_proxy_credentials(t, r);
+                  }});
+  out->push_back({"SetProxy_Remove", PUT, pattern, 200, "",
+                  [put, set_socks5](SessionRoutesTest& t) {
+                    const std::string id = t.authorized().id;
+                    EXPECT_EQ(t.call(put(id, set_socks5)).status, bhttp::status::ok);
+                    return put(id, R"({"proxy":null})");
+                  },
+                  [](SessionRoutesTest& t, const http::Response& r) {
+                    EXPECT_TRUE(json::parse(r.body).at("proxy").is_null());
+                    EXPECT_TRUE(t.engine_.last().proxies.empty());
+                    const json view = json::parse(t.call(acme(GET, "/v1/sessions/" + t.manager_->list("acme").at(0).id)).body);
+                    EXPECT_TRUE(view.at("proxy").is_null());
+                  }});
+  out->push_back({"SetProxy_OnALogin", PUT, pattern, 200, "",
+                  [put, set_socks5](SessionRoutesTest& t) { return put(t.login().id, set_socks5); },
+                  [](SessionRoutesTest& t, const http::Response& r) {
+                    expect_socks5_view(json::parse(r.body).at("proxy"));
+                    const json view = json::parse(t.call(acme(GET, "/v1/qr-logins/" + t.manager_->list("acme").at(0).id)).body);
+                    expect_socks5_view(view.at("proxy"));
+                    expect_no_proxy_credentials(t, r);
+                  }});
+  out->push_back({"SetProxy_NotJson", PUT, pattern, 400, "invalid_argument", on_authorized("{\"proxy\":"), nullptr});
+  out->push_back({"SetProxy_EmptyBody", PUT, pattern, 400, "invalid_argument", on_authorized(""), nullptr});
+  out->push_back({"SetProxy_OverBounds", PUT, pattern, 400, "invalid_argument", on_authorized(too_deep()), nullptr});
+  out->push_back({"SetProxy_NoProxyKey", PUT, pattern, 400, "invalid_argument", on_authorized(R"({"proxies":[]})"),
+                  [](SessionRoutesTest& t, const http::Response& r) {
+                    EXPECT_NE(r.body.find("proxy (an object, or null for none) is required"), std::string::npos) << r.body;
+                    EXPECT_EQ(t.sent_count("getProxies"), 0u);
+                  }});
+  for (const BadProxy& b : bad_proxies()) {
+    out->push_back({"SetProxy_" + b.name, PUT, pattern, 400, "invalid_argument", on_authorized(R"({"proxy":)" + b.proxy + "}"),
+                    [field = b.field](SessionRoutesTest& t, const http::Response& r) {
+                      refused_naming(field, 1)(t, r);
+                      EXPECT_EQ(t.sent_count("getProxies"), 0u) << "nothing reached the engine";
+                    }});
+  }
+  // A cleanup dropped the client while TDLib listed the proxies (the fake answers at once; the
+  // responder plays the cleanup's step): nothing more is sent through the gone client.
+  out->push_back({"SetProxy_NoLiveClient", PUT, pattern, 409, "conflict",
+                  [put, set_socks5](SessionRoutesTest& t) {
+                    const std::string id = t.authorized().id;
+                    std::shared_ptr<Session> s = t.manager_->find("acme", id);
+                    t.engine_.respond_with([s](const json& request) -> std::optional<Result<json>> {
+                      if (request.value("@type", "") != "getProxies") return std::nullopt;
+                      s->drop_client();
+                      return Result<json>(json{{"@type", "addedProxies"}, {"proxies", json::array()}});
+                    });
+                    return put(id, set_socks5);
+                  },
+                  [](SessionRoutesTest& t, const http::Response& r) {
+                    t.engine_.respond_with(nullptr);  // lets the session go with the fixture
+                    EXPECT_NE(r.body.find("no live TDLib client"), std::string::npos) << r.body;
+                    EXPECT_EQ(t.engine_.last().methods().back(), "getProxies");
+                    expect_no_proxy_credentials(t, r);
+                  }});
+  out->push_back({"SetProxy_Refused", PUT, pattern, 422, "proxy_refused",
+                  [put, set_socks5](SessionRoutesTest& t) {
+                    const std::string id = t.authorized().id;
+                    EXPECT_EQ(t.call(put(id, R"({"proxy":)" + mtproto_proxy() + "}")).status, bhttp::status::ok);
+                    t.engine_answers("addProxy", td_error(400, "Unsupported proxy type"));
+                    return put(id, set_socks5);
+                  },
+                  [](SessionRoutesTest& t, const http::Response& r) {
+                    EXPECT_NE(r.body.find("Unsupported proxy type"), std::string::npos) << "TDLib's reason";
+                    EXPECT_TRUE(t.engine_.last().proxies.empty()) << "the old one is gone";
+                    const json view = json::parse(t.call(acme(GET, "/v1/sessions/" + t.manager_->list("acme").at(0).id)).body);
+                    EXPECT_TRUE(view.at("proxy").is_null()) << "the view says so";
+                    expect_no_proxy_credentials(t, r);
+                  }});
+  auto engine_fails = [put, set_socks5](std::string request, Error e) {
+    return [put, set_socks5, request, e](SessionRoutesTest& t) {
+      const std::string id = t.authorized().id;
+      if (request == "removeProxy") {  // one to remove
+        EXPECT_EQ(t.call(put(id, set_socks5)).status, bhttp::status::ok);
+      }
+      t.engine_answers(request, e);
+      return put(id, set_socks5);
+    };
+  };
+  out->push_back({"SetProxy_EngineError", PUT, pattern, 502, "engine_error",
+                  engine_fails("getProxies", td_error(500, "INTERNAL_SERVER_ERROR")),
+                  [](SessionRoutesTest& t, const http::Response& r) {
+                    EXPECT_EQ(json::parse(r.body)["error"]["td_code"], 500);
+                    EXPECT_EQ(t.sent_count("addProxy"), 0u);
+                  }});
+  out->push_back({"SetProxy_FloodWait", PUT, pattern, 429, "flood_wait", engine_fails("removeProxy", flood_wait(30)),
+                  [](SessionRoutesTest& t, const http::Response& r) {
+                    EXPECT_EQ(t.header(r, "Retry-After"), "30") << "Telegram's wait reaches the caller";
+                    EXPECT_EQ(json::parse(r.body)["error"]["retry_after"], 30);
+                  }});
+  out->push_back({"SetProxy_EngineAway", PUT, pattern, 503, "unavailable",
+                  engine_fails("addProxy", Error(Errc::unavailable, "engine stopped")), expect_no_proxy_credentials});
+  out->push_back({"SetProxy_Timeout", PUT, pattern, 504, "timeout",
+                  engine_fails("addProxy", Error(Errc::timeout, "no answer")), expect_no_proxy_credentials});
+  add_tenant_refusals(out, "SetProxy", PUT, pattern);
+  // An attacker with a valid proxy body on another tenant's session: 404 like an unknown id, and nothing
+  // reaches that session's engine.
+  out->push_back({"SetProxy_OtherTenantsAuthorizedSession", PUT, pattern, 404, "not_found",
+                  [put, set_socks5](SessionRoutesTest& t) { return put(t.authorized("other").id, set_socks5); },
+                  [](SessionRoutesTest& t, const http::Response& r) {
+                    EXPECT_EQ(t.sent_count("getProxies") + t.sent_count("addProxy") + t.sent_count("removeProxy"), 0u);
+                    EXPECT_TRUE(t.engine_.last().proxies.empty());
+                    EXPECT_TRUE(t.manager_->list("other").at(0).proxy.is_null());
+                    expect_no_proxy_credentials(t, r);
+                  }});
+  out->push_back({"SetProxy_OtherTenantsProxiedSession", PUT, pattern, 404, "not_found",
+                  [put](SessionRoutesTest& t) {
+                    const http::Response mine = t.call(with_token(
+                        acme(POST, "/v1/qr-logins", R"({"proxy":)" + mtproto_proxy() + "}"), "tgp_other"));
+                    EXPECT_EQ(mine.status, bhttp::status::created);
+                    return put(json::parse(mine.body).at("session_id").get<std::string>(), R"({"proxy":null})");
+                  },
+                  [](SessionRoutesTest& t, const http::Response& r) {
+                    EXPECT_EQ(t.engine_.last().proxies.size(), 1u) << "the other tenant's proxy stays";
+                    EXPECT_EQ(t.sent_count("removeProxy"), 0u);
+                    expect_no_proxy_credentials(t, r);
+                  }});
+  // The session views show the proxy's health after a ping, and never its credentials.
+  out->push_back({"GetSession_WithProxy", GET, "/v1/sessions/{id}", 200, "",
+                  [put, set_socks5](SessionRoutesTest& t) {
+                    const std::string id = t.authorized().id;
+                    EXPECT_EQ(t.call(put(id, set_socks5)).status, bhttp::status::ok);
+                    t.manager_->ping_due_proxies();
+                    std::shared_ptr<Session> s = t.manager_->find("acme", id);
+                    EXPECT_TRUE(t.run_until([&] { return s->view().proxy["status"]["state"] == "ok"; }));
+                    return acme(GET, "/v1/sessions/" + id);
+                  },
+                  [](SessionRoutesTest& t, const http::Response& r) {
+                    const json proxy = json::parse(r.body).at("proxy");
+                    expect_socks5_view(proxy);
+                    EXPECT_EQ(proxy.at("status").at("state"), "ok");
+                    EXPECT_EQ(proxy.at("status").at("ping_ms"), 42);
+                    EXPECT_TRUE(proxy.at("status").at("checked_at").is_string());
+                    expect_no_proxy_credentials(t, r);
+                  }});
+  out->push_back({"ListSessions_WithProxy", GET, "/v1/sessions", 200, "",
+                  [put, set_socks5](SessionRoutesTest& t) {
+                    EXPECT_EQ(t.call(put(t.authorized().id, set_socks5)).status, bhttp::status::ok);
+                    t.login();
+                    return acme(GET, "/v1/sessions");
+                  },
+                  [](SessionRoutesTest& t, const http::Response& r) {
+                    const json list = json::parse(r.body).at("sessions");
+                    ASSERT_EQ(list.size(), 2u);
+                    EXPECT_EQ(list[0].at("proxy").is_null() + list[1].at("proxy").is_null(), 1);
+                    expect_no_proxy_credentials(t, r);
+                  }});
 }
 
 std::vector<Case> make_cases() {
@@ -1326,6 +1652,8 @@ std::vector<Case> make_cases() {
                  EXPECT_NE(r.body.find("updateNoSuchThing"), std::string::npos) << "the message names it";
                }});
   add_tenant_refusals(&c, "PutUpdateSettings", PUT, settings);
+  add_login_proxy_cases(&c);
+  add_put_proxy_cases(&c);
   return c;
 }
 
@@ -1378,6 +1706,35 @@ TEST_P(SessionRoutesTest, AnswersAsDocumented) {
 INSTANTIATE_TEST_SUITE_P(Routes, SessionRoutesTest, ::testing::ValuesIn(cases()),
                          [](const ::testing::TestParamInfo<Case>& row) { return row.param.name; });
 
+// A login whose proxy TDLib refuses: 201 (the login exists, and ends) whose view says why, before
+// anything reached Telegram — for a phone login too, whose number is then never sent. Not a row: its
+// success answer carries the login's own `error`.
+using SessionRoutesProxyTest = SessionRoutesTest;
+TEST_F(SessionRoutesProxyTest, ALoginWhoseProxyTdlibRefusesEndsWithTheReason) {
+  engine_answers("addProxy", td_error(400, "Wrong port number"));
+  const http::Response qr = call(acme(POST, "/v1/qr-logins", R"({"proxy":)" + mtproto_proxy() + "}"));
+  ASSERT_EQ(qr.status, bhttp::status::created) << qr.body;
+  const json j = json::parse(qr.body);
+  EXPECT_NE(j.at("status"), "qr_pending") << qr.body;
+  EXPECT_TRUE(j.at("link").is_null());
+  EXPECT_NE(j.at("error").get<std::string>().find("proxy: TDLib refused it: Wrong port number"), std::string::npos);
+  EXPECT_EQ(sent_count("requestQrCodeAuthentication"), 0u) << "nothing reached Telegram without it";
+  expect_no_proxy_credentials(*this, qr);
+  EXPECT_TRUE(run_until([&] { return manager_->live_count() == 0; }));
+
+  const http::Response phone = call(acme(POST, "/v1/phone-logins",
+                                         std::string(R"({"phone_number":")") + FakeEngine::kPhoneNumber +
+                                             R"(","proxy":)" + socks5_proxy() + "}"));
+  ASSERT_EQ(phone.status, bhttp::status::created) << phone.body;
+  const json p = json::parse(phone.body);
+  EXPECT_NE(p.at("status"), "phone_number_required") << phone.body;
+  EXPECT_NE(p.at("error").get<std::string>().find("proxy: TDLib refused it: Wrong port number"), std::string::npos);
+  EXPECT_EQ(sent_count("setAuthenticationPhoneNumber"), 0u) << "the number never reached Telegram";
+  expect_no_proxy_credentials(*this, phone);
+  expect_no_phone_number(*this, phone);
+  EXPECT_TRUE(run_until([&] { return manager_->live_count() == 0; })) << "nothing is left behind";
+}
+
 // Every answer the document lists for a session route is produced by a case — or is one the server gives.
 TEST(SessionRoutesCoverage, DocumentedAnswersAreCovered) {
   std::set<std::string> tested;
@@ -1394,7 +1751,7 @@ TEST(SessionRoutesCoverage, DocumentedAnswersAreCovered) {
     if (tested.count(key) != 0 && is_server_answer(key)) ADD_FAILURE() << key << " is tested: drop it from the server's answers";
   }
   EXPECT_EQ(untested, std::vector<std::string>{});
-  EXPECT_EQ(routes.size(), 33u);  // every route SessionRoutes and UpdateRoutes register has cases
+  EXPECT_EQ(routes.size(), 34u);  // every route SessionRoutes and UpdateRoutes register has cases
   for (const std::string& key : tested) {
     EXPECT_EQ(SessionRoutesTest::contract().documented_answers().count(key), 1u) << key << " is not documented";
   }
