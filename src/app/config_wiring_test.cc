@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -53,9 +54,11 @@ constexpr const char* kMasterKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
 class ConfigWiringTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("tgpulse-wiring-test-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()));
-    std::filesystem::create_directories(dir_);
+    // One directory per test process: CTest runs this suite's tests in parallel processes, and a name
+    // they share (the random seed is 0 in every one) let one test's TearDown remove another's key file.
+    std::string tmpl = (std::filesystem::temp_directory_path() / "tgpulse-wiring-test-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
     key_file_ = (dir_ / "master.key").string();
     std::ofstream(key_file_) << kMasterKey << "\n";
     std::filesystem::permissions(key_file_, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
