@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
 
@@ -268,7 +269,21 @@ TEST_F(UpdateHubTest, RetentionDropsTheOldestAndAnnouncesTheExactGap) {
   options.max_pending = 3;
   options.flush_interval = std::chrono::hours(1);  // one batch: written at stop()
   auto& hub = make(options);
+  // Both io threads are held while the five updates are accepted: the writer, woken by the first, runs
+  // once all five are queued, as one batch, however the threads are scheduled (under ThreadSanitizer it
+  // sometimes ran between the first and the second accept and wrote update 1 alone).
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> held{0};
+  for (int t = 0; t < 2; ++t) {
+    boost::asio::post(io_, [&held, released] {
+      ++held;
+      released.wait();
+    });
+  }
+  while (held.load() < 2) std::this_thread::yield();
   for (int i = 1; i <= 5; ++i) hub.accept("t_alpha", "s", message(i));
+  release.set_value();
   hub.stop(5s);
   auto page = log_.read("t_alpha", 0, 100).value();
   ASSERT_EQ(ids(page), (std::vector<std::int64_t>{3, 4, 5, 6}));
