@@ -497,6 +497,19 @@ struct SessionRoutes::Impl {
     co_return svg_response(s->view());
   }
 
+  // The last allowed password, code or number was wrong: the login ends (cleaned up with `trigger_name`,
+  // a plain cancel when empty), and the answer is the limit's refusal of every further attempt.
+  asio::awaitable<std::optional<Response>> end_spent_login(std::shared_ptr<Session> s, const Request& r,
+                                                           TenantLimits::Attempt what, std::string trigger_name) {
+    asio::awaitable<Status> ending = manager.cancel_login(s, r.span_context, std::move(trigger_name));
+    Status ended = co_await std::move(ending);
+    (void)ended;  // conflict when it ended on its own meanwhile; either way it is over
+    if (std::optional<TenantLimits::Refusal> refused = limits->admit_attempt(s->id(), what)) {
+      co_return limit_refusal(*refused);
+    }
+    co_return std::nullopt;
+  }
+
   asio::awaitable<Response> password(std::shared_ptr<Session> s, const Request& r) {
     Result<json> body = body_object(r, false, rejections);
     if (!body) co_return Response::from_error(body.error());
@@ -515,13 +528,8 @@ struct SessionRoutes::Impl {
       if (st.error().code == Errc::invalid_argument) {
         const int left = limits != nullptr ? limits->password_attempts_left(s->id()) : -1;
         if (left == 0) {
-          // The last attempt was wrong: the login ends (cleaned up like a cancelled one) and this
-          // answer is the refusal of every further attempt.
-          Status ended = co_await manager.cancel_login(s, r.span_context);
-          (void)ended;  // conflict when it ended on its own meanwhile; either way it is over
-          if (std::optional<TenantLimits::Refusal> refused = limits->admit_password(s->id())) {
-            co_return limit_refusal(*refused);
-          }
+          asio::awaitable<std::optional<Response>> ending = end_spent_login(s, r, TenantLimits::Attempt::password, {});
+          if (std::optional<Response> refusal = co_await std::move(ending)) co_return std::move(*refusal);
         }
         json extra = {{"status", "password_required"}};
         if (left >= 0) extra["attempts_left"] = left;
@@ -650,13 +658,9 @@ struct SessionRoutes::Impl {
       co_return phone_error(st.error());
     }
     if (limits->attempts_left(s->id(), Attempt::phone_number) == 0) {
-      // The last allowed number was refused: the login ends, and this answer refuses every further one.
-      asio::awaitable<Status> ending = manager.cancel_login(s, r.span_context, trigger::kPhoneCodeAttempts);
-      Status ended = co_await std::move(ending);
-      (void)ended;  // conflict when it ended on its own meanwhile; either way it is over
-      if (std::optional<TenantLimits::Refusal> refused = limits->admit_attempt(s->id(), Attempt::phone_number)) {
-        co_return limit_refusal(*refused);
-      }
+      asio::awaitable<std::optional<Response>> ending =
+          end_spent_login(s, r, Attempt::phone_number, trigger::kPhoneCodeAttempts);
+      if (std::optional<Response> refusal = co_await std::move(ending)) co_return std::move(*refusal);
     }
     co_return phone_error(st.error());
   }
@@ -695,14 +699,9 @@ struct SessionRoutes::Impl {
     }
     const int left = limits != nullptr ? limits->attempts_left(s->id(), Attempt::code) : -1;
     if (left == 0) {
-      // The last allowed code was wrong (or expired): the login ends, and this answer refuses every
-      // further attempt.
-      asio::awaitable<Status> ending = manager.cancel_login(s, r.span_context, trigger::kPhoneCodeAttempts);
-      Status ended = co_await std::move(ending);
-      (void)ended;  // conflict when it ended on its own meanwhile; either way it is over
-      if (std::optional<TenantLimits::Refusal> refused = limits->admit_attempt(s->id(), Attempt::code)) {
-        co_return limit_refusal(*refused);
-      }
+      asio::awaitable<std::optional<Response>> ending =
+          end_spent_login(s, r, Attempt::code, trigger::kPhoneCodeAttempts);
+      if (std::optional<Response> refusal = co_await std::move(ending)) co_return std::move(*refusal);
     }
     json extra = {{"status", "code_required"}};
     if (left >= 0) extra["attempts_left"] = left;
