@@ -3,17 +3,21 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <exception>
+#include <limits>
 #include <string>
 
 #include "http/http_metrics.h"
 #include "http/request.h"
 #include "http/request_id.h"
+#include "http/router.h"
 #include "http/server.h"
 #include "http/sse_writer.h"
 #include "telemetry/logger.h"
@@ -165,10 +169,13 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self, TaskGrou
       phase_ = Phase::reading;
       const auto started = SteadyClock::now();
       bhttp::request_parser<bhttp::string_body> parser;
-      parser.body_limit(opt.body_limit);
+      // No limit while the header is read: the route decides (the server's body_limit, or a streamed
+      // route's own), checked right below before any body byte is read.
+      parser.body_limit(std::numeric_limits<std::uint64_t>::max());
       parser.header_limit(static_cast<std::uint32_t>(opt.header_limit));
       stream_.expires_after(opt.read_timeout);
       co_await bhttp::async_read_header(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, ec));
+      const Route* streamed = nullptr;
       if (!ec) {
         if (std::string problem = framing_problem(parser.get()); !problem.empty()) {
           if (auto* rejections = server_.telemetry().rejections) {
@@ -181,7 +188,13 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self, TaskGrou
           co_await answer_and_close(std::move(refusal), version, std::move(method), started);
           break;
         }
-        if (!parser.is_done()) {
+        streamed = streamed_route(parser.get());
+        if (streamed == nullptr) {
+          const boost::optional<std::uint64_t> length = parser.content_length();
+          if (length && *length > opt.body_limit) ec = bhttp::error::body_limit;
+          parser.body_limit(opt.body_limit);  // a chunked body: counted as its chunks arrive
+        }
+        if (!ec && streamed == nullptr && !parser.is_done()) {
           co_await bhttp::async_read(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, ec));
         }
       }
@@ -193,6 +206,11 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self, TaskGrou
         break;
       }
       phase_ = Phase::handling;
+      if (streamed != nullptr) {
+        const bool keep = co_await serve_streamed(parser, *streamed, started);
+        if (!keep) break;
+        continue;
+      }
       const bool keep = co_await serve(parser.release(), started);
       if (!keep) break;
     }
@@ -227,8 +245,10 @@ asio::awaitable<void> Connection::answer_and_close(Response res, unsigned versio
   const unsigned status = static_cast<unsigned>(res.status);
   co_await write_response(request_id, std::string(), res, version, false, false);
   finish(server_.metrics() ? server_.metrics()->unmatched() : 0, status, method, {}, request_id, started, nullptr);
-  // Lingering close: stop sending, then discard what the client still sends (briefly) so the answer is
-  // not lost to a connection reset.
+  co_await linger();
+}
+
+asio::awaitable<void> Connection::linger() {
   boost::system::error_code ignored;
   stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   stream_.expires_after(std::chrono::seconds(1));
@@ -242,7 +262,103 @@ asio::awaitable<void> Connection::answer_and_close(Response res, unsigned versio
   }
 }
 
-asio::awaitable<bool> Connection::serve(RawRequest raw, SteadyClock::time_point started) {
+// The body of a request to a streamed-body route, read from the connection's socket in the handler's
+// pieces.
+class Connection::StreamedBody final : public BodyReader {
+ public:
+  StreamedBody(Connection& connection, bhttp::request_parser<bhttp::buffer_body>& parser, std::uint64_t limit)
+      : connection_(connection), parser_(parser), limit_(limit) {
+    const auto expect = parser_.get().find(bhttp::field::expect);
+    expects_continue_ = expect != parser_.get().end() && iequals_ascii(expect->value(), "100-continue") &&
+                        parser_.get().version() >= 11;
+  }
+
+  asio::awaitable<Result<std::size_t>> read(std::span<char> into) override {
+    if (failed_) co_return Error(Errc::unavailable, "the request body could not be read");
+    if (parser_.is_done() || into.empty()) co_return std::size_t{0};
+    boost::system::error_code ec;
+    if (expects_continue_) {
+      expects_continue_ = false;
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      connection_.stream_.expires_after(connection_.server_.options().write_timeout);
+      co_await asio::async_write(connection_.stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return fail(Error(Errc::unavailable, "the client went away before sending the body"));
+    }
+    std::size_t n = 0;
+    while (n == 0 && !parser_.is_done()) {
+      auto& body = parser_.get().body();
+      body.data = into.data();
+      body.size = into.size();
+      connection_.stream_.expires_after(connection_.server_.options().read_timeout);
+      co_await bhttp::async_read(connection_.stream_, connection_.buffer_, parser_,
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == bhttp::error::need_buffer) ec = {};
+      n = into.size() - parser_.get().body().size;
+      if (ec) {
+        if (ec == bhttp::error::body_limit) {
+          co_return fail(Error(Errc::payload_too_large,
+                               "request body is larger than the limit of " + std::to_string(limit_) + " bytes"));
+        }
+        ParseFailure failure = classify(ec, connection_.server_.options());
+        if (failure.code != nullptr) co_return fail(Error(Errc::invalid_argument, failure.message));
+        co_return fail(Error(Errc::unavailable, "the client stopped sending the request body"));
+      }
+    }
+    co_return n;
+  }
+
+  std::optional<std::uint64_t> content_length() const override {
+    const boost::optional<std::uint64_t> length = parser_.content_length();
+    return length ? std::optional<std::uint64_t>(*length) : std::nullopt;
+  }
+
+  bool done() const { return !failed_ && parser_.is_done(); }
+
+ private:
+  Error fail(Error e) {
+    failed_ = true;
+    return e;
+  }
+
+  Connection& connection_;
+  bhttp::request_parser<bhttp::buffer_body>& parser_;
+  std::uint64_t limit_;
+  bool expects_continue_ = false;
+  bool failed_ = false;
+};
+
+const Route* Connection::streamed_route(const RawRequest& head) const {
+  const std::string_view target = head.target();
+  const RouteMatch match = server_.router().match(head.method(), target.substr(0, target.find('?')));
+  if (match.kind != RouteMatch::Kind::found || !match.route->options.stream_body) return nullptr;
+  return match.route;
+}
+
+asio::awaitable<bool> Connection::serve_streamed(bhttp::request_parser<bhttp::string_body>& parser, const Route& route,
+                                                 SteadyClock::time_point started) {
+  bhttp::request_parser<bhttp::buffer_body> body_parser{std::move(parser)};
+  body_parser.body_limit(route.options.body_limit);
+  boost::system::error_code ec;
+  const boost::optional<std::uint64_t> length = body_parser.content_length();
+  RawRequest head(body_parser.get().base());
+  if (length && *length > route.options.body_limit) {
+    // Refused before a byte of it is read; the client is not waiting for a 100 Continue.
+    Response res = Response::error(
+        bhttp::status::payload_too_large, "payload_too_large",
+        "request body is larger than the limit of " + std::to_string(route.options.body_limit) + " bytes");
+    co_await answer_and_close(std::move(res), head.version(), std::string(head.method_string()), started);
+    co_return false;
+  }
+  StreamedBody body(*this, body_parser, route.options.body_limit);
+  const bool keep = co_await serve(std::move(head), started, &body);
+  if (body.done()) co_return keep;
+  // The handler answered without reading the whole body (a refusal): the rest is not a next request.
+  co_await linger();
+  co_return false;
+}
+
+asio::awaitable<bool> Connection::serve(RawRequest raw, SteadyClock::time_point started, BodyReader* body_reader) {
   const ServerOptions& opt = server_.options();
   const unsigned version = raw.version();
   const bool client_keep_alive = raw.keep_alive();
@@ -255,6 +371,7 @@ asio::awaitable<bool> Connection::serve(RawRequest raw, SteadyClock::time_point 
   const std::string_view query =
       qpos == std::string::npos ? std::string_view() : std::string_view(req.target).substr(qpos + 1);
   req.body = std::move(raw.body());
+  req.body_reader = body_reader;
   req.headers = std::move(static_cast<bhttp::fields&>(raw));
   req.request_id = request_id_for(req.header("X-Request-Id"));
   req.executor = stream_.get_executor();
@@ -327,8 +444,13 @@ asio::awaitable<bool> Connection::serve(RawRequest raw, SteadyClock::time_point 
     status = static_cast<unsigned>(res.status);
     keep_alive = client_keep_alive && !stop_requested_ && !server_.stopping();
     const std::string traceparent = req.span_context.valid() ? req.span_context.traceparent() : std::string();
-    const bool written = co_await write_response(req.request_id, traceparent, res, version, keep_alive,
-                                                 req.method == bhttp::verb::head);
+    const bool head_only = req.method == bhttp::verb::head;
+    bool written = false;
+    if (res.is_streamed()) {
+      written = co_await write_streamed(req.request_id, traceparent, res, version, keep_alive, head_only);
+    } else {
+      written = co_await write_response(req.request_id, traceparent, res, version, keep_alive, head_only);
+    }
     keep_alive = keep_alive && written;
   }
   span.set_attribute("http.response.status_code", static_cast<std::int64_t>(status));
@@ -361,6 +483,62 @@ asio::awaitable<bool> Connection::write_response(std::string_view request_id, co
     co_await bhttp::async_write(stream_, out, asio::redirect_error(asio::use_awaitable, ec));
   }
   co_return !ec;
+}
+
+class Connection::StreamedWriter final : public BodyWriter {
+ public:
+  explicit StreamedWriter(Connection& connection) : connection_(connection) {}
+  asio::awaitable<bool> write(std::string_view bytes) override {
+    if (failed_) co_return false;
+    if (bytes.empty()) co_return true;
+    boost::system::error_code ec;
+    connection_.stream_.expires_after(connection_.server_.options().write_timeout);
+    co_await asio::async_write(connection_.stream_, asio::buffer(bytes.data(), bytes.size()),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      failed_ = true;
+      co_return false;
+    }
+    written_ += bytes.size();
+    co_return true;
+  }
+  std::uint64_t written() const { return written_; }
+
+ private:
+  Connection& connection_;
+  std::uint64_t written_ = 0;
+  bool failed_ = false;
+};
+
+asio::awaitable<bool> Connection::write_streamed(std::string_view request_id, const std::string& traceparent,
+                                                 Response& res, unsigned version, bool keep_alive, bool head_only) {
+  bhttp::response<bhttp::empty_body> head{res.status, version};
+  head.set(bhttp::field::server, "tgpulse");
+  head.set(bhttp::field::content_type, res.content_type);
+  head.set("X-Request-Id", request_id);
+  if (!traceparent.empty()) head.set("traceparent", traceparent);
+  for (const auto& [name, value] : res.headers) head.insert(name, value);
+  head.keep_alive(keep_alive);
+  head.content_length(res.content_length);
+  bhttp::response_serializer<bhttp::empty_body> sr{head};
+  boost::system::error_code ec;
+  stream_.expires_after(server_.options().write_timeout);
+  co_await bhttp::async_write_header(stream_, sr, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return false;
+  if (head_only) co_return true;
+  phase_ = Phase::streaming;
+  StreamedWriter writer(*this);
+  try {
+    co_await res.producer(writer);
+  } catch (const std::exception& e) {
+    if (auto* log = server_.telemetry().logger) {
+      log->error("http response body failed", {{"http.request.id", request_id}, {"error.message", e.what()}});
+    }
+  }
+  phase_ = Phase::handling;
+  // A body shorter than its Content-Length cannot be finished on this connection: closing it is how
+  // the client learns the response was cut.
+  co_return writer.written() == res.content_length;
 }
 
 asio::awaitable<unsigned> Connection::stream_events(const Request& req, Response& res) {

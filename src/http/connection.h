@@ -18,6 +18,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <cstdint>
@@ -34,6 +35,8 @@ namespace tgpulse::http {
 class Server;
 class SseWriter;
 struct Request;
+struct Route;
+class BodyReader;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -50,8 +53,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
   enum class Phase { idle, reading, handling, streaming, closing };
   using RawRequest = boost::beast::http::request<boost::beast::http::string_body>;
 
-  // Answers one parsed request; returns whether the connection may serve another.
-  boost::asio::awaitable<bool> serve(RawRequest raw, std::chrono::steady_clock::time_point started);
+  class StreamedBody;
+  class StreamedWriter;
+
+  // Answers one parsed request (its body read, or left to `body_reader` for a route that streams its
+  // body); returns whether the connection may serve another.
+  boost::asio::awaitable<bool> serve(RawRequest raw, std::chrono::steady_clock::time_point started,
+                                     BodyReader* body_reader = nullptr);
+  // A route that streams its request body, or null.
+  const Route* streamed_route(const RawRequest& head) const;
+  // Serves a request to a streamed-body route whose header `parser` has read; returns whether the
+  // connection may serve another (only when the handler read the whole body).
+  boost::asio::awaitable<bool> serve_streamed(boost::beast::http::request_parser<boost::beast::http::string_body>& parser,
+                                              const Route& route, std::chrono::steady_clock::time_point started);
+  // Writes the head of a streamed response, then runs its producer; returns whether the whole
+  // declared length went out.
+  boost::asio::awaitable<bool> write_streamed(std::string_view request_id, const std::string& traceparent,
+                                              Response& res, unsigned version, bool keep_alive, bool head_only);
+  // Stop sending, then discard what the client still sends for a moment (at most 4 MiB, 1 s), so the
+  // answer just written is not lost to a connection reset.
+  boost::asio::awaitable<void> linger();
   boost::asio::awaitable<bool> write_response(std::string_view request_id, const std::string& traceparent,
                                               Response& res, unsigned version, bool keep_alive,
                                               bool head_only);

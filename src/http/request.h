@@ -6,20 +6,41 @@
 // until its awaitable completes. Not for concurrent use.
 #pragma once
 
+#include <utility>  // before Boost.Asio: 1.74's awaitable.hpp uses std::exchange without it
+
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "core/result.h"
 #include "telemetry/trace_context.h"
 
 namespace tgpulse::http {
 
 using Params = std::vector<std::pair<std::string, std::string>>;
+
+// The unread body of a request to a route added with RouteOptions::stream_body. The first read()
+// answers a client that sent "Expect: 100-continue", so a handler that refuses before reading (a bad
+// token, a quota) costs the client no upload. A body the handler leaves unread closes the connection
+// after the response.
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  // Reads the next bytes of the body into `into`; 0 once the whole body is read. Errors:
+  // payload_too_large (past the route's body_limit), invalid_argument (a malformed chunked body),
+  // unavailable (the client went away or stopped sending for the read timeout).
+  virtual boost::asio::awaitable<Result<std::size_t>> read(std::span<char> into) = 0;
+  // The declared Content-Length; nullopt for a chunked body.
+  virtual std::optional<std::uint64_t> content_length() const = 0;
+};
 
 struct Request {
   boost::beast::http::verb method = boost::beast::http::verb::get;
@@ -30,6 +51,7 @@ struct Request {
   Params query_params;       // in order of appearance, percent-decoded ('+' is a space)
   boost::beast::http::fields headers;
   std::string body;
+  BodyReader* body_reader = nullptr;  // set (and `body` empty) for a route that streams its body
   std::string request_id;    // accepted from X-Request-Id when sane, else generated
   telemetry::SpanContext span_context;  // the server span of this request
   boost::asio::any_io_executor executor;  // the connection's strand; handlers may run timers on it

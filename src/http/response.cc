@@ -66,6 +66,16 @@ Response Response::from_error(const Error& error) {
   return r;
 }
 
+Response Response::streamed(beast_http::status status, std::string content_type, std::uint64_t length,
+                            BodyProducer producer) {
+  Response r;
+  r.status = status;
+  r.content_type = std::move(content_type);
+  r.content_length = length;
+  r.producer = std::move(producer);
+  return r;
+}
+
 Response Response::event_stream(SseProducer producer) {
   Response r;
   r.status = beast_http::status::ok;

@@ -11,6 +11,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/status.hpp>
+#include <cstdint>
 #include <functional>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
@@ -27,12 +28,25 @@ class SseWriter;
 // writer reports the stream closed (client gone, server shutting down).
 using SseProducer = std::function<boost::asio::awaitable<void>(SseWriter&)>;
 
+// Writes the body of a streamed response in pieces, each under the server's write timeout.
+class BodyWriter {
+ public:
+  virtual ~BodyWriter() = default;
+  // false once the client is gone or a write timed out: the producer should stop.
+  virtual boost::asio::awaitable<bool> write(std::string_view bytes) = 0;
+};
+// Produces exactly the declared length (a shorter body closes the connection: the client sees a
+// truncated response, never a wrong one); returns when done or when write() fails.
+using BodyProducer = std::function<boost::asio::awaitable<void>(BodyWriter&)>;
+
 struct Response {
   boost::beast::http::status status = boost::beast::http::status::ok;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers (e.g. Retry-After)
   SseProducer sse;  // set: the response is an event stream and `body` is ignored
+  BodyProducer producer;           // set: the body is produced after the head and `body` is ignored
+  std::uint64_t content_length = 0;  // with `producer`: the length it produces (the Content-Length)
 
   static Response json(boost::beast::http::status status, const nlohmann::json& body);
   static Response text(boost::beast::http::status status, std::string body,
@@ -46,12 +60,16 @@ struct Response {
   static Response from_error(const Error& error);
   // A text/event-stream response; `producer` runs once the head is sent.
   static Response event_stream(SseProducer producer);
+  // A body of `length` bytes written by `producer` after the head (a file): no copy of it in memory.
+  static Response streamed(boost::beast::http::status status, std::string content_type, std::uint64_t length,
+                           BodyProducer producer);
 
   Response& with_header(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));
     return *this;
   }
   bool is_event_stream() const noexcept { return static_cast<bool>(sse); }
+  bool is_streamed() const noexcept { return static_cast<bool>(producer); }
 };
 
 // The HTTP status an Errc maps to.

@@ -60,7 +60,7 @@ int hex_digit(char c) {
 
 }  // namespace
 
-void Router::add(beast_http::verb method, std::string_view pattern, Handler handler) {
+void Router::add(beast_http::verb method, std::string_view pattern, Handler handler, RouteOptions options) {
   if (pattern.empty() || pattern.front() != '/') {
     throw std::invalid_argument("route pattern must start with '/': " + std::string(pattern));
   }
@@ -68,6 +68,7 @@ void Router::add(beast_http::verb method, std::string_view pattern, Handler hand
   route.method = method;
   route.pattern = std::string(pattern);
   route.handler = std::move(handler);
+  route.options = options;
   for (std::string_view seg : split_path(pattern)) {
     if (seg.empty()) throw std::invalid_argument("route pattern has an empty segment: " + std::string(pattern));
     Route::Segment s;

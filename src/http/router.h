@@ -13,6 +13,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -26,11 +27,21 @@ namespace tgpulse::http {
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
 
+// How a route takes its request body.
+struct RouteOptions {
+  // false (the default): the server reads the whole body (at most ServerOptions::body_limit bytes)
+  // before the handler runs. true: the handler gets the body unread through Request::body_reader and
+  // reads it in pieces (an upload to disk); body_limit bounds it instead of the server's.
+  bool stream_body = false;
+  std::uint64_t body_limit = 0;
+};
+
 struct Route {
   boost::beast::http::verb method;
   std::string pattern;        // as given to add(); also the `route` metric label and span name part
   std::size_t index = 0;      // position in routes(), for per-route state (metric handles)
   Handler handler;
+  RouteOptions options;
 
   struct Segment {
     std::string text;         // literal text, or the parameter name
@@ -53,7 +64,7 @@ class Router {
  public:
   // Throws std::invalid_argument for a malformed pattern (not starting with '/', empty segment,
   // unbalanced braces, duplicate parameter name) or a duplicate (method, pattern).
-  void add(boost::beast::http::verb method, std::string_view pattern, Handler handler);
+  void add(boost::beast::http::verb method, std::string_view pattern, Handler handler, RouteOptions options = {});
   RouteMatch match(boost::beast::http::verb method, std::string_view path) const;
   const std::vector<Route>& routes() const noexcept { return routes_; }
 

@@ -565,5 +565,145 @@ TEST_F(ServerTest, AcceptKeepsGoingThroughEmfileAndServesOnceDescriptorsAreBack)
   for (auto& c : queued) EXPECT_NE(c->read_until("}").find("200 OK"), std::string::npos);
 }
 
+// --- streamed responses and streamed request bodies ---------------------------------------------
+
+// A handler that produces `pieces` pieces of `piece` bytes each ('a' + piece index) but declares
+// `declared` bytes.
+Handler producing(std::size_t pieces, std::size_t piece, std::uint64_t declared) {
+  return [=](Request&) -> asio::awaitable<Response> {
+    co_return Response::streamed(status::ok, "application/octet-stream", declared,
+                                 [=](BodyWriter& out) -> asio::awaitable<void> {
+                                   for (std::size_t i = 0; i < pieces; ++i) {
+                                     const std::string bytes(piece, static_cast<char>('a' + i % 26));
+                                     asio::awaitable<bool> writing = out.write(bytes);
+                                     if (!co_await std::move(writing)) co_return;
+                                   }
+                                 });
+  };
+}
+
+TEST_F(ServerTest, AStreamedResponseSendsItsDeclaredLengthInPiecesAndKeepsTheConnection) {
+  router_.add(verb::get, "/file", producing(3, 100000, 300000));
+  start();
+  Client c(server_->port());
+  c.send(get("/file"));
+  std::string reply = c.read_until(std::string(100000, 'c'));
+  ASSERT_EQ(reply.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << reply.substr(0, 200);
+  EXPECT_NE(reply.find("Content-Length: 300000\r\n"), std::string::npos);
+  const std::size_t body_at = reply.find("\r\n\r\n") + 4;
+  const std::string body = reply.substr(body_at);
+  ASSERT_EQ(body.size(), 300000u);
+  EXPECT_EQ(body, std::string(100000, 'a') + std::string(100000, 'b') + std::string(100000, 'c'));
+  // The same connection serves the next request; HEAD sends the head only.
+  c.send("HEAD /file HTTP/1.1\r\nHost: t\r\n\r\n" + get("/nothing-here"));
+  reply = c.read_until("no such path");
+  EXPECT_FALSE(c.closed());
+  const std::string rest = reply.substr(body_at + 300000);
+  EXPECT_EQ(rest.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << rest;
+  EXPECT_NE(rest.find("Content-Length: 300000\r\n"), std::string::npos) << rest;
+  EXPECT_EQ(rest.find("\r\n\r\nHTTP/1.1 404"), rest.find("\r\n\r\n")) << "HEAD sends no body: " << rest;
+}
+
+TEST_F(ServerTest, AStreamedResponseThatStopsShortOfItsLengthClosesTheConnection) {
+  router_.add(verb::get, "/short", producing(1, 10, 1000));
+  start();
+  Client c(server_->port());
+  c.send(get("/short") + get("/short"));
+  const std::string reply = c.read_to_close();
+  EXPECT_TRUE(c.closed());
+  EXPECT_NE(reply.find("Content-Length: 1000\r\n"), std::string::npos);
+  EXPECT_EQ(reply.substr(reply.find("\r\n\r\n") + 4), std::string(10, 'a'));
+  EXPECT_EQ(reply.find("HTTP/1.1", 1), std::string::npos) << "the second request must not be answered";
+}
+
+// Reads the whole streamed body in 64 KiB pieces; answers its size and a byte sum, or the error.
+Handler reading_all() {
+  return [](Request& req) -> asio::awaitable<Response> {
+    if (req.body_reader == nullptr || !req.body.empty()) co_return Response::json(status::internal_server_error, {});
+    std::vector<char> piece(64 * 1024);
+    std::uint64_t size = 0, sum = 0;
+    while (true) {
+      asio::awaitable<Result<std::size_t>> reading = req.body_reader->read(piece);
+      Result<std::size_t> n = co_await std::move(reading);
+      if (!n) co_return Response::from_error(n.error());
+      if (*n == 0) break;
+      size += *n;
+      for (std::size_t i = 0; i < *n; ++i) sum += static_cast<unsigned char>(piece[i]);
+    }
+    co_return Response::json(status::ok, {{"size", size}, {"sum", sum}});
+  };
+}
+
+TEST_F(ServerTest, AStreamedBodyRouteReadsAnUploadPastTheServersBodyLimitInPieces) {
+  router_.add(verb::post, "/upload", reading_all(), RouteOptions{true, 4 * 1024 * 1024});
+  router_.add(verb::post, "/echo", [](Request& req) -> asio::awaitable<Response> {
+    co_return Response::json(status::ok, {{"size", req.body.size()}});
+  });
+  ServerOptions o;
+  o.body_limit = 1024;
+  start(o);
+  const std::string body(3 * 1024 * 1024, 'x');
+  Client c(server_->port());
+  c.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  std::string reply = c.read_until("}");
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << reply;
+  EXPECT_NE(reply.find(R"({"size":3145728,"sum":)" + std::to_string(3145728ull * 'x') + "}"), std::string::npos) << reply;
+  EXPECT_FALSE(c.closed());
+  // A chunked upload on the same connection; then the server's own limit still holds for other routes.
+  c.send("POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n");
+  reply = c.read_until(R"("size":8)");
+  EXPECT_NE(reply.find(R"({"size":8,"sum":)" + std::to_string(int('h') + 'e' + 'l' + 'l' + 'o' + 'a' + 'b' + 'c') + "}"),
+            std::string::npos)
+      << reply;
+  Client other(server_->port());
+  other.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000\r\n\r\n" + std::string(2000, 'y'));
+  const std::string refused = other.read_to_close();
+  EXPECT_EQ(refused.rfind("HTTP/1.1 413 Payload Too Large\r\n", 0), 0u) << refused;
+  EXPECT_NE(refused.find("larger than the limit of 1024 bytes"), std::string::npos) << refused;
+}
+
+TEST_F(ServerTest, AStreamedBodyOverTheRoutesLimitIsRefusedBeforeOrWhileItIsRead) {
+  std::atomic<int> calls{0};
+  Handler inner = reading_all();
+  router_.add(verb::post, "/upload", [&calls, inner](Request& req) { ++calls; return inner(req); },
+              RouteOptions{true, 1000});
+  start();
+  Client declared(server_->port());
+  declared.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\n\r\n");
+  std::string reply = declared.read_to_close();
+  EXPECT_EQ(reply.rfind("HTTP/1.1 413 Payload Too Large\r\n", 0), 0u) << reply;
+  EXPECT_NE(reply.find("larger than the limit of 1000 bytes"), std::string::npos) << reply;
+  EXPECT_EQ(calls.load(), 0) << "a declared length over the limit never reaches the handler";
+
+  Client chunked(server_->port());
+  chunked.send("POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" "3e8\r\n" +
+               std::string(1000, 'z') + "\r\n" "1\r\nz\r\n0\r\n\r\n");
+  reply = chunked.read_to_close();
+  EXPECT_EQ(reply.rfind("HTTP/1.1 413 Payload Too Large\r\n", 0), 0u) << reply;
+  EXPECT_TRUE(chunked.closed());
+  EXPECT_EQ(calls.load(), 1);
+}
+
+TEST_F(ServerTest, ExpectContinueIsAnsweredOnlyWhenTheHandlerReadsTheBody) {
+  router_.add(verb::post, "/upload", reading_all(), RouteOptions{true, 1 << 20});
+  router_.add(verb::post, "/refuse", [](Request&) -> asio::awaitable<Response> {
+    co_return Response::error(status::unauthorized, "unauthorized", "no token");
+  }, RouteOptions{true, 1 << 20});
+  start();
+  Client refused(server_->port());
+  refused.send("POST /refuse HTTP/1.1\r\nHost: t\r\nContent-Length: 500000\r\nExpect: 100-continue\r\n\r\n");
+  std::string reply = refused.read_to_close();
+  EXPECT_EQ(reply.rfind("HTTP/1.1 401 Unauthorized\r\n", 0), 0u) << "no 100 Continue before a refusal: " << reply;
+  EXPECT_TRUE(refused.closed()) << "an unread body is not taken for the next request";
+
+  Client accepted(server_->port());
+  accepted.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+  reply = accepted.read_until("\r\n\r\n");
+  EXPECT_EQ(reply, "HTTP/1.1 100 Continue\r\n\r\n");
+  accepted.send("abcd");
+  reply = accepted.read_until("}");
+  EXPECT_NE(reply.find(R"({"size":4,)"), std::string::npos) << reply;
+}
+
 }  // namespace
 }  // namespace tgpulse::http
