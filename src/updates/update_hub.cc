@@ -486,7 +486,11 @@ asio::awaitable<void> UpdateHub::run_writer(TaskGroup::Stop stop) {
       }
       continue;
     }
-    if (stopping || stop.requested()) break;
+    // The writer leaves only when one look under mu_ found the queues empty and stopping_ set: accept()
+    // queues nothing after stopping_, so nothing accepted is left behind. stop.requested() alone is not
+    // enough — stop() may have begun after that look, with an update accepted after it: look again.
+    if (stopping) break;
+    if (stop.requested()) continue;  // stop() sets stopping_ before requesting the stop
     writer_timer_->expires_after(std::chrono::hours(1));
     {
       boost::system::error_code ignored;  // cancelled = woken
