@@ -436,6 +436,17 @@ ConfigSchema::ConfigSchema() {
   k.push_back(duration_key("proxy.ping_timeout", "TGPULSE_PROXY_PING_TIMEOUT", "",
                            "a proxy ping not answered within this is a failure (100ms-1m)",
                            [](auto& c) -> auto& { return c.session.proxy_ping_timeout; }, 100ms, 1min));
+  k.push_back(size_key("files.max_upload_bytes", "TGPULSE_FILES_MAX_UPLOAD_BYTES", "",
+                       "the largest file POST /v1/sessions/{id}/files takes (1KiB-4GiB)",
+                       [](auto& c) -> auto& { return c.session.files_max_upload_bytes; }, 1024,
+                       std::uint64_t{4} << 30));
+  k.push_back(size_key("files.max_bytes_per_tenant", "TGPULSE_FILES_MAX_BYTES_PER_TENANT", "",
+                       "disk a tenant's uploads and downloaded files may use together (1MiB-64TiB)",
+                       [](auto& c) -> auto& { return c.session.files_max_bytes_per_tenant; }, 1 << 20,
+                       std::uint64_t{64} << 40));
+  k.push_back(duration_key("files.download_timeout", "TGPULSE_FILES_DOWNLOAD_TIMEOUT", "",
+                           "how long a file download through TDLib may take before 504 (1s-1h)",
+                           [](auto& c) -> auto& { return c.session.files_download_timeout; }, 1s, 1h));
   k.push_back(duration_key("sessions.idle_ttl", "TGPULSE_SESSIONS_IDLE_TTL", "--idle-ttl",
                            "authorized session unused this long is logged out; 0 = never (0-365d)",
                            [](auto& c) -> auto& { return c.session.idle_ttl; }, 0ms, 24h * 365));

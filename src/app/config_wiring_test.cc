@@ -87,7 +87,8 @@ class ConfigWiringTest : public ::testing::Test {
             {"tdsim.control_address", "127.0.0.1:9099"},
             {"invoke.allow", "getMe,getChats"},
             {"invoke.allow_extra", "getUser"},
-            {"metrics.namespace", "acme"}};
+            {"metrics.namespace", "acme"},
+            {"files.max_bytes_per_tenant", "2GiB"}};
   }
 
   std::filesystem::path dir_;

@@ -194,7 +194,8 @@ std::optional<std::string> FunctionPolicy::check(std::string_view name) const {
   return std::nullopt;
 }
 
-std::optional<std::string> FunctionPolicy::check_arguments(const nlohmann::json& function) {
+std::optional<std::string> FunctionPolicy::check_arguments(const nlohmann::json& function,
+                                                          const LocalFileCheck& own_upload) {
   // Iterative: the depth is bounded by the parser, but a walk should not rely on it.
   std::vector<const nlohmann::json*> pending{&function};
   while (!pending.empty()) {
@@ -202,11 +203,15 @@ std::optional<std::string> FunctionPolicy::check_arguments(const nlohmann::json&
     pending.pop_back();
     if (node->is_object()) {
       auto type = node->find("@type");
-      if (type != node->end() && type->is_string() && is_local_input_file(type->get_ref<const std::string&>())) {
+      const bool own = own_upload && type != node->end() && type->is_string() &&
+                       type->get_ref<const std::string&>() == "inputFileLocal" && node->contains("path") &&
+                       (*node)["path"].is_string() && own_upload((*node)["path"].get_ref<const std::string&>());
+      if (!own && type != node->end() && type->is_string() && is_local_input_file(type->get_ref<const std::string&>())) {
         std::string name = "this function";
         if (auto fn = function.find("@type"); fn != function.end() && fn->is_string()) name = fn->get<std::string>();
         return name + " may not be invoked with an " + type->get<std::string>() +
-               " argument: it makes TDLib read the service's own disk (send files as inputFileRemote or inputFileId)";
+               " argument: it makes TDLib read the service's own disk (send files as inputFileRemote or inputFileId, or "
+               "upload them with POST /v1/sessions/{id}/files and pass the inputFile it answers)";
       }
       for (const auto& item : node->items()) {
         if (item.value().is_structured()) pending.push_back(&item.value());

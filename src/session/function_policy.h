@@ -16,7 +16,8 @@
 //     file generation, uploadStickerFile, deleteFile, ...
 // Arguments are checked too: an inputFileLocal or inputFileGenerated anywhere in the function object
 // would make TDLib read the service's own disk (sendMessage with a document at /etc/...), so it is
-// refused whatever the function.
+// refused whatever the function — except an inputFileLocal naming exactly one of the session's own
+// uploads (the object POST /v1/sessions/{id}/files answered).
 //
 // Because only listed names pass, everything keyed by method name after the policy (throttle buckets,
 // flood ledger, per-method metrics) holds a bounded number of keys.
@@ -24,6 +25,7 @@
 // Thread-safety: immutable after make(); check() and check_arguments() are safe from any thread.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -68,8 +70,11 @@ class FunctionPolicy {
   // the function.
   std::optional<std::string> check(std::string_view name) const;
   // nullopt when no argument of `function` (a bounded JSON object) reaches the local disk, else the
-  // refusal's message.
-  static std::optional<std::string> check_arguments(const nlohmann::json& function);
+  // refusal's message. `own_upload` (may be empty) names the exception: an inputFileLocal whose path it
+  // accepts — a file the session's tenant uploaded through POST /v1/sessions/{id}/files — passes.
+  using LocalFileCheck = std::function<bool(std::string_view path)>;
+  static std::optional<std::string> check_arguments(const nlohmann::json& function,
+                                                    const LocalFileCheck& own_upload = {});
 
   const std::set<std::string, std::less<>>& allowed() const noexcept { return allowed_; }
 

@@ -9,6 +9,7 @@
 
 #include "http/openapi_route.h"
 #include "http/standard_routes.h"
+#include "session/file_transfers.h"
 #include "session/session_routes.h"
 #include "session/session_test_fixture.h"
 #include "store/memory_update_log.h"
@@ -38,6 +39,7 @@ class OpenApiContractTest : public SessionTestFixture {
         webhook_routes_(hub_, webhooks_, resolver_, false, updates::TenantGate{}) {
     http::add_standard_routes(router_, readiness_, registry_);
     routes_.add_to(router_);
+    files_.add_to(router_);
     update_routes_.add_to(router_);
     webhook_routes_.add_to(router_);
     http::add_openapi_route(router_);
@@ -50,6 +52,7 @@ class OpenApiContractTest : public SessionTestFixture {
   store::TenantTokenCache tokens_{store::StoreAccessOptions{}, clock_};
   store::LastUsedBatcher last_used_{store_, store::StoreAccessOptions{}, nullptr};
   SessionRoutes routes_;
+  FileTransfers files_{FileTransfersOptions{}, manager(), routes_, nullptr};
   store::MemoryUpdateLog update_log_;
   updates::UpdateMetrics update_metrics_{registry_};
   updates::UpdateHub hub_{io_.get_executor(), pool_, update_log_, clock_, updates::UpdatesOptions{}, update_metrics_};
@@ -74,7 +77,7 @@ TEST_F(OpenApiContractTest, DocumentsExactlyTheRegisteredRoutes) {
     }
   }
   EXPECT_EQ(documented, registered);
-  EXPECT_EQ(registered.size(), 41u);  // guards the assembly above against an empty router
+  EXPECT_EQ(registered.size(), 44u);  // guards the assembly above against an empty router
 }
 
 TEST_F(OpenApiContractTest, EveryPathParameterIsDeclared) {
@@ -94,7 +97,7 @@ TEST_F(OpenApiContractTest, EveryPathParameterIsDeclared) {
     EXPECT_EQ(declared, in_path) << path;
     checked += in_path.empty() ? 0 : 1;
   }
-  EXPECT_EQ(checked, 22);
+  EXPECT_EQ(checked, 25);
 }
 
 void collect_refs(const json& j, std::vector<std::string>* out) {

@@ -410,6 +410,10 @@ std::shared_ptr<Session> SessionManager::find_by_login_key(std::string_view sess
   return s->key_matches(key) ? s : nullptr;
 }
 
+std::string SessionManager::engine_dir_of(std::string_view session_id) const {
+  return (fs::path(cleanup_.sessions_root()) / std::string(session_id)).string();
+}
+
 std::vector<SessionView> SessionManager::list(std::string_view tenant_id) const {
   std::vector<std::shared_ptr<Session>> mine;
   {

@@ -122,6 +122,8 @@ class SessionManager {
   std::shared_ptr<Session> find_by_login_key(std::string_view session_id, std::string_view key) const;
   std::vector<SessionView> list(std::string_view tenant_id) const;
   std::size_t live_count() const;
+  // The session's directory: its TDLib database, TDLib's files (files/) and its uploads (uploads/).
+  std::string engine_dir_of(std::string_view session_id) const;
 
   // 2FA password of a login waiting for it (see QrLoginFlow::submit_password).
   // `parent` (the HTTP request's span) gives a FloodWait's log line its trace.

@@ -25,6 +25,9 @@ Status SessionOptions::validate() const {
   if (phone_flood_retry_after_s < 1) return bad("phone.flood_retry_after", "must be at least 1 second");
   if (proxy_ping_interval.count() < 0) return bad("proxy.ping_interval", "must be 0 (off) or positive");
   if (proxy_ping_timeout.count() <= 0) return bad("proxy.ping_timeout", "must be positive");
+  if (files_max_upload_bytes == 0) return bad("files.max_upload_bytes", "must be positive");
+  if (files_max_bytes_per_tenant == 0) return bad("files.max_bytes_per_tenant", "must be positive");
+  if (files_download_timeout.count() <= 0) return bad("files.download_timeout", "must be positive");
   if (idle_ttl.count() < 0) return bad("sessions.idle_ttl", "must be 0 (off) or positive");
   if (idle_sweep_interval.count() <= 0) return bad("sessions.idle_sweep_interval", "must be positive");
   if (engine_request_timeout.count() <= 0) return bad("sessions.engine_request_timeout", "must be positive");

@@ -65,6 +65,15 @@ struct SessionOptions {
   std::chrono::milliseconds proxy_ping_interval{std::chrono::seconds(60)};
   // proxy.ping_timeout: a ping not answered within this counts as a failure (unreachable). Default 10 s.
   std::chrono::milliseconds proxy_ping_timeout{std::chrono::seconds(10)};
+  // files.max_upload_bytes: the largest upload POST /v1/sessions/{id}/files takes (413 past it). Default
+  // 2000 MiB, Telegram's own limit for a file sent by an account without Premium.
+  std::uint64_t files_max_upload_bytes = std::uint64_t{2000} * 1024 * 1024;
+  // files.max_bytes_per_tenant: disk a tenant's sessions may hold in uploads and TDLib's downloaded
+  // files together; an upload or download past it answers 507. Default 10 GiB.
+  std::uint64_t files_max_bytes_per_tenant = std::uint64_t{10} * 1024 * 1024 * 1024;
+  // files.download_timeout: how long GET /v1/sessions/{id}/files/{file_id} waits for TDLib to download
+  // the file before answering 504. Default 5 min.
+  std::chrono::milliseconds files_download_timeout{std::chrono::minutes(5)};
   // sessions.idle_ttl: an authorized session unused (no invoke) this long is cleaned up with logOut.
   // 0 turns the idle sweeper off.
   std::chrono::milliseconds idle_ttl{0};

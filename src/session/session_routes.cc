@@ -261,6 +261,7 @@ struct SessionRoutes::Impl {
   }
   TenantLimits* limits = nullptr;  // null: no per-tenant limits
   AuthFailureLimiter* auth_failures = nullptr;  // null: unknown tokens are not limited per client
+  SessionRoutes::UploadCheck upload_check;  // unset: no inputFileLocal passes invoke
 
   // --- authentication -----------------------------------------------------------------------------
   // Nothing when the request carries the admin token; else the answer: 401, or 429 auth_failures when
@@ -807,7 +808,13 @@ struct SessionRoutes::Impl {
     }
     const std::string method = type->get<std::string>();
     std::optional<std::string> refusal = options.invoke_policy.check(method);
-    if (!refusal) refusal = FunctionPolicy::check_arguments(*body);
+    if (!refusal) {
+      FunctionPolicy::LocalFileCheck own_upload;
+      if (upload_check) {
+        own_upload = [this, &s](std::string_view path) { return upload_check(s->id(), path); };
+      }
+      refusal = FunctionPolicy::check_arguments(*body, own_upload);
+    }
     if (refusal) {
       reject(telemetry::RejectReason::forbidden_function);
       co_return Response::error(bhttp::status::forbidden, "forbidden_function", *refusal, {{"function", method}});
@@ -948,6 +955,8 @@ SessionRoutes::SessionRoutes(SessionManager& manager, RouteStore store, throttle
 void SessionRoutes::set_tenant_limits(TenantLimits* limits) { impl_->limits = limits; }
 
 void SessionRoutes::set_auth_failure_limiter(AuthFailureLimiter* limiter) { impl_->auth_failures = limiter; }
+
+void SessionRoutes::set_upload_check(UploadCheck check) { impl_->upload_check = std::move(check); }
 
 asio::awaitable<http::Caller> SessionRoutes::tenant_of(const http::Request& r) { return impl_->tenant_of(r); }
 

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -82,6 +83,10 @@ class SessionRoutes {
   // token the cache does not know is admitted by the limiter before the store is asked (429
   // auth_failures otherwise). Null (the default) = no limit. Set before add_to(); must outlive the routes.
   void set_auth_failure_limiter(AuthFailureLimiter* limiter);
+  // Which inputFileLocal paths invoke lets through for a session (its own uploads, FileTransfers). Unset
+  // (the default) = none. Set before add_to(); must outlive the routes.
+  using UploadCheck = std::function<bool(std::string_view session_id, std::string_view path)>;
+  void set_upload_check(UploadCheck check);
   void add_to(http::Router& router);
 
   // For the tenant routes of other areas (the update routes): the same authentication, request quota

@@ -16,6 +16,7 @@
 #include "td/engine.h"
 #include "td/td_library.h"
 #include "throttle/flood_ledger.h"
+#include "session/file_transfers.h"
 #include "throttle/invoke_pipeline.h"
 #include "throttle/throttle.h"
 #include "store/sqlite_update_log.h"
@@ -120,6 +121,7 @@ struct SessionService::Impl {
   std::unique_ptr<throttle::InvokePipeline> invoke;
   std::unique_ptr<ScanSimulator> simulator;
   std::unique_ptr<SessionRoutes> routes;
+  std::unique_ptr<FileTransfers> files;
   std::unique_ptr<StorageProbe> probe;
   bool stopped = false;
   TaskGroup::Report tasks;
@@ -310,6 +312,14 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   m.routes->set_tenant_limits(m.limits.get());
   m.auth_failures = std::make_unique<AuthFailureLimiter>(m.options.limits, clock, &telemetry.rejections);
   m.routes->set_auth_failure_limiter(m.auth_failures.get());
+  FileTransfersOptions file_options;
+  file_options.max_upload_bytes = m.options.sessions.files_max_upload_bytes;
+  file_options.max_bytes_per_tenant = m.options.sessions.files_max_bytes_per_tenant;
+  file_options.download_timeout = m.options.sessions.files_download_timeout;
+  m.files = std::make_unique<FileTransfers>(file_options, *m.manager, *m.routes, m.invoke.get());
+  m.routes->set_upload_check([files = m.files.get()](std::string_view session_id, std::string_view path) {
+    return files->is_own_upload(session_id, path);
+  });
   m.update_routes = std::make_unique<updates::UpdateRoutes>(
       *m.hub, m.routes->tenant_gate());
   m.webhook_routes = std::make_unique<updates::WebhookRoutes>(*m.hub, *m.webhooks, *m.webhook_resolver,
@@ -320,6 +330,7 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
 
 void SessionService::add_routes(http::Router& router) {
   impl_->routes->add_to(router);
+  impl_->files->add_to(router);
   impl_->update_routes->add_to(router);
   impl_->webhook_routes->add_to(router);
 }
@@ -358,6 +369,7 @@ void SessionService::stop() {
   Impl& m = *impl_;
   m.stopped = true;
   if (m.probe) m.probe->stop();
+  if (m.files) m.files->stop();  // the HTTP server drained: no transfer starts another disk job
   if (m.manager && m.thread.joinable()) {
     // A failure is logged by run_and_wait; the engine and the io thread are stopped all the same.
     Result<std::vector<std::string>> outlived =

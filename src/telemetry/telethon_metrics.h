@@ -46,7 +46,7 @@ struct CatalogOptions {
       "getMe", "getChats", "getChat", "getChatHistory", "searchPublicChat", "sendMessage",
       "getUser", "getUserFullInfo", "getSupergroupMembers", "joinChat", "viewMessages",
       "setTdlibParameters", "requestQrCodeAuthentication", "checkAuthenticationPassword",
-      "logOut", "close", "destroy"};
+      "logOut", "close", "destroy", "getFile", "downloadFile"};
 
   bool operator==(const CatalogOptions&) const = default;
 };
