@@ -137,5 +137,30 @@ TEST(FunctionPolicy, ArgumentsThatReadTheLocalDiskAreRefusedAtAnyDepth) {
   EXPECT_TRUE(FunctionPolicy::check_arguments(album).has_value());
 }
 
+TEST(FunctionPolicy, OnlyThePathsTheUploadCheckAcceptsPassAsLocalFiles) {
+  const std::string own = "/data/sessions/s_a/uploads/0123456789abcdef0123456789abcdef/report.pdf";
+  auto only_own = [&](std::string_view path) { return path == own; };
+  auto send = [](json input_file) {
+    return json{{"@type", "sendMessage"},
+                {"chat_id", 1},
+                {"input_message_content", {{"@type", "inputMessageDocument"}, {"document", std::move(input_file)}}}};
+  };
+  EXPECT_EQ(FunctionPolicy::check_arguments(send({{"@type", "inputFileLocal"}, {"path", own}}), only_own), std::nullopt);
+  EXPECT_TRUE(FunctionPolicy::check_arguments(send({{"@type", "inputFileLocal"}, {"path", own}})).has_value())
+      << "without a check no local file passes";
+  for (const json& other : {json{{"@type", "inputFileLocal"}, {"path", own + "/../../td.binlog"}},
+                            json{{"@type", "inputFileLocal"}, {"path", "/etc/passwd"}},
+                            json{{"@type", "inputFileLocal"}, {"path", 7}},
+                            json{{"@type", "inputFileLocal"}},
+                            json{{"@type", "inputFileGenerated"}, {"original_path", own}}}) {
+    EXPECT_TRUE(FunctionPolicy::check_arguments(send(other), only_own).has_value()) << other.dump();
+  }
+  // One accepted file does not carry a second one through.
+  json two = send({{"@type", "inputFileLocal"}, {"path", own}});
+  two["input_message_content"]["thumbnail"] = {{"@type", "inputThumbnail"},
+                                               {"thumbnail", {{"@type", "inputFileLocal"}, {"path", "/etc/shadow"}}}};
+  EXPECT_TRUE(FunctionPolicy::check_arguments(two, only_own).has_value());
+}
+
 }  // namespace
 }  // namespace tgpulse::session
