@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "http/byte_range.h"
 #include "session/session.h"
 
 namespace tgpulse::session {
@@ -85,53 +86,6 @@ struct OpenFile {
 
 std::string errno_text(int e) { return std::strerror(e); }
 
-// The requested byte range of a file of `size` bytes (RFC 9110 §14.1.2): one "bytes=first-last",
-// "bytes=first-" or "bytes=-suffix". Several ranges or a malformed header are ignored (the whole file,
-// as the RFC allows); a range starting past the end is unsatisfiable.
-struct ByteRange {
-  enum class Kind { whole, partial, unsatisfiable } kind = Kind::whole;
-  std::uint64_t first = 0;
-  std::uint64_t length = 0;
-};
-
-std::optional<std::uint64_t> parse_u64(std::string_view s) {
-  if (s.empty() || s.size() > 19) return std::nullopt;
-  std::uint64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
-ByteRange parse_range(std::string_view header, std::uint64_t size) {
-  ByteRange whole{ByteRange::Kind::whole, 0, size};
-  constexpr std::string_view kUnit = "bytes=";
-  if (header.substr(0, kUnit.size()) != kUnit) return whole;
-  std::string_view spec = header.substr(kUnit.size());
-  while (!spec.empty() && spec.back() == ' ') spec.remove_suffix(1);
-  if (spec.find(',') != std::string_view::npos) return whole;
-  const auto dash = spec.find('-');
-  if (dash == std::string_view::npos) return whole;
-  const std::string_view a = spec.substr(0, dash);
-  const std::string_view b = spec.substr(dash + 1);
-  if (a.empty()) {  // the last b bytes
-    const auto suffix = parse_u64(b);
-    if (!suffix) return whole;
-    if (*suffix == 0 || size == 0) return {ByteRange::Kind::unsatisfiable, 0, 0};
-    const std::uint64_t n = std::min(*suffix, size);
-    return {ByteRange::Kind::partial, size - n, n};
-  }
-  const auto first = parse_u64(a);
-  if (!first) return whole;
-  std::uint64_t last = size == 0 ? 0 : size - 1;
-  if (!b.empty()) {
-    const auto l = parse_u64(b);
-    if (!l || *l < *first) return whole;
-    last = std::min(*l, last);
-  }
-  if (*first >= size) return {ByteRange::Kind::unsatisfiable, 0, 0};
-  return {ByteRange::Kind::partial, *first, last - *first + 1};
-}
-
 // Content-Disposition for a file name that may hold any UTF-8 (RFC 6266 / 8187): a plain ASCII
 // fallback and the exact name percent-encoded.
 std::string content_disposition(std::string_view name) {
@@ -162,7 +116,7 @@ Response refusal(bhttp::status status, std::string_view code, std::string messag
 // fails or comes short ends the body early, which closes the connection (the client sees a cut).
 asio::awaitable<void> send_file(std::shared_ptr<OpenFile> file, std::shared_ptr<BlockingPool> pool,
                                 std::uint64_t offset, std::uint64_t length, std::size_t piece,
-                                http::BodyWriter& out) {
+                                telemetry::Counter* sent, http::BodyWriter& out) {
   while (length > 0) {
     const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(piece, length));
     auto read = [file, offset, want]() -> Result<std::string> {
@@ -182,6 +136,7 @@ asio::awaitable<void> send_file(std::shared_ptr<OpenFile> file, std::shared_ptr<
     if (!bytes) co_return;
     asio::awaitable<bool> writing = out.write(*bytes);
     if (!co_await std::move(writing)) co_return;
+    if (sent != nullptr) sent->inc(static_cast<double>(want));
     offset += want;
     length -= want;
   }
@@ -194,6 +149,7 @@ struct FileTransfers::Impl : std::enable_shared_from_this<Impl> {
   SessionManager& manager;
   SessionRoutes& routes;
   throttle::InvokePipeline* invoke;
+  const telemetry::FileMetrics* metrics;
   std::shared_ptr<BlockingPool> pool = std::make_shared<BlockingPool>(BlockingPoolOptions{"files", 2, 256});
 
   struct Measured {
@@ -205,8 +161,9 @@ struct FileTransfers::Impl : std::enable_shared_from_this<Impl> {
   std::map<std::string, std::uint64_t, std::less<>> reserved;  // tenant → bytes of transfers in flight
   std::map<std::string, Measured, std::less<>> measured;       // session → its uploads + files on disk
 
-  Impl(FileTransfersOptions o, SessionManager& m, SessionRoutes& r, throttle::InvokePipeline* i)
-      : options(std::move(o)), manager(m), routes(r), invoke(i) {}
+  Impl(FileTransfersOptions o, SessionManager& m, SessionRoutes& r, throttle::InvokePipeline* i,
+       const telemetry::FileMetrics* fm)
+      : options(std::move(o)), manager(m), routes(r), invoke(i), metrics(fm) {}
 
   // --- disk quota ---------------------------------------------------------------------------------
   // Bytes held back for a transfer in flight; given back on destruction. The session's measurement is
@@ -377,7 +334,7 @@ struct FileTransfers::Impl : std::enable_shared_from_this<Impl> {
     Target t = co_await std::move(finding);
     if (!t.session) co_return std::move(*t.refusal);
     std::shared_ptr<Session> s = std::move(t.session);
-    const auto file_id = parse_u64(r.param("file_id"));
+    const auto file_id = http::parse_decimal(r.param("file_id"));
     if (!file_id || *file_id == 0 || *file_id > 0x7fffffff) {
       co_return refusal(bhttp::status::bad_request, "invalid_argument", "file_id must be a TDLib file id (1 to 2147483647)");
     }
@@ -455,13 +412,13 @@ struct FileTransfers::Impl : std::enable_shared_from_this<Impl> {
       co_return Response::from_error(opened.error());
     }
     std::shared_ptr<OpenFile> f = std::move(*opened);
-    const ByteRange range = parse_range(r.header("Range"), f->size);
-    if (range.kind == ByteRange::Kind::unsatisfiable) {
+    const http::ByteRange range = http::parse_range(r.header("Range"), f->size);
+    if (range.kind == http::ByteRange::Kind::unsatisfiable) {
       co_return Response::error(bhttp::status::range_not_satisfiable, "range_not_satisfiable",
                                 "the file has " + std::to_string(f->size) + " bytes")
           .with_header("Content-Range", "bytes */" + std::to_string(f->size));
     }
-    const bool partial = range.kind == ByteRange::Kind::partial;
+    const bool partial = range.kind == http::ByteRange::Kind::partial;
     const std::uint64_t first = partial ? range.first : 0;
     const std::uint64_t length = partial ? range.length : f->size;
     span.set_attribute("tgpulse.file.bytes_sent", static_cast<std::int64_t>(length));
@@ -469,10 +426,11 @@ struct FileTransfers::Impl : std::enable_shared_from_this<Impl> {
     const std::string name = fs::path(path).filename().string();
     std::shared_ptr<BlockingPool> p = pool;
     const std::size_t piece = options.piece_bytes;
+    telemetry::Counter* sent = metrics != nullptr ? &metrics->bytes(telemetry::FileMetrics::Direction::download) : nullptr;
     Response out = Response::streamed(partial ? bhttp::status::partial_content : bhttp::status::ok,
                                       "application/octet-stream", length,
-                                      [f, p, first, length, piece](http::BodyWriter& w) {
-                                        return send_file(f, p, first, length, piece, w);
+                                      [f, p, first, length, piece, sent](http::BodyWriter& w) {
+                                        return send_file(f, p, first, length, piece, sent, w);
                                       });
     out.with_header("Accept-Ranges", "bytes");
     out.with_header("Cache-Control", "no-store");
@@ -594,6 +552,7 @@ struct FileTransfers::Impl : std::enable_shared_from_this<Impl> {
     }
     span.set_attribute("tgpulse.file.size", static_cast<std::int64_t>(written));
     span.set_status(telemetry::SpanStatus::ok);
+    if (metrics != nullptr) metrics->bytes(telemetry::FileMetrics::Direction::upload).inc(static_cast<double>(written));
     co_return Response::json(bhttp::status::created,
                              {{"upload_id", *upload_id},
                               {"name", name},
@@ -630,8 +589,8 @@ struct FileTransfers::Impl : std::enable_shared_from_this<Impl> {
 };
 
 FileTransfers::FileTransfers(FileTransfersOptions options, SessionManager& manager, SessionRoutes& routes,
-                             throttle::InvokePipeline* invoke)
-    : impl_(std::make_shared<Impl>(std::move(options), manager, routes, invoke)) {}
+                             throttle::InvokePipeline* invoke, const telemetry::FileMetrics* metrics)
+    : impl_(std::make_shared<Impl>(std::move(options), manager, routes, invoke, metrics)) {}
 
 FileTransfers::~FileTransfers() { stop(); }
 
@@ -645,15 +604,33 @@ bool FileTransfers::is_own_upload(std::string_view session_id, std::string_view 
   return valid_upload_id(rest.substr(0, kUploadIdChars)) && valid_upload_name(rest.substr(kUploadIdChars + 1));
 }
 
+namespace {
+
+using Member = asio::awaitable<Response> (FileTransfers::Impl::*)(Request&);
+
+// Runs a transfer route and counts how it ended.
+asio::awaitable<Response> counted(std::shared_ptr<FileTransfers::Impl> impl, Member member,
+                                  telemetry::FileMetrics::Direction direction, Request& r) {
+  asio::awaitable<Response> answering = ((*impl).*member)(r);
+  Response res = co_await std::move(answering);
+  if (impl->metrics != nullptr) impl->metrics->transfer(direction, static_cast<unsigned>(res.status)).inc();
+  co_return res;
+}
+
+}  // namespace
+
 void FileTransfers::add_to(http::Router& router) {
-  using Member = asio::awaitable<Response> (Impl::*)(Request&);
-  auto add = [&](bhttp::verb verb, std::string_view pattern, Member member, http::RouteOptions route_options = {}) {
-    router.add(verb, pattern, [impl = impl_, member](Request& r) { return ((*impl).*member)(r); }, route_options);
+  using Direction = telemetry::FileMetrics::Direction;
+  auto add = [&](bhttp::verb verb, std::string_view pattern, Member member, Direction direction,
+                 http::RouteOptions route_options = {}) {
+    router.add(verb, pattern, [impl = impl_, member, direction](Request& r) { return counted(impl, member, direction, r); },
+               route_options);
   };
-  add(bhttp::verb::get, "/v1/sessions/{id}/files/{file_id}", &Impl::download);
-  add(bhttp::verb::post, "/v1/sessions/{id}/files", &Impl::upload,
+  add(bhttp::verb::get, "/v1/sessions/{id}/files/{file_id}", &Impl::download, Direction::download);
+  add(bhttp::verb::post, "/v1/sessions/{id}/files", &Impl::upload, Direction::upload,
       http::RouteOptions{true, impl_->options.max_upload_bytes});
-  add(bhttp::verb::delete_, "/v1/sessions/{id}/uploads/{upload_id}", &Impl::remove_upload);
+  router.add(bhttp::verb::delete_, "/v1/sessions/{id}/uploads/{upload_id}",
+             [impl = impl_](Request& r) { return impl->remove_upload(r); });
 }
 
 }  // namespace tgpulse::session

@@ -26,6 +26,10 @@
 // (resolved, no symlink followed); the invoke route accepts an inputFileLocal only when its path is
 // lexically one of the session's own uploads (is_own_upload) — never another session's, never "..".
 //
+// Telemetry: tgpulse_file_transfers_total{direction,result} and tgpulse_file_bytes_total{direction}
+// (telemetry/file_metrics.h); spans tgpulse_file_download and tgpulse_file_upload, whose TDLib calls are
+// telethon_invoke children.
+//
 // Disk work (measuring, reading, writing, removing) runs on this object's own "files" pool, so a slow
 // disk never holds an io thread or the store's pool.
 //
@@ -45,6 +49,7 @@
 #include "http/router.h"
 #include "session/session_manager.h"
 #include "session/session_routes.h"
+#include "telemetry/file_metrics.h"
 #include "throttle/invoke_pipeline.h"
 
 namespace tgpulse::session {
@@ -64,8 +69,9 @@ class FileTransfers {
  public:
   // Everything referenced must outlive this object; `invoke` may be null (calls go straight to the
   // session's client).
+  // `metrics` may be null (not counted).
   FileTransfers(FileTransfersOptions options, SessionManager& manager, SessionRoutes& routes,
-                throttle::InvokePipeline* invoke);
+                throttle::InvokePipeline* invoke, const telemetry::FileMetrics* metrics = nullptr);
   ~FileTransfers();
   FileTransfers(const FileTransfers&) = delete;
   FileTransfers& operator=(const FileTransfers&) = delete;

@@ -121,6 +121,7 @@ struct SessionService::Impl {
   std::unique_ptr<throttle::InvokePipeline> invoke;
   std::unique_ptr<ScanSimulator> simulator;
   std::unique_ptr<SessionRoutes> routes;
+  std::unique_ptr<telemetry::FileMetrics> file_metrics;  // before the file routes, which count into it
   std::unique_ptr<FileTransfers> files;
   std::unique_ptr<StorageProbe> probe;
   bool stopped = false;
@@ -316,7 +317,8 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   file_options.max_upload_bytes = m.options.sessions.files_max_upload_bytes;
   file_options.max_bytes_per_tenant = m.options.sessions.files_max_bytes_per_tenant;
   file_options.download_timeout = m.options.sessions.files_download_timeout;
-  m.files = std::make_unique<FileTransfers>(file_options, *m.manager, *m.routes, m.invoke.get());
+  m.file_metrics = std::make_unique<telemetry::FileMetrics>(telemetry.registry);
+  m.files = std::make_unique<FileTransfers>(file_options, *m.manager, *m.routes, m.invoke.get(), m.file_metrics.get());
   m.routes->set_upload_check([files = m.files.get()](std::string_view session_id, std::string_view path) {
     return files->is_own_upload(session_id, path);
   });

@@ -121,6 +121,12 @@ def test_a_50mb_file_downloads_whole_and_by_range_without_a_copy_in_memory():
         # The calls went through the invoke pipeline (counted per method like any invoke).
         harness.check(st.metric("telethon_requests_total", method="downloadFile") >= 1,
                       "downloadFile was not counted as a request to Telegram")
+        harness.check(st.metric("tgpulse_file_transfers_total", direction="download", result="ok") == 3,
+                      "three downloads answered 2xx")
+        harness.check(st.metric("tgpulse_file_transfers_total", direction="download", result="refused") == 1,
+                      "the 416 counted as refused")
+        harness.check(st.metric("tgpulse_file_bytes_total", direction="download") == 50 * MB + 1000 + 10 + 0,
+                      "bytes written to clients")
         # A file id the session does not know, and a malformed one.
         status, _, doc = harness.http_json("GET", f"{st.url}/v1/sessions/{sid}/files/999999", headers=st.auth())
         harness.check(status == 404 and doc["error"]["code"] == "not_found", f"unknown file: {status} {doc}")
@@ -220,6 +226,12 @@ def test_the_tenant_quota_and_the_upload_limit_answer_507_and_413_and_leave_noth
         harness.check(status == 200, f"delete: {status}")
         status, _, body = raw_request(st, "GET", f"/v1/sessions/{sid}/files/{remote['file_id']}", headers=st.auth())
         harness.check(status == 200 and hashlib.sha256(body).hexdigest() == remote["sha256"], f"download: {status}")
+        # (The 413 of a declared length is the HTTP server's, before the route runs: not a transfer.)
+        harness.check(st.metric("tgpulse_file_transfers_total", direction="upload", result="over_quota") == 2,
+                      "the two 507s of the uploads")
+        harness.check(st.metric("tgpulse_file_transfers_total", direction="download", result="over_quota") == 1,
+                      "the 507 of the download")
+        harness.check(st.metric("tgpulse_file_bytes_total", direction="upload") == 2 * MB, "bytes stored")
 
 
 def test_another_tenants_session_file_and_upload_are_out_of_reach():
