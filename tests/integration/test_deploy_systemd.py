@@ -3,6 +3,7 @@ real flags, the state directory as the data directory), its stop timeout against
 `systemd-analyze verify` and `security` on it; and the installed service run under the unit's system-call
 rules (SystemCallFilter, MemoryDenyWriteExecute, RestrictAddressFamilies, NoNewPrivileges, an unprivileged
 user: systemd_sandbox.py) on the simulator and on the real TDLib."""
+import glob
 import os
 import re
 import shutil
@@ -125,6 +126,24 @@ def test_secrets_reach_the_service_without_its_command_line():
           f"{master_env} does not point at the credential: {service().get('Environment')}")
     for arg in exec_start():
         check("TOKEN" not in arg.upper() and "KEY=" not in arg.upper(), f"a secret on the command line: {arg}")
+
+
+def test_no_loaded_file_needs_writable_and_executable_memory():
+    """What MemoryDenyWriteExecute breaks besides a JIT: an ELF file asking for an executable stack
+    (GNU_STACK with E: the loader would mprotect the stack executable) or with text relocations (the loader
+    would write into code). None of the service, the simulator, TDLib or the libraries they link has one."""
+    binary = os.path.join(prefix(), "bin", "tgpulse")
+    files = [binary] + sorted(glob.glob(os.path.join(prefix(), "lib", "tgpulse", "*.so")))
+    ldd = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
+    files += re.findall(r"=> (/\S+)", ldd)
+    check(len(files) >= 4, f"files: {files}")
+    for path in files:
+        headers = subprocess.run(["readelf", "-lW", path], capture_output=True, text=True, check=True).stdout
+        stack = re.search(r"^\s*GNU_STACK\s.*?\s(R?W?E?)\s+(?:0x[0-9a-f]+|\d+)\s*$", headers, re.M)
+        # No GNU_STACK header at all means an executable stack on x86-64.
+        check(stack and "E" not in stack.group(1), f"{path}: GNU_STACK {stack.group(1) if stack else 'missing'}")
+        dynamic = subprocess.run(["readelf", "-dW", path], capture_output=True, text=True, check=True).stdout
+        check("TEXTREL" not in dynamic, f"{path} has text relocations")
 
 
 def test_systemd_analyze_verify_is_clean():
@@ -304,6 +323,7 @@ if __name__ == "__main__":
             test_exec_start_runs_the_installed_binary_with_real_flags,
             test_stop_timeout_is_longer_than_the_drain,
             test_secrets_reach_the_service_without_its_command_line,
+            test_no_loaded_file_needs_writable_and_executable_memory,
             test_systemd_analyze_verify_is_clean,
             test_systemd_analyze_security_rates_it_ok,
             test_the_sandbox_emulation_refuses_what_the_unit_forbids,
