@@ -19,6 +19,8 @@ PACKAGES=(
   zbar-tools chromium
   docker-compose
   ccache clang-15 libfuzzer-15-dev
+  # systemd-analyze checks the systemd unit (verify, security, the system-call groups); nothing is started
+  systemd
 )
 # Installed without recommends (Debian's prometheus recommends a node exporter and more).
 NO_RECOMMENDS=(prometheus prometheus-alertmanager)
@@ -40,6 +42,9 @@ done
 
 # Node.js: this machine image may carry its own build (with npm inside); Debian's only when none is there.
 if ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
+# kubectl renders the Kubernetes manifests (kubectl kustomize). Debian's kubernetes-client ships
+# /usr/bin/kubectl, as other kubectl packages do, so it is installed only when no kubectl is there.
+if ! command -v kubectl >/dev/null 2>&1; then missing+=(kubernetes-client); fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"

@@ -442,12 +442,17 @@ def ecs_type(field, ecs):
     return None
 
 
-def service_ecs_version():
-    with open(LOG_FORMATTER_HEADER) as f:
-        m = re.search(r'kEcsVersion\s*=\s*"([^"]+)"', f.read())
+def first_match(path, pattern, what):
+    """The first group of `pattern`'s first match in the file at `path`; fails naming `what` if none."""
+    with open(path) as f:
+        m = re.search(pattern, f.read())
     if not m:
-        raise AssertionError(f"no kEcsVersion in {LOG_FORMATTER_HEADER}")
+        raise AssertionError(f"{path} has no {what}")
     return m.group(1)
+
+
+def service_ecs_version():
+    return first_match(LOG_FORMATTER_HEADER, r'kEcsVersion\s*=\s*"([^"]+)"', "kEcsVersion")
 
 
 def template_leaves(mappings):
@@ -529,3 +534,127 @@ def ecs_value_problems(lines, ecs, mappings=None):
             if not ok:
                 problems.append(f"{key}={value!r} in {line.get('message')!r}: {source} types it {want}")
     return problems
+
+
+# ---- the deployment bundle: install tree, systemd unit, Kubernetes manifests --------------------------------
+
+CONFIGURATION_DOC = os.path.join(DOCS, "configuration.md")
+DOCKERFILE = os.path.join(DEPLOY, "docker", "Dockerfile")
+
+
+def load_yaml_documents(text):
+    """Every document of a multi-document YAML text (e.g. `kubectl kustomize` output), as load_yaml does."""
+    try:
+        import yaml  # type: ignore
+        return [d for d in yaml.safe_load_all(text) if d is not None]
+    except ImportError:
+        pass
+    script = "import sys,json,yaml; json.dump([d for d in yaml.safe_load_all(sys.stdin) if d is not None], sys.stdout)"
+    out = subprocess.run([_compose_python(), "-c", script], input=text, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def cmake_install(prefix, destdir=None):
+    """`cmake --install BUILD --prefix PREFIX` (with DESTDIR when given); returns its output."""
+    env = dict(os.environ)
+    env.pop("DESTDIR", None)
+    if destdir:
+        env["DESTDIR"] = destdir
+    r = subprocess.run(["cmake", "--install", harness.BUILD_DIR, "--prefix", prefix], capture_output=True,
+                       text=True, env=env, timeout=300)
+    if r.returncode != 0:
+        raise AssertionError(f"cmake --install --prefix {prefix} failed:\n{r.stdout}{r.stderr}")
+    return r.stdout
+
+
+def serve_help(binary=None):
+    """{flag: (key, env or None)} from `tgpulse serve --help`: every flag of the service with the
+    configuration key and environment variable its help line names."""
+    out = subprocess.run([binary or harness.TGPULSE, "serve", "--help"], capture_output=True, text=True,
+                         timeout=30)
+    if out.returncode != 0:
+        raise AssertionError(f"tgpulse serve --help: exit {out.returncode}\n{out.stderr}")
+    flags, current = {}, None
+    for line in out.stdout.split("Keys without a flag")[0].splitlines():
+        m = re.match(r"\s+(?:-\w,)?(--[a-z0-9-]+)\b", line)
+        if m:
+            current = m.group(1)
+            flags[current] = (None, None)
+        names = re.search(r"\[([a-z_.]+), ([A-Z0-9_]+)\]", line)
+        if names and current:
+            flags[current] = (names.group(1), names.group(2))
+    if "--data-dir" not in flags or "--help" not in flags:
+        raise AssertionError(f"could not read the flags of tgpulse serve --help:\n{out.stdout}")
+    return flags
+
+
+def serve_env_vars(binary=None):
+    """Every TGPULSE_* (and TDSIM_*) variable `tgpulse serve --help` names: flags' and flagless keys'."""
+    out = subprocess.run([binary or harness.TGPULSE, "serve", "--help"], capture_output=True, text=True,
+                         timeout=30).stdout
+    return set(re.findall(r"\b((?:TGPULSE|TDSIM)_[A-Z0-9_]+)\b", out))
+
+
+def flags_in(args):
+    """The flags of a `serve` argument list (["serve", "--listen", "x", ...] -> ["--listen", ...])."""
+    return [a.split("=", 1)[0] for a in args if a.startswith("--")]
+
+
+def flag_value(args, flag):
+    """The value of `flag` in an argument list (`--flag value` or `--flag=value`), or None."""
+    for i, a in enumerate(args):
+        if a == flag and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith(flag + "="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def documented_default(key):
+    """The default of a configuration key, from its row of docs/configuration.md (| key | env | flag |
+    default | meaning |), with the backquotes and any explanation after the value removed."""
+    with open(CONFIGURATION_DOC) as f:
+        text = f.read()
+    m = re.search(r"^\| `" + re.escape(key) + r"` \|[^|\n]*\|[^|\n]*\| `([^`]*)`", text, re.M)
+    if not m:
+        raise AssertionError(f"no row for {key} with a default in {CONFIGURATION_DOC}")
+    return m.group(1)
+
+
+def seconds(duration):
+    """A duration of the configuration (`10s`, `1m`, `1h30m`, `500ms`) in seconds."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", duration)
+    if not parts or "".join(n + u for n, u in parts) != duration:
+        raise AssertionError(f"not a duration: {duration!r}")
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+# The drain's parts after SIGTERM, in order (docs/architecture.md, "Shutdown"): the HTTP drain and one
+# more second for force-closed connections, the session layer (close_timeout + 2 x engine_request_timeout),
+# a webhook POST in flight.
+DRAIN_KEYS = ["server.shutdown_grace", "sessions.close_timeout", "sessions.engine_request_timeout",
+              "sessions.engine_request_timeout", "updates.webhook_timeout"]
+
+
+def drain_bound(config=None):
+    """Seconds the drain may take with `config` (a parsed YAML file; keys it lacks take the documented
+    defaults), before the store pool's last calls and the log flush."""
+    total = 1.0
+    for key in DRAIN_KEYS:
+        node = config or {}
+        for part in key.split("."):
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        total += seconds(node if isinstance(node, str) else documented_default(key))
+    return total
+
+
+def dockerfile_uid():
+    return int(first_match(DOCKERFILE, r"useradd\b[^\n]*--uid (\d+)", "useradd with a fixed --uid"))
+
+
+
+def load_unit(path):
+    """A systemd unit file as {section: {key: [values in order]}} (systemd_sandbox.load_unit)."""
+    import systemd_sandbox
+    return systemd_sandbox.load_unit(path)
