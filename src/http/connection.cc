@@ -339,7 +339,6 @@ asio::awaitable<bool> Connection::serve_streamed(bhttp::request_parser<bhttp::st
                                                  SteadyClock::time_point started) {
   bhttp::request_parser<bhttp::buffer_body> body_parser{std::move(parser)};
   body_parser.body_limit(route.options.body_limit);
-  boost::system::error_code ec;
   const boost::optional<std::uint64_t> length = body_parser.content_length();
   RawRequest head(body_parser.get().base());
   if (length && *length > route.options.body_limit) {
