@@ -70,9 +70,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
     # already has postgresql-common: the drop-in only applies to clusters created from now on).
     case " ${norec[*]} " in *" postgresql-15 "*)
       if ! dpkg-query -W -f='${Status}' postgresql-common 2>/dev/null | grep -q "install ok installed"; then
-        $SUDO mkdir -p /etc/postgresql-common/createcluster.d
+        createcluster_d="${PG_CREATECLUSTER_D:-/etc/postgresql-common/createcluster.d}"
+        $SUDO mkdir -p "$createcluster_d"
         printf '# written by tgpulse install-deps: no cluster on install; tests start their own\ncreate_main_cluster = false\n' |
-          $SUDO tee /etc/postgresql-common/createcluster.d/tgpulse-no-main-cluster.conf >/dev/null
+          $SUDO tee "$createcluster_d/tgpulse-no-main-cluster.conf" >/dev/null
       fi;;
     esac
     if [ ! -e "$policy" ]; then
