@@ -366,8 +366,9 @@ ConfigSchema::ConfigSchema() {
 
   // store: the PostgreSQL store (store::PostgresOptions; docs/store.md#postgresql)
   {
-    // Secret as far as messages go: a refused URL may hold a password, so the loader never echoes it.
-    ConfigKey url{"store.url", "TGPULSE_STORE_URL", "--store-url",
+    // Secret as far as messages go: a refused URL may hold a password, so the loader never echoes it,
+    // and no flag (a command line shows in ps).
+    ConfigKey url{"store.url", "TGPULSE_STORE_URL", "",
                   "postgresql://user@host:port/dbname of a PostgreSQL database for tenants, sessions and update "
                   "logs; the password comes from store.url_password_file or TGPULSE_STORE_PASSWORD, never the URL; "
                   "\"\" = the embedded SQLite database in store.data_dir",
