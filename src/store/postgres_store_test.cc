@@ -4,6 +4,7 @@
 
 #include <pqxx/pqxx>
 
+#include "store/key_cipher.h"
 #include "store/postgres_connection_pool.h"
 #include "store/postgres_session_store.h"
 #include "store/postgres_test_server.h"
@@ -80,6 +81,39 @@ TEST_F(PostgresStoreTest, RefusesAPasswordInTheUrlAndNeverShowsOne) {
   PostgresOptions not_postgres = options_;
   not_postgres.url = "mysql://tgpulse@127.0.0.1/x";
   EXPECT_EQ(PostgresSessionStore::open(not_postgres, nullptr, clock_).error().code, Errc::invalid_argument);
+}
+
+TEST_F(PostgresStoreTest, KeysSealedWithAnotherMasterKeyRefuseTheOpenAndChangeNothing) {
+  auto make_key = [] {
+    return std::make_shared<const KeyCipher>(KeyCipher::from_base64(KeyCipher::generate_base64().value()).value());
+  };
+  const auto key_a = make_key();
+  SessionRecord s;
+  s.session_id = "s_AAAAAAAAAAAAAAAAAAAAA1";
+  s.tenant_id = "acme";
+  s.engine_dir = "/var/lib/tgpulse/engine/x";
+  s.db_key = "a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U=";
+  s.page_key_hash = TenantTokens::hash_token("page");
+  {
+    // Written in the clear first: the next open with a key seals it.
+    auto plain = PostgresSessionStore::open(options_, nullptr, clock_);
+    ASSERT_TRUE(plain.ok()) << plain.error().to_string();
+    ASSERT_TRUE((*plain)->create_tenant(TenantRecord{"acme", TenantTokens::hash_token("t"), 1}).ok());
+    ASSERT_TRUE((*plain)->create_session(s).ok());
+  }
+  {
+    auto sealed = PostgresSessionStore::open(options_, key_a, clock_);
+    ASSERT_TRUE(sealed.ok()) << sealed.error().to_string();
+    EXPECT_EQ((*sealed)->key_status().sealed_at_open, 1u);
+    EXPECT_EQ((*sealed)->find_session(s.session_id)->db_key, s.db_key);
+  }
+  auto refused = PostgresSessionStore::open(options_, make_key(), clock_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, Errc::invalid_argument);
+  EXPECT_NE(refused.error().message.find("encrypted with master key " + key_a->key_id()), std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(PostgresSessionStore::open(options_, nullptr, clock_).error().code, Errc::invalid_argument);
+  EXPECT_EQ(PostgresSessionStore::open(options_, key_a, clock_).value()->find_session(s.session_id)->db_key, s.db_key);
 }
 
 TEST_F(PostgresStoreTest, ConninfoQuotesThePasswordAndKeepsItOutOfTheDescription) {
