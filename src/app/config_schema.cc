@@ -747,7 +747,7 @@ std::string check_store_url(std::string_view url) {
   const std::string params = query == std::string_view::npos ? std::string() : "&" + std::string(rest.substr(query + 1));
   if (user_password || params.find("&password=") != std::string::npos) {
     return "holds a password: give it in store.url_password_file (or TGPULSE_STORE_PASSWORD) and remove it from the "
-           "URL, which is shown in logs and `tgpulse config`";
+           "URL, which is logged at start-up";
   }
   return {};
 }
