@@ -13,7 +13,7 @@ PACKAGES=(
   build-essential cmake pkg-config git ca-certificates curl
   libboost-dev libboost-system-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libsqlite3-dev sqlite3 libqrencode-dev
-  libcli11-dev libyaml-cpp-dev libcurl4-openssl-dev libssl-dev openssl
+  libcli11-dev libyaml-cpp-dev libcurl4-openssl-dev libssl-dev openssl libpqxx-dev
   libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev
   python3 python3-jsonschema
   zbar-tools chromium
@@ -22,8 +22,10 @@ PACKAGES=(
   # systemd-analyze checks the systemd unit (verify, security, the system-call groups); nothing is started
   systemd
 )
-# Installed without recommends (Debian's prometheus recommends a node exporter and more).
-NO_RECOMMENDS=(prometheus prometheus-alertmanager)
+# Installed without recommends (Debian's prometheus recommends a node exporter and more) and without
+# starting their services (below). postgresql-15 gives the PostgreSQL store's tests initdb, pg_ctl and
+# postgres (/usr/lib/postgresql/15/bin); the tests start their own server in a temporary directory.
+NO_RECOMMENDS=(prometheus prometheus-alertmanager postgresql-15)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -68,6 +70,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
     trap remove_own_policy EXIT
     trap 'remove_own_policy; exit 130' INT
     trap 'remove_own_policy; exit 143' TERM HUP
+    # Debian's postgresql-common also creates a cluster "main" (port 5432) when postgresql-15 is
+    # installed; a drop-in of its createcluster.d says not to (nothing is changed for a machine that
+    # already has postgresql-common: the drop-in only applies to clusters created from now on).
+    case " ${norec[*]} " in *" postgresql-15 "*)
+      if ! dpkg-query -W -f='${Status}' postgresql-common 2>/dev/null | grep -q "install ok installed"; then
+        createcluster_d="${PG_CREATECLUSTER_D:-/etc/postgresql-common/createcluster.d}"
+        $SUDO mkdir -p "$createcluster_d"
+        printf '# written by tgpulse install-deps: no cluster on install; tests start their own\ncreate_main_cluster = false\n' |
+          $SUDO tee "$createcluster_d/tgpulse-no-main-cluster.conf" >/dev/null
+      fi;;
+    esac
     if [ ! -e "$policy" ]; then
       own_policy=1
       printf '#!/bin/sh\n# written by tgpulse install-deps for the duration of one apt-get install\nexit 101\n' |
@@ -81,7 +94,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
     [ "$status" -eq 0 ] || exit "$status"
     # Not started at boot either; only the units of the packages installed just now.
     if command -v systemctl >/dev/null 2>&1; then
-      for svc in "${norec[@]}"; do $SUDO systemctl disable "$svc" >/dev/null 2>&1 || true; done
+      for svc in "${norec[@]}"; do
+        [ "$svc" = postgresql-15 ] && svc=postgresql  # the package's unit is postgresql(@15-main)
+        $SUDO systemctl disable "$svc" >/dev/null 2>&1 || true
+      done
     fi
   fi
 fi

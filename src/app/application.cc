@@ -93,14 +93,17 @@ Status Application::start() {
   }
   tracer_ = std::make_unique<telemetry::Tracer>(trace_options);
   register_self_metrics();
-  // store.master_key_file: the key was read by the loader; a file others can read defeats it.
-  if (!config_.store.master_key_file.empty()) {
+  // store.master_key_file, store.url_password_file: read by the loader; a file others can read defeats it.
+  for (const auto& [key, path] : {std::pair<const char*, const std::string&>{"store.master_key_file",
+                                                                            config_.store.master_key_file},
+                                  {"store.url_password_file", config_.store.postgres.password_file}}) {
+    if (path.empty()) continue;
     std::error_code key_ec;
-    const auto perms = std::filesystem::status(config_.store.master_key_file, key_ec).permissions();
+    const auto perms = std::filesystem::status(path, key_ec).permissions();
     if (!key_ec && (perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) !=
                        std::filesystem::perms::none) {
-      logger_->warn("store.master_key_file can be read by other users than its owner: chmod 600 it",
-                    {{"file.path", config_.store.master_key_file}});
+      logger_->warn(std::string(key) + " can be read by other users than its owner: chmod 600 it",
+                    {{"file.path", path}});
     }
   }
 

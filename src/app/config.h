@@ -22,6 +22,7 @@
 #include "session/session_options.h"
 #include "session/tenant_limits.h"
 #include "td/engine_options.h"
+#include "store/postgres_options.h"
 #include "store/store_access_options.h"
 #include "telemetry/logger.h"
 #include "telemetry/telethon_metrics.h"
@@ -53,6 +54,9 @@ struct StoreConfig {
   // Secret: never printed or logged (its key id, 8 hex chars, is).
   std::string master_key;
   std::string master_key_file;  // a file holding the master key (one line); "" = none
+  // store.url, store.url_password, store.url_password_file, store.pg_pool_size: the PostgreSQL store
+  // (defaults and meaning: PostgresOptions). An empty url (default) keeps the SQLite store.
+  store::PostgresOptions postgres;
   // store.pool_threads, store.pool_max_queued, store.token_cache_ttl, store.token_cache_entries,
   // store.unknown_token_ttl, store.last_used_flush (defaults and meaning: StoreAccessOptions)
   store::StoreAccessOptions access;

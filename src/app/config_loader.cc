@@ -185,6 +185,7 @@ Result<Config> load_config(const ConfigSources& sources) {
   auto& errors = loader.errors();
   if (errors.empty()) {
     if (auto problem = read_master_key_file(config); !problem.empty()) errors.push_back(problem);
+    if (auto problem = read_store_password_file(config); !problem.empty()) errors.push_back(problem);
   }
   if (errors.empty()) {
     auto more = validate_config(config);

@@ -331,6 +331,34 @@ TEST_F(ConfigLoaderTest, FileSystemChecks) {
   EXPECT_NE(msg.find("config: log.path: "), std::string::npos) << msg;
 }
 
+// store.url and its password: the URL never carries one, and neither is echoed when refused.
+TEST_F(ConfigLoaderTest, StoreUrlRefusesAPasswordAndThePasswordComesFromAFile) {
+  env_["TGPULSE_STORE_URL"] = "postgresql://tgpulse@db.internal:5432/tgpulse";
+  const auto password_file = (dir_ / "store.password").string();
+  std::ofstream(password_file) << "s3cret-pw\nignored second line\n";
+  env_["TGPULSE_STORE_PASSWORD_FILE"] = password_file;
+  auto loaded = load_config(sources());
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ(loaded->store.postgres.url, "postgresql://tgpulse@db.internal:5432/tgpulse");
+  EXPECT_EQ(loaded->store.postgres.password, "s3cret-pw");
+
+  env_["TGPULSE_STORE_PASSWORD"] = "another";
+  EXPECT_NE(failure(sources()).find("store.url_password and store.url_password_file are both set"), std::string::npos);
+
+  env_.clear();
+  for (const std::string url : {"postgresql://tgpulse:s3cret-pw@db/tgpulse", "postgres://u:s3cret-pw@db:5432/x",
+                                "postgresql://tgpulse@db/tgpulse?sslmode=require&password=s3cret-pw"}) {
+    env_["TGPULSE_STORE_URL"] = url;
+    const std::string err = failure(sources());
+    EXPECT_NE(err.find("config: store.url: holds a password"), std::string::npos) << err;
+    EXPECT_EQ(err.find("s3cret-pw"), std::string::npos) << err;
+  }
+  env_["TGPULSE_STORE_URL"] = "mysql://tgpulse@db/tgpulse";
+  EXPECT_NE(failure(sources()).find("config: store.url: is not a postgresql:// URL"), std::string::npos);
+  env_["TGPULSE_STORE_URL"] = "postgresql://user@db:5432/x?sslmode=verify-full";  // parameters are fine
+  EXPECT_TRUE(load_config(sources()).ok());
+}
+
 // store.master_key / store.master_key_file: the master key of the session keys at rest.
 TEST_F(ConfigLoaderTest, MasterKeyFromTheEnvironmentOrAFileNeverEchoed) {
   const std::string key = "q2mD6cJ1h0x3vXb0kq3Yt1mO2b6n9Hh4Yx2fA8sWc0E=";  // 32 bytes

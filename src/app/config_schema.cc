@@ -364,6 +364,49 @@ ConfigSchema::ConfigSchema() {
     k.push_back(std::move(file));
   }
 
+  // store: the PostgreSQL store (store::PostgresOptions; docs/store.md#postgresql)
+  {
+    // Secret as far as messages go: a refused URL may hold a password, so the loader never echoes it,
+    // and no flag (a command line shows in ps).
+    ConfigKey url{"store.url", "TGPULSE_STORE_URL", "",
+                  "postgresql://user@host:port/dbname of a PostgreSQL database for tenants, sessions and update "
+                  "logs; the password comes from store.url_password_file or TGPULSE_STORE_PASSWORD, never the URL; "
+                  "\"\" = the embedded SQLite database in store.data_dir",
+                  true, nullptr, nullptr};
+    url.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      if (auto problem = check_store_url(v); !problem.empty()) return problem;
+      c.store.postgres.url = std::string(v);
+      return {};
+    };
+    url.show = [](const Config& c) { return c.store.postgres.url; };  // never holds a password (refused)
+    k.push_back(std::move(url));
+
+    ConfigKey password{"store.url_password", "TGPULSE_STORE_PASSWORD", "",
+                       "password of the store.url user; prefer store.url_password_file; secret", true, nullptr,
+                       nullptr};
+    password.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      c.store.postgres.password = std::string(v);
+      return {};
+    };
+    password.show = [](const Config& c) {
+      return c.store.postgres.password.empty() ? std::string() : std::string("(set)");
+    };
+    k.push_back(std::move(password));
+
+    ConfigKey file{"store.url_password_file", "TGPULSE_STORE_PASSWORD_FILE", "--store-password-file",
+                   "file whose first line is the store.url user's password (keep it 0600); \"\" = none", false,
+                   nullptr, nullptr};
+    file.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      c.store.postgres.password_file = std::string(v);
+      return {};
+    };
+    file.show = [](const Config& c) { return c.store.postgres.password_file; };
+    k.push_back(std::move(file));
+  }
+  k.push_back(int_key("store.pg_pool_size", "TGPULSE_STORE_PG_POOL_SIZE", "",
+                      "connections the PostgreSQL store keeps open, one per store call in flight (1-1000)",
+                      [](auto& c) -> auto& { return c.store.postgres.pool_size; }, 1, 1000));
+
   // How the store is called off the event loops (store::StoreAccessOptions; docs/store.md)
   k.push_back(int_key("store.pool_threads", "TGPULSE_STORE_POOL_THREADS", "",
                       "threads running store and filesystem calls off the event loops (1-256)",
@@ -688,6 +731,44 @@ Result<std::string> read_key_file(const std::string& path) {
     return Error(Errc::invalid_argument, "does not hold a master key: " + cipher.error().message);
   }
   return text;
+}
+
+std::string check_store_url(std::string_view url) {
+  if (url.empty()) return {};
+  std::string_view rest;
+  for (std::string_view scheme : {"postgresql://", "postgres://"}) {
+    if (url.substr(0, scheme.size()) == scheme) rest = url.substr(scheme.size());
+  }
+  if (rest.data() == nullptr) return "is not a postgresql:// URL (e.g. postgresql://tgpulse@db.internal:5432/tgpulse)";
+  const std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+  const auto at = authority.rfind('@');
+  const bool user_password = at != std::string_view::npos && authority.substr(0, at).find(':') != std::string_view::npos;
+  const auto query = rest.find('?');
+  const std::string params = query == std::string_view::npos ? std::string() : "&" + std::string(rest.substr(query + 1));
+  if (user_password || params.find("&password=") != std::string::npos) {
+    return "holds a password: give it in store.url_password_file (or TGPULSE_STORE_PASSWORD) and remove it from the "
+           "URL, which is logged at start-up";
+  }
+  return {};
+}
+
+std::string read_store_password_file(Config& config) {
+  const std::string& path = config.store.postgres.password_file;
+  if (path.empty()) return {};
+  if (!config.store.postgres.password.empty()) {
+    return "config: store.url_password and store.url_password_file are both set (give the password one way)";
+  }
+  std::FILE* f = std::fopen(path.c_str(), "rbe");
+  if (f == nullptr) return "config: store.url_password_file: \"" + path + "\" cannot be read: " + std::strerror(errno);
+  std::string text(4097, '\0');
+  const std::size_t n = std::fread(text.data(), 1, text.size(), f);
+  std::fclose(f);
+  if (n > 4096) return "config: store.url_password_file: \"" + path + "\" is larger than a password (4 KiB)";
+  text.resize(n);
+  text.resize(std::min(text.size(), text.find_first_of("\r\n")));  // its first line
+  if (text.empty()) return "config: store.url_password_file: \"" + path + "\" is empty";
+  config.store.postgres.password = std::move(text);
+  return {};
 }
 
 std::string read_master_key_file(Config& config) {

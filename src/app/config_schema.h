@@ -56,6 +56,10 @@ std::vector<std::string> validate_config(const Config& config);
 // loader). Returns "" when all is well or no file is set, else a message like the parsers' naming the
 // file, never its content.
 std::string read_master_key_file(Config& config);
+// The loader's reading of store.url_password_file into store.url_password; "" or the problem.
+std::string read_store_password_file(Config& config);
+// "" when `url` is empty or a postgresql:// URL without a password; else what is wrong (never the URL).
+std::string check_store_url(std::string_view url);
 // The master key held in the file at `path` (text as read; KeyCipher::from_base64 accepts it).
 // invalid_argument phrased to follow the quoted path ("cannot be read: No such file or directory"),
 // never containing the file's content.

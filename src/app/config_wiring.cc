@@ -36,6 +36,7 @@ session::SessionServiceOptions session_service_options(const Config& config) {
   so.engine = config.engine;
   so.sessions = config.session;
   so.store_master_key = config.store.master_key;
+  so.store_postgres = config.store.postgres;
   so.routes.admin_token = config.admin_token;
   so.throttle = config.throttle;
   so.flood = config.flood;

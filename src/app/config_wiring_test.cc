@@ -41,7 +41,7 @@ bool same(const Wired& a, const Wired& b) {
   const session::SessionServiceOptions& y = b.service;
   return a.main == b.main && a.admin == b.admin && a.logger == b.logger && a.catalog == b.catalog &&
          a.catalog_left_out == b.catalog_left_out && x.td_library == y.td_library && x.engine == y.engine &&
-         x.sessions == y.sessions && x.store_master_key == y.store_master_key &&
+         x.sessions == y.sessions && x.store_master_key == y.store_master_key && x.store_postgres == y.store_postgres &&
          x.routes.admin_token == y.routes.admin_token && x.throttle == y.throttle && x.flood == y.flood &&
          x.invoke_policy == y.invoke_policy && x.limits == y.limits &&
          x.simulator_control_address == y.simulator_control_address && x.store_access == y.store_access &&
@@ -81,6 +81,9 @@ class ConfigWiringTest : public ::testing::Test {
             {"store.data_dir", (dir_ / "data").string()},
             {"store.master_key", kMasterKey},
             {"store.master_key_file", key_file_},
+            {"store.url", "postgresql://tgpulse@127.0.0.1:5432/tgpulse"},
+            {"store.url_password", "a-db-password"},
+            {"store.url_password_file", key_file_},
             {"admin_token", "0123456789abcdef-admin"},
             {"td.api_hash", "0123456789abcdef0123456789abcdef"},
             {"server.admin_listen", "127.0.0.1:9464"},

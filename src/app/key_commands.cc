@@ -63,6 +63,13 @@ int keys_rotate(const ConfigSources& sources, const std::string& new_key_file) {
     std::cerr << "tgpulse keys rotate: --new-key-file: " << new_key.error().message << "\n";
     return 2;
   }
+  if (!config->store.postgres.url.empty()) {
+    // Rotation re-seals under an exclusive file lock that proves no service runs; PostgreSQL has no such
+    // proof yet, so it is refused rather than racing a running node.
+    std::cerr << "tgpulse keys rotate: the SQLite store only; store.url selects PostgreSQL, whose keys are not "
+                 "rotated by this command yet\n";
+    return 2;
+  }
   store::SqliteStoreOptions options;
   options.data_dir = config->session.data_dir;
   std::string old_id = "none (keys stored in the clear)";

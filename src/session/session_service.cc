@@ -12,14 +12,13 @@
 #include "session/session_manager.h"
 #include "session/storage_probe.h"
 #include "session/td_engine_client_factory.h"
-#include "store/sqlite_session_store.h"
+#include "session/store_backend.h"
 #include "td/engine.h"
 #include "td/td_library.h"
 #include "throttle/flood_ledger.h"
 #include "session/file_transfers.h"
 #include "throttle/invoke_pipeline.h"
 #include "throttle/throttle.h"
-#include "store/sqlite_update_log.h"
 #include "updates/update_hub.h"
 #include "updates/update_routes.h"
 #include "updates/webhook_client.h"
@@ -33,8 +32,7 @@ namespace tgpulse::session {
 namespace {
 
 // tgpulse_store_keys_encrypted and the start-up line saying how the session keys are kept at rest.
-void report_stored_keys(store::SqliteSessionStore& store, const SessionService::Telemetry& telemetry) {
-  const store::StoredKeyStatus status = store.key_status();
+void report_stored_keys(const store::StoredKeyStatus& status, const SessionService::Telemetry& telemetry) {
   telemetry.registry
       .gauge("tgpulse_store_keys_encrypted",
              "1 when the TDLib database keys in the store are encrypted with a master key, 0 when they are "
@@ -48,7 +46,7 @@ void report_stored_keys(store::SqliteSessionStore& store, const SessionService::
     return;
   }
   telemetry.logger.warn(
-      "session keys are stored UNENCRYPTED in the data directory: whoever reads it can open every Telegram "
+      "session keys are stored UNENCRYPTED in the store: whoever reads it can open every Telegram "
       "session. Set a master key: `tgpulse keys generate --out /path/to/master.key` (written 0600), then "
       "store.master_key_file / TGPULSE_MASTER_KEY_FILE (or TGPULSE_MASTER_KEY); existing keys are encrypted at the "
       "next start",
@@ -94,12 +92,13 @@ struct SessionService::Impl {
   SessionIoContext io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   std::thread thread;
-  std::unique_ptr<store::SqliteSessionStore> store;
+  std::unique_ptr<store::SessionStore> store;  // SQLite or PostgreSQL (StoreBackend)
+  std::function<Status()> probe_store;         // the store's /readyz check (blocking)
   std::unique_ptr<store::AsyncSessionStore> async_store;  // the store on the Application's pool
   std::unique_ptr<store::TenantTokenCache> tokens;
   std::unique_ptr<store::LastUsedBatcher> last_used;
   // The tenants' update logs: before the engine (its clients hand every update to the hub).
-  std::unique_ptr<store::SqliteUpdateLog> update_log;
+  std::unique_ptr<store::UpdateLog> update_log;
   std::unique_ptr<updates::UpdateMetrics> update_metrics;
   std::unique_ptr<telemetry::PhoneLoginMetrics> phone_metrics;
   std::unique_ptr<telemetry::ProxyMetrics> proxy_metrics;
@@ -145,24 +144,21 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   Impl& m = *impl;
   const Clock& clock = SystemClock::instance();
 
-  store::SqliteStoreOptions store_options;
-  store_options.data_dir = m.options.sessions.data_dir;
-  if (!m.options.store_master_key.empty()) {
-    auto cipher = store::KeyCipher::from_base64(m.options.store_master_key);
-    if (!cipher) return Error(Errc::invalid_argument, "store.master_key: " + cipher.error().message);
-    store_options.master_key = std::make_shared<const store::KeyCipher>(std::move(*cipher));
-  }
-  auto store = store::SqliteSessionStore::open(store_options, clock);
-  if (!store) return Error(store.error().code, "session store: " + store.error().message);
-  m.store = std::move(*store);
+  auto backend = StoreBackend::open(m.options.sessions.data_dir, m.options.store_master_key, m.options.store_postgres,
+                                    clock);
+  if (!backend) return backend.error();
+  m.store = std::move(backend->sessions);
+  m.update_log = std::move(backend->updates);
+  m.probe_store = std::move(backend->probe);
+  if (backend->postgres) telemetry.logger.info("session store on PostgreSQL", {{"store.location", backend->location}});
   // Before the engine and the sweep: a store that cannot account for the session directories (a new,
   // emptied or replaced database) is refused with nothing touched.
   if (Status st = SessionCleanup::check_store_accounts_for_data(*m.store, m.options.sessions); !st) {
     telemetry.logger.error("Session store refused", {{"error.message", st.error().message},
-                                                     {"file.path", m.store->path()}});
+                                                     {"store.location", backend->location}});
     return Error(st.error().code, "session store: " + st.error().message);
   }
-  report_stored_keys(*m.store, telemetry);
+  report_stored_keys(backend->keys, telemetry);
   m.async_store = std::make_unique<store::AsyncSessionStore>(*m.store, store_pool);
   m.tokens = std::make_unique<store::TenantTokenCache>(m.options.store_access, clock);
   m.last_used = std::make_unique<store::LastUsedBatcher>(
@@ -172,11 +168,6 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
       });
   m.last_used->start();
 
-  store::SqliteUpdateLogOptions update_log_options{m.store->path()};
-  update_log_options.master_key = store_options.master_key;  // webhook secrets sealed like the session keys
-  auto update_log = store::SqliteUpdateLog::open(update_log_options);
-  if (!update_log) return Error(update_log.error().code, "update log: " + update_log.error().message);
-  m.update_log = std::move(*update_log);
   m.update_metrics = std::make_unique<updates::UpdateMetrics>(telemetry.registry);
   m.hub = std::make_unique<updates::UpdateHub>(
       m.io.get_executor(), store_pool, *m.update_log, clock, m.options.updates, *m.update_metrics,
@@ -302,7 +293,7 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   probe_options.data_dir = m.options.sessions.data_dir;
   probe_options.min_free_bytes = m.options.sessions.safety.min_free_bytes;
   probe_options.interval = m.options.sessions.safety.probe_interval;
-  m.probe = std::make_unique<StorageProbe>(probe_options, clock, [store = m.store.get()] { return store->probe(); });
+  m.probe = std::make_unique<StorageProbe>(probe_options, clock, m.probe_store);
   m.probe->start();
   if (!m.options.simulator_control_address.empty()) {
     m.simulator = std::make_unique<TdsimControlClient>(m.options.simulator_control_address);

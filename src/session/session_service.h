@@ -45,6 +45,7 @@
 #include "telemetry/rejections.h"
 #include "telemetry/telethon_metrics.h"
 #include "telemetry/tracer.h"
+#include "store/postgres_options.h"
 #include "store/store_access_options.h"
 #include "throttle/throttle_options.h"
 #include "updates/updates_options.h"
@@ -65,6 +66,9 @@ struct SessionServiceOptions {
   // store.master_key: base64 of the master key sealing the stored TDLib database keys (KeyCipher).
   // Default "" = keys stored in the clear; the service then logs a WARN at start-up.
   std::string store_master_key;
+  // store.url and its password, store.pg_pool_size: a non-empty url selects the PostgreSQL store
+  // (PostgresSessionStore, PostgresUpdateLog) instead of SQLite in sessions.data_dir.
+  store::PostgresOptions store_postgres;
   SessionRoutesOptions routes;
   throttle::ThrottleOptions throttle;  // its .flood is replaced by `flood`
   throttle::FloodOptions flood;

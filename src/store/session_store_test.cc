@@ -1,5 +1,7 @@
-// The SessionStore contract, run against both implementations (typed tests), plus what only the
-// SQLite store has: files, modes, WAL, migrations, reopening.
+// The SessionStore contract, run against every implementation (typed tests), plus what only the
+// SQLite store has: files, modes, WAL, migrations, reopening. Built twice: store_session_store_test runs
+// the contract on SQLite and memory; store_postgres_test (TGPULSE_STORE_TESTS_ON_POSTGRES) runs it on a
+// real PostgreSQL that the binary starts (postgres_test_server.h), plus the PostgreSQL-only tests.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <signal.h>
@@ -22,6 +24,10 @@
 #include "store/memory_session_store.h"
 #include "store/sqlite_session_store.h"
 #include "store/tenant_tokens.h"
+#ifdef TGPULSE_STORE_TESTS_ON_POSTGRES
+#include "store/postgres_session_store.h"
+#include "store/postgres_test_server.h"
+#endif
 
 namespace tgpulse::store {
 namespace {
@@ -81,6 +87,31 @@ struct MemoryFactory {
   std::unique_ptr<SessionStore> make(const Clock& clock) { return std::make_unique<MemorySessionStore>(clock); }
 };
 
+#ifdef TGPULSE_STORE_TESTS_ON_POSTGRES
+// A database of its own on the binary's PostgreSQL server, with or without a master key.
+template <bool kEncrypted>
+struct PostgresFactoryOf {
+  std::unique_ptr<SessionStore> make(const Clock& clock) {
+    PostgresTestServer* server = PostgresTestServer::shared();
+    if (server == nullptr) {
+      ADD_FAILURE() << "no PostgreSQL server: " << PostgresTestServer::shared_failure();
+      return std::make_unique<MemorySessionStore>(clock);
+    }
+    auto options = server->create_database();
+    EXPECT_TRUE(options.ok()) << (options.ok() ? "" : options.error().to_string());
+    std::shared_ptr<const KeyCipher> key;
+    if (kEncrypted) {
+      key = std::make_shared<KeyCipher>(KeyCipher::from_base64(KeyCipher::generate_base64().value()).value());
+    }
+    auto opened = PostgresSessionStore::open(options.value(), key, clock);
+    EXPECT_TRUE(opened.ok()) << (opened.ok() ? "" : opened.error().to_string());
+    return std::move(opened).value();
+  }
+};
+using PostgresFactory = PostgresFactoryOf<false>;
+using PostgresEncryptedFactory = PostgresFactoryOf<true>;
+#endif
+
 template <typename Factory>
 class SessionStoreTest : public ::testing::Test {
  protected:
@@ -90,11 +121,18 @@ class SessionStoreTest : public ::testing::Test {
   std::unique_ptr<SessionStore> store_;
 };
 
+#ifdef TGPULSE_STORE_TESTS_ON_POSTGRES
+using Implementations = ::testing::Types<PostgresFactory, PostgresEncryptedFactory>;
+#else
 using Implementations = ::testing::Types<SqliteFactory, SqliteEncryptedFactory, MemoryFactory>;
+#endif
 class ImplementationNames {
  public:
   template <typename T>
   static std::string GetName(int) {
+#ifdef TGPULSE_STORE_TESTS_ON_POSTGRES
+    return std::is_same_v<T, PostgresFactory> ? "Postgres" : "PostgresEncrypted";
+#endif
     if (std::is_same_v<T, SqliteFactory>) return "Sqlite";
     return std::is_same_v<T, SqliteEncryptedFactory> ? "SqliteEncrypted" : "Memory";
   }

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "store/sealed_values.h"
 #include "store/sqlite_update_log.h"
 #include "store/tenant_tokens.h"
 
@@ -643,55 +644,16 @@ Status SqliteSessionStore::lock_file(const std::string& path) {
 }
 
 Result<std::string> SqliteSessionStore::stored_key(std::string_view plain, std::string_view session_id) const {
-  if (!cipher_) return std::string(plain);
-  auto sealed = cipher_->seal(plain, session_id);
-  if (!sealed) return Error(Errc::store_error, "store session key: " + sealed.error().message);
-  return sealed;
+  return seal_session_key(cipher_.get(), plain, session_id);
 }
 
-Status SqliteSessionStore::reveal_key(SessionRecord& record) const {
-  switch (KeyCipher::kind_of(record.db_key)) {
-    case StoredKeyKind::plain:
-      return {};  // a legacy value (sealed at the next open when a master key is configured)
-    case StoredKeyKind::unknown:
-      return Error(Errc::store_error, "session " + record.session_id + ": its stored key is in an unknown format");
-    case StoredKeyKind::sealed:
-      break;
-  }
-  if (!cipher_) {
-    return Error(Errc::store_error, "session " + record.session_id + ": its stored key is encrypted with master key " +
-                                        KeyCipher::key_id_of(record.db_key).value_or("?") +
-                                        " and no master key is configured");
-  }
-  auto plain = cipher_->open(record.db_key, record.session_id);
-  if (!plain) {
-    return Error(Errc::store_error, "session " + record.session_id + ": its stored key cannot be decrypted: " +
-                                        plain.error().message);
-  }
-  record.db_key = std::move(*plain);
-  return {};
-}
-
-namespace {
-
-struct StoredKey {
-  std::string session_id;
-  std::string value;
-};
-
-std::string join_ids(const std::set<std::string>& ids) {
-  std::string out;
-  for (const auto& id : ids) out += (out.empty() ? "" : ", ") + id;
-  return out;
-}
-
-}  // namespace
+Status SqliteSessionStore::reveal_key(SessionRecord& record) const { return reveal_session_key(cipher_.get(), record); }
 
 Status SqliteSessionStore::prepare_keys() {
   std::lock_guard lock(mu_);
   if (auto s = step_once("BEGIN IMMEDIATE", "check session keys"); !s) return s;
   auto fail = [this](Error e) -> Status { return rollback(std::move(e)); };
-  std::vector<StoredKey> keys;
+  std::vector<StoredSessionKey> keys;
   {
     Statement q(*this, "SELECT session_id, db_key FROM sessions ORDER BY session_id");
     if (!q.prepared()) return fail(sqlite_error("check session keys"));
@@ -700,47 +662,9 @@ Status SqliteSessionStore::prepare_keys() {
     if (rc != SQLITE_DONE) return fail(sqlite_error("check session keys"));
   }
   // Every check before any change: a refused open leaves the file as it was.
-  std::set<std::string> foreign_ids;
-  std::size_t foreign = 0;
-  std::vector<std::size_t> plain;
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    const StoredKey& k = keys[i];
-    switch (KeyCipher::kind_of(k.value)) {
-      case StoredKeyKind::plain:
-        plain.push_back(i);
-        break;
-      case StoredKeyKind::unknown:
-        return fail(Error(Errc::store_error, "session " + k.session_id +
-                                                 ": its stored key is in an unknown format (written by a newer "
-                                                 "tgpulse, or damaged); nothing was changed"));
-      case StoredKeyKind::sealed: {
-        const std::string id = KeyCipher::key_id_of(k.value).value_or("?");
-        if (!cipher_ || id != cipher_->key_id()) {
-          foreign_ids.insert(id);
-          ++foreign;
-          break;
-        }
-        if (auto opened = cipher_->open(k.value, k.session_id); !opened) {
-          return fail(Error(Errc::store_error, "session " + k.session_id + ": its stored key does not decrypt with "
-                                                   "master key " + id + " (" + opened.error().message +
-                                                   "); nothing was changed"));
-        }
-        break;
-      }
-    }
-  }
-  if (foreign > 0) {
-    const std::string what = std::to_string(foreign) + " of " + std::to_string(keys.size()) +
-                             " session keys in " + path_ + " are encrypted with master key " + join_ids(foreign_ids);
-    if (!cipher_) {
-      return fail(Error(Errc::invalid_argument,
-                        what + ", and no master key is configured: set TGPULSE_MASTER_KEY or store.master_key_file "
-                               "to that key; nothing was changed"));
-    }
-    return fail(Error(Errc::invalid_argument, what + ", not with the configured master key " + cipher_->key_id() +
-                                                  ": configure that key (or rotate to a new one with "
-                                                  "`tgpulse keys rotate`); nothing was changed"));
-  }
+  auto checked = check_stored_session_keys(keys, cipher_.get(), path_);
+  if (!checked) return fail(std::move(checked).error());
+  const std::vector<std::size_t>& plain = *checked;
   key_status_ = StoredKeyStatus{};
   if (!cipher_) {
     key_status_.plain = plain.size();

@@ -35,6 +35,7 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "store/key_cipher.h"
+#include "store/sealed_values.h"  // StoredKeyStatus
 #include "store/session_store.h"
 
 struct sqlite3;
@@ -56,14 +57,6 @@ struct SqliteStoreOptions {
   // The master key sealing each session's db_key at rest. nullptr (default) = keys stored in the clear;
   // an open with encrypted keys in the file is then refused.
   std::shared_ptr<const KeyCipher> master_key;
-};
-
-// The state of the stored session keys, as open() (or the last rotation) left them.
-struct StoredKeyStatus {
-  bool encrypted = false;       // true when a master key is configured: every stored key is sealed with it
-  std::string key_id;           // the configured master key's id; "" without one
-  std::size_t sealed_at_open = 0;  // plain (legacy) keys that open() sealed
-  std::size_t plain = 0;           // keys stored in the clear (only without a master key)
 };
 
 class SqliteSessionStore final : public SessionStore {

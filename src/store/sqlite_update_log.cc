@@ -1,5 +1,7 @@
 #include "store/sqlite_update_log.h"
 
+#include "store/sealed_values.h"
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -399,34 +401,12 @@ Status SqliteUpdateLog::set_allowed_updates(std::string_view tenant_id, std::str
   return {};
 }
 
-std::string webhook_secret_context(std::string_view tenant_id) { return "webhook:" + std::string(tenant_id); }
-
 Result<std::string> SqliteUpdateLog::stored_secret(const std::string& secret, const std::string& tenant_id) const {
-  if (!cipher_) return secret;
-  auto sealed = cipher_->seal(secret, webhook_secret_context(tenant_id));
-  if (!sealed) return Error(Errc::store_error, "store webhook secret: " + sealed.error().message);
-  return sealed;
+  return seal_webhook_secret(cipher_.get(), secret, tenant_id);
 }
 
 Result<std::string> SqliteUpdateLog::revealed_secret(const std::string& stored, const std::string& tenant_id) const {
-  switch (KeyCipher::kind_of(stored)) {
-    case StoredKeyKind::plain:
-      return stored;  // stored before a master key was configured: sealed at its next PUT
-    case StoredKeyKind::unknown:
-      return Error(Errc::store_error, "tenant " + tenant_id + ": its webhook secret is in an unknown format");
-    case StoredKeyKind::sealed:
-      break;
-  }
-  if (!cipher_) {
-    return Error(Errc::store_error, "tenant " + tenant_id + ": its webhook secret is encrypted with master key " +
-                                        KeyCipher::key_id_of(stored).value_or("?") + " and no master key is configured");
-  }
-  auto plain = cipher_->open(stored, webhook_secret_context(tenant_id));
-  if (!plain) {
-    return Error(Errc::store_error,
-                 "tenant " + tenant_id + ": its webhook secret cannot be decrypted: " + plain.error().message);
-  }
-  return plain;
+  return reveal_webhook_secret(cipher_.get(), stored, tenant_id);
 }
 
 // url, secret, max_connections, updated_at from `first_column` on.

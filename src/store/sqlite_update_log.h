@@ -30,6 +30,7 @@
 #include <thread>
 
 #include "store/key_cipher.h"
+#include "store/sealed_values.h"  // webhook_secret_context
 #include "store/update_log.h"
 
 struct sqlite3;
@@ -48,10 +49,6 @@ struct SqliteUpdateLogOptions {
   int checkpoint_pages = 1000;    // WAL size (pages) that starts a background checkpoint (SQLite's default)
   std::int64_t journal_size_limit_bytes = 64 << 20;  // the WAL is truncated to this when it restarts
 };
-
-// The associated data a tenant's webhook secret is sealed with: a sealed value moved to another
-// tenant's row, or into a session's db_key, does not open.
-std::string webhook_secret_context(std::string_view tenant_id);
 
 class SqliteUpdateLog final : public UpdateLog {
  public:

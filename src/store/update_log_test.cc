@@ -18,6 +18,11 @@
 #include "store/sqlite_session_store.h"
 #include "store/sqlite_update_log.h"
 #include "store/tenant_tokens.h"
+#ifdef TGPULSE_STORE_TESTS_ON_POSTGRES
+#include "store/postgres_session_store.h"
+#include "store/postgres_test_server.h"
+#include "store/postgres_update_log.h"
+#endif
 
 namespace tgpulse::store {
 namespace {
@@ -56,6 +61,28 @@ struct MemoryFactory {
   }
 };
 
+#ifdef TGPULSE_STORE_TESTS_ON_POSTGRES
+// A database of its own on the binary's PostgreSQL server (postgres_test_server.h).
+struct PostgresFactory {
+  std::unique_ptr<SessionStore> sessions;
+  std::unique_ptr<UpdateLog> make(const Clock& clock) {
+    PostgresTestServer* server = PostgresTestServer::shared();
+    if (server == nullptr) {
+      ADD_FAILURE() << "no PostgreSQL server: " << PostgresTestServer::shared_failure();
+      sessions = std::make_unique<MemorySessionStore>(clock);
+      return std::make_unique<MemoryUpdateLog>(sessions.get());
+    }
+    auto options = server->create_database();
+    EXPECT_TRUE(options.ok()) << (options.ok() ? "" : options.error().to_string());
+    auto opened = PostgresSessionStore::open(options.value(), nullptr, clock);
+    EXPECT_TRUE(opened.ok()) << (opened.ok() ? "" : opened.error().to_string());
+    auto log = std::make_unique<PostgresUpdateLog>((*opened)->pool(), nullptr);
+    sessions = std::move(opened).value();
+    return log;
+  }
+};
+#endif
+
 template <typename Factory>
 class UpdateLogTest : public ::testing::Test {
  protected:
@@ -76,11 +103,18 @@ class UpdateLogTest : public ::testing::Test {
   std::unique_ptr<UpdateLog> log_;
 };
 
+#ifdef TGPULSE_STORE_TESTS_ON_POSTGRES
+using Implementations = ::testing::Types<PostgresFactory>;
+#else
 using Implementations = ::testing::Types<SqliteFactory, MemoryFactory>;
+#endif
 class ImplementationNames {
  public:
   template <typename T>
   static std::string GetName(int) {
+#ifdef TGPULSE_STORE_TESTS_ON_POSTGRES
+    return "Postgres";
+#endif
     return std::is_same_v<T, SqliteFactory> ? "Sqlite" : "Memory";
   }
 };

@@ -146,6 +146,28 @@ def test_prometheus_is_kept_from_starting_and_only_disabled():
                       f"a service was stopped: {service_calls(repo)}")
 
 
+def test_postgresql_gets_no_running_cluster():
+    # Debian's postgresql-15 starts a cluster service on install (and postgresql-common creates a cluster
+    # "main" on port 5432); the store's tests start their own server instead.
+    with FakeRepo() as repo:
+        createcluster_d = os.path.join(repo.root, "createcluster.d")
+        repo.run(["postgresql-15", "postgresql-common"], PG_CREATECLUSTER_D=createcluster_d)
+        installs = [c for c in repo.calls("apt-get") if " install " in c]
+        harness.check(installs == ["apt-get install -y -qq --no-install-recommends postgresql-15"],
+                      f"apt-get installs: {installs}")
+        harness.check(repo.calls("policy-during-install") == ["policy-during-install exists exit=101"],
+                      f"the policy file during the install: {repo.calls('policy-during-install')}")
+        with open(os.path.join(createcluster_d, "tgpulse-no-main-cluster.conf")) as f:
+            harness.check("create_main_cluster = false" in f.read(), "no createcluster drop-in")
+        harness.check(repo.calls("systemctl") == ["systemctl disable postgresql"],
+                      f"systemctl calls: {repo.calls('systemctl')}")
+        harness.check(not os.path.exists(repo.policy), "the temporary policy-rc.d was not removed")
+    with FakeRepo() as repo:  # postgresql-common already there: its configuration is not touched
+        createcluster_d = os.path.join(repo.root, "createcluster.d")
+        repo.run(["postgresql-15"], PG_CREATECLUSTER_D=createcluster_d)
+        harness.check(not os.path.exists(createcluster_d), "createcluster.d written on a machine with PostgreSQL")
+
+
 def test_only_the_packages_installed_now_are_disabled():
     with FakeRepo() as repo:
         repo.run(["prometheus-alertmanager", "sqlite3"])
@@ -218,6 +240,7 @@ if __name__ == "__main__":
     harness.main([
         test_a_missing_library_touches_no_service,
         test_prometheus_is_kept_from_starting_and_only_disabled,
+        test_postgresql_gets_no_running_cluster,
         test_only_the_packages_installed_now_are_disabled,
         test_an_existing_policy_file_is_left_untouched,
         test_nothing_missing_calls_no_apt_get,
