@@ -418,6 +418,62 @@ struct SessionRoutes::Impl {
     co_return Response::json(bhttp::status::ok, {{"tenant_id", tenant_id}, {"deleted", true}, {"cleanup_failed", failed}});
   }
 
+  // The proxy a new login goes through: the body's "proxy" when it has one (null: none), else the
+  // tenant's default (PUT /v1/proxy), else none.
+  asio::awaitable<std::optional<Response>> login_proxy(std::string tenant_id, const json& body,
+                                                       std::optional<ProxySpec>* out) {
+    if (body.contains("proxy")) co_return read_proxy(body, out);
+    asio::awaitable<Result<std::optional<std::string>>> reading = store.calls.tenant_proxy(std::move(tenant_id));
+    Result<std::optional<std::string>> stored = co_await std::move(reading);
+    if (!stored) co_return Response::from_error(stored.error());
+    if (!*stored) co_return std::nullopt;
+    Result<ProxySpec> spec = stored_proxy(**stored);
+    if (!spec) co_return Response::from_error(spec.error());
+    *out = std::move(*spec);
+    co_return std::nullopt;
+  }
+
+  static Result<ProxySpec> stored_proxy(const std::string& text) {
+    json td = json::parse(text, nullptr, false);
+    Result<ProxySpec> spec = td.is_discarded() ? Result<ProxySpec>(Error(Errc::invalid_argument, "not JSON"))
+                                               : ProxySpec::from_td(td);
+    if (!spec) return Error(Errc::store_error, "the tenant's default proxy in the store is unreadable");
+    return spec;
+  }
+
+  // GET /v1/proxy — the tenant's default proxy (never its credentials).
+  asio::awaitable<Response> get_default_proxy(Request& r) {
+    Caller tenant = co_await tenant_of(r);
+    if (!tenant) co_return std::move(*tenant.refusal);
+    asio::awaitable<Result<std::optional<std::string>>> reading = store.calls.tenant_proxy(tenant.tenant_id);
+    Result<std::optional<std::string>> stored = co_await std::move(reading);
+    if (!stored) co_return Response::from_error(stored.error());
+    json view = nullptr;
+    if (*stored) {
+      Result<ProxySpec> spec = stored_proxy(**stored);
+      if (!spec) co_return Response::from_error(spec.error());
+      view = spec->view();
+    }
+    co_return Response::json(bhttp::status::ok, {{"proxy", view}});
+  }
+
+  // PUT /v1/proxy {"proxy": {...} | null} — sets or removes the default for logins started later.
+  asio::awaitable<Response> put_default_proxy(Request& r) {
+    Caller tenant = co_await tenant_of(r);
+    if (!tenant) co_return std::move(*tenant.refusal);
+    Result<json> body = body_object(r, false, rejections);
+    if (!body) co_return Response::from_error(body.error());
+    if (!body->contains("proxy")) co_return bad_request("proxy (an object, or null for none) is required");
+    std::optional<ProxySpec> proxy;
+    if (std::optional<Response> bad = read_proxy(*body, &proxy)) co_return std::move(*bad);
+    std::optional<std::string> text;
+    if (proxy) text = proxy->td_proxy().dump();
+    asio::awaitable<Result<void>> writing = store.calls.set_tenant_proxy(tenant.tenant_id, std::move(text));
+    Result<void> written = co_await std::move(writing);
+    if (!written) co_return Response::from_error(written.error());
+    co_return Response::json(bhttp::status::ok, {{"proxy", proxy ? proxy->view() : json(nullptr)}});
+  }
+
   // --- QR logins (tenant) -------------------------------------------------------------------------
   asio::awaitable<Response> create_qr(Request& r) {
     Caller tenant = co_await tenant_of(r);
@@ -425,7 +481,8 @@ struct SessionRoutes::Impl {
     Result<json> body = body_object(r, true, rejections);
     if (!body) co_return Response::from_error(body.error());
     std::optional<ProxySpec> proxy;
-    if (std::optional<Response> bad = read_proxy(*body, &proxy)) co_return std::move(*bad);
+    asio::awaitable<std::optional<Response>> choosing = login_proxy(tenant.tenant_id, *body, &proxy);
+    if (std::optional<Response> bad = co_await std::move(choosing)) co_return std::move(*bad);
     TenantLimits::LoginAdmission admission;
     if (limits != nullptr) {
       admission = limits->admit_login(tenant.tenant_id);
@@ -612,7 +669,8 @@ struct SessionRoutes::Impl {
     std::optional<std::string> number;
     if (std::optional<Response> bad = read_phone_number(*body, false, &number)) co_return std::move(*bad);
     std::optional<ProxySpec> proxy;
-    if (std::optional<Response> bad = read_proxy(*body, &proxy)) co_return std::move(*bad);
+    asio::awaitable<std::optional<Response>> choosing = login_proxy(tenant.tenant_id, *body, &proxy);
+    if (std::optional<Response> bad = co_await std::move(choosing)) co_return std::move(*bad);
     TenantLimits::LoginAdmission admission;
     if (limits != nullptr) {
       admission = limits->admit_login(tenant.tenant_id);
@@ -1004,6 +1062,8 @@ void SessionRoutes::add_to(http::Router& router) {
   add(bhttp::verb::delete_, "/v1/sessions/{id}", &Impl::delete_session);
   add(bhttp::verb::post, "/v1/sessions/{id}/invoke", &Impl::invoke_session);
   add(bhttp::verb::put, "/v1/sessions/{id}/proxy", &Impl::put_proxy);
+  add(bhttp::verb::get, "/v1/proxy", &Impl::get_default_proxy);
+  add(bhttp::verb::put, "/v1/proxy", &Impl::put_default_proxy);
   add(bhttp::verb::get, "/login/{id}", &Impl::page);
   add(bhttp::verb::get, "/v1/login/{id}/qr.svg", &Impl::page_svg);
   add(bhttp::verb::get, "/v1/login/{id}/events", &Impl::page_events);

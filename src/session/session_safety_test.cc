@@ -42,6 +42,10 @@ class FlakyDeleteStore final : public store::SessionStore {
 
   Status create_tenant(const store::TenantRecord& t) override { return inner_.create_tenant(t); }
   Result<store::TenantRecord> get_tenant(std::string_view id) override { return inner_.get_tenant(id); }
+  Result<std::optional<std::string>> tenant_proxy(std::string_view id) override { return inner_.tenant_proxy(id); }
+  Status set_tenant_proxy(std::string_view id, const std::optional<std::string>& p) override {
+    return inner_.set_tenant_proxy(id, p);
+  }
   Result<std::vector<store::TenantRecord>> list_tenants() override { return inner_.list_tenants(); }
   Status delete_tenant(std::string_view id, store::TenantDeletion mode) override { return inner_.delete_tenant(id, mode); }
   Result<store::TenantRecord> find_tenant_by_token(std::string_view token) override {

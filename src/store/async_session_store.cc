@@ -9,6 +9,15 @@ AsyncSessionStore::Awaitable<void> AsyncSessionStore::create_tenant(TenantRecord
   return pool_.run([s = &store_, tenant = std::move(tenant)] { return s->create_tenant(tenant); });
 }
 
+AsyncSessionStore::Awaitable<std::optional<std::string>> AsyncSessionStore::tenant_proxy(std::string tenant_id) {
+  return pool_.run([s = &store_, id = std::move(tenant_id)] { return s->tenant_proxy(id); });
+}
+
+AsyncSessionStore::Awaitable<void> AsyncSessionStore::set_tenant_proxy(std::string tenant_id,
+                                                                      std::optional<std::string> proxy) {
+  return pool_.run([s = &store_, id = std::move(tenant_id), p = std::move(proxy)] { return s->set_tenant_proxy(id, p); });
+}
+
 AsyncSessionStore::Awaitable<TenantRecord> AsyncSessionStore::get_tenant(std::string tenant_id) {
   return pool_.run([s = &store_, id = std::move(tenant_id)] { return s->get_tenant(id); });
 }

@@ -37,6 +37,8 @@ class AsyncSessionStore {
   Awaitable<std::vector<TenantRecord>> list_tenants();
   Awaitable<void> delete_tenant(std::string tenant_id, TenantDeletion mode);
   Awaitable<TenantRecord> find_tenant_by_token(std::string token);
+  Awaitable<std::optional<std::string>> tenant_proxy(std::string tenant_id);
+  Awaitable<void> set_tenant_proxy(std::string tenant_id, std::optional<std::string> proxy);
 
   Awaitable<void> create_session(SessionRecord session);
   Awaitable<SessionRecord> get_session(std::string tenant_id, std::string session_id);

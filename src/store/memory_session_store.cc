@@ -50,6 +50,25 @@ Result<TenantRecord> MemorySessionStore::get_tenant(std::string_view tenant_id) 
   return it->second;
 }
 
+Result<std::optional<std::string>> MemorySessionStore::tenant_proxy(std::string_view tenant_id) {
+  std::lock_guard lock(mu_);
+  if (tenants_.find(tenant_id) == tenants_.end()) return no_tenant();
+  auto it = proxies_.find(tenant_id);
+  if (it == proxies_.end()) return std::optional<std::string>();
+  return std::optional<std::string>(it->second);
+}
+
+Status MemorySessionStore::set_tenant_proxy(std::string_view tenant_id, const std::optional<std::string>& proxy) {
+  std::lock_guard lock(mu_);
+  if (tenants_.find(tenant_id) == tenants_.end()) return no_tenant();
+  if (proxy) {
+    proxies_.insert_or_assign(std::string(tenant_id), *proxy);
+  } else if (auto it = proxies_.find(tenant_id); it != proxies_.end()) {
+    proxies_.erase(it);
+  }
+  return {};
+}
+
 Result<std::vector<TenantRecord>> MemorySessionStore::list_tenants() {
   std::lock_guard lock(mu_);
   std::vector<TenantRecord> out;
@@ -68,6 +87,7 @@ Status MemorySessionStore::delete_tenant(std::string_view tenant_id, TenantDelet
   }
   std::erase_if(sessions_, [&](const auto& kv) { return kv.second.tenant_id == tenant_id; });
   tenants_.erase(it);
+  if (auto p = proxies_.find(tenant_id); p != proxies_.end()) proxies_.erase(p);
   return {};
 }
 

@@ -20,6 +20,8 @@ class MemorySessionStore final : public SessionStore {
 
   Status create_tenant(const TenantRecord& tenant) override;
   Result<TenantRecord> get_tenant(std::string_view tenant_id) override;
+  Result<std::optional<std::string>> tenant_proxy(std::string_view tenant_id) override;
+  Status set_tenant_proxy(std::string_view tenant_id, const std::optional<std::string>& proxy) override;
   Result<std::vector<TenantRecord>> list_tenants() override;
   Status delete_tenant(std::string_view tenant_id, TenantDeletion mode) override;
   Result<TenantRecord> find_tenant_by_token(std::string_view token) override;
@@ -43,6 +45,7 @@ class MemorySessionStore final : public SessionStore {
   std::mutex mu_;
   std::map<std::string, TenantRecord, std::less<>> tenants_;    // by tenant_id; guarded by mu_
   std::map<std::string, SessionRecord, std::less<>> sessions_;  // by session_id; guarded by mu_
+  std::map<std::string, std::string, std::less<>> proxies_;      // tenant_id → default proxy; guarded by mu_
 };
 
 }  // namespace tgpulse::store

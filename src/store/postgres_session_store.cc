@@ -15,7 +15,7 @@ namespace {
 
 // Schema migrations, in order; migration i takes the schema from version i to i + 1. Never edit one
 // that has shipped: append a new one. Identifiers compare and sort bytewise (COLLATE "C"), as in SQLite.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     // 1: tenants, sessions, the update log with its per-tenant highest id and settings, webhooks.
     "CREATE TABLE tenants ("
     "  tenant_id TEXT COLLATE \"C\" PRIMARY KEY,"
@@ -55,6 +55,10 @@ constexpr std::array<const char*, 1> kMigrations = {
     "  secret TEXT NOT NULL,"
     "  max_connections BIGINT NOT NULL,"
     "  updated_at BIGINT NOT NULL);",
+    // 2: each tenant's default proxy (PUT /v1/proxy), sealed like a session key (sealed_values.h).
+    "CREATE TABLE tenant_proxies ("
+    "  tenant_id TEXT COLLATE \"C\" PRIMARY KEY REFERENCES tenants (tenant_id) ON DELETE CASCADE,"
+    "  proxy TEXT NOT NULL);",
 };
 
 // Taken (transaction-scoped) around the migrations, so nodes starting at once migrate one at a time.
@@ -72,6 +76,14 @@ std::vector<PreparedSql> session_statements() {
        "ON CONFLICT (tenant_id) DO NOTHING RETURNING 1"},
       {"tenant_get", "SELECT tenant_id, token_hash, created_at FROM tenants WHERE tenant_id = $1"},
       {"tenant_list", "SELECT tenant_id, token_hash, created_at FROM tenants ORDER BY tenant_id"},
+      {"tenant_proxy_get",
+       "SELECT p.proxy FROM tenants t LEFT JOIN tenant_proxies p ON p.tenant_id = t.tenant_id WHERE t.tenant_id = $1"},
+      // One statement: the row count tells whether the tenant exists (the INSERT ... SELECT finds it).
+      {"tenant_proxy_set",
+       "INSERT INTO tenant_proxies (tenant_id, proxy) SELECT tenant_id, $2 FROM tenants WHERE tenant_id = $1 "
+       "ON CONFLICT (tenant_id) DO UPDATE SET proxy = excluded.proxy"},
+      {"tenant_proxy_delete",
+       "WITH gone AS (DELETE FROM tenant_proxies WHERE tenant_id = $1) SELECT 1 FROM tenants WHERE tenant_id = $1"},
       {"tenant_by_token", "SELECT tenant_id, token_hash, created_at FROM tenants WHERE token_hash = $1"},
       {"tenant_lock_count",
        "SELECT (SELECT count(*) FROM sessions WHERE tenant_id = t.tenant_id) FROM tenants t "
@@ -266,6 +278,37 @@ Result<TenantRecord> PostgresSessionStore::get_tenant(std::string_view tenant_id
     pqxx::result r = tx.exec_prepared("tenant_get", std::string(tenant_id));
     if (r.empty()) return no_tenant();
     return tenant_row(r[0]);
+  });
+}
+
+Result<std::optional<std::string>> PostgresSessionStore::tenant_proxy(std::string_view tenant_id) {
+  using Proxy = std::optional<std::string>;
+  return pool_->call<Proxy>("tenant proxy", [&](pqxx::connection& c) -> Result<Proxy> {
+    pqxx::nontransaction tx(c);
+    pqxx::result r = tx.exec_prepared("tenant_proxy_get", std::string(tenant_id));
+    if (r.empty()) return no_tenant();
+    if (r[0][0].is_null()) return Proxy();
+    Result<std::string> plain = reveal_tenant_proxy(cipher_.get(), r[0][0].as<std::string>(), std::string(tenant_id));
+    if (!plain) return plain.error();
+    return Proxy(std::move(*plain));
+  });
+}
+
+Status PostgresSessionStore::set_tenant_proxy(std::string_view tenant_id, const std::optional<std::string>& proxy) {
+  std::optional<std::string> stored;
+  if (proxy) {
+    Result<std::string> sealed = seal_tenant_proxy(cipher_.get(), *proxy, std::string(tenant_id));
+    if (!sealed) return sealed.error();
+    stored = std::move(*sealed);
+  }
+  return pool_->call<void>("set tenant proxy", [&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    pqxx::result r = stored ? tx.exec_prepared("tenant_proxy_set", std::string(tenant_id), *stored)
+                            : tx.exec_prepared("tenant_proxy_delete", std::string(tenant_id));
+    const bool found = stored ? r.affected_rows() == 1 : !r.empty();
+    if (!found) return no_tenant();
+    tx.commit();
+    return {};
   });
 }
 

@@ -59,6 +59,8 @@ class PostgresSessionStore final : public SessionStore {
 
   Status create_tenant(const TenantRecord& tenant) override;
   Result<TenantRecord> get_tenant(std::string_view tenant_id) override;
+  Result<std::optional<std::string>> tenant_proxy(std::string_view tenant_id) override;
+  Status set_tenant_proxy(std::string_view tenant_id, const std::optional<std::string>& proxy) override;
   Result<std::vector<TenantRecord>> list_tenants() override;
   Status delete_tenant(std::string_view tenant_id, TenantDeletion mode) override;
   Result<TenantRecord> find_tenant_by_token(std::string_view token) override;

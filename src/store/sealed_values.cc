@@ -65,6 +65,56 @@ Result<std::string> reveal_webhook_secret(const KeyCipher* cipher, const std::st
   return plain;
 }
 
+Result<std::string> seal_tenant_proxy(const KeyCipher* cipher, const std::string& json_text, const std::string& tenant_id) {
+  if (cipher != nullptr) {
+    auto sealed = cipher->seal(json_text, "proxy:" + tenant_id);
+    if (!sealed) return Error(Errc::store_error, "store the default proxy of tenant " + tenant_id + ": " + sealed.error().message);
+    return sealed;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(json_text.size() * 2);
+  for (unsigned char c : json_text) {
+    hex += kHex[c >> 4];
+    hex += kHex[c & 15];
+  }
+  return hex;
+}
+
+Result<std::string> reveal_tenant_proxy(const KeyCipher* cipher, const std::string& stored, const std::string& tenant_id) {
+  const std::string what = "tenant " + tenant_id + ": its default proxy ";
+  switch (KeyCipher::kind_of(stored)) {
+    case StoredKeyKind::plain: {
+      auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        return -1;
+      };
+      if (stored.size() % 2 != 0) return Error(Errc::store_error, what + "is in an unknown format");
+      std::string out;
+      out.reserve(stored.size() / 2);
+      for (std::size_t i = 0; i < stored.size(); i += 2) {
+        const int hi = nibble(stored[i]);
+        const int lo = nibble(stored[i + 1]);
+        if (hi < 0 || lo < 0) return Error(Errc::store_error, what + "is in an unknown format");
+        out += static_cast<char>(hi * 16 + lo);
+      }
+      return out;
+    }
+    case StoredKeyKind::unknown:
+      return Error(Errc::store_error, what + "is in an unknown format");
+    case StoredKeyKind::sealed:
+      break;
+  }
+  if (cipher == nullptr) {
+    return Error(Errc::store_error, what + "is encrypted with master key " + KeyCipher::key_id_of(stored).value_or("?") +
+                                        " and no master key is configured");
+  }
+  auto plain = cipher->open(stored, "proxy:" + tenant_id);
+  if (!plain) return Error(Errc::store_error, what + "cannot be decrypted: " + plain.error().message);
+  return plain;
+}
+
 namespace {
 
 std::string join_ids(const std::set<std::string>& ids) {

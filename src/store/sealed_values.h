@@ -32,6 +32,13 @@ Result<std::string> seal_webhook_secret(const KeyCipher* cipher, const std::stri
 Result<std::string> reveal_webhook_secret(const KeyCipher* cipher, const std::string& stored,
                                           const std::string& tenant_id);
 
+// A tenant's default proxy (TDLib's `proxy` object as JSON text, credentials included) as stored:
+// sealed under "proxy:<tenant_id>" with a cipher, else hex-encoded (the stored forms tell a sealed value
+// by its "tgk1:…:" shape, which JSON would imitate). reveal answers store_error naming the tenant, never
+// the value.
+Result<std::string> seal_tenant_proxy(const KeyCipher* cipher, const std::string& json_text, const std::string& tenant_id);
+Result<std::string> reveal_tenant_proxy(const KeyCipher* cipher, const std::string& stored, const std::string& tenant_id);
+
 // The state of the stored session keys, as a store's open (or the last rotation) left them.
 struct StoredKeyStatus {
   bool encrypted = false;       // true when a master key is configured: every stored key is sealed with it

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,12 @@ class SessionStore {
   // The tenant whose token this is: hashes the token, looks the hash up, and compares in constant
   // time. Errc::unauthorized when no tenant has it.
   virtual Result<TenantRecord> find_tenant_by_token(std::string_view token) = 0;
+  // The tenant's default proxy (PUT /v1/proxy): TDLib's `proxy` object as JSON text, credentials
+  // included — sealed at rest with the master key when one is configured — or nullopt when none is
+  // set. not_found: no such tenant. Deleting the tenant deletes it.
+  virtual Result<std::optional<std::string>> tenant_proxy(std::string_view tenant_id) = 0;
+  // Sets (a value) or removes (nullopt) the tenant's default proxy. not_found: no such tenant.
+  virtual Status set_tenant_proxy(std::string_view tenant_id, const std::optional<std::string>& proxy) = 0;
 
   // --- sessions ---
   // Adds a session (updated_at_ms is stamped by the store). invalid_argument: malformed session id,

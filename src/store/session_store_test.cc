@@ -223,6 +223,33 @@ TYPED_TEST(SessionStoreTest, DeletingATenantWithSessionsNeedsToBeAsked) {
   EXPECT_TRUE(store.list_tenants()->empty());
 }
 
+TYPED_TEST(SessionStoreTest, ATenantsDefaultProxyIsSetReplacedRemovedAndGoesWithTheTenant) {
+  auto& store = *this->store_;
+  const std::string first = R"({"@type":"proxy","server":"10.0.0.1","port":1080,"type":{"@type":"proxyTypeSocks5","username":"u","password":"p:w"}})";
+  const std::string second = R"({"@type":"proxy","server":"10.0.0.2","port":443,"type":{"@type":"proxyTypeMtproto","secret":"dd00"}})";
+  ASSERT_TRUE(store.create_tenant(tenant("a")).ok());
+  ASSERT_TRUE(store.create_tenant(tenant("b")).ok());
+  EXPECT_EQ(store.tenant_proxy("nobody").error().code, Errc::not_found);
+  EXPECT_EQ(store.set_tenant_proxy("nobody", first).error().code, Errc::not_found);
+  EXPECT_EQ(store.set_tenant_proxy("nobody", std::nullopt).error().code, Errc::not_found);
+  ASSERT_TRUE(store.tenant_proxy("a").ok());
+  EXPECT_EQ(*store.tenant_proxy("a"), std::nullopt);
+
+  ASSERT_TRUE(store.set_tenant_proxy("a", first).ok());
+  EXPECT_EQ(*store.tenant_proxy("a"), first);
+  EXPECT_EQ(*store.tenant_proxy("b"), std::nullopt) << "another tenant's default";
+  ASSERT_TRUE(store.set_tenant_proxy("a", second).ok());
+  EXPECT_EQ(*store.tenant_proxy("a"), second);
+  ASSERT_TRUE(store.set_tenant_proxy("a", std::nullopt).ok());
+  EXPECT_EQ(*store.tenant_proxy("a"), std::nullopt);
+  ASSERT_TRUE(store.set_tenant_proxy("a", std::nullopt).ok()) << "removing none is no error";
+
+  ASSERT_TRUE(store.set_tenant_proxy("b", first).ok());
+  ASSERT_TRUE(store.delete_tenant("b", TenantDeletion::with_sessions).ok());
+  ASSERT_TRUE(store.create_tenant(tenant("b", "another-token")).ok());
+  EXPECT_EQ(*store.tenant_proxy("b"), std::nullopt) << "a tenant created again does not inherit the old default";
+}
+
 TYPED_TEST(SessionStoreTest, SessionRoundTripsEveryField) {
   auto& store = *this->store_;
   ASSERT_TRUE(store.create_tenant(tenant("acme")).ok());
@@ -536,6 +563,7 @@ TEST_F(SqliteSessionStoreTest, MigrationFourKeepsTheSessionsOfAVersionThreeDatab
           "INSERT INTO v3 SELECT * FROM sessions; DROP TABLE sessions; ALTER TABLE v3 RENAME TO sessions;"
           "CREATE INDEX sessions_by_tenant ON sessions (tenant_id, created_at, session_id);"
           "CREATE INDEX sessions_by_state ON sessions (state, created_at, session_id);"
+          "DROP TABLE tenant_proxies;"  // (version 5's, which a version-3 database has not either)
           "UPDATE schema_version SET version = 3; COMMIT;");
   {
     sqlite3* raw = nullptr;
@@ -546,7 +574,7 @@ TEST_F(SqliteSessionStoreTest, MigrationFourKeepsTheSessionsOfAVersionThreeDatab
   }
   auto store = open();
   ASSERT_TRUE(store.ok()) << store.error().to_string();
-  EXPECT_EQ((*store)->schema_version().value(), 4);
+  EXPECT_EQ((*store)->schema_version().value(), SqliteSessionStore::latest_schema_version());
   auto got = (*store)->get_session("acme", kept.session_id);
   ASSERT_TRUE(got.ok()) << got.error().to_string();
   EXPECT_EQ(got->state, SessionState::password_required);
@@ -782,6 +810,28 @@ TEST_F(SqliteStoredKeysTest, TheFileHoldsNoPlainKeyAndReopeningWithTheKeyRestore
   auto listed = (*again)->list_sessions("acme");
   ASSERT_TRUE(listed.ok());
   for (const auto& s : *listed) EXPECT_EQ(s.db_key, plain[s.session_id]);
+}
+
+TEST_F(SqliteStoredKeysTest, ADefaultProxysCredentialsAreSealedInTheFile) {
+  const std::string proxy = R"({"@type":"proxy","server":"10.0.0.1","port":1080,"type":{"@type":"proxyTypeSocks5","username":"u","password":"pr0xy-pa55"}})";
+  auto key = new_master_key();
+  {
+    auto store = open_with(key);
+    ASSERT_TRUE(store.ok()) << store.error().to_string();
+    ASSERT_TRUE((*store)->create_tenant(tenant("acme")).ok());
+    ASSERT_TRUE((*store)->set_tenant_proxy("acme", proxy).ok());
+    EXPECT_EQ(*(*store)->tenant_proxy("acme"), proxy);
+  }
+  EXPECT_EQ(file_bytes().find("pr0xy-pa55"), std::string::npos) << "the proxy password is in the file";
+  auto again = open_with(key);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*(*again)->tenant_proxy("acme"), proxy);
+  auto other = open_with(new_master_key());
+  if (other.ok()) {
+    auto read = (*other)->tenant_proxy("acme");
+    ASSERT_FALSE(read.ok()) << "opened with another master key";
+    EXPECT_EQ(read.error().message.find("pr0xy"), std::string::npos);
+  }
 }
 
 TEST_F(SqliteStoredKeysTest, PlainKeysAreEncryptedAtTheFirstOpenWithAKey) {

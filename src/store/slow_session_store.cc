@@ -52,6 +52,14 @@ Result<TenantRecord> SlowSessionStore::get_tenant(std::string_view tenant_id) {
   stall();
   return inner_.get_tenant(tenant_id);
 }
+Result<std::optional<std::string>> SlowSessionStore::tenant_proxy(std::string_view tenant_id) {
+  stall();
+  return inner_.tenant_proxy(tenant_id);
+}
+Status SlowSessionStore::set_tenant_proxy(std::string_view tenant_id, const std::optional<std::string>& proxy) {
+  stall();
+  return inner_.set_tenant_proxy(tenant_id, proxy);
+}
 Result<std::vector<TenantRecord>> SlowSessionStore::list_tenants() {
   stall();
   return inner_.list_tenants();

@@ -24,7 +24,7 @@ namespace {
 
 // Schema migrations, in order; migration i takes the schema from version i to i + 1. Never edit one
 // that has shipped: append a new one.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     // 1: tenants and sessions.
     "CREATE TABLE tenants ("
     "  tenant_id TEXT PRIMARY KEY NOT NULL,"
@@ -97,6 +97,11 @@ constexpr std::array<const char*, 4> kMigrations = {
     "ALTER TABLE sessions_v4 RENAME TO sessions;"
     "CREATE INDEX sessions_by_tenant ON sessions (tenant_id, created_at, session_id);"
     "CREATE INDEX sessions_by_state ON sessions (state, created_at, session_id);",
+    // 5: each tenant's default proxy (PUT /v1/proxy), sealed like a session key (sealed_values.h).
+    "CREATE TABLE tenant_proxies ("
+    "  tenant_id TEXT PRIMARY KEY NOT NULL REFERENCES tenants(tenant_id) ON DELETE CASCADE,"
+    "  proxy TEXT NOT NULL"
+    ") WITHOUT ROWID;",
 };
 
 constexpr const char* kSessionColumns =
@@ -182,6 +187,7 @@ class SqliteSessionStore::Statement {
              : std::string();
   }
   std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::optional<std::int64_t> optional_int64(int col) const {
     if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) return std::nullopt;
     return sqlite3_column_int64(stmt_, col);
@@ -429,6 +435,51 @@ Result<TenantRecord> SqliteSessionStore::get_tenant(std::string_view tenant_id) 
   if (rc == SQLITE_ROW) return q.tenant();
   if (rc == SQLITE_DONE) return no_tenant();
   return sqlite_error("get tenant");
+}
+
+Result<std::optional<std::string>> SqliteSessionStore::tenant_proxy(std::string_view tenant_id) {
+  std::lock_guard lock(mu_);
+  Statement q(*this,
+              "SELECT p.proxy, t.tenant_id FROM tenants t LEFT JOIN tenant_proxies p ON p.tenant_id = t.tenant_id "
+              "WHERE t.tenant_id = ?1");
+  if (!q.prepared()) return sqlite_error("tenant proxy");
+  q.bind(1, tenant_id);
+  const int rc = q.step();
+  if (rc == SQLITE_DONE) return no_tenant();
+  if (rc != SQLITE_ROW) return sqlite_error("tenant proxy");
+  if (q.is_null(0)) return std::optional<std::string>();
+  Result<std::string> plain = reveal_tenant_proxy(cipher_.get(), q.text(0), std::string(tenant_id));
+  if (!plain) return plain.error();
+  return std::optional<std::string>(std::move(*plain));
+}
+
+Status SqliteSessionStore::set_tenant_proxy(std::string_view tenant_id, const std::optional<std::string>& proxy) {
+  std::lock_guard lock(mu_);
+  {
+    Statement t(*this, "SELECT 1 FROM tenants WHERE tenant_id = ?1");
+    if (!t.prepared()) return sqlite_error("set tenant proxy");
+    t.bind(1, tenant_id);
+    const int rc = t.step();
+    if (rc == SQLITE_DONE) return no_tenant();
+    if (rc != SQLITE_ROW) return sqlite_error("set tenant proxy");
+  }
+  if (!proxy) {
+    Statement d(*this, "DELETE FROM tenant_proxies WHERE tenant_id = ?1");
+    if (!d.prepared()) return sqlite_error("set tenant proxy");
+    d.bind(1, tenant_id);
+    if (d.step() != SQLITE_DONE) return sqlite_error("set tenant proxy");
+    return {};
+  }
+  Result<std::string> stored = seal_tenant_proxy(cipher_.get(), *proxy, std::string(tenant_id));
+  if (!stored) return stored.error();
+  Statement w(*this,
+              "INSERT INTO tenant_proxies (tenant_id, proxy) VALUES (?1, ?2) "
+              "ON CONFLICT (tenant_id) DO UPDATE SET proxy = excluded.proxy");
+  if (!w.prepared()) return sqlite_error("set tenant proxy");
+  w.bind(1, tenant_id);
+  w.bind(2, *stored);
+  if (w.step() != SQLITE_DONE) return sqlite_error("set tenant proxy");
+  return {};
 }
 
 Result<std::vector<TenantRecord>> SqliteSessionStore::list_tenants() {

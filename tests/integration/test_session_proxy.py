@@ -128,9 +128,41 @@ def test_a_bad_proxy_at_login_is_refused_before_anything_starts():
         harness.check(listed["sessions"] == [] and tdsim_clients(st) == [], "a refused login started anyway")
 
 
+def test_the_tenants_default_proxy_carries_its_logins_and_a_login_may_refuse_it():
+    with SessionStack() as st:
+        code, _, doc = harness.http_json("GET", st.url + "/v1/proxy", headers=st.auth())
+        harness.check(code == 200 and doc == {"proxy": None}, f"no default yet: {code} {doc}")
+        code, _, doc = harness.http_json("PUT", st.url + "/v1/proxy", {"proxy": socks(1090)}, st.auth())
+        harness.check(code == 200 and doc["proxy"]["port"] == 1090 and doc["proxy"]["has_credentials"] is True, doc)
+        harness.check(PASSWORD not in str(doc), "the answer shows the proxy password")
+        code, _, doc = harness.http_json("PUT", st.url + "/v1/proxy", {"proxy": {"type": "socks5", "port": 0}}, st.auth())
+        harness.check(code == 400 and "proxy." in doc["error"]["message"], f"a bad default: {code} {doc}")
+        # A login with no proxy field goes through the default, before the QR request.
+        code, _, doc = harness.http_json("POST", st.url + "/v1/qr-logins", {}, st.auth())
+        harness.check(code == 201 and doc["proxy"]["port"] == 1090, f"login with the default: {code} {doc}")
+        calls = tdsim_clients(st)[0]["calls"]
+        harness.check(calls.index("addProxy") < calls.index("requestQrCodeAuthentication"), calls)
+        # "proxy": null refuses it; a login's own proxy wins.
+        code, _, doc = harness.http_json("POST", st.url + "/v1/qr-logins", {"proxy": None}, st.auth())
+        harness.check(code == 201 and doc["proxy"] is None, f"login refusing the default: {code} {doc}")
+        code, _, doc = harness.http_json("POST", st.url + "/v1/phone-logins",
+                                         {"phone_number": "9996621234", "proxy": socks(1091)}, st.auth())
+        harness.check(code == 201 and doc["proxy"]["port"] == 1091, f"login with its own proxy: {code} {doc}")
+        # Another tenant has none; removing the default stops it.
+        other = st.new_tenant("globex")
+        code, _, doc = harness.http_json("GET", st.url + "/v1/proxy", headers=other)
+        harness.check(code == 200 and doc == {"proxy": None}, f"another tenant's default: {code} {doc}")
+        code, _, doc = harness.http_json("PUT", st.url + "/v1/proxy", {"proxy": None}, st.auth())
+        harness.check(code == 200 and doc == {"proxy": None}, f"remove: {code} {doc}")
+        code, _, doc = harness.http_json("POST", st.url + "/v1/qr-logins", {}, st.auth())
+        harness.check(code == 201 and doc["proxy"] is None, f"login after the removal: {code} {doc}")
+        check_no_password(st)
+
+
 if __name__ == "__main__":
     harness.main([test_a_login_goes_through_its_proxy_and_the_ping_says_ok,
                   test_a_phone_login_sends_its_number_through_the_proxy,
                   test_an_unreachable_proxy_is_a_clear_status_and_a_metric,
                   test_put_replaces_and_removes_the_proxy_of_an_authorized_session,
-                  test_a_bad_proxy_at_login_is_refused_before_anything_starts])
+                  test_a_bad_proxy_at_login_is_refused_before_anything_starts,
+                  test_the_tenants_default_proxy_carries_its_logins_and_a_login_may_refuse_it])
