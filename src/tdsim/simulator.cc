@@ -175,16 +175,18 @@ void Simulator::handle(SimClient& client, TdRequest request, Outgoing& out) {
     emit(out, client, TdRequest::error(500, "Request aborted"), now, request.extra);
     return;
   }
-  if (client.opening) {  // setTdlibParameters waits for the directory's lock; the rest waits for it
+  if (auto answer = static_functions_.run(request); answer && t != "getOption") {
+    emit(out, client, std::move(*answer), now, request.extra);
+    return;
+  }
+  // While setTdlibParameters waits for the directory's lock the rest waits for it too, as in TDLib —
+  // getOption and the static functions excepted (answered at once, as TDLib 1.8.67 answers them).
+  if (client.opening && t != "getOption") {
     if (client.waiting_for_open.size() >= SimClient::kMaxHeldRequests) {
       emit(out, client, TdRequest::error(500, "Too many requests wait for a connection"), now, request.extra);
     } else {
       client.waiting_for_open.push_back(std::move(request));
     }
-    return;
-  }
-  if (auto answer = static_functions_.run(request); answer && t != "getOption") {
-    emit(out, client, std::move(*answer), now, request.extra);
     return;
   }
   if (client.state == SimAuthState::wait_tdlib_parameters && t != "setTdlibParameters" &&

@@ -93,28 +93,29 @@ void Simulator::try_open(SimClient& client, Outgoing& out, TimePoint at) {
   }
   TdRequest request = std::move(*client.opening);
   client.opening.reset();
+  std::deque<TdRequest> waiting;  // what arrived while the directory was being opened, in arrival order
+  waiting.swap(client.waiting_for_open);
   if (attempt.outcome == FileLock::Outcome::locked) {
     client.database_lock = std::move(attempt.lock);
     finish_open(client, request, out, at);
-  } else {
-    // TDLib 1.8.67's texts; the state stays WaitTdlibParameters and the client may try again.
-    std::string message = "Can't lock file \"" + client.lock_path.string() + "\", because it is already in use";
-    if (attempt.outcome == FileLock::Outcome::held_by_this_process) {
-      message += " by current program";
-    } else if (attempt.outcome == FileLock::Outcome::held_by_another_process) {
-      message += "; check for another program instance running";
-    } else {
-      message = attempt.error;
-    }
-    client.database_directory.clear();
-    client.files_directory.clear();
-    client.lock_path.clear();
-    emit(out, client, TdRequest::error(400, message), at, request.extra);
+    for (auto& w : waiting) handle(client, std::move(w), out);
+    return;
   }
-  // What arrived while the directory was being opened, in arrival order.
-  std::deque<TdRequest> waiting;
-  waiting.swap(client.waiting_for_open);
+  // TDLib 1.8.67's texts; the state stays WaitTdlibParameters and the client may try again. The
+  // requests that waited are answered first, as TDLib answers them before the refusal.
+  std::string message = "Can't lock file \"" + client.lock_path.string() + "\", because it is already in use";
+  if (attempt.outcome == FileLock::Outcome::held_by_this_process) {
+    message += " by current program";
+  } else if (attempt.outcome == FileLock::Outcome::held_by_another_process) {
+    message += "; check for another program instance running";
+  } else {
+    message = attempt.error;
+  }
+  client.database_directory.clear();
+  client.files_directory.clear();
+  client.lock_path.clear();
   for (auto& w : waiting) handle(client, std::move(w), out);
+  emit(out, client, TdRequest::error(400, message), at, request.extra);
 }
 
 void Simulator::finish_open(SimClient& client, const TdRequest& request, Outgoing& out, TimePoint at) {
