@@ -139,7 +139,9 @@ TEST_F(FilesTest, ErrorsAndUnauthorized) {
   const int id = f["file_id"];
   // Before Ready: 401, as every ordinary function.
   const int early = sim_->create_client_id();
-  send(early, params());
+  json early_params = params();
+  early_params["database_directory"] = (dir_ / "early").string();  // ready_client() below locks dir_
+  send(early, early_params);
   state("authorizationStateWaitPhoneNumber");
   send(early, {{"@type", "downloadFile"}, {"file_id", id}, {"priority", 1}, {"@extra", "early"}});
   EXPECT_EQ(answer("early")["code"], 401);

@@ -178,7 +178,8 @@ Result<Profile> Profile::apply(const Profile& base, const json& patch) {
   if (!patch.is_object()) return Error(Errc::invalid_argument, "a tdsim profile must be an object");
   static const char* const kKeys[] = {"seed", "qr_token_ttl_seconds", "flood_wait_limit_seconds", "latency_ms",
                                       "auth_latency_ms", "method_latency_ms", "flood", "qr", "faults", "chats",
-                                      "hold_restored_sessions", "incoming", "phone", "proxy", "files"};
+                                      "hold_restored_sessions", "incoming", "phone", "proxy", "files",
+                                      "database_lock_wait_seconds"};
   for (const auto& [key, value] : patch.items()) {
     bool known = false;
     for (const char* k : kKeys) known = known || key == k;
@@ -191,7 +192,8 @@ Result<Profile> Profile::apply(const Profile& base, const json& patch) {
   bool ok = r.seed(patch, &seed) && r.number(patch, "qr_token_ttl_seconds", "", &p.qr_token_ttl_seconds, 0.01) &&
             r.number(patch, "flood_wait_limit_seconds", "", &p.flood_wait_limit_seconds) &&
             r.range(patch, "latency_ms", "", &p.latency) && r.range(patch, "auth_latency_ms", "", &p.auth_latency) &&
-            r.number(patch, "chats", "", &chats) && r.boolean(patch, "hold_restored_sessions", &p.hold_restored_sessions);
+            r.number(patch, "chats", "", &chats) && r.boolean(patch, "hold_restored_sessions", &p.hold_restored_sessions) &&
+            r.number(patch, "database_lock_wait_seconds", "", &p.database_lock_wait_seconds);
   if (ok && patch.contains("method_latency_ms")) {
     const auto& m = patch["method_latency_ms"];
     if (!m.is_object()) {
@@ -334,6 +336,7 @@ json Profile::to_json() const {
           {"faults", {{"error_rate", faults.error_rate}}},
           {"chats", chats},
           {"hold_restored_sessions", hold_restored_sessions},
+          {"database_lock_wait_seconds", database_lock_wait_seconds},
           {"incoming",
            {{"rate_per_second", incoming.rate_per_second},
             {"chats", incoming.chats},

@@ -75,6 +75,9 @@ struct Profile {
   // A client that opens an already authorized database withholds its authorizationStateReady update
   // until the control interface's POST /release: the service's restore window made observable.
   bool hold_restored_sessions = false;
+  // How long setTdlibParameters keeps retrying the lock of a database directory another client holds
+  // before it answers TDLib's 400 "Can't lock file ..." (TDLib 1.8.67 waits about 10 s). 0: one try.
+  double database_lock_wait_seconds = 10;
 
   // The built-in defaults (= profiles/default.yaml).
   static Profile defaults() { return Profile{}; }

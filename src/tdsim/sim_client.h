@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -17,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tdsim/file_lock.h"
 #include "tdsim/incoming_traffic.h"
 #include "tdsim/proxy_list.h"
 #include "tdsim/td_request.h"
@@ -66,6 +68,22 @@ struct SimClient {
   // Fingerprint of the database_encryption_key given to setTdlibParameters: kept in td.binlog so that
   // a later client with another key is refused, as TDLib refuses it ("Wrong database encryption key").
   std::string database_key_check;
+  // The lock of the database directory, on its binlog's name (td.binlog, td_test.binlog on the test
+  // DC), held from setTdlibParameters until Closed (docs/tdsim.md#database-lock).
+  std::filesystem::path lock_path;
+  FileLock database_lock;
+  // setTdlibParameters waiting for another client's lock (until opening_deadline), and what the
+  // client sent meanwhile (answered once the directory is opened or refused).
+  std::optional<TdRequest> opening;
+  std::chrono::steady_clock::time_point opening_deadline{};
+  std::deque<TdRequest> waiting_for_open;
+  // The authorization's auth key: its id (16 hex digits, kept in td.binlog), whether this client uses
+  // it (claimed: no other client may) or found it in use by another client (duplicated: Telegram
+  // answers AUTH_KEY_DUPLICATED), and its lock in the world directory (TDSIM_WORLD_DIR).
+  std::string auth_key_id;
+  bool auth_key_claimed = false;
+  bool auth_key_duplicated = false;
+  FileLock auth_key_lock;
   std::int64_t user_id = 0;
   std::string link;            // current tg://login?token=... while waiting for confirmation
   std::uint64_t token_generation = 0;  // bumps on every new token; stale expiry events compare it

@@ -16,22 +16,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-constexpr const char* kDatabaseFile = "td.binlog";  // what tdsim writes in a database directory
-
-// A 64-bit FNV-1a fingerprint of a database key ("" for no key): enough for a simulator to tell keys
-// apart; the key itself is never written.
-std::string database_key_check(const std::string& key) {
-  if (key.empty()) return {};
-  std::uint64_t h = 1469598103934665603ULL;
-  for (char c : std::string("tdsim key check:") + key) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ULL;
-  }
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-  return hex;
-}
-
 bool is_auth_function(std::string_view t) {
   return t == "setTdlibParameters" || t == "requestQrCodeAuthentication" || t == "checkAuthenticationPassword" ||
          t == "getAuthorizationState" || t == "logOut" || t == "close" || t == "destroy" ||
@@ -77,7 +61,11 @@ const char* sim_state_type(SimAuthState s) noexcept {
   return "authorizationStateClosed";
 }
 
-Simulator::Simulator(Profile profile) : profile_(std::move(profile)), rng_(profile_.seed) {
+Simulator::Simulator(Profile profile, std::string world_directory)
+    : profile_(std::move(profile)),
+      rng_(profile_.seed),
+      world_directory_(std::move(world_directory)),
+      auth_key_rng_((static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()) {
   std::lock_guard lock(mutex_);
   if (profile_.incoming.rate_per_second > 0) schedule_incoming_tick(std::chrono::steady_clock::now());
 }
@@ -191,6 +179,16 @@ void Simulator::handle(SimClient& client, TdRequest request, Outgoing& out) {
     emit(out, client, std::move(*answer), now, request.extra);
     return;
   }
+  // While setTdlibParameters waits for the directory's lock the rest waits for it too, as in TDLib —
+  // getOption and the static functions excepted (answered at once, as TDLib 1.8.67 answers them).
+  if (client.opening && t != "getOption") {
+    if (client.waiting_for_open.size() >= SimClient::kMaxHeldRequests) {
+      emit(out, client, TdRequest::error(500, "Too many requests wait for a connection"), now, request.extra);
+    } else {
+      client.waiting_for_open.push_back(std::move(request));
+    }
+    return;
+  }
   if (client.state == SimAuthState::wait_tdlib_parameters && t != "setTdlibParameters" &&
       !allowed_before_parameters(t)) {
     emit(out, client, TdRequest::error(400, "Initialization parameters are needed: call setTdlibParameters first"),
@@ -202,6 +200,10 @@ void Simulator::handle(SimClient& client, TdRequest request, Outgoing& out) {
     return;
   }
   if (waits_for_connection(t) && hold_while_disconnected(client, request, out, now)) return;
+  if (reaches_network(t) && t != "setTdlibParameters" &&
+      drop_duplicated_key(client, request, out, after_latency(profile_.latency_for(t)))) {
+    return;
+  }
   FloodDecision flood;
   if (reaches_network(t) && t != "setTdlibParameters" && t != "destroy") {
     flood = flood_decision(client, t, out);
@@ -269,32 +271,7 @@ void Simulator::handle_auth(SimClient& client, const TdRequest& request, Outgoin
            at, request.extra);
       return;
     }
-    client.database_directory = o.value("database_directory", std::string());
-    client.files_directory = o.value("files_directory", std::string());
-    client.database_key_check = database_key_check(o.value("database_encryption_key", std::string()));
-    // TDLib's database is encrypted with this key; tdsim keeps only a fingerprint and refuses another key.
-    if (const std::string stored = read_database_key_check(client);
-        !stored.empty() && stored != client.database_key_check) {
-      emit(out, client, TdRequest::error(401, "Wrong database encryption key"), at, request.extra);
-      return;
-    }
-    const json database = client.database_directory.empty() ? json() : read_database(client.database_directory);
-    const bool authorized = database.is_object() && database.value("authorized", false);
-    if (!authorized) write_database(client, false);
-    if (authorized) {
-      // The account's own user, as TDLib reads it from its database.
-      if (const auto id = database.value("user_id", std::int64_t{0}); id > 0) client.user_id = id;
-    }
-    if (authorized && profile_.hold_restored_sessions) {
-      client.state = SimAuthState::ready;  // functions work; only the update waits for POST /release
-      client.ready_withheld = true;
-    } else {
-      set_state(client, authorized ? SimAuthState::ready : SimAuthState::wait_phone_number, out, at);
-    }
-    ok();
-    emit(out, client, {{"@type", "updateConnectionState"}, {"state", {{"@type", "connectionStateReady"}}}}, at);
-    client.connected = true;
-    if (authorized) start_incoming(client, database, out, at);
+    open_database(client, request, out, at);
   } else if (t == "requestQrCodeAuthentication") {
     if (client.state != SimAuthState::wait_phone_number && client.state != SimAuthState::wait_other_device_confirmation) {
       unexpected();
@@ -314,7 +291,7 @@ void Simulator::handle_auth(SimClient& client, const TdRequest& request, Outgoin
       emit(out, client, TdRequest::error(400, "PASSWORD_HASH_INVALID"), at, request.extra);
       return;
     }
-    write_database(client, true);
+    authorize(client);
     set_state(client, SimAuthState::ready, out, at);
     ok();
     start_incoming(client, json(), out, at);
@@ -338,12 +315,10 @@ void Simulator::handle_auth(SimClient& client, const TdRequest& request, Outgoin
 }
 
 void Simulator::finish_logout(SimClient& client, Outgoing& out, TimePoint at, bool remove_database) {
-  if (remove_database && !client.database_directory.empty()) {
-    std::error_code ec;
-    fs::remove(fs::path(client.database_directory) / kDatabaseFile, ec);
-  } else if (client.incoming && client.state != SimAuthState::logging_out) {
+  if (!remove_database && client.incoming && client.state != SimAuthState::logging_out) {
     write_database(client, true);  // the sequence and the time the account went offline
   }
+  release_database(client, remove_database);
   client.incoming.reset();
   client.withheld_updates.clear();
   abort_files(client, out, at);
@@ -424,7 +399,7 @@ void Simulator::apply_scan(SimClient& client, const std::string& outcome, const 
     set_state(client, SimAuthState::wait_password, out, now);
     return;
   }
-  write_database(client, true);
+  authorize(client);
   set_state(client, SimAuthState::ready, out, now);
   start_incoming(client, json(), out, now);
 }
@@ -545,53 +520,6 @@ json Simulator::ordinary_answer(SimClient& client, const TdRequest& request) {
   if (t == "testNetwork") return TdRequest::ok();
   if (t == "getCurrentState") return {{"@type", "updates"}, {"updates", json::array()}};
   return TdRequest::error(400, "tdsim does not simulate " + t);
-}
-
-void Simulator::write_database(const SimClient& client, bool authorized) const {
-  if (client.database_directory.empty()) return;
-  json doc{{"tdsim", 1}, {"authorized", authorized}, {"user_id", client.user_id},
-           {"has_password", !client.password.empty()}};
-  if (!client.database_key_check.empty()) doc["key_check"] = client.database_key_check;
-  if (client.incoming) {
-    doc["incoming"] = {{"next_sequence", client.reserved_sequence},
-                       {"last_seen", static_cast<std::int64_t>(std::time(nullptr))},
-                       {"pending", json::array()}};
-  }
-  write_database_file(client.database_directory, doc);
-}
-
-json Simulator::read_database(const std::string& directory) {
-  std::ifstream f(fs::path(directory) / kDatabaseFile);
-  if (!f) return nullptr;
-  std::stringstream s;
-  s << f.rdbuf();
-  auto doc = json::parse(s.str(), nullptr, false);
-  return doc.is_object() ? doc : json();
-}
-
-void Simulator::write_database_file(const std::string& directory, const json& doc) {
-  std::error_code ec;
-  fs::create_directories(directory, ec);
-  // Written beside and renamed over: a crash leaves the old file or the new one, never half of one.
-  const fs::path target = fs::path(directory) / kDatabaseFile;
-  const fs::path temporary = fs::path(directory) / (std::string(kDatabaseFile) + ".tmp");
-  {
-    std::ofstream f(temporary, std::ios::trunc);
-    f << doc.dump();
-  }
-  fs::rename(temporary, target, ec);
-}
-
-std::string Simulator::read_database_key_check(const SimClient& client) const {
-  if (client.database_directory.empty()) return {};
-  const json doc = read_database(client.database_directory);
-  return doc.is_object() ? doc.value("key_check", std::string()) : std::string();
-}
-
-bool Simulator::read_database_authorized(const SimClient& client) const {
-  if (client.database_directory.empty()) return false;
-  const json doc = read_database(client.database_directory);
-  return doc.is_object() && doc.value("authorized", false);
 }
 
 const char* Simulator::receive(double timeout_seconds) { return output_.pop(timeout_seconds); }

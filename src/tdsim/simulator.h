@@ -46,7 +46,9 @@ class Simulator {
   using LogMessageCallback = void (*)(int verbosity_level, const char* message);
   using TimePoint = std::chrono::steady_clock::time_point;
 
-  explicit Simulator(Profile profile);
+  // `world_directory`: where authorizations in use are locked by auth key id, so that clients of
+  // several processes sharing it find a duplicated key (TDSIM_WORLD_DIR); "": this simulator's clients only.
+  explicit Simulator(Profile profile, std::string world_directory = {});
   ~Simulator();
   Simulator(const Simulator&) = delete;
   Simulator& operator=(const Simulator&) = delete;
@@ -180,10 +182,31 @@ class Simulator {
   void emit(Outgoing& out, SimClient& client, nlohmann::json object, TimePoint at,
             const std::optional<nlohmann::json>& extra = std::nullopt, bool in_order = true);
   SimClient* find(int client_id);
+
+  // The database directory (simulator_database.cc, docs/tdsim.md#database-lock).
+  // setTdlibParameters once its arguments are checked: locks the directory — retrying while another
+  // client holds it, up to the profile's database_lock_wait_seconds — then opens it (finish_open).
+  void open_database(SimClient& client, const TdRequest& request, Outgoing& out, TimePoint at);
+  void try_open(SimClient& client, Outgoing& out, TimePoint at);
+  void finish_open(SimClient& client, const TdRequest& request, Outgoing& out, TimePoint at);
+  // The client is authorized now: a new auth key, claimed, and td.binlog written authorized.
+  void authorize(SimClient& client);
+  // Claims client.auth_key_id, or marks it duplicated when another client (here or, with a world
+  // directory, in another process) uses it.
+  void claim_auth_key(SimClient& client);
+  std::string new_auth_key_id();
+  // A client whose auth key is duplicated: `request` reaches Telegram, which answers 406
+  // AUTH_KEY_DUPLICATED; the authorization is dropped (LoggingOut, files removed, Closed). False
+  // when the client's key is not duplicated.
+  bool drop_duplicated_key(SimClient& client, const TdRequest& request, Outgoing& out, TimePoint at);
+  // On Closed: the locks go; `remove_files` (logOut, destroy, lost authorization) removes td.binlog
+  // and the lock file.
+  void release_database(SimClient& client, bool remove_files);
   void write_database(const SimClient& client, bool authorized) const;
-  // td.binlog of `directory` as JSON (null when missing or unreadable) and its replacement.
+  // td.binlog of `directory` as JSON (null when missing or unreadable) and its replacement (false when
+  // another holder has the directory locked, or the file could not be replaced).
   static nlohmann::json read_database(const std::string& directory);
-  static void write_database_file(const std::string& directory, const nlohmann::json& doc);
+  static bool write_database_file(const std::string& directory, const nlohmann::json& doc);
   bool read_database_authorized(const SimClient& client) const;
   // The key fingerprint td.binlog holds; "" when none (no database yet, or written before keys were checked).
   std::string read_database_key_check(const SimClient& client) const;
@@ -199,6 +222,9 @@ class Simulator {
   bool incoming_ticking_ = false;         // guarded by mutex_: a traffic tick is scheduled
   TimePoint last_incoming_tick_{};        // guarded by mutex_
   RemoteFiles remote_files_;              // guarded by mutex_
+  const std::string world_directory_;
+  // Auth key ids: unique across processes sharing a world directory, so not from the profile's seed.
+  std::mt19937_64 auth_key_rng_;          // guarded by mutex_
   std::atomic<int> next_client_id_{1};
 
   StaticFunctions static_functions_;

@@ -125,8 +125,8 @@ bool Simulator::keep_for_offline(const SimClient& client, int count, const std::
   for (auto& m : incoming_messages(traffic, count, text)) pending.push_back(std::move(m));
   trim_oldest(pending, profile_.incoming.max_pending);
   in["next_sequence"] = traffic.next_sequence();
-  write_database_file(client.database_directory, database);
-  return true;
+  // Not kept when another process holds the directory now: its client gets the messages live there.
+  return write_database_file(client.database_directory, database);
 }
 
 Result<json> Simulator::incoming(int client_id, int count, const std::string& text) {

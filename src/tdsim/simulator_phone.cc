@@ -93,7 +93,7 @@ void Simulator::handle_phone_login(SimClient& client, const TdRequest& request, 
     answer(TdRequest::ok());
     return;
   }
-  write_database(client, true);
+  authorize(client);
   set_state(client, SimAuthState::ready, out, at);
   answer(TdRequest::ok());
   start_incoming(client, json(), out, at);

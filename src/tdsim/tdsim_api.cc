@@ -1,10 +1,12 @@
 // The C exports of libtdsim.so: the five functions of TDLib's td_json_client.h, served by one
 // process-wide Simulator created on first use. The profile comes from TDSIM_PROFILE (a YAML/JSON file;
-// the built-in defaults without it) and the control interface starts when TDSIM_CONTROL_ADDR is set.
+// the built-in defaults without it), the control interface starts when TDSIM_CONTROL_ADDR is set, and
+// TDSIM_WORLD_DIR names the directory where processes sharing it compare their auth keys.
 // Configuration problems are reported once on stderr and tdsim continues with the defaults.
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <string>
 
 #include "tdsim/control_server.h"
 #include "tdsim/simulator.h"
@@ -33,7 +35,8 @@ Simulator& simulator() {
         std::fprintf(stderr, "tdsim: %s; using the default profile\n", loaded.error().message.c_str());
       }
     }
-    inst->simulator = std::make_unique<Simulator>(profile);
+    const char* world = std::getenv("TDSIM_WORLD_DIR");
+    inst->simulator = std::make_unique<Simulator>(profile, world == nullptr ? std::string() : std::string(world));
     if (const char* addr = std::getenv("TDSIM_CONTROL_ADDR"); addr != nullptr && *addr != '\0') {
       inst->control = std::make_unique<ControlServer>(*inst->simulator);
       auto started = inst->control->start(addr);
