@@ -103,7 +103,12 @@ def test_a_50mb_file_downloads_whole_and_by_range_without_a_copy_in_memory():
         harness.check(hashlib.sha256(body).hexdigest() == remote["sha256"], "the downloaded bytes differ from tdsim's")
         grown_mib = (peak[0] - before) / 1024
         print(f"RSS before {before} KiB, peak {peak[0]} KiB: +{grown_mib:.1f} MiB for a 50 MiB download")
-        harness.check(grown_mib < 10, f"the service's RSS grew by {grown_mib:.1f} MiB during a 50 MiB download")
+        if harness.sanitizer_build():
+            # ASan keeps freed memory resident in its quarantine (256 MB by default), TSan shadows every
+            # byte: RSS measures nothing there. The plain build makes the check.
+            print(f"  ({harness.sanitizer_build()} build: RSS growth not checked)", flush=True)
+        else:
+            harness.check(grown_mib < 10, f"the service's RSS grew by {grown_mib:.1f} MiB during a 50 MiB download")
 
         # Range requests, served from the file TDLib now holds.
         status, hdrs, part = raw_request(st, "GET", f"/v1/sessions/{sid}/files/{fid}",
