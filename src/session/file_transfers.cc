@@ -72,6 +72,26 @@ std::uint64_t directory_bytes(const fs::path& dir) {
   return total;
 }
 
+// An upload is written to <uploads>/<upload_id>.part and moved into <uploads>/<upload_id>/<name> only
+// once whole, so a process killed in the middle leaves a .part file and never a file invoke accepts.
+// A .part file nobody has written to for this long belongs to no upload in flight (each read of the body
+// waits at most server.read_timeout): the quota walk removes it.
+constexpr std::chrono::minutes kAbandonedPart{10};
+
+// Bytes of a session's uploads directory; abandoned .part files are removed instead of counted.
+std::uint64_t uploads_bytes(const fs::path& dir) {
+  std::error_code ec;
+  const auto now = fs::file_time_type::clock::now();
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code entry_ec;
+    if (it->path().extension() == ".part" && it->is_regular_file(entry_ec) &&
+        now - it->last_write_time(entry_ec) > kAbandonedPart && !entry_ec) {
+      fs::remove(it->path(), entry_ec);
+    }
+  }
+  return directory_bytes(dir);
+}
+
 // An open file descriptor, closed with its last owner.
 struct OpenFile {
   int fd = -1;
@@ -210,7 +230,7 @@ struct FileTransfers::Impl : std::enable_shared_from_this<Impl> {
     auto measure = [to_measure]() -> Result<std::vector<std::uint64_t>> {
       std::vector<std::uint64_t> out;
       for (const auto& [id, dir] : to_measure) {
-        out.push_back(directory_bytes(fs::path(dir) / "files") + directory_bytes(fs::path(dir) / "uploads"));
+        out.push_back(directory_bytes(fs::path(dir) / "files") + uploads_bytes(fs::path(dir) / "uploads"));
       }
       return out;
     };
@@ -474,12 +494,13 @@ struct FileTransfers::Impl : std::enable_shared_from_this<Impl> {
     if (!upload_id) co_return Response::from_error(upload_id.error());
     const std::string dir = manager.engine_dir_of(s->id()) + "/uploads/" + *upload_id;
     const std::string path = dir + "/" + name;
-    auto create = [dir, path]() -> Result<std::shared_ptr<OpenFile>> {
+    const std::string part = dir + ".part";
+    auto create = [part]() -> Result<std::shared_ptr<OpenFile>> {
       std::error_code ec;
-      fs::create_directories(dir, ec);
-      if (ec) return Error(Errc::internal, "creating the upload's directory failed: " + ec.message());
+      fs::create_directories(fs::path(part).parent_path(), ec);
+      if (ec) return Error(Errc::internal, "creating the uploads directory failed: " + ec.message());
       auto f = std::make_shared<OpenFile>();
-      f->fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+      f->fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
       if (f->fd < 0) return Error(Errc::internal, "creating the upload's file failed: " + errno_text(errno));
       return f;
     };
@@ -536,11 +557,25 @@ struct FileTransfers::Impl : std::enable_shared_from_this<Impl> {
       if (!failure && written == 0) {
         failure = refusal(bhttp::status::bad_request, "invalid_argument", "the file is empty: Telegram takes no empty files");
       }
+      if (!failure) {
+        // Whole: only now does it get the name invoke accepts.
+        auto finish = [dir, part, path, f]() -> Status {
+          std::error_code ec;
+          fs::create_directory(dir, ec);
+          if (!ec) fs::rename(part, path, ec);
+          if (ec) return Error(Errc::internal, "storing the upload failed: " + ec.message());
+          return {};
+        };
+        asio::awaitable<Status> finishing = pool->run(std::move(finish));
+        Status finished = co_await std::move(finishing);
+        if (!finished) failure = Response::from_error(finished.error());
+      }
     }
     if (failure) {
       // Nothing half-done stays: the partial file and its directory go before the answer.
-      auto remove = [dir]() -> Status {
+      auto remove = [dir, part]() -> Status {
         std::error_code ec;
+        fs::remove(part, ec);
         fs::remove_all(dir, ec);
         return {};
       };

@@ -18,7 +18,9 @@
 // the tenant's transfers in flight have reserved). A download that would pass it first has TDLib drop
 // the session's downloaded files (optimizeStorage), then answers 507 insufficient_storage if it still
 // does not fit; an upload past it answers 507 before its body is read (a declared length) or as soon as
-// it passes (chunked), and the partial file is removed. An upload larger than files.max_upload_bytes
+// it passes (chunked), and the partial file is removed. An upload is written as <upload_id>.part and
+// renamed into place once whole; a .part left by a killed process is removed by the next quota walk of
+// its session once nobody has written to it for 10 minutes. An upload larger than files.max_upload_bytes
 // answers 413. A failed or abandoned upload leaves nothing behind; uploads go with the session's
 // directory when the session is cleaned up.
 //

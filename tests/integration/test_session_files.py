@@ -165,10 +165,23 @@ def test_an_upload_is_sent_with_sendMessage_and_tdsim_reads_its_bytes():
                        for c in state["clients"] for u in c.get("uploads", []))
         harness.wait_until(seen, timeout=30, what="tdsim reading the upload's bytes")
 
+        # What a process killed in the middle of an upload leaves: a .part file under a name invoke never
+        # accepts. The next quota walk of the session removes one nobody wrote to for 10 minutes, and
+        # leaves a fresh one (an upload still arriving) alone.
+        uploads = os.path.join(st.engine_dir(sid), "uploads")
+        stale, fresh = os.path.join(uploads, "a" * 32 + ".part"), os.path.join(uploads, "b" * 32 + ".part")
+        for part in (stale, fresh):
+            with open(part, "wb") as f:
+                f.write(b"half an upload")
+        old = time.time() - 3600
+        os.utime(stale, (old, old))
         # A chunked upload works too; an empty one is refused and leaves nothing.
         status, _, raw = raw_request(st, "POST", f"/v1/sessions/{sid}/files?name=chunked.txt",
                                      body=iter([b"hello ", b"world"]), headers=st.auth())
         harness.check(status == 201, f"chunked upload: {status} {raw!r}")
+        harness.check(not os.path.exists(stale), "an abandoned .part outlived the quota walk")
+        harness.check(os.path.exists(fresh), "the walk removed a .part that may still be written")
+        os.remove(fresh)
         status, _, doc = upload(st, sid, b"", name="empty.txt")
         harness.check(status == 400 and "empty" in doc["error"]["message"], f"empty upload: {status} {doc}")
         for bad in ("..", "a/b", "x\ty"):
