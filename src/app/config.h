@@ -27,6 +27,7 @@
 #include "telemetry/logger.h"
 #include "telemetry/telethon_metrics.h"
 #include "throttle/throttle_options.h"
+#include "cluster/cluster_options.h"
 #include "updates/updates_options.h"
 
 namespace tgpulse::app {
@@ -87,6 +88,7 @@ struct Config {
   session::TenantLimitsOptions limits;   // limits.*: per-tenant request quota, tenant/process caps
   TdsimConfig tdsim;                     // tdsim.control_address
   updates::UpdatesOptions updates;       // updates.* (webhooks in updates.webhook; the rest fixed there)
+  cluster::ClusterOptions cluster;       // cluster.* (off unless cluster.node_id; docs/scaling.md)
   std::string admin_token;               // "" = admin API off; secret: never printed or logged
 
   // "host:port" as configured (IPv6 in brackets).

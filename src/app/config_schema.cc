@@ -525,6 +525,56 @@ ConfigSchema::ConfigSchema() {
     k.push_back(std::move(control));
   }
 
+  // cluster: several nodes on one PostgreSQL (cluster::ClusterOptions; docs/scaling.md)
+  {
+    ConfigKey node{"cluster.node_id", "TGPULSE_CLUSTER_NODE_ID", "--cluster-node-id",
+                   "this node's name in a cluster on one PostgreSQL (1-64 of [A-Za-z0-9_.-], unique; needs store.url); "
+                   "\"\" = a single node",
+                   false, nullptr, nullptr};
+    node.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      if (!v.empty() && !cluster::is_valid_node_id(std::string(v))) return "must be 1-64 characters of [A-Za-z0-9_.-]";
+      c.cluster.node_id = std::string(v);
+      return {};
+    };
+    node.show = [](const Config& c) { return c.cluster.node_id; };
+    k.push_back(std::move(node));
+    ConfigKey url{"cluster.advertise_url", "TGPULSE_CLUSTER_ADVERTISE_URL", "--cluster-advertise-url",
+                  "http://host:port the other nodes reach this node's API listener at (forwarded requests); "
+                  "\"\" = from server.listen, which must then be a specific address",
+                  false, nullptr, nullptr};
+    url.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      if (v.empty()) {
+        c.cluster.advertise_url.clear();
+        return {};
+      }
+      std::string_view rest = v;
+      if (rest.substr(0, 7) != "http://") return "must be http://host:port (no path)";
+      rest.remove_prefix(7);
+      auto hp = parse_host_port(rest);
+      if (!hp || hp->port == 0 || rest.find('/') != std::string_view::npos) return "must be http://host:port (no path)";
+      c.cluster.advertise_url = std::string(v);
+      return {};
+    };
+    url.show = [](const Config& c) { return c.cluster.advertise_url; };
+    k.push_back(std::move(url));
+  }
+  k.push_back(duration_key("cluster.lease_ttl", "TGPULSE_CLUSTER_LEASE_TTL", "",
+                           "how long a renewal keeps a session's lease; a crashed node's sessions move after it",
+                           [](auto& c) -> auto& { return c.cluster.lease_ttl; }, milliseconds(2'000),
+                           milliseconds(600'000)));
+  k.push_back(duration_key("cluster.renew_interval", "TGPULSE_CLUSTER_RENEW_INTERVAL", "",
+                           "how often a node renews its leases and heartbeat (one statement)",
+                           [](auto& c) -> auto& { return c.cluster.renew_interval; }, milliseconds(200),
+                           milliseconds(300'000)));
+  k.push_back(duration_key("cluster.fence_margin", "TGPULSE_CLUSTER_FENCE_MARGIN", "",
+                           "how long before its leases can end a node that cannot renew closes its sessions",
+                           [](auto& c) -> auto& { return c.cluster.fence_margin; }, milliseconds(500),
+                           milliseconds(300'000)));
+  k.push_back(duration_key("cluster.claim_interval", "TGPULSE_CLUSTER_CLAIM_INTERVAL", "",
+                           "how often a node looks for sessions nobody holds and takes its share",
+                           [](auto& c) -> auto& { return c.cluster.claim_interval; }, milliseconds(100),
+                           milliseconds(60'000)));
+
   // updates: webhook deliveries (docs/api.md#webhooks)
   k.push_back(bool_key("updates.webhook_allow_private", "TGPULSE_UPDATES_WEBHOOK_ALLOW_PRIVATE", "",
                        "webhooks may reach loopback, private, shared and link-local addresses (default: refused, "
@@ -822,6 +872,24 @@ std::vector<std::string> validate_config(const Config& config) {
     errors.push_back(fmt::format("config: server.max_connections: RLIMIT_NOFILE is {}, too low to serve any "
                                  "connection after the reserve of {} (raise it with ulimit -n / LimitNOFILE=)",
                                  http::process_fd_limit(), http::kMinFdReserve + http::kRefusalSlots));
+  }
+  if (config.cluster.enabled()) {
+    const cluster::ClusterOptions& cl = config.cluster;
+    // (A cluster without store.url is refused when the session layer starts: the keys are checked one
+    // at a time here, and a node id alone is a valid setting to carry.)
+    if (cl.renew_interval * 2 > cl.lease_ttl - cl.fence_margin) {
+      errors.push_back("config: cluster.renew_interval: " + format_duration(cl.renew_interval) +
+                       " leaves fewer than two renewals before the fence (cluster.lease_ttl " +
+                       format_duration(cl.lease_ttl) + " - cluster.fence_margin " + format_duration(cl.fence_margin) +
+                       "): shorten it or lengthen cluster.lease_ttl");
+    }
+    if (cl.advertise_url.empty() && config.server.port == 0) {
+      errors.push_back("config: cluster.advertise_url: server.listen has port 0 (any free port), which the other "
+                       "nodes cannot know: give server.listen a port or set cluster.advertise_url");
+    } else if (cl.advertise_url.empty() && (config.server.host == "0.0.0.0" || config.server.host == "::")) {
+      errors.push_back("config: cluster.advertise_url: server.listen is " + config.listen() +
+                       ", which the other nodes cannot dial: set cluster.advertise_url to http://host:port");
+    }
   }
   throttle::ThrottleOptions t = config.throttle;
   t.flood = config.flood;

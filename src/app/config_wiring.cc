@@ -45,6 +45,11 @@ session::SessionServiceOptions session_service_options(const Config& config) {
   so.simulator_control_address = config.tdsim.control_address;
   so.store_access = config.store.access;
   so.updates = config.updates;
+  so.cluster = config.cluster;
+  if (so.cluster.enabled() && so.cluster.advertise_url.empty()) {
+    // The main listener as bound: a port of 0 is filled in once the server started (Application).
+    so.cluster.advertise_url = "http://" + config.listen();
+  }
   return so;
 }
 

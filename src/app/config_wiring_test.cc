@@ -45,7 +45,7 @@ bool same(const Wired& a, const Wired& b) {
          x.routes.admin_token == y.routes.admin_token && x.throttle == y.throttle && x.flood == y.flood &&
          x.invoke_policy == y.invoke_policy && x.limits == y.limits &&
          x.simulator_control_address == y.simulator_control_address && x.store_access == y.store_access &&
-         x.updates == y.updates &&
+         x.updates == y.updates && x.cluster == y.cluster &&
          a.store_pool == b.store_pool;
 }
 
@@ -91,7 +91,10 @@ class ConfigWiringTest : public ::testing::Test {
             {"invoke.allow", "getMe,getChats"},
             {"invoke.allow_extra", "getUser"},
             {"metrics.namespace", "acme"},
-            {"files.max_bytes_per_tenant", "2GiB"}};
+            {"files.max_bytes_per_tenant", "2GiB"},
+            {"cluster.node_id", "node-a"},
+            {"cluster.advertise_url", "http://10.0.0.7:8080"},
+            {"cluster.lease_ttl", "30s"}};
   }
 
   std::filesystem::path dir_;

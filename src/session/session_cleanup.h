@@ -68,6 +68,8 @@ inline constexpr const char* kIdleTtl = "idle";
 inline constexpr const char* kAuthorizationLost = "authorization_lost";
 inline constexpr const char* kTenantDeleted = "tenant_deleted";
 inline constexpr const char* kRestart = "restart";
+// Not a cleanup: the node lost the session's lease (cluster), so it closes the client and lets go.
+inline constexpr const char* kLeaseLost = "lease_lost";
 }  // namespace trigger
 
 class SessionCleanup {

@@ -152,6 +152,14 @@ SessionManager::~SessionManager() = default;
 
 asio::awaitable<SessionManager::StartReport> SessionManager::start() {
   StartReport report;
+  if (services_.ownership != nullptr) {
+    // In a cluster the records and the data directory are shared: nothing here is this node's until it
+    // holds a lease. Sessions arrive through adopt() as the node claims them; the start-up sweep (which
+    // would quarantine directories other nodes are creating) does not run.
+    start_loops();
+    services_.logger.info("Sessions started", {{"sessions.restored", 0}, {"cluster", true}});
+    co_return report;
+  }
   // The sweep (store calls, directory walks and renames) and the listing run on the blocking pool: the
   // manager's executor may already serve other work (the HTTP listener shares it in some deployments).
   auto sweep_job = [this] { return Result<SessionCleanup::SweepReport>(cleanup_.sweep_startup()); };
@@ -202,6 +210,18 @@ asio::awaitable<SessionManager::StartReport> SessionManager::start() {
       }
     }
   }
+  start_loops();
+  services_.logger.info("Sessions started",
+                        {{"sessions.restored", report.restored},
+                         {"sessions.interrupted_logins", report.interrupted_logins},
+                         {"sessions.sweep.finished", report.sweep.finished},
+                         {"sessions.sweep.failed", report.sweep.failed},
+                         {"sessions.sweep.quarantined", report.sweep.orphan_directories},
+                         {"sessions.sweep.quarantine_failed", report.sweep.quarantine_failed}});
+  co_return report;
+}
+
+void SessionManager::start_loops() {
   if (services_.options.idle_ttl.count() > 0) {
     tasks_.spawn(idle_timer_.get_executor(), "idle_loop",
                  [this](TaskGroup::Stop) { return idle_loop(); });  // lint: joined-owner
@@ -212,14 +232,98 @@ asio::awaitable<SessionManager::StartReport> SessionManager::start() {
     tasks_.spawn(proxy_timer_.get_executor(), "proxy_ping_loop",
                  [this](TaskGroup::Stop) { return proxy_loop(); });  // lint: joined-owner
   }
-  services_.logger.info("Sessions started",
-                        {{"sessions.restored", report.restored},
-                         {"sessions.interrupted_logins", report.interrupted_logins},
-                         {"sessions.sweep.finished", report.sweep.finished},
-                         {"sessions.sweep.failed", report.sweep.failed},
-                         {"sessions.sweep.quarantined", report.sweep.orphan_directories},
-                         {"sessions.sweep.quarantine_failed", report.sweep.quarantine_failed}});
-  co_return report;
+}
+
+bool SessionManager::adopt(store::SessionRecord r) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || sessions_.count(r.session_id) != 0) return false;
+  }
+  if (store::is_login_state(r.state) || store::is_cleanup_state(r.state)) {
+    // A login whose node is gone cannot finish (its client and page key went with it): cleaned as an
+    // interrupted login, as after a restart. A cleanup the node left half done is finished.
+    if (store::is_login_state(r.state)) services_.metrics.qr_interrupted.inc();
+    const std::string trigger_name = store::is_login_state(r.state) ? trigger::kRestart : r.cleanup_trigger;
+    return tasks_.spawn(retry_timer_.get_executor(), "adopted_cleanup",
+                        [this, r, trigger_name](TaskGroup::Stop) {  // lint: joined-owner
+                          return finish_adopted(r, trigger_name);
+                        });
+  }
+  auto session = std::make_shared<Session>(executor_, services_.clock, r.session_id, r.tenant_id, "",
+                                           from_unix_ms(r.created_at_ms), from_unix_ms(r.created_at_ms));
+  session->publish([&](SessionView& v) {
+    v.status = SessionStatus::restoring;
+    if (r.authorized_at_ms) v.authorized_at = from_unix_ms(*r.authorized_at_ms);
+    v.last_used_at = from_unix_ms(r.last_used_at_ms);
+  });
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || sessions_.count(r.session_id) != 0) return false;
+    sessions_[r.session_id] = session;
+  }
+  const bool started = tasks_.spawn(session->strand(), "session_run", [this, session, r](TaskGroup::Stop) {  // lint: joined-owner
+    return run_session(session, r, Mode::restore, Clock::TimePoint::max(), std::nullopt);
+  });
+  if (!started) erase(r.session_id);
+  return started;
+}
+
+asio::awaitable<void> SessionManager::finish_adopted(store::SessionRecord record, std::string trigger_name) {
+  Status st = co_await cleanup_.run(nullptr, record, trigger_name, record.cleanup_logout, nullptr);
+  if (!st) co_await queue_retry(record.session_id, trigger_name, record.cleanup_logout);
+  if (services_.ownership != nullptr) services_.ownership->left(record.session_id, st.ok());
+}
+
+bool SessionManager::give_up(const std::string& session_id, std::string reason) {
+  std::shared_ptr<Session> s;
+  {
+    std::lock_guard lock(mu_);
+    auto it = sessions_.find(session_id);
+    if (it == sessions_.end()) return false;
+    s = it->second;
+  }
+  SessionSignal sig;
+  sig.kind = SessionSignal::Kind::cancel;
+  sig.trigger = trigger::kLeaseLost;
+  sig.error = Error(Errc::unavailable, std::move(reason));
+  s->deliver(std::move(sig));
+  return true;
+}
+
+std::vector<std::string> SessionManager::live_ids() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(sessions_.size());
+  for (const auto& [id, s] : sessions_) out.push_back(id);
+  return out;
+}
+
+asio::awaitable<void> SessionManager::close_engine(Session& session) {
+  // The TDLib client is closed, not only dropped: its database directory (and the file lock on its
+  // binlog) must be free before another node may open it.
+  if (session.client() == nullptr || session.view().authorization_state == "authorizationStateClosed") co_return;
+  json close = {{"@type", "close"}};
+  Result<json> sent = co_await session.client()->send(std::move(close), services_.options.engine_request_timeout);
+  if (sent) {
+    const auto deadline = services_.clock.now() + services_.options.close_timeout;
+    for (;;) {
+      std::optional<SessionSignal> s = co_await session.next_signal(deadline, services_.options.wake_interval);
+      if (!s) break;
+      if (s->kind == SessionSignal::Kind::cleanup && s->done) {
+        s->done(Status(Errc::unavailable, "the session is moving to another node; try again"));
+        continue;
+      }
+      if (s->kind == SessionSignal::Kind::authorization_state &&
+          s->state.value("@type", "") == "authorizationStateClosed") {
+        session.publish([](SessionView& v) { v.authorization_state = "authorizationStateClosed"; });
+        co_return;
+      }
+    }
+  }
+  services_.logger.error("Session client did not close", {{"tenant_id", session.tenant_id()},
+                                                           {"session_id", session.id()},
+                                                           {"error.message", sent ? std::string("no authorizationStateClosed in time")
+                                                                                  : sent.error().message}});
 }
 
 asio::awaitable<std::vector<std::string>> SessionManager::stop() {
@@ -327,6 +431,18 @@ asio::awaitable<Result<SessionManager::Created>> SessionManager::start_login(
     if (st.error().code == Errc::unavailable) co_return std::move(st).error();  // 503: the store pool is full
     if (st.error().code == Errc::not_found) co_return Error(Errc::not_found, "no such tenant");
     co_return Error(Errc::store_error, "could not store the session: " + st.error().message);
+  }
+  if (services_.ownership != nullptr) {
+    // In a cluster the session's directory is opened only under its lease (docs/scaling.md).
+    auto lease_job = [ownership = services_.ownership, id = record.session_id] { return ownership->acquire_new(id); };
+    asio::awaitable<Status> leasing = blocking_call(services_.blocking, std::move(lease_job));
+    if (Status st = co_await std::move(leasing); !st) {
+      auto drop_job = [store = &services_.store, id = record.session_id] { return store->delete_session(id); };
+      asio::awaitable<Status> dropping = blocking_call(services_.blocking, std::move(drop_job));
+      Status dropped = co_await std::move(dropping);
+      (void)dropped;  // a record left behind gets a lease from the next node that registers, then cleaned
+      co_return Error(Errc::unavailable, "could not take the new session's lease: " + st.error().message);
+    }
   }
   const auto timeout = phone ? services_.options.phone_timeout : services_.options.qr_timeout;
   const auto deadline = services_.clock.now() + timeout;
@@ -622,6 +738,8 @@ asio::awaitable<void> SessionManager::queue_retry(std::string id, std::string tr
   // not_found: the engine step failed, the local data is gone. Any other failure (a full pool
   // included) queues the retry, which finds out what is left.
   if (!left && left.error().code == Errc::not_found) co_return;
+  // In a cluster, a session whose lease went elsewhere is the new owner's to finish.
+  if (services_.ownership != nullptr && !services_.ownership->holds(id)) co_return;
   retries_.failed(id, trigger_name, logout);
   services_.logger.warn("Session cleanup will be retried",
                         {{"session_id", id}, {"trigger", trigger_name},
@@ -672,7 +790,8 @@ asio::awaitable<void> SessionManager::retry_loop() {
   }
 }
 
-asio::awaitable<bool> SessionManager::restore(Session& session, const store::SessionRecord& record) {
+asio::awaitable<bool> SessionManager::restore(Session& session, const store::SessionRecord& record, bool* engine_failed) {
+  *engine_failed = true;
   Result<std::unique_ptr<EngineClient>> client = services_.engines.create({record.engine_dir, record.tenant_id, record.session_id});
   if (!client) {
     services_.logger.error("Session restore failed",
@@ -722,6 +841,7 @@ asio::awaitable<bool> SessionManager::restore(Session& session, const store::Ses
       co_return true;
     }
     if (type != "authorizationStateWaitTdlibParameters" && type != "authorizationStateWaitEncryptionKey") {
+      *engine_failed = type == "authorizationStateClosing" || type == "authorizationStateClosed";
       co_return false;  // anything else means the authorization is gone
     }
   }
@@ -759,11 +879,16 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
     if (authorized) emit_event(*session, {{"@type", "tgpulseSessionAuthorized"}});
     if (out.ending == Ending::expired) emit_event(*session, {{"@type", "tgpulseQrLoginExpired"}});
   } else {
-    authorized = co_await restore(*session, record);
+    bool engine_failed = false;
+    authorized = co_await restore(*session, record, &engine_failed);
     trigger_name = trigger::kAuthorizationLost;
+    // In a cluster a restore the engine could not do (the directory still locked by a node that has
+    // not let go, a client that did not answer) is not a lost authorization: the session is closed and
+    // left in place, and opened again at the next renewal while its lease is still this node's.
+    if (!authorized && engine_failed && services_.ownership != nullptr) shutdown = true;
   }
 
-  while (authorized) {
+  while (authorized && !shutdown) {
     std::optional<SessionSignal> s = co_await session->next_signal(Clock::TimePoint::max(), kMonitorWake);
     if (!s) continue;
     if (refuse_stale_qr_cancel(*s, session->view().status)) continue;
@@ -781,7 +906,7 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
     } else if (s->kind == SessionSignal::Kind::cleanup) {
       request = std::move(*s);
       authorized = false;
-    } else if (s->kind == SessionSignal::Kind::cancel && s->trigger == "shutdown") {
+    } else if (s->kind == SessionSignal::Kind::cancel && (s->trigger == "shutdown" || s->trigger == trigger::kLeaseLost)) {
       shutdown = true;
       break;
     }
@@ -789,6 +914,7 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
 
   std::optional<Status> cleanup_status;
   if (shutdown) {
+    if (services_.ownership != nullptr) co_await close_engine(*session);
     session->drop_client();
   } else {
     auto find_job = [store = &services_.store, id = record.session_id] { return store->find_session(id); };
@@ -801,7 +927,15 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
     if (!cleanup_status->ok()) co_await queue_retry(record.session_id, trigger_name, logout);
     emit_event(*session, {{"@type", "tgpulseSessionClosed"}, {"trigger", trigger_name}});
   }
+  if (services_.ownership != nullptr && !shutdown) {
+    // A cleanup the lease's loss cut short leaves the client open: close it before leaving.
+    co_await close_engine(*session);
+    session->drop_client();
+  }
   session->close_inbox();
+  // The lease bookkeeping first: a renewal that then finds the session's lease still ours and the
+  // session gone from the map opens it again (after a fence), never the other way round.
+  if (services_.ownership != nullptr) services_.ownership->left(session->id(), !shutdown && cleanup_status && cleanup_status->ok());
   erase(session->id());
   if (!shutdown && on_session_removed_) on_session_removed_(session->id());
   // Answer the requester only once the session is gone from the live map, so a DELETE that returned

@@ -80,6 +80,18 @@ class SessionManager {
 
   // Start-up (see above). Completes when the sweep ran and every restore was started.
   boost::asio::awaitable<StartReport> start();
+  // --- cluster (services.ownership set; docs/scaling.md) ---
+  // Takes over a session whose lease this node just won: an authorized one is restored from its
+  // directory, a login is cleaned as interrupted, a cleanup is finished. false when the session is
+  // already live here or the manager is stopping. Thread-safe, never blocks.
+  bool adopt(store::SessionRecord record);
+  // This node no longer holds the session's lease (it could not renew in time, or another node took
+  // it): its client is closed — not cleaned, the new owner carries on from the directory — and it
+  // leaves the live map. false when it is not live here. Thread-safe, never blocks.
+  bool give_up(const std::string& session_id, std::string reason);
+  // The ids in the live map (thread-safe).
+  std::vector<std::string> live_ids() const;
+
   // Stops the idle sweeper and ends every session's coroutine without cleaning authorized sessions
   // (they come back on the next start); running QR logins are cancelled and cleaned. Joins every task of
   // the manager within close_timeout + 2 × engine_request_timeout; returns the names of those that
@@ -184,8 +196,17 @@ class SessionManager {
                                                        std::chrono::milliseconds wait);
   boost::asio::awaitable<void> run_session(std::shared_ptr<Session> session, store::SessionRecord record, Mode mode,
                                            Clock::TimePoint deadline, std::optional<telemetry::SpanContext> parent);
-  boost::asio::awaitable<bool> restore(Session& session, const store::SessionRecord& record);
+  // True once the engine says Ready. False: the authorization is gone (WaitPhoneNumber, ...), or — with
+  // *engine_failed — the engine could not open the session (no client, no answer, closed at once).
+  boost::asio::awaitable<bool> restore(Session& session, const store::SessionRecord& record, bool* engine_failed);
   boost::asio::awaitable<void> idle_loop();
+  // The idle sweeper, the cleanup retry loop and the proxy pings.
+  void start_loops();
+  // The cleanup of an adopted record left in a login or cleanup state.
+  boost::asio::awaitable<void> finish_adopted(store::SessionRecord record, std::string trigger_name);
+  // Sends close and waits (close_timeout) for authorizationStateClosed; cleanup requests that arrive
+  // meanwhile are answered unavailable. Logged when the client does not close.
+  boost::asio::awaitable<void> close_engine(Session& session);
   boost::asio::awaitable<void> retry_loop();
   // A cleanup of `id` failed: queue a retry if anything of the session is left (asked of the store on
   // the blocking pool).

@@ -9,7 +9,9 @@
 #include <boost/asio/use_future.hpp>
 
 #include "session/scan_simulator.h"
+#include "cluster/cluster_node.h"
 #include "session/session_manager.h"
+#include "store/postgres_session_store.h"
 #include "session/storage_probe.h"
 #include "session/td_engine_client_factory.h"
 #include "session/store_backend.h"
@@ -115,6 +117,8 @@ struct SessionService::Impl {
   std::unique_ptr<TenantLimits> limits;  // before the manager: sessions' listeners reach it until they go
   std::unique_ptr<AuthFailureLimiter> auth_failures;  // before the routes, which use it
   std::unique_ptr<SessionManager> manager;
+  // After the manager: destroyed first (its threads call into the manager). Null without a cluster.
+  std::unique_ptr<cluster::ClusterNode> cluster;
   std::unique_ptr<throttle::Throttle> throttle;
   std::unique_ptr<throttle::FloodLedger> ledger;
   std::unique_ptr<throttle::InvokePipeline> invoke;
@@ -220,12 +224,25 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
     ledger_entries.set(static_cast<double>(ledger->active()));
   });
 
+  if (m.options.cluster.enabled()) {
+    // The node joins before the manager starts: the manager opens nothing it holds no lease for.
+    auto* postgres = dynamic_cast<store::PostgresSessionStore*>(m.store.get());
+    if (postgres == nullptr) return Error(Errc::invalid_argument, "cluster.node_id: a cluster needs the PostgreSQL store (store.url)");
+    auto node = cluster::ClusterNode::open(m.options.cluster, m.options.store_postgres, telemetry.registry,
+                                           telemetry.logger, store_pool);
+    if (!node) return Error(node.error().code, "cluster: " + node.error().message);
+    m.cluster = std::move(*node);
+    if (Status st = m.cluster->join(); !st) return st.error();
+    // Every session write now carries this node's lease epoch (a stale owner's write is refused).
+    postgres->set_fence(std::shared_ptr<const store::SessionFence>(m.cluster.get(), [](const store::SessionFence*) {}));
+  }
   m.phone_metrics = std::make_unique<telemetry::PhoneLoginMetrics>(telemetry.registry);
   m.proxy_metrics = std::make_unique<telemetry::ProxyMetrics>(telemetry.registry);
   m.manager = std::make_unique<SessionManager>(
       m.io.get_executor(), SessionServices{clock, *m.store, *m.engines, telemetry.metrics, telemetry.logger,
                                            telemetry.tracer, m.options.sessions, m.options.flood, &store_pool,
-                                           m.hub.get(), m.phone_metrics.get(), m.proxy_metrics.get()});
+                                           m.hub.get(), m.phone_metrics.get(), m.proxy_metrics.get(),
+                                           m.cluster.get()});
   // Set at each scrape (same lifetime argument as the ledger's).
   telemetry.registry.add_collect_hook([manager = m.manager.get(), pm = m.proxy_metrics.get()] {
     const SessionManager::ProxyCounts c = manager->proxy_counts();
@@ -265,6 +282,24 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
       m.limits->attach_restored(r.session_id, r.tenant_id);
       if (!m.manager->find(r.tenant_id, r.session_id)) m.limits->session_ended(r.session_id);
     }
+  }
+
+  if (m.cluster) {
+    cluster::ClusterNode::Hooks hooks;
+    hooks.adopt = [manager = m.manager.get(), limits = m.limits.get()](store::SessionRecord r) {
+      const std::string id = r.session_id;
+      const std::string tenant = r.tenant_id;
+      const bool authorized = r.state == store::SessionState::authorized;
+      if (!manager->adopt(std::move(r))) return false;
+      if (authorized) limits->attach_restored(id, tenant);
+      return true;
+    };
+    hooks.give_up = [manager = m.manager.get(), limits = m.limits.get()](const std::string& id, std::string why) {
+      limits->session_ended(id);
+      return manager->give_up(id, std::move(why));
+    };
+    hooks.find_record = [store = m.store.get()](const std::string& id) { return store->find_session(id); };
+    m.cluster->start(std::move(hooks));
   }
 
   // Operator-mistake defences, mirrored at each scrape (the registry outlives this service, see above).
@@ -321,6 +356,8 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   return std::unique_ptr<SessionService>(new SessionService(std::move(impl)));
 }
 
+cluster::SessionLocator* SessionService::locator() { return impl_ ? impl_->cluster.get() : nullptr; }
+
 void SessionService::add_routes(http::Router& router) {
   impl_->routes->add_to(router);
   impl_->files->add_to(router);
@@ -363,6 +400,8 @@ void SessionService::stop() {
   m.stopped = true;
   if (m.probe) m.probe->stop();
   if (m.files) m.files->stop();  // the HTTP server drained: no transfer starts another disk job
+  // A leaving node takes no new sessions and claims nothing, but renews its leases while it closes.
+  if (m.cluster) m.cluster->begin_leaving();
   if (m.manager && m.thread.joinable()) {
     // A failure is logged by run_and_wait; the engine and the io thread are stopped all the same.
     Result<std::vector<std::string>> outlived =
@@ -373,6 +412,8 @@ void SessionService::stop() {
     m.tasks.group = "sessions";
     m.tasks.spawned = m.manager->tasks_spawned();
   }
+  // Every client is closed now: hand the leases over so the others take the sessions at once.
+  if (m.cluster) m.cluster->finish_leaving();
   if (m.last_used) m.last_used->stop();  // nothing marks any more: the HTTP server drained first
   // After the sessions' last events (closed, revoked): what was accepted is written before the pool stops.
   // The webhooks first: a POST in flight ends within updates.webhook_timeout, its result reaches the log.

@@ -48,7 +48,12 @@
 #include "store/postgres_options.h"
 #include "store/store_access_options.h"
 #include "throttle/throttle_options.h"
+#include "cluster/cluster_options.h"
 #include "updates/updates_options.h"
+
+namespace tgpulse::cluster {
+class SessionLocator;
+}  // namespace tgpulse::cluster
 
 namespace tgpulse::session {
 
@@ -81,6 +86,9 @@ struct SessionServiceOptions {
   std::string simulator_control_address;
   // updates.max_pending, updates.max_age (the tenants' update logs; docs/updates.md).
   updates::UpdatesOptions updates;
+  // cluster.*: this node's part in a cluster on PostgreSQL (off unless node_id is set; advertise_url
+  // already resolved by the wiring).
+  cluster::ClusterOptions cluster;
 };
 
 class SessionService {
@@ -102,6 +110,8 @@ class SessionService {
   SessionService& operator=(const SessionService&) = delete;
 
   void add_routes(http::Router& router);
+  // The cluster node's view of where sessions live (for the request forwarder); null without a cluster.
+  cluster::SessionLocator* locator();
   // The first step of the shutdown, before the HTTP server drains: long polls waiting for updates
   // answer 503 at once instead of holding the drain.
   void close_update_readers();

@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "session/engine_client.h"
 #include "session/session_options.h"
+#include "session/session_ownership.h"
 #include "store/session_store.h"
 #include "telemetry/logger.h"
 #include "telemetry/phone_login_metrics.h"
@@ -40,6 +41,8 @@ struct SessionServices {
   const telemetry::PhoneLoginMetrics* phone_metrics = nullptr;
   // tgpulse_proxy_ping_seconds / tgpulse_proxy_ping_failures_total. Null = pings are not counted (tests).
   const telemetry::ProxyMetrics* proxy_metrics = nullptr;
+  // The cluster's leases (session_ownership.h). Null = a single node: every session is this node's.
+  SessionOwnership* ownership = nullptr;
 };
 
 }  // namespace tgpulse::session

@@ -15,7 +15,7 @@ namespace {
 
 // Schema migrations, in order; migration i takes the schema from version i to i + 1. Never edit one
 // that has shipped: append a new one. Identifiers compare and sort bytewise (COLLATE "C"), as in SQLite.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     // 1: tenants, sessions, the update log with its per-tenant highest id and settings, webhooks.
     "CREATE TABLE tenants ("
     "  tenant_id TEXT COLLATE \"C\" PRIMARY KEY,"
@@ -59,6 +59,26 @@ constexpr std::array<const char*, 2> kMigrations = {
     "CREATE TABLE tenant_proxies ("
     "  tenant_id TEXT COLLATE \"C\" PRIMARY KEY REFERENCES tenants (tenant_id) ON DELETE CASCADE,"
     "  proxy TEXT NOT NULL);",
+    // 3: the cluster (docs/scaling.md): nodes with their heartbeat, and one lease per session with its
+    // owner and fencing epoch. Lease times are the database's clock, so nodes' clocks need not agree.
+    "CREATE TABLE cluster_nodes ("
+    "  node_id TEXT COLLATE \"C\" PRIMARY KEY,"
+    "  incarnation BIGINT NOT NULL,"
+    "  url TEXT NOT NULL,"
+    "  started_at TIMESTAMPTZ NOT NULL,"
+    "  heartbeat_at TIMESTAMPTZ NOT NULL,"
+    "  sessions INTEGER NOT NULL DEFAULT 0,"
+    "  leaving BOOLEAN NOT NULL DEFAULT false);"
+    "CREATE TABLE session_leases ("
+    "  session_id TEXT COLLATE \"C\" PRIMARY KEY REFERENCES sessions (session_id) ON DELETE CASCADE,"
+    "  owner_node TEXT COLLATE \"C\" NOT NULL,"
+    "  lease_until TIMESTAMPTZ NOT NULL,"
+    "  epoch BIGINT NOT NULL,"
+    "  released BOOLEAN NOT NULL DEFAULT false,"
+    "  previous_owner TEXT NOT NULL DEFAULT '',"
+    "  orphaned_at TIMESTAMPTZ);"
+    "CREATE INDEX session_leases_by_owner ON session_leases (owner_node);"
+    "CREATE INDEX session_leases_by_until ON session_leases (lease_until);",
 };
 
 // Taken (transaction-scoped) around the migrations, so nodes starting at once migrate one at a time.
@@ -68,6 +88,12 @@ constexpr std::int64_t kMigrationLock = 0x7467'7075'6c73'6501;  // "tgpulse" + 1
   "session_id, tenant_id, state, cleanup_trigger, cleanup_logout, created_at, authorized_at, last_used_at, " \
   "updated_at, engine_dir, db_key, page_key_hash, user_id"
 #define SESSION_ORDER " ORDER BY created_at, session_id"
+// The fencing condition of a session write (session_fence.h): no fence (node NULL), or the session's
+// lease names this node with this epoch — checked in the write's own statement, so no takeover can
+// slip between a check and the write.
+#define FENCED(id, node, epoch)                                                                  \
+  "(" node "::text IS NULL OR EXISTS (SELECT 1 FROM session_leases l WHERE l.session_id = " id \
+  " AND l.owner_node = " node " AND l.epoch = " epoch "))"
 
 std::vector<PreparedSql> session_statements() {
   return {
@@ -101,11 +127,14 @@ std::vector<PreparedSql> session_statements() {
        "UPDATE sessions SET state = $1, cleanup_trigger = COALESCE($2, cleanup_trigger),"
        " cleanup_logout = COALESCE($3, cleanup_logout), authorized_at = COALESCE($4, authorized_at),"
        " user_id = COALESCE($5, user_id), updated_at = $6"
-       " WHERE session_id = $7 AND ($8::text IS NULL OR state = $8) RETURNING " SESSION_COLUMNS},
+       " WHERE session_id = $7 AND ($8::text IS NULL OR state = $8) AND " FENCED("$7", "$9", "$10")
+       " RETURNING " SESSION_COLUMNS},
+      {"session_lease_holder", "SELECT owner_node, epoch FROM session_leases WHERE session_id = $1"},
       {"session_state", "SELECT state FROM sessions WHERE session_id = $1"},
       {"session_touch",
-       "UPDATE sessions SET last_used_at = GREATEST(last_used_at, $1), updated_at = $2 WHERE session_id = $3"},
-      {"session_delete", "DELETE FROM sessions WHERE session_id = $1"},
+       "UPDATE sessions SET last_used_at = GREATEST(last_used_at, $1), updated_at = $2 WHERE session_id = $3 AND "
+       FENCED("$3", "$4", "$5")},
+      {"session_delete", "DELETE FROM sessions WHERE session_id = $1 AND " FENCED("$1", "$2", "$3")},
       {"session_keys", "SELECT session_id, db_key FROM sessions ORDER BY session_id"},
       {"session_set_key", "UPDATE sessions SET db_key = $1 WHERE session_id = $2"},
       {"probe", "SELECT 1"},
@@ -114,6 +143,7 @@ std::vector<PreparedSql> session_statements() {
 
 #undef SESSION_COLUMNS
 #undef SESSION_ORDER
+#undef FENCED
 
 Error no_session() { return Error(Errc::not_found, "no such session"); }
 Error no_tenant() { return Error(Errc::not_found, "no such tenant"); }
@@ -427,21 +457,52 @@ Result<SessionRecord> PostgresSessionStore::update_state(std::string_view sessio
     pqxx::nontransaction tx(c);
     std::optional<std::string> expected;
     if (change.expected_from) expected = session_state_name(*change.expected_from);
+    const Fence fence = fence_of(id);
     pqxx::result r = tx.exec_prepared("session_update_state", std::string(session_state_name(change.to)),
                                       change.cleanup_trigger, change.cleanup_logout, change.authorized_at_ms,
-                                      change.user_id, now_ms(), id, expected);
+                                      change.user_id, now_ms(), id, expected, fence.node, fence.epoch);
     if (!r.empty()) return session_row(r[0], cipher_.get());
     // Nothing matched: say why (a second round trip, only on this path).
     pqxx::result now = tx.exec_prepared("session_state", id);
-    if (now.empty() || !expected) return no_session();
+    if (now.empty()) return no_session();
+    if (auto lost = lease_lost(tx, id, fence)) return *lost;
+    if (!expected) return no_session();
     return Error(Errc::conflict, "session is " + now[0][0].as<std::string>() + ", not " + *expected);
   });
+}
+
+void PostgresSessionStore::set_fence(std::shared_ptr<const SessionFence> fence) {
+  std::lock_guard lock(mu_);
+  fence_ = std::move(fence);
+}
+
+PostgresSessionStore::Fence PostgresSessionStore::fence_of(const std::string& session_id) const {
+  std::shared_ptr<const SessionFence> fence;
+  {
+    std::lock_guard lock(mu_);
+    fence = fence_;
+  }
+  if (!fence) return {};
+  return Fence{fence->node_id(), fence->epoch_of(session_id).value_or(-1)};
+}
+
+std::optional<Error> PostgresSessionStore::lease_lost(pqxx::transaction_base& tx, const std::string& session_id,
+                                                      const Fence& fence) {
+  if (!fence.node) return std::nullopt;
+  pqxx::result holder = tx.exec_prepared("session_lease_holder", session_id);
+  if (!holder.empty() && holder[0][0].as<std::string>() == *fence.node && holder[0][1].as<std::int64_t>() == fence.epoch) {
+    return std::nullopt;  // the lease is ours: the write failed for another reason
+  }
+  return Error(Errc::conflict, "lease lost: session " + session_id + " is owned by another node (or by none) now");
 }
 
 Status PostgresSessionStore::touch_last_used(std::string_view session_id, std::int64_t used_at_ms) {
   return pool_->call<void>("touch session", [&](pqxx::connection& c) -> Status {
     pqxx::nontransaction tx(c);
-    if (tx.exec_prepared("session_touch", used_at_ms, now_ms(), std::string(session_id)).affected_rows() == 0) {
+    const std::string id(session_id);
+    const Fence fence = fence_of(id);
+    if (tx.exec_prepared("session_touch", used_at_ms, now_ms(), id, fence.node, fence.epoch).affected_rows() == 0) {
+      if (auto lost = lease_lost(tx, id, fence)) return *lost;
       return no_session();
     }
     return {};
@@ -451,7 +512,12 @@ Status PostgresSessionStore::touch_last_used(std::string_view session_id, std::i
 Status PostgresSessionStore::delete_session(std::string_view session_id) {
   return pool_->call<void>("delete session", [&](pqxx::connection& c) -> Status {
     pqxx::nontransaction tx(c);
-    if (tx.exec_prepared("session_delete", std::string(session_id)).affected_rows() == 0) return no_session();
+    const std::string id(session_id);
+    const Fence fence = fence_of(id);
+    if (tx.exec_prepared("session_delete", id, fence.node, fence.epoch).affected_rows() == 0) {
+      if (auto lost = lease_lost(tx, id, fence)) return *lost;
+      return no_session();
+    }
     return {};
   });
 }

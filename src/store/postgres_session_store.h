@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,7 +30,9 @@
 #include "store/key_cipher.h"
 #include "store/postgres_connection_pool.h"
 #include "store/postgres_options.h"
+#include <pqxx/transaction_base>
 #include "store/sealed_values.h"
+#include "store/session_fence.h"
 #include "store/session_store.h"
 
 namespace tgpulse::store {
@@ -57,6 +60,10 @@ class PostgresSessionStore final : public SessionStore {
   Status probe();
   StoredKeyStatus key_status();
 
+  // Makes every session write conditional on this node's lease (session_fence.h); null = no fencing (a
+  // single node). Set at start-up, before the first session write.
+  void set_fence(std::shared_ptr<const SessionFence> fence);
+
   Status create_tenant(const TenantRecord& tenant) override;
   Result<TenantRecord> get_tenant(std::string_view tenant_id) override;
   Result<std::optional<std::string>> tenant_proxy(std::string_view tenant_id) override;
@@ -83,12 +90,22 @@ class PostgresSessionStore final : public SessionStore {
   Result<std::vector<SessionRecord>> query_sessions(const char* statement, const std::string* arg,
                                                     const char* operation);
   std::int64_t now_ms() const;
+  // The fencing parameters of a write of `session_id`: both null without a fence.
+  struct Fence {
+    std::optional<std::string> node;
+    std::optional<std::int64_t> epoch;
+  };
+  Fence fence_of(const std::string& session_id) const;
+  // After a fenced write matched nothing: the lease_lost conflict when the lease is not this node's at
+  // this epoch, nullopt otherwise (the write failed for another reason).
+  static std::optional<Error> lease_lost(pqxx::transaction_base& tx, const std::string& session_id, const Fence& fence);
 
   const std::shared_ptr<PostgresConnectionPool> pool_;
   const std::shared_ptr<const KeyCipher> cipher_;  // null = keys stored in the clear
   const Clock& clock_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   StoredKeyStatus key_status_;  // guarded by mu_
+  std::shared_ptr<const SessionFence> fence_;  // guarded by mu_
 };
 
 }  // namespace tgpulse::store
