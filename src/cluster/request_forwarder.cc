@@ -293,22 +293,30 @@ asio::awaitable<void> relay_events(std::shared_ptr<Exchange> x, http::SseWriter&
 
 asio::awaitable<void> no_body(http::BodyWriter&) { co_return; }
 
-// Sends a streamed request body to the owner; an Error says whose side failed (unavailable: the owner's
-// connection; anything else: the client's body, as its BodyReader reported it).
-asio::awaitable<Status> pipe_body(std::shared_ptr<Upstream> up, http::BodyReader* reader, bool chunked,
-                                  std::chrono::milliseconds idle_timeout) {
+// How piping a streamed request body ended.
+struct Piped {
+  Status client = Status{};  // the client's body failed (its BodyReader's error)
+  error_code upstream;       // sending to the owner failed
+};
+
+// Sends a streamed request body to the owner, as it comes from the client.
+asio::awaitable<Piped> pipe_body(std::shared_ptr<Upstream> up, http::BodyReader* reader, bool chunked,
+                                 std::chrono::milliseconds idle_timeout) {
   std::vector<char> piece(kPiece);
-  error_code ec;
+  Piped out;
   while (true) {
     asio::awaitable<tgpulse::Result<std::size_t>> reading = reader->read(std::span<char>(piece));
     tgpulse::Result<std::size_t> n = co_await std::move(reading);
-    if (!n) co_return n.error();
+    if (!n) {
+      out.client = n.error();
+      break;
+    }
     up->stream.expires_after(idle_timeout);
     if (*n == 0) {
       if (chunked) {
         static constexpr std::string_view kLast = "0\r\n\r\n";
         co_await asio::async_write(up->stream, asio::buffer(kLast.data(), kLast.size()),
-                                   asio::redirect_error(asio::use_awaitable, ec));
+                                   asio::redirect_error(asio::use_awaitable, out.upstream));
       }
       break;
     }
@@ -317,14 +325,14 @@ asio::awaitable<Status> pipe_body(std::shared_ptr<Upstream> up, http::BodyReader
       const int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", *n);
       const std::array<asio::const_buffer, 3> buffers = {asio::buffer(size_line, static_cast<std::size_t>(len)),
                                                          asio::buffer(piece.data(), *n), asio::buffer("\r\n", 2)};
-      co_await asio::async_write(up->stream, buffers, asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_write(up->stream, buffers, asio::redirect_error(asio::use_awaitable, out.upstream));
     } else {
-      co_await asio::async_write(up->stream, asio::buffer(piece.data(), *n), asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_write(up->stream, asio::buffer(piece.data(), *n),
+                                 asio::redirect_error(asio::use_awaitable, out.upstream));
     }
-    if (ec) break;
+    if (out.upstream) break;
   }
-  if (ec) co_return Error(Errc::unavailable, "sending the request body to the owner failed: " + ec.message());
-  co_return Status{};
+  co_return out;
 }
 
 // Reads a response head into a fresh parser (the stream's expiry set by the caller).
@@ -486,20 +494,22 @@ asio::awaitable<http::Response> RequestForwarder::forward(http::Request& req, No
   asio::awaitable<error_code> reading_head = read_head(upstream, head_request);
   ec = co_await std::move(reading_head);
   if (streamed_body && !ec && upstream->parser->get().result() == bhttp::status::continue_) {
-    asio::awaitable<Status> piping = pipe_body(upstream, req.body_reader, chunked, options_.stream_idle_timeout);
-    const Status piped = co_await std::move(piping);
-    if (!piped.ok() && piped.error().code != Errc::unavailable) {
-      x->finish(Outcome::failed, "the client's request body failed: " + piped.error().message);
-      co_return http::Response::from_error(piped.error());
+    asio::awaitable<Piped> piping = pipe_body(upstream, req.body_reader, chunked, options_.stream_idle_timeout);
+    const Piped piped = co_await std::move(piping);
+    if (!piped.client.ok()) {
+      // The owner got part of a body: its request cannot be finished. The client hears why.
+      upstream->close();
+      x->finish(Outcome::failed, "the client's request body failed: " + piped.client.error().message);
+      co_return http::Response::from_error(piped.client.error());
     }
     // Even when sending failed, the owner may have answered (a refusal mid-body): read what it said.
     upstream->stream.expires_after(options_.exchange_timeout);
     asio::awaitable<error_code> reading_final = read_head(upstream, head_request);
     ec = co_await std::move(reading_final);
-    if (ec && !piped.ok()) {
-      x->finish(Outcome::failed, piped.error().message);
+    if (ec && piped.upstream) {
+      x->finish(Outcome::failed, "sending the request body to the owner failed: " + piped.upstream.message());
       co_return http::Response::error(bhttp::status::bad_gateway, "owner_bad_response",
-                                      "the owner node stopped taking the request body");
+                                      "the node that owns this session stopped taking the request body");
     }
   }
   if (ec) {
@@ -509,7 +519,7 @@ asio::awaitable<http::Response> RequestForwarder::forward(http::Request& req, No
       co_return http::Response::error(bhttp::status::gateway_timeout, "owner_timeout",
                                       "the node that owns this session did not answer in time");
     }
-    if (!parser.got_some() && upstream->buffer.size() == 0 && !streamed_body) {
+    if (!parser.got_some() && upstream->buffer.size() == 0) {
       x->finish(Outcome::unavailable, "the owner closed the connection without answering: " + ec.message());
       co_return unavailable_answer();
     }

@@ -249,6 +249,7 @@ asio::awaitable<http::Response> owner_download(std::shared_ptr<Seen> seen, http:
 asio::awaitable<http::Response> owner_upload(std::shared_ptr<Seen> seen, http::Request& req) {
   seen->record(req);
   if (req.body_reader == nullptr) co_return http::Response::error(status::bad_request, "no_reader", "no body reader");
+  if (!req.header("X-Refuse").empty()) co_return http::Response::error(status::forbidden, "quota", "refused unread");
   std::string got;
   std::vector<char> piece(32 * 1024);
   std::size_t largest = 0;
@@ -497,6 +498,16 @@ TEST_F(ForwardingTest, UploadWithContentLengthIsPipedByteExact) {
   const auto seen = seen_->last();
   ASSERT_TRUE(seen);
   EXPECT_EQ(seen->second["Content-Length"], std::to_string(body.size()));
+}
+
+TEST_F(ForwardingTest, UploadTheOwnerRefusesIsAnsweredBeforeTheBodyIsSent) {
+  Client c(front_->port());
+  c.send("POST /v1/sessions/s1/files HTTP/1.1\r\nHost: lb\r\nConnection: close\r\nContent-Length: 3145728\r\n"
+         "Expect: 100-continue\r\nX-Refuse: yes\r\n\r\n");
+  // No byte of the body is sent: the owner's refusal must come anyway (and no 100 Continue before it).
+  const Answer a = parse(c.read_to_close(10s));
+  EXPECT_EQ(a.status, 403u);
+  EXPECT_EQ(json(a)["error"]["code"], "quota");
 }
 
 TEST_F(ForwardingTest, OwnerDownIsAnsweredRetryableUnavailable) {
