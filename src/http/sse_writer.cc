@@ -29,11 +29,19 @@ SseWriter::~SseWriter() { wake_->timer.cancel(); }
 void SseWriter::stop() noexcept {
   stopping_.store(true);
   wake_->timer.cancel();
+  closed();
 }
 
 void SseWriter::mark_client_gone() noexcept {
   client_gone_.store(true);
   wake_->timer.cancel();
+  closed();
+}
+
+void SseWriter::closed() noexcept {
+  std::function<void()> fn = std::move(on_close_);
+  on_close_ = nullptr;
+  if (fn) fn();
 }
 
 std::function<void()> SseWriter::waker() {
@@ -61,6 +69,12 @@ asio::awaitable<bool> SseWriter::write_raw(std::string data) {
   }
   last_write_ = std::chrono::steady_clock::now();
   co_return open();
+}
+
+asio::awaitable<bool> SseWriter::relay(std::string_view bytes) {
+  if (bytes.empty()) co_return open();
+  asio::awaitable<bool> writing = write_raw(std::string(bytes));
+  co_return co_await std::move(writing);
 }
 
 asio::awaitable<bool> SseWriter::send(std::string_view event, std::string_view data, std::string_view id) {

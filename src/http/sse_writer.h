@@ -15,6 +15,10 @@
 // open() false, send()/wait() return false at once — when the client disconnects (the server keeps a
 // read pending on the socket), when a write fails or times out, and when the server shuts down.
 //
+// A relayed stream (the answer of another server, passed through as it comes) writes its bytes with
+// relay() and registers on_close() so that its read from the other server ends as soon as this stream
+// closes.
+//
 // Thread-safety: confined to the connection's strand (the producer coroutine); only the function
 // returned by waker() may be called from any thread, at any time, even after the stream ended.
 #pragma once
@@ -53,6 +57,14 @@ class SseWriter {
   boost::asio::awaitable<bool> send(std::string_view event, std::string_view data, std::string_view id = {});
   // Sends a comment line (": <text>\n\n"), which clients ignore. Returns false when closed.
   boost::asio::awaitable<bool> comment(std::string_view text = "keep-alive");
+  // Writes `bytes` as they are: events another server already formatted (a stream relayed from the node
+  // that owns the session). Counts no event. Returns false when the stream is closed.
+  boost::asio::awaitable<bool> relay(std::string_view bytes);
+  // `fn` runs on the connection's strand once, when the stream closes (stop() or mark_client_gone()),
+  // so a producer awaiting something other than wait() — a read from another server — can end at once.
+  // It must not throw (it cancels I/O). Replaces a previous one; nullptr removes it. Registered after the stream closed, it is not called:
+  // check open() after registering.
+  void on_close(std::function<void()> fn) { on_close_ = std::move(fn); }
   // Waits up to `duration`, sending heartbeats as needed. Returns true when the time elapsed or the
   // waker was called (then the flag is consumed), false as soon as the stream is closed.
   boost::asio::awaitable<bool> wait(std::chrono::milliseconds duration);
@@ -72,6 +84,7 @@ class SseWriter {
  private:
   struct Wake;
   boost::asio::awaitable<bool> write_raw(std::string data);
+  void closed() noexcept;
 
   boost::beast::tcp_stream& stream_;
   SseOptions options_;
@@ -80,6 +93,7 @@ class SseWriter {
   std::atomic<bool> stopping_{false};
   std::uint64_t events_sent_ = 0;
   std::chrono::steady_clock::time_point last_write_;
+  std::function<void()> on_close_;
 };
 
 }  // namespace tgpulse::http
