@@ -6,6 +6,8 @@
 #include <ctime>
 #include <filesystem>
 
+#include "cluster/forwarding_routes.h"
+#include "cluster/request_forwarder.h"
 #include "core/blocking_pool.h"
 #include "http/connection_budget.h"
 #include "http/server.h"
@@ -126,10 +128,19 @@ Status Application::start() {
   // The contract of every route above (src/session/openapi_contract_test.cc assembles the same table).
   http::add_openapi_route(router_);
   sessions_->add_readiness(readiness_);
+  const http::Router* served = &router_;
+  if (cluster::SessionLocator* locator = sessions_->locator()) {
+    // Any node answers: a session's requests go to the node holding its lease (docs/scaling.md).
+    forwarder_ = std::make_unique<cluster::RequestForwarder>(
+        config_.cluster.node_id, cluster::ForwarderOptions{},
+        cluster::ForwarderTelemetry{registry_.get(), logger_.get(), tracer_.get()});
+    cluster_router_ = cluster::forwarding_router(router_, *locator, *forwarder_);
+    served = &cluster_router_;
+  }
 
   // 6. HTTP server.
   const http::ServerOptions server_options = main_server_options(config_);
-  server_ = std::make_unique<http::Server>(server_options, router_,
+  server_ = std::make_unique<http::Server>(server_options, *served,
                                            http::ServerTelemetry{registry_.get(), logger_.get(), tracer_.get(), rejections_.get()});
   readiness_.add("shutdown", [server = server_.get()]() -> Status {
     if (server->stopping()) return Error(Errc::unavailable, "shutting down");
@@ -242,6 +253,8 @@ void Application::stop() {
   // 1. Stop taking requests; let in-flight ones finish within the grace period; end event streams.
   if (sessions_) sessions_->close_update_readers();  // waiting long polls answer now, not at the drain's end
   if (server_) server_->drain();
+  // Forwarded requests still open after the drain (event streams) end now, answered or closed.
+  if (forwarder_) forwarder_->stop();
   // 2. [areas, reverse order: session manager, engine, store — stop here while io threads still run]
   if (sessions_) sessions_->stop();
   // The store pool after the areas (their last store calls ran) and before the io threads (a finished

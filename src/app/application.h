@@ -58,6 +58,10 @@ namespace tgpulse::http {
 class Server;
 }
 
+namespace tgpulse::cluster {
+class RequestForwarder;
+}
+
 namespace tgpulse::session {
 class SessionService;
 }
@@ -114,6 +118,10 @@ class Application {
   std::unique_ptr<BlockingPool> store_pool_;           // store and filesystem calls, off the event loops
   std::unique_ptr<session::SessionService> sessions_;  // store + engine + session manager + their routes
   http::Router router_;
+  // In a cluster (cluster.node_id): router_'s routes with the session-scoped ones forwarded to the
+  // session's owner node; the server serves this one then.
+  std::unique_ptr<cluster::RequestForwarder> forwarder_;
+  http::Router cluster_router_;
   http::ReadinessChecks readiness_;
   std::unique_ptr<http::Server> server_;
   http::Router admin_router_;                   // /healthz, /readyz, /metrics only
