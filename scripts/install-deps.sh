@@ -25,7 +25,8 @@ PACKAGES=(
 # Installed without recommends (Debian's prometheus recommends a node exporter and more) and without
 # starting their services (below). postgresql-15 gives the PostgreSQL store's tests initdb, pg_ctl and
 # postgres (/usr/lib/postgresql/15/bin); the tests start their own server in a temporary directory.
-NO_RECOMMENDS=(prometheus prometheus-alertmanager postgresql-15)
+# redis-server: the shared request quota's tests start their own on 127.0.0.1 and a free port.
+NO_RECOMMENDS=(prometheus prometheus-alertmanager postgresql-15 redis-server)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

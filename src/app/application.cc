@@ -95,10 +95,11 @@ Status Application::start() {
   }
   tracer_ = std::make_unique<telemetry::Tracer>(trace_options);
   register_self_metrics();
-  // store.master_key_file, store.url_password_file: read by the loader; a file others can read defeats it.
+  // store.master_key_file, store.url_password_file, quota.redis_password_file: read by the loader; a file others can read defeats it.
   for (const auto& [key, path] : {std::pair<const char*, const std::string&>{"store.master_key_file",
                                                                             config_.store.master_key_file},
-                                  {"store.url_password_file", config_.store.postgres.password_file}}) {
+                                  {"store.url_password_file", config_.store.postgres.password_file},
+                                  {"quota.redis_password_file", config_.quota.redis_password_file}}) {
     if (path.empty()) continue;
     std::error_code key_ec;
     const auto perms = std::filesystem::status(path, key_ec).permissions();

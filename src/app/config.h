@@ -26,6 +26,7 @@
 #include "store/store_access_options.h"
 #include "telemetry/logger.h"
 #include "telemetry/telethon_metrics.h"
+#include "throttle/shared_request_quota.h"
 #include "throttle/throttle_options.h"
 #include "cluster/cluster_options.h"
 #include "updates/updates_options.h"
@@ -86,6 +87,7 @@ struct Config {
   throttle::ThrottleOptions throttle;    // throttle.* (its .flood is replaced by `flood` at wiring)
   session::InvokePolicyOptions invoke;   // invoke.allow, invoke.allow_extra (default allow-list, nothing extra)
   session::TenantLimitsOptions limits;   // limits.*: per-tenant request quota, tenant/process caps
+  throttle::SharedQuotaOptions quota;    // quota.*: the request quota shared by the nodes in Redis
   TdsimConfig tdsim;                     // tdsim.control_address
   updates::UpdatesOptions updates;       // updates.* (webhooks in updates.webhook; the rest fixed there)
   cluster::ClusterOptions cluster;       // cluster.* (off unless cluster.node_id; docs/scaling.md)

@@ -186,6 +186,7 @@ Result<Config> load_config(const ConfigSources& sources) {
   if (errors.empty()) {
     if (auto problem = read_master_key_file(config); !problem.empty()) errors.push_back(problem);
     if (auto problem = read_store_password_file(config); !problem.empty()) errors.push_back(problem);
+    if (auto problem = read_quota_password_file(config); !problem.empty()) errors.push_back(problem);
   }
   if (errors.empty()) {
     auto more = validate_config(config);

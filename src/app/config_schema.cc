@@ -11,6 +11,7 @@
 #include "app/config_values.h"
 #include "http/connection_budget.h"
 #include "store/key_cipher.h"
+#include "throttle/redis_client.h"
 
 namespace tgpulse::app {
 
@@ -665,6 +666,47 @@ ConfigSchema::ConfigSchema() {
                       "open event streams in the process; more → 503 streams_cap (0 = no cap)",
                       [](auto& c) -> auto& { return c.limits.process_streams; }, 0, 10'000'000));
 
+  // quota: the tenant request quota shared by the nodes in Redis (throttle::SharedQuotaOptions;
+  // docs/operations.md, "Shared quotas (Redis)"). The URL as store.url: never echoed, never a password.
+  {
+    ConfigKey url{"quota.redis_url", "TGPULSE_QUOTA_REDIS_URL", "",
+                  "redis://host:port/db of the Redis holding the tenant request quotas of every node; the password "
+                  "comes from quota.redis_password_file or TGPULSE_QUOTA_REDIS_PASSWORD, never the URL; \"\" = each "
+                  "node keeps its own quotas",
+                  true, nullptr, nullptr};
+    url.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      if (auto problem = check_redis_url(v); !problem.empty()) return problem;
+      c.quota.redis_url = std::string(v);
+      return {};
+    };
+    url.show = [](const Config& c) { return c.quota.redis_url; };  // never holds a password (refused)
+    k.push_back(std::move(url));
+
+    ConfigKey password{"quota.redis_password", "TGPULSE_QUOTA_REDIS_PASSWORD", "",
+                       "password sent with AUTH to quota.redis_url; prefer quota.redis_password_file; secret", true,
+                       nullptr, nullptr};
+    password.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      c.quota.redis_password = std::string(v);
+      return {};
+    };
+    password.show = [](const Config& c) { return c.quota.redis_password.empty() ? std::string() : std::string("(set)"); };
+    k.push_back(std::move(password));
+
+    ConfigKey file{"quota.redis_password_file", "TGPULSE_QUOTA_REDIS_PASSWORD_FILE", "--quota-redis-password-file",
+                   "file whose first line is quota.redis_url's password (keep it 0600); \"\" = none", false, nullptr,
+                   nullptr};
+    file.apply = [](Config& c, std::string_view v, const Wild&) -> std::string {
+      c.quota.redis_password_file = std::string(v);
+      return {};
+    };
+    file.show = [](const Config& c) { return c.quota.redis_password_file; };
+    k.push_back(std::move(file));
+  }
+  k.push_back(duration_key("quota.redis_timeout", "TGPULSE_QUOTA_REDIS_TIMEOUT", "",
+                           "deadline of one shared-quota call to Redis; past it the request is decided on the node's "
+                           "own quota (1ms-10s)",
+                           [](auto& c) -> auto& { return c.quota.redis_timeout; }, 1ms, 10s));
+
   // admin
   {
     ConfigKey token{"admin_token", "TGPULSE_ADMIN_TOKEN", "",
@@ -802,23 +844,46 @@ std::string check_store_url(std::string_view url) {
   return {};
 }
 
-std::string read_store_password_file(Config& config) {
-  const std::string& path = config.store.postgres.password_file;
+namespace {
+
+// The first line of the password file `path` (setting `file_key`) into *password, unless the password
+// (setting `password_key`) was given already; "" or the problem, never the file's content.
+std::string read_password_file(const std::string& path, std::string_view file_key, std::string_view password_key,
+                               std::string* password) {
   if (path.empty()) return {};
-  if (!config.store.postgres.password.empty()) {
-    return "config: store.url_password and store.url_password_file are both set (give the password one way)";
+  const std::string key(file_key);
+  if (!password->empty()) {
+    return "config: " + std::string(password_key) + " and " + key + " are both set (give the password one way)";
   }
   std::FILE* f = std::fopen(path.c_str(), "rbe");
-  if (f == nullptr) return "config: store.url_password_file: \"" + path + "\" cannot be read: " + std::strerror(errno);
+  if (f == nullptr) return "config: " + key + ": \"" + path + "\" cannot be read: " + std::strerror(errno);
   std::string text(4097, '\0');
   const std::size_t n = std::fread(text.data(), 1, text.size(), f);
   std::fclose(f);
-  if (n > 4096) return "config: store.url_password_file: \"" + path + "\" is larger than a password (4 KiB)";
+  if (n > 4096) return "config: " + key + ": \"" + path + "\" is larger than a password (4 KiB)";
   text.resize(n);
   text.resize(std::min(text.size(), text.find_first_of("\r\n")));  // its first line
-  if (text.empty()) return "config: store.url_password_file: \"" + path + "\" is empty";
-  config.store.postgres.password = std::move(text);
+  if (text.empty()) return "config: " + key + ": \"" + path + "\" is empty";
+  *password = std::move(text);
   return {};
+}
+
+}  // namespace
+
+std::string read_store_password_file(Config& config) {
+  return read_password_file(config.store.postgres.password_file, "store.url_password_file", "store.url_password",
+                            &config.store.postgres.password);
+}
+
+std::string read_quota_password_file(Config& config) {
+  return read_password_file(config.quota.redis_password_file, "quota.redis_password_file", "quota.redis_password",
+                            &config.quota.redis_password);
+}
+
+std::string check_redis_url(std::string_view url) {
+  if (url.empty()) return {};
+  Result<throttle::RedisEndpoint> endpoint = throttle::RedisEndpoint::parse(url);
+  return endpoint ? std::string() : endpoint.error().message;
 }
 
 std::string read_master_key_file(Config& config) {

@@ -60,6 +60,10 @@ std::string read_master_key_file(Config& config);
 std::string read_store_password_file(Config& config);
 // "" when `url` is empty or a postgresql:// URL without a password; else what is wrong (never the URL).
 std::string check_store_url(std::string_view url);
+// The loader's reading of quota.redis_password_file into quota.redis_password; "" or the problem.
+std::string read_quota_password_file(Config& config);
+// "" when `url` is empty or a redis:// URL without a password; else what is wrong (never the URL).
+std::string check_redis_url(std::string_view url);
 // The master key held in the file at `path` (text as read; KeyCipher::from_base64 accepts it).
 // invalid_argument phrased to follow the quoted path ("cannot be read: No such file or directory"),
 // never containing the file's content.

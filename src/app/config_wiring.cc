@@ -42,6 +42,7 @@ session::SessionServiceOptions session_service_options(const Config& config) {
   so.flood = config.flood;
   so.invoke_policy = config.invoke;
   so.limits = config.limits;
+  so.quota = config.quota;
   so.simulator_control_address = config.tdsim.control_address;
   so.store_access = config.store.access;
   so.updates = config.updates;

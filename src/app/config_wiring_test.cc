@@ -45,7 +45,7 @@ bool same(const Wired& a, const Wired& b) {
          x.routes.admin_token == y.routes.admin_token && x.throttle == y.throttle && x.flood == y.flood &&
          x.invoke_policy == y.invoke_policy && x.limits == y.limits &&
          x.simulator_control_address == y.simulator_control_address && x.store_access == y.store_access &&
-         x.updates == y.updates && x.cluster == y.cluster &&
+         x.updates == y.updates && x.cluster == y.cluster && x.quota == y.quota &&
          a.store_pool == b.store_pool;
 }
 
@@ -84,6 +84,9 @@ class ConfigWiringTest : public ::testing::Test {
             {"store.url", "postgresql://tgpulse@127.0.0.1:5432/tgpulse"},
             {"store.url_password", "a-db-password"},
             {"store.url_password_file", key_file_},
+            {"quota.redis_url", "redis://127.0.0.1:6379/0"},
+            {"quota.redis_password", "a-redis-password"},
+            {"quota.redis_password_file", key_file_},
             {"admin_token", "0123456789abcdef-admin"},
             {"td.api_hash", "0123456789abcdef0123456789abcdef"},
             {"server.admin_listen", "127.0.0.1:9464"},
@@ -157,6 +160,8 @@ TEST_F(ConfigWiringTest, DefaultsAreTheAreasOwn) {
   EXPECT_EQ(so.throttle, throttle::ThrottleOptions{});
   EXPECT_EQ(so.flood, throttle::FloodOptions{});
   EXPECT_EQ(so.limits, session::TenantLimitsOptions{});
+  EXPECT_EQ(so.quota, throttle::SharedQuotaOptions{});
+  EXPECT_FALSE(so.quota.enabled());
   EXPECT_EQ(so.invoke_policy, session::InvokePolicyOptions{});
   EXPECT_EQ(so.simulator_control_address, "");
   EXPECT_EQ(so.updates, updates::UpdatesOptions{});

@@ -327,7 +327,9 @@ struct SessionRoutes::Impl {
       tenant_id = std::move(t->tenant_id);
     }
     if (limits != nullptr) {
-      if (std::optional<TenantLimits::Refusal> refusal = limits->admit_request(*tenant_id)) {
+      // Cluster-wide when a shared quota is set (one Redis call under quota.redis_timeout), else local.
+      asio::awaitable<std::optional<TenantLimits::Refusal>> admitted = limits->admit_request_async(*tenant_id);
+      if (std::optional<TenantLimits::Refusal> refusal = co_await std::move(admitted)) {
         co_return refused(limit_refusal(*refusal));
       }
     }

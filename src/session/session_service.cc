@@ -114,6 +114,9 @@ struct SessionService::Impl {
   std::unique_ptr<td::DlopenTdLibrary> library;
   std::unique_ptr<td::Engine> engine;
   std::unique_ptr<TdEngineClientFactory> engines;
+  // quota.redis_url: the cluster-wide request quota, before the limits that consult it.
+  std::shared_ptr<throttle::RedisClient> quota_redis;
+  std::unique_ptr<throttle::SharedRequestQuota> shared_quota;
   std::unique_ptr<TenantLimits> limits;  // before the manager: sessions' listeners reach it until they go
   std::unique_ptr<AuthFailureLimiter> auth_failures;  // before the routes, which use it
   std::unique_ptr<SessionManager> manager;
@@ -251,6 +254,19 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
     pm->sessions_unchecked->set(static_cast<double>(c.unchecked));
   });
   m.limits = std::make_unique<TenantLimits>(m.options.limits, clock, &telemetry.rejections);
+  if (const throttle::SharedQuotaOptions& q = m.options.quota; q.enabled()) {
+    // The cluster-wide request quota: the Redis client on the session io_context, connecting now.
+    Result<throttle::RedisEndpoint> endpoint = throttle::RedisEndpoint::parse(q.redis_url);
+    if (!endpoint) return Error(Errc::invalid_argument, "quota.redis_url: " + endpoint.error().message);
+    m.quota_redis = throttle::RedisClient::make(
+        m.io.get_executor(), throttle::RedisOptions{.host = endpoint->host, .port = endpoint->port, .db = endpoint->db,
+                                                    .password = q.redis_password, .timeout = q.redis_timeout});
+    m.quota_redis->connect();
+    m.shared_quota = std::make_unique<throttle::SharedRequestQuota>(*m.quota_redis, clock, telemetry.registry,
+                                                                    telemetry.logger, q.retry_interval);
+    m.limits->set_shared_quota(m.shared_quota.get());
+    telemetry.logger.info("tenant request quotas shared through Redis", {{"quota.redis_url", q.redis_url}});
+  }
   // Process-wide slots held under the caps, set at each scrape (same lifetime argument as the ledger's).
   auto& held = telemetry.registry.gauge("tgpulse_tenant_limits_held",
                                         "Slots held under the per-tenant and process caps, process-wide, by kind",
@@ -426,6 +442,7 @@ void SessionService::stop() {
   if (m.hub) {
     for (const std::string& task : m.hub->stop(std::chrono::seconds(5))) m.tasks.outlived.push_back(task);
   }
+  if (m.quota_redis) m.quota_redis->stop();  // the HTTP server drained: no request asks the quota
   if (m.engine) m.engine->stop();
   m.work.reset();
   m.io.stop();

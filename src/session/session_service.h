@@ -47,6 +47,7 @@
 #include "telemetry/tracer.h"
 #include "store/postgres_options.h"
 #include "store/store_access_options.h"
+#include "throttle/shared_request_quota.h"
 #include "throttle/throttle_options.h"
 #include "cluster/cluster_options.h"
 #include "updates/updates_options.h"
@@ -81,6 +82,8 @@ struct SessionServiceOptions {
   InvokePolicyOptions invoke_policy;
   // limits.*: the per-tenant request quota and the tenant/process caps (TenantLimits).
   TenantLimitsOptions limits;
+  // quota.*: the request quota shared by the nodes in Redis (off when redis_url is "").
+  throttle::SharedQuotaOptions quota;
   // tdsim.control_address: tdsim's control interface, for the page's simulate buttons. Default "" = no
   // simulator (the simulate route answers 404).
   std::string simulator_control_address;

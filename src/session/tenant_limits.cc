@@ -200,6 +200,23 @@ std::optional<TenantLimits::Refusal> TenantLimits::admit_request(std::string_vie
   return refuse(RejectReason::tenant_quota, false, retry_after(wait), "the tenant's request quota is spent");
 }
 
+boost::asio::awaitable<std::optional<TenantLimits::Refusal>> TenantLimits::admit_request_async(std::string tenant_id) {
+  if (shared_quota_ == nullptr || options_.tenant_request_rate <= 0) co_return admit_request(tenant_id);
+  boost::asio::awaitable<throttle::SharedRequestQuota::Verdict> asked =
+      shared_quota_->admit(tenant_id, options_.tenant_request_rate, options_.tenant_request_burst);
+  const throttle::SharedRequestQuota::Verdict verdict = co_await std::move(asked);
+  switch (verdict.outcome) {
+    case throttle::SharedRequestQuota::Outcome::allowed:
+      co_return std::nullopt;
+    case throttle::SharedRequestQuota::Outcome::refused:
+      co_return refuse(RejectReason::tenant_quota, false, retry_after(verdict.retry_after),
+                       "the tenant's request quota is spent");
+    case throttle::SharedRequestQuota::Outcome::unavailable:
+      break;
+  }
+  co_return admit_request(tenant_id);  // Redis is away: this node's bucket decides
+}
+
 TenantLimits::LoginAdmission TenantLimits::admit_login(std::string_view tenant_id) {
   LoginAdmission out;
   const auto now = clock_.now();

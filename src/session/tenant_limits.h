@@ -2,7 +2,9 @@
 // others or the process (docs/security-isolation.md):
 //
 //   request quota      one token bucket per tenant across all its routes (not per method, not per
-//                      route): refused → 429 tenant_quota with Retry-After
+//                      route): refused → 429 tenant_quota with Retry-After. With a SharedRequestQuota
+//                      (quota.redis_url) the bucket is in Redis, shared by every node; while Redis is
+//                      away each request is decided on this node's bucket (admit_request_async)
 //   live sessions      per tenant (429 sessions_cap) and per process (503 sessions_cap); logins count
 //   logins running     per tenant (429 logins_cap) and per process (503 logins_cap)
 //   login creations    per tenant per minute (429 login_rate with Retry-After)
@@ -31,9 +33,14 @@
 #include <string>
 #include <string_view>
 
+#include <utility>  // before Boost.Asio 1.74's awaitable.hpp, which uses std::exchange without it
+
+#include <boost/asio/awaitable.hpp>
+
 #include "core/clock.h"
 #include "core/result.h"
 #include "telemetry/rejections.h"
+#include "throttle/shared_request_quota.h"
 
 namespace tgpulse::session {
 
@@ -141,6 +148,12 @@ class TenantLimits {
 
   // One request of the tenant on any tenant route: a token now, or tenant_quota with Retry-After.
   std::optional<Refusal> admit_request(std::string_view tenant_id);
+  // The same, cluster-wide: from the shared quota when one is set and Redis answers, else (no shared
+  // quota, Redis failed or its breaker is open) admit_request(). Runs on the caller's executor.
+  boost::asio::awaitable<std::optional<Refusal>> admit_request_async(std::string tenant_id);
+  // The cluster-wide request quota (null, the default: per-node buckets only). Set before requests come;
+  // must outlive this object.
+  void set_shared_quota(throttle::SharedRequestQuota* shared) { shared_quota_ = shared; }
   // A new QR login: login rate, then session and login caps (tenant first, then process); all or
   // nothing — a refusal takes no slot and no rate token.
   LoginAdmission admit_login(std::string_view tenant_id);
@@ -186,6 +199,7 @@ class TenantLimits {
 
   const TenantLimitsOptions options_;
   const Clock& clock_;
+  throttle::SharedRequestQuota* shared_quota_ = nullptr;
   telemetry::Rejections* rejections_;
   std::shared_ptr<Shared> shared_;
 };
