@@ -104,12 +104,19 @@ class PostgresConnectionPool {
 
 template <typename T, typename Body>
 Result<T> PostgresConnectionPool::call(const char* operation, Body&& body) {
+  // A connection the server dropped while it sat in the pool (a restart, a failover, an idle timeout)
+  // fails on its first use: the call is made once more on a new connection, so one server restart does
+  // not fail one request per pooled connection. Every store call is safe to repeat — a read, an
+  // idempotent write (GREATEST, ON CONFLICT) or a compare-and-set that answers conflict when its first
+  // attempt did land.
+  for (int attempt = 1;; ++attempt) {
   auto lease = acquire(operation);
   if (!lease) return lease.error();
   try {
     return body(lease->connection());
   } catch (const pqxx::broken_connection& e) {
     lease->mark_broken();
+    if (attempt == 1) continue;
     return Error(Errc::store_error, std::string(operation) + ": connection to " + description_ +
                                         " lost: " + postgres_reason(e));
   } catch (const pqxx::in_doubt_error& e) {
@@ -118,6 +125,7 @@ Result<T> PostgresConnectionPool::call(const char* operation, Body&& body) {
                                         postgres_reason(e));
   } catch (const std::exception& e) {
     return Error(Errc::store_error, std::string(operation) + ": " + postgres_reason(e));
+  }
   }
 }
 

@@ -48,10 +48,10 @@ class PostgresServer:
                   "--auth-local=trust", "-E", "UTF8", "--no-locale", "-N")
         os.remove(pwfile)
         self.port = harness.free_port()
-        opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off")
+        self._opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off "
+                      "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
         self._run(f"{BIN}/pg_ctl", "-D", data, "-l", os.path.join(self.dir, "postgres.log"), "-w", "-t", "60",
-                  "-o", opts, "start")
+                  "-o", self._opts, "start")
         self.running = True
         self.url = f"postgresql://tgpulse@127.0.0.1:{self.port}/postgres"
         # The password as the service reads it: a file of its own, 0600, outside the server's directory.
@@ -60,6 +60,16 @@ class PostgresServer:
         with open(self.password_file, "w") as f:
             f.write(self.password + "\n")
         os.chmod(self.password_file, 0o600)
+
+    def stop(self):
+        """Stops the server (fast shutdown: connections are cut); start() brings it back on the same port."""
+        self._run(f"{BIN}/pg_ctl", "-D", os.path.join(self.dir, "data"), "-m", "fast", "-w", "stop")
+        self.running = False
+
+    def start(self):
+        self._run(f"{BIN}/pg_ctl", "-D", os.path.join(self.dir, "data"), "-l", os.path.join(self.dir, "postgres.log"),
+                  "-w", "-t", "60", "-o", self._opts, "start")
+        self.running = True
 
     def psql(self, sql):
         """Runs SQL over the unix socket (trust) and returns its unaligned output."""
