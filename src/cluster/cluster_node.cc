@@ -264,10 +264,16 @@ bool ClusterNode::adopt_one(const std::string& session_id, std::int64_t epoch) {
   {
     std::lock_guard lock(mu_);
     held_[session_id] = epoch;  // before the manager may write the record
+    adopting_.insert(session_id);  // locate() answers `moving` until the manager has it
   }
   Result<store::SessionRecord> record = hooks_.find_record ? hooks_.find_record(session_id)
                                                            : Result<store::SessionRecord>(Error(Errc::not_found, "no store"));
-  if (record && hooks_.adopt && hooks_.adopt(std::move(*record))) return true;
+  const bool adopted = record && hooks_.adopt && hooks_.adopt(std::move(*record));
+  {
+    std::lock_guard lock(mu_);
+    adopting_.erase(session_id);
+  }
+  if (adopted) return true;
   if (!record && record.error().code != Errc::not_found) {
     logger_.warn("Session could not be taken over", {{"session_id", session_id}, {"error.message", record.error().message}});
   }
@@ -310,14 +316,19 @@ void ClusterNode::fence_all(const std::string& why) {
 }
 
 asio::awaitable<SessionLocator::Location> ClusterNode::locate(std::string session_id) {
-  if (holds(session_id)) co_return Location{Where::here, {}};
+  {
+    std::lock_guard lock(mu_);
+    if (adopting_.count(session_id) != 0) co_return Location{Where::moving, {}};
+    if (held_.count(session_id) != 0) co_return Location{Where::here, {}};
+  }
   auto job = [leases = leases_.get(), id = session_id] { return leases->locate(id); };
   asio::awaitable<Result<std::optional<LeaseStore::Location>>> asking = session::blocking_call(&pool_, std::move(job));
   Result<std::optional<LeaseStore::Location>> found = co_await std::move(asking);
   if (!found || !*found) co_return Location{Where::here, {}};
   const LeaseStore::Location& l = **found;
   if (!l.valid) co_return Location{Where::moving, {}};
-  if (l.owner == options_.node_id) co_return Location{Where::here, {}};
+  // Our lease, but not a session held here: being let go, or opened again at the next renewal.
+  if (l.owner == options_.node_id) co_return Location{Where::moving, {}};
   co_return Location{Where::elsewhere, NodeAddress{l.owner, l.url}};
 }
 
@@ -367,9 +378,10 @@ bool ClusterNode::holds(std::string_view session_id) const {
 }
 
 void ClusterNode::left(const std::string& session_id, bool removed) {
-  (void)removed;  // a removed session's lease went with its record; a closed one's stays until released
   std::lock_guard lock(mu_);
-  held_.erase(session_id);
+  // A removed session's lease went with its record. One closed because the node is leaving stays held
+  // until finish_leaving() releases it: the last writes of its record (last_used_at) still carry it.
+  if (removed || !leaving_) held_.erase(session_id);
 }
 
 }  // namespace tgpulse::cluster

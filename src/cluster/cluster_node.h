@@ -118,6 +118,7 @@ class ClusterNode final : public SessionLocator, public store::SessionFence, pub
   std::condition_variable wake_;
   std::map<std::string, std::int64_t, std::less<>> held_;  // session id → epoch; guarded by mu_
   std::set<std::string, std::less<>> acquiring_;           // new sessions whose lease is being taken; mu_
+  std::set<std::string, std::less<>> adopting_;            // claimed sessions not yet in the manager; mu_
   std::vector<NodeRow> live_nodes_;                        // as of the last renewal; mu_
   // Start of the last successful renewal (steady clock); the fence is at + ttl - fence_margin. mu_
   std::chrono::steady_clock::time_point renewed_at_;

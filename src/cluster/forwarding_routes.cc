@@ -27,14 +27,17 @@ asio::awaitable<http::Response> serve_local(http::Handler local, http::Request& 
 }
 
 asio::awaitable<http::Response> serve_session_route(Forwarding f, http::Request& req) {
+  asio::awaitable<SessionLocator::Location> locating = f.locator->locate(std::string(req.param("id")));
+  const SessionLocator::Location where = co_await std::move(locating);
+  // A forwarded request whose session moved on meanwhile (the sender's view was a moment old) is not
+  // sent on: the client retries and reaches the new owner. Never a 404 for a session that exists.
+  if (where.where == SessionLocator::Where::moving ||
+      (where.where == SessionLocator::Where::elsewhere && forwarded_already(req))) {
+    co_return http::Response::error(bhttp::status::service_unavailable, "session_moving",
+                                    "the session is moving to another node; retry")
+        .with_header("Retry-After", "1");
+  }
   if (!forwarded_already(req)) {
-    asio::awaitable<SessionLocator::Location> locating = f.locator->locate(std::string(req.param("id")));
-    const SessionLocator::Location where = co_await std::move(locating);
-    if (where.where == SessionLocator::Where::moving) {
-      co_return http::Response::error(bhttp::status::service_unavailable, "session_moving",
-                                      "the session is moving to another node; retry")
-          .with_header("Retry-After", "1");
-    }
     if (where.where == SessionLocator::Where::elsewhere) {
       asio::awaitable<http::Response> forwarding = f.forwarder->forward(req, where.owner);
       http::Response res = co_await std::move(forwarding);

@@ -297,9 +297,9 @@ class ForwardingTest : public ::testing::Test {
                         route.options);
     }
 
-    // The owner also wraps its routes: its locator sends everything to a dead node, so a request it
-    // serves was served only because it came forwarded.
-    owner_locator_.set(SessionLocator::Where::elsewhere, NodeAddress{"node-c", dead_url()});
+    // The owner also wraps its routes: its locator says the sessions are its own (a test that wants a
+    // stale view sets it to a dead node).
+    owner_locator_.set(SessionLocator::Where::here);
     owner_forwarder_ = std::make_unique<RequestForwarder>("node-b", ForwarderOptions{}, ForwarderTelemetry{});
     owner_router_ = forwarding_router(owner_routes_, owner_locator_, *owner_forwarder_);
     owner_tracer_ = std::make_unique<telemetry::Tracer>(telemetry::TracerOptions{});
@@ -422,11 +422,14 @@ TEST_F(ForwardingTest, TraceparentKeepsTheTraceAndNamesTheForwardingServerSpanAs
 }
 
 TEST_F(ForwardingTest, AForwardedRequestIsNeverForwardedAgain) {
-  // The owner's locator says node-c (dead) owns everything: only the loop guard makes it answer.
+  // The owner's locator says node-c (dead) owns everything: the front's view was stale. The loop guard
+  // keeps the owner from sending it on (which would answer owner_unavailable from node-c): the client
+  // is told to retry, and the request reached no third node.
+  owner_locator_.set(SessionLocator::Where::elsewhere, NodeAddress{"node-c", dead_url()});
   const Answer a = exchange(front_->port(), request("GET", "/v1/sessions/s1"));
-  EXPECT_EQ(a.status, 200u);
-  EXPECT_EQ(json(a)["served_by"], "owner");
-  EXPECT_TRUE(owner_locator_.asks().empty());
+  EXPECT_EQ(a.status, 503u);
+  EXPECT_EQ(json(a)["error"]["code"], "session_moving");
+  EXPECT_EQ(a.header("Retry-After"), "1");
   // Without the header the owner would forward (and find node-c down).
   const Answer direct = exchange(owner_->port(), request("GET", "/v1/sessions/s1"));
   EXPECT_EQ(direct.status, 503u);

@@ -157,7 +157,7 @@ asio::awaitable<SessionManager::StartReport> SessionManager::start() {
     // holds a lease. Sessions arrive through adopt() as the node claims them; the start-up sweep (which
     // would quarantine directories other nodes are creating) does not run.
     start_loops();
-    services_.logger.info("Sessions started", {{"sessions.restored", 0}, {"cluster", true}});
+    services_.logger.info("Sessions started", {{"sessions.restored", 0}, {"cluster.enabled", true}});
     co_return report;
   }
   // The sweep (store calls, directory walks and renames) and the listing run on the blocking pool: the

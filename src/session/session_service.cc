@@ -94,6 +94,10 @@ struct SessionService::Impl {
   SessionIoContext io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   std::thread thread;
+  // The cluster node (null without a cluster): before the store, so it outlives it — the store asks it
+  // for each write's fence, up to the last flush of the last_used times. Its threads are joined in
+  // stop() (finish_leaving), before anything they call into goes.
+  std::unique_ptr<cluster::ClusterNode> cluster;
   std::unique_ptr<store::SessionStore> store;  // SQLite or PostgreSQL (StoreBackend)
   std::function<Status()> probe_store;         // the store's /readyz check (blocking)
   std::unique_ptr<store::AsyncSessionStore> async_store;  // the store on the Application's pool
@@ -120,8 +124,6 @@ struct SessionService::Impl {
   std::unique_ptr<TenantLimits> limits;  // before the manager: sessions' listeners reach it until they go
   std::unique_ptr<AuthFailureLimiter> auth_failures;  // before the routes, which use it
   std::unique_ptr<SessionManager> manager;
-  // After the manager: destroyed first (its threads call into the manager). Null without a cluster.
-  std::unique_ptr<cluster::ClusterNode> cluster;
   std::unique_ptr<throttle::Throttle> throttle;
   std::unique_ptr<throttle::FloodLedger> ledger;
   std::unique_ptr<throttle::InvokePipeline> invoke;
@@ -428,9 +430,10 @@ void SessionService::stop() {
     m.tasks.group = "sessions";
     m.tasks.spawned = m.manager->tasks_spawned();
   }
-  // Every client is closed now: hand the leases over so the others take the sessions at once.
-  if (m.cluster) m.cluster->finish_leaving();
   if (m.last_used) m.last_used->stop();  // nothing marks any more: the HTTP server drained first
+  // Every client is closed and its last use written (under the lease): hand the leases over so the
+  // others take the sessions at once.
+  if (m.cluster) m.cluster->finish_leaving();
   // After the sessions' last events (closed, revoked): what was accepted is written before the pool stops.
   // The webhooks first: a POST in flight ends within updates.webhook_timeout, its result reaches the log.
   if (m.webhooks) {
