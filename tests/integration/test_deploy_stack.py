@@ -191,20 +191,25 @@ def test_otel_collector_pipelines_use_defined_components():
         check(not unused, f"{kind} defined but unused in the base config: {unused}")
 
 
+NODES = ("tgpulse-1", "tgpulse-2", "tgpulse-3")
+
+
 def test_compose_file_passes_docker_compose_config():
-    env = dict(os.environ, TGPULSE_ADMIN_TOKEN="compose-config-check")
+    env = dict(os.environ, TGPULSE_ADMIN_TOKEN="compose-config-check", TGPULSE_DB_PASSWORD="compose-config-check")
     r = subprocess.run(["docker-compose", "-f", COMPOSE, "config"], capture_output=True, text=True, env=env)
     check(r.returncode == 0, f"docker-compose config:\n{r.stdout}{r.stderr}")
-    env.pop("TGPULSE_ADMIN_TOKEN")
-    r = subprocess.run(["docker-compose", "-f", COMPOSE, "config", "-q"], capture_output=True, text=True, env=env)
-    check(r.returncode != 0 and "TGPULSE_ADMIN_TOKEN" in r.stderr, "compose must refuse to start without an admin token")
+    # Both secrets come from the environment (or an .env file), never from the compose file.
+    for secret in ("TGPULSE_ADMIN_TOKEN", "TGPULSE_DB_PASSWORD"):
+        without = {k: v for k, v in env.items() if k != secret}
+        r = subprocess.run(["docker-compose", "-f", COMPOSE, "config", "-q"], capture_output=True, text=True, env=without)
+        check(r.returncode != 0 and secret in r.stderr, f"compose must refuse to start without {secret}")
 
 
 def test_compose_runs_every_part_and_mounts_files_that_exist():
     compose = du.load_yaml(COMPOSE)
     services = compose["services"]
-    for name in ("tgpulse", "loadgen", "prometheus", "alertmanager", "grafana", "elasticsearch", "logstash", "kibana",
-                 "filebeat", "otel-collector", "jaeger"):
+    for name in (*NODES, "lb", "postgres", "redis", "loadgen", "prometheus", "alertmanager", "grafana",
+                 "elasticsearch", "logstash", "kibana", "filebeat", "otel-collector", "jaeger"):
         check(name in services, f"compose service {name} missing")
     here = os.path.dirname(COMPOSE)
     for name, svc in services.items():
@@ -216,16 +221,61 @@ def test_compose_runs_every_part_and_mounts_files_that_exist():
             check(str(port).startswith("127.0.0.1:"), f"{name}: port {port} not bound to 127.0.0.1")
     prom = services["prometheus"]["command"]
     check("--enable-feature=exemplar-storage" in prom, "prometheus without exemplar storage")
-    # Prometheus scrapes the admin listener the compose service opens.
-    cmd = services["tgpulse"]["command"]
-    check("--admin-listen" in cmd, "tgpulse in compose has no admin listener")
-    admin_port = cmd[cmd.index("--admin-listen") + 1].rsplit(":", 1)[1]
-    check(any(f"127.0.0.1:{admin_port}:{admin_port}" == str(p) for p in services["tgpulse"].get("ports", [])),
-          f"compose does not publish the admin port {admin_port}")
-    check(any(f"tgpulse:{admin_port}" in t for job in du.load_yaml(os.path.join(du.DEPLOY, "prometheus", "prometheus.yml"))["scrape_configs"]
-              for sc in job["static_configs"] for t in sc["targets"]), "prometheus.yml does not scrape the compose service's admin listener")
-    check("--td-library" in services["tgpulse"]["command"] and
-          any(c.endswith("libtdsim.so") for c in services["tgpulse"]["command"]), "tgpulse in compose runs on tdsim")
+    # Prometheus scrapes the admin listener of every node, and each node's is published on the host.
+    targets = [t for job in du.load_yaml(os.path.join(du.DEPLOY, "prometheus", "prometheus.yml"))["scrape_configs"]
+               for sc in job["static_configs"] for t in sc["targets"]]
+    published = set()
+    for node in NODES:
+        cmd = services[node]["command"]
+        check("--admin-listen" in cmd, f"{node} in compose has no admin listener")
+        admin_port = cmd[cmd.index("--admin-listen") + 1].rsplit(":", 1)[1]
+        check(f"{node}:{admin_port}" in targets, f"prometheus.yml does not scrape {node}'s admin listener")
+        ports = [str(p) for p in services[node].get("ports", [])]
+        check(any(p.startswith("127.0.0.1:") and p.endswith(f":{admin_port}") for p in ports),
+              f"compose does not publish {node}'s admin port {admin_port}: {ports}")
+        published.update(p.split(":")[1] for p in ports)
+        check("--td-library" in cmd and any(c.endswith("libtdsim.so") for c in cmd), f"{node} in compose runs on tdsim")
+    check(len(published) == len(NODES), f"the nodes' published ports collide: {sorted(published)}")
+
+
+def test_compose_cluster_nodes_share_the_data_volume_and_the_stores_with_distinct_ids():
+    compose = du.load_yaml(COMPOSE)
+    services = compose["services"]
+    ids, data = set(), set()
+    for node in NODES:
+        svc = services[node]
+        env = svc["environment"]
+        cmd = svc["command"]
+        data_dir = cmd[cmd.index("--data-dir") + 1]
+        mounts = [v for v in svc["volumes"] if v.split(":")[1] == data_dir]
+        check(len(mounts) == 1, f"{node}: no volume at its data dir {data_dir}: {svc['volumes']}")
+        source = mounts[0].split(":")[0]
+        check(source in (compose.get("volumes") or {}), f"{node}: {source} is not a named volume")
+        data.add(source)
+        ids.add(env["TGPULSE_CLUSTER_NODE_ID"])
+        check(env["TGPULSE_CLUSTER_ADVERTISE_URL"] == f"http://{node}:8080",
+              f"{node}: advertise URL {env['TGPULSE_CLUSTER_ADVERTISE_URL']}")
+        check(env["TGPULSE_STORE_URL"].startswith("postgresql://") and "@postgres:" in env["TGPULSE_STORE_URL"],
+              f"{node}: store URL {env['TGPULSE_STORE_URL']}")
+        check(":" not in env["TGPULSE_STORE_URL"].split("//", 1)[1].split("@", 1)[0],
+              f"{node}: a password in the store URL")
+        check(env["TGPULSE_STORE_PASSWORD"] == "${TGPULSE_DB_PASSWORD:?set TGPULSE_DB_PASSWORD}",
+              f"{node}: the store password does not come from the environment")
+        check(env["TGPULSE_QUOTA_REDIS_URL"].startswith("redis://redis:"), f"{node}: quota.redis_url")
+        check({"postgres", "redis"} <= set(svc["depends_on"]), f"{node}: depends_on {svc['depends_on']}")
+    check(len(ids) == len(NODES), f"node ids are not distinct: {sorted(ids)}")
+    check(len(data) == 1, f"the nodes do not share one data volume: {sorted(data)}")
+    check(services["postgres"]["image"].startswith("postgres:15"), f"postgres image {services['postgres']['image']}")
+    check(services["postgres"]["environment"]["POSTGRES_PASSWORD"] == "${TGPULSE_DB_PASSWORD:?set TGPULSE_DB_PASSWORD}",
+          "the database password is not taken from the environment")
+    check(services["redis"]["image"].startswith("redis:"), "redis")
+    # The load balancer sends to every node, and is the only way in for the API.
+    with open(os.path.join(os.path.dirname(COMPOSE), "nginx.conf")) as f:
+        nginx = f.read()
+    for node in NODES:
+        check(re.search(rf"^\s*server {node}:8080\b", nginx, re.M), f"nginx.conf does not balance to {node}")
+    check(re.search(r"^\s*proxy_buffering off;", nginx, re.M), "nginx buffers event streams")
+    check(any(str(p) == "127.0.0.1:8080:8080" for p in services["lb"]["ports"]), "lb does not publish the API")
 
 
 def test_dockerfile_is_multi_stage_on_bookworm_and_fetches_the_pinned_tdlib():
@@ -258,6 +308,7 @@ if __name__ == "__main__":
         test_otel_collector_pipelines_use_defined_components,
         test_compose_file_passes_docker_compose_config,
         test_compose_runs_every_part_and_mounts_files_that_exist,
+        test_compose_cluster_nodes_share_the_data_volume_and_the_stores_with_distinct_ids,
         test_dockerfile_is_multi_stage_on_bookworm_and_fetches_the_pinned_tdlib,
         test_setup_script_is_valid_shell,
     ])
