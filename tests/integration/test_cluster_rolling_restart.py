@@ -77,10 +77,10 @@ class Load:
                 conn.request("POST", f"/v1/sessions/{sid}/invoke", body, headers)
                 r = conn.getresponse()
                 raw = r.read()
-            except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected) as e:
-                # Closed before it read the request (the listener was closing): not accepted.
-                self.count("closed_unanswered", lost=None if isinstance(e, (ConnectionResetError, BrokenPipeError))
-                           else None)
+            except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
+                # A connection the draining node closed before it read the request on it: never accepted
+                # (an accepted request is answered, by the drain's rule).
+                self.count("closed_unread")
                 return
             except OSError as e:
                 self.count("error", lost=f"{node.node_id} {sid}: {e!r}")
