@@ -1,5 +1,6 @@
 #include "cluster/cluster_node.h"
 
+#include <algorithm>
 #include <random>
 
 #include "session/blocking_call.h"
@@ -144,6 +145,16 @@ void ClusterNode::finish_leaving() {
     logger_.info("Cluster node left: sessions handed over", {{"cluster.node_id", options_.node_id}});
   }
   metrics_->owned.set(0);
+}
+
+std::vector<std::string> ClusterNode::live_node_ids() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  if (fenced_) return out;
+  for (const NodeRow& n : live_nodes_) out.push_back(n.node_id);
+  if (!leaving_ && std::find(out.begin(), out.end(), options_.node_id) == out.end()) out.push_back(options_.node_id);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::size_t ClusterNode::held_count() const {

@@ -79,6 +79,9 @@ class ClusterNode final : public SessionLocator, public store::SessionFence, pub
   void finish_leaving();
 
   const ClusterOptions& options() const noexcept { return options_; }
+  // The ids of the live nodes as of the last successful renewal (this node included while it renews and
+  // is not leaving), sorted. Empty before the first renewal and while fenced.
+  std::vector<std::string> live_node_ids() const;
   std::size_t held_count() const;
 
   // SessionLocator

@@ -249,6 +249,15 @@ bool SessionManager::adopt(store::SessionRecord r) {
                           return finish_adopted(r, trigger_name);
                         });
   }
+  // A directory this node cannot see (each node has its own volume, or the shared one is not mounted
+  // here) is not this node's to open: a new TDLib database there would look like a lost authorization
+  // and clean the session up. It stays where it is; its lease runs out and its own node can claim it.
+  std::error_code ec;
+  if (!std::filesystem::is_directory(r.engine_dir, ec)) {
+    services_.logger.error("Session directory not reachable from this node: not taken over",
+                           {{"tenant_id", r.tenant_id}, {"session_id", r.session_id}, {"file.path", r.engine_dir}});
+    return false;
+  }
   auto session = std::make_shared<Session>(executor_, services_.clock, r.session_id, r.tenant_id, "",
                                            from_unix_ms(r.created_at_ms), from_unix_ms(r.created_at_ms));
   session->publish([&](SessionView& v) {
