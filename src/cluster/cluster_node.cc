@@ -362,6 +362,15 @@ std::optional<NodeAddress> ClusterNode::placement() {
   return NodeAddress{best->node_id, best->url};
 }
 
+std::vector<NodeAddress> ClusterNode::peers() {
+  std::lock_guard lock(mu_);
+  std::vector<NodeAddress> out;
+  for (const NodeRow& n : live_nodes_) {
+    if (n.node_id != options_.node_id) out.push_back(NodeAddress{n.node_id, n.url});
+  }
+  return out;
+}
+
 std::optional<std::int64_t> ClusterNode::epoch_of(std::string_view session_id) const {
   std::lock_guard lock(mu_);
   auto it = held_.find(session_id);
@@ -393,6 +402,7 @@ void ClusterNode::left(const std::string& session_id, bool removed) {
   // A removed session's lease went with its record. One closed because the node is leaving stays held
   // until finish_leaving() releases it: the last writes of its record (last_used_at) still carry it.
   if (removed || !leaving_) held_.erase(session_id);
+  metrics_->owned.set(static_cast<double>(held_.size()));
 }
 
 }  // namespace tgpulse::cluster

@@ -88,6 +88,7 @@ class ClusterNode final : public SessionLocator, public store::SessionFence, pub
   const std::string& self_node() const override { return options_.node_id; }
   boost::asio::awaitable<Location> locate(std::string session_id) override;
   std::optional<NodeAddress> placement() override;
+  std::vector<NodeAddress> peers() override;
   // SessionFence
   const std::string& node_id() const override { return options_.node_id; }
   std::optional<std::int64_t> epoch_of(std::string_view session_id) const override;

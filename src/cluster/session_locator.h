@@ -14,6 +14,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tgpulse::cluster {
 
@@ -44,6 +45,9 @@ class SessionLocator {
   // The node a new login (QR or phone) should start on: the live node with the fewest sessions, or
   // nullopt for this node (also when this node is within one session of the least loaded).
   virtual std::optional<NodeAddress> placement() = 0;
+  // The other live nodes (for requests every node must answer: the tenant's session list, a tenant's
+  // deletion). Default: none.
+  virtual std::vector<NodeAddress> peers() { return {}; }
 };
 
 }  // namespace tgpulse::cluster

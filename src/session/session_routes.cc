@@ -409,6 +409,18 @@ struct SessionRoutes::Impl {
       co_return Response::from_error(found.error());
     }
     store.tokens.forget_tenant(tenant_id);  // its token stops working now, before its sessions go
+    // In a cluster the node that deletes the tenant first asks every other node to end the tenant's
+    // sessions it holds (docs/scaling.md): that request, forwarded by a node, deletes nothing else.
+    const bool sessions_only =
+        !r.header("X-Tgpulse-Forwarded-By").empty() && r.query("scope").value_or("") == "sessions";
+    if (sessions_only) {
+      asio::awaitable<int> ending = manager.remove_tenant(tenant_id);
+      const int failed_here = co_await std::move(ending);
+      store.tokens.forget_tenant(tenant_id);
+      if (invoke != nullptr) invoke->forget_tenant(tenant_id);
+      co_return Response::json(bhttp::status::ok,
+                               {{"tenant_id", tenant_id}, {"deleted", false}, {"cleanup_failed", failed_here}});
+    }
     int failed = co_await manager.remove_tenant(tenant_id);
     asio::awaitable<Status> deleted = store.calls.delete_tenant(tenant_id, store::TenantDeletion::with_sessions);
     Status st = co_await std::move(deleted);

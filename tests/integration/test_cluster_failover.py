@@ -62,6 +62,11 @@ def test_failover_partition_and_no_double_open():
         print(f"{len(sids)} sessions authorized in {time.monotonic() - t0:.1f}s", flush=True)
         owners = c.owners()
         harness.check(set(owners) >= set(sids), f"sessions without a valid lease: {set(sids) - set(owners)}")
+        # Any node lists all of the tenant's sessions (each node answers for those it holds).
+        code, _, listed = harness.http_json("GET", c.nodes[1].url + "/v1/sessions", headers=auth, timeout=30)
+        harness.check(code == 200, f"list: {code} {listed}")
+        harness.check(sorted(x["session_id"] for x in listed["sessions"]) == sorted(sids),
+                      f"GET /v1/sessions through one node listed {len(listed['sessions'])} of {len(sids)}")
         per_node = {n.node_id: sum(1 for s in sids if owners[s] == n.node_id) for n in c.nodes}
         print(f"spread: {per_node}", flush=True)
         harness.check(all(v > 0 for v in per_node.values()), f"placement left a node empty: {per_node}")

@@ -132,6 +132,17 @@ def test_rolling_restart_under_load_loses_no_request_and_no_session():
             harness.check(code == 200, f"session {s} after the restart: {code} {doc}")
         handed = sum(n.metric("tgpulse_lease_takeovers_total", reason="handover") for n in c.nodes)
         harness.check(handed > 0, "no takeover was counted as a hand-over")
+        # Deleting the tenant through one node logs out its sessions on every node, then removes it.
+        code, _, doc = harness.http_json("DELETE", c.nodes[1].url + "/v1/tenants/acme", headers=cluster_util.ADMIN,
+                                         timeout=60)
+        harness.check(code == 200 and doc.get("deleted") is True and doc.get("cleanup_failed") == 0,
+                      f"tenant deletion: {code} {doc}")
+        harness.check(c.pg.psql("SELECT count(*) FROM sessions").strip() == "0", "session records left behind")
+        for n in c.nodes:
+            harness.wait_until(lambda n=n: n.metric("tgpulse_cluster_sessions_owned") == 0, timeout=5,
+                               what=f"{n.node_id} holding no session")
+            harness.check(not n.log_lines("Sessions given up: their leases are no longer this node's"),
+                          f"{n.node_id} gave sessions up instead of logging them out")
         for n in c.nodes:
             out = n.all_output()
             for sign in DOUBLE_OPEN_SIGNS:
