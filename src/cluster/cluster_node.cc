@@ -23,8 +23,8 @@ struct ClusterNode::Metrics {
         takeovers_expired(takeovers(r).labels({"expired"})),
         takeovers_handover(takeovers(r).labels({"handover"})),
         takeover_seconds(r.histogram("tgpulse_lease_takeover_seconds",
-                                     "From the previous owner's last heartbeat (or its hand-over) to this node "
-                                     "taking the session's lease",
+                                     "From the previous owner's last heartbeat (or its hand-over) to the session "
+                                     "answering again on this node",
                                      {0.5, 1, 2, 5, 10, 15, 20, 30, 45, 60, 120, 300})
                              .get()),
         fenced(r.counter("tgpulse_lease_fenced_sessions_total",
@@ -108,6 +108,9 @@ Status ClusterNode::join() {
 
 void ClusterNode::start(Hooks hooks) {
   hooks_ = std::move(hooks);
+  // One renewal before anything is served: the live nodes are known from the first request on (the
+  // session list asks every peer; placement picks among them).
+  renew_once();
   lease_thread_ = std::thread([this] { lease_loop(); });
   watchdog_thread_ = std::thread([this] { watchdog_loop(); });
 }
@@ -191,9 +194,13 @@ void ClusterNode::lease_loop() {
 void ClusterNode::renew_once() {
   const auto started = Steady::now();
   std::size_t held = 0;
+  // Only a lease held before the statement ran can be missing from its answer for being lost: one taken
+  // while it ran (a new session's) may simply have committed after its snapshot.
+  std::map<std::string, std::int64_t, std::less<>> before;
   {
     std::lock_guard lock(mu_);
     held = held_.size();
+    before = held_;
   }
   Result<RenewOutcome> out = leases_->renew(options_.node_id, incarnation_, static_cast<std::int64_t>(held));
   const double took = std::chrono::duration<double>(Steady::now() - started).count();
@@ -223,7 +230,9 @@ void ClusterNode::renew_once() {
     for (const HeldLease& l : out->renewed) renewed.emplace(l.session_id, l.epoch);
     for (auto it = held_.begin(); it != held_.end();) {
       auto r = renewed.find(it->first);
-      if (acquiring_.count(it->first) == 0 && (r == renewed.end() || r->second != it->second)) {
+      auto was = before.find(it->first);
+      const bool held_throughout = was != before.end() && was->second == it->second;
+      if (held_throughout && acquiring_.count(it->first) == 0 && (r == renewed.end() || r->second != it->second)) {
         lost.push_back(it->first);
         it = held_.erase(it);
       } else {
@@ -260,9 +269,15 @@ void ClusterNode::claim_once() {
   }
   if (claimed->empty()) return;
   int adopted = 0;
+  const auto now = Steady::now();
   for (const ClaimedLease& l : *claimed) {
     (l.handed_over ? metrics_->takeovers_handover : metrics_->takeovers_expired).inc();
-    metrics_->takeover_seconds.observe(l.orphaned_seconds);
+    {
+      // The takeover's duration ends when the session answers again (resumed()).
+      std::lock_guard lock(mu_);
+      orphaned_since_[l.session_id] =
+          now - std::chrono::duration_cast<Steady::duration>(std::chrono::duration<double>(l.orphaned_seconds));
+    }
     if (adopt_one(l.session_id, l.epoch)) ++adopted;
   }
   logger_.info("Sessions taken over", {{"cluster.node_id", options_.node_id},
@@ -274,6 +289,8 @@ void ClusterNode::claim_once() {
 bool ClusterNode::adopt_one(const std::string& session_id, std::int64_t epoch) {
   {
     std::lock_guard lock(mu_);
+    // Held already (a new session that committed after a renewal's snapshot): it is live, leave it be.
+    if (held_.count(session_id) != 0 || acquiring_.count(session_id) != 0) return false;
     held_[session_id] = epoch;  // before the manager may write the record
     adopting_.insert(session_id);  // locate() answers `moving` until the manager has it
   }
@@ -285,6 +302,10 @@ bool ClusterNode::adopt_one(const std::string& session_id, std::int64_t epoch) {
     adopting_.erase(session_id);
   }
   if (adopted) return true;
+  {
+    std::lock_guard lock(mu_);
+    orphaned_since_.erase(session_id);
+  }
   if (!record && record.error().code != Errc::not_found) {
     logger_.warn("Session could not be taken over", {{"session_id", session_id}, {"error.message", record.error().message}});
   }
@@ -352,23 +373,29 @@ std::optional<NodeAddress> ClusterNode::placement() {
     }
     return std::nullopt;
   }
-  const auto mine = static_cast<std::int64_t>(held_.size());
-  const NodeRow* best = nullptr;
-  for (const NodeRow& n : live_nodes_) {
+  const auto mine = static_cast<std::int64_t>(held_.size() + acquiring_.size());
+  NodeRow* best = nullptr;
+  for (NodeRow& n : live_nodes_) {
     if (n.node_id == options_.node_id) continue;
     if (best == nullptr || n.sessions < best->sessions) best = &n;
   }
   if (best == nullptr || best->sessions + 1 >= mine) return std::nullopt;
+  // The counts are as of the last renewal: count what this node sends there meanwhile, so a burst of
+  // logins is spread instead of all going to the node that looked emptiest a moment ago.
+  ++best->sessions;
   return NodeAddress{best->node_id, best->url};
 }
 
-std::vector<NodeAddress> ClusterNode::peers() {
-  std::lock_guard lock(mu_);
+asio::awaitable<Result<std::vector<NodeAddress>>> ClusterNode::peers() {
+  auto job = [leases = leases_.get()] { return leases->live_nodes(); };
+  asio::awaitable<Result<std::vector<NodeRow>>> asking = session::blocking_call(&pool_, std::move(job));
+  Result<std::vector<NodeRow>> rows = co_await std::move(asking);
+  if (!rows) co_return Error(Errc::unavailable, "the live nodes could not be read: " + rows.error().message);
   std::vector<NodeAddress> out;
-  for (const NodeRow& n : live_nodes_) {
+  for (const NodeRow& n : *rows) {
     if (n.node_id != options_.node_id) out.push_back(NodeAddress{n.node_id, n.url});
   }
-  return out;
+  co_return out;
 }
 
 std::optional<std::int64_t> ClusterNode::epoch_of(std::string_view session_id) const {
@@ -392,6 +419,18 @@ Status ClusterNode::acquire_new(const std::string& session_id) {
   return {};
 }
 
+void ClusterNode::resumed(const std::string& session_id) {
+  std::optional<Steady::time_point> since;
+  {
+    std::lock_guard lock(mu_);
+    auto it = orphaned_since_.find(session_id);
+    if (it == orphaned_since_.end()) return;  // not a takeover (a reopening after a fence)
+    since = it->second;
+    orphaned_since_.erase(it);
+  }
+  metrics_->takeover_seconds.observe(std::chrono::duration<double>(Steady::now() - *since).count());
+}
+
 bool ClusterNode::holds(std::string_view session_id) const {
   std::lock_guard lock(mu_);
   return held_.count(session_id) != 0;
@@ -402,6 +441,7 @@ void ClusterNode::left(const std::string& session_id, bool removed) {
   // A removed session's lease went with its record. One closed because the node is leaving stays held
   // until finish_leaving() releases it: the last writes of its record (last_used_at) still carry it.
   if (removed || !leaving_) held_.erase(session_id);
+  orphaned_since_.erase(session_id);
   metrics_->owned.set(static_cast<double>(held_.size()));
 }
 

@@ -23,7 +23,8 @@
 //
 // Metrics: tgpulse_cluster_nodes, tgpulse_cluster_sessions_owned, tgpulse_lease_renew_seconds,
 // tgpulse_lease_renew_failures_total, tgpulse_lease_takeovers_total{reason},
-// tgpulse_lease_takeover_seconds, tgpulse_lease_fenced_sessions_total.
+// tgpulse_lease_takeover_seconds (from the previous owner's last heartbeat, or its hand-over, to the
+// session answering again here), tgpulse_lease_fenced_sessions_total.
 //
 // Thread-safety: thread-safe. join/start/begin_leaving/finish_leaving from the controlling thread; the
 // hooks are called from the lease and watchdog threads and must not block long (the manager's adopt and
@@ -88,7 +89,7 @@ class ClusterNode final : public SessionLocator, public store::SessionFence, pub
   const std::string& self_node() const override { return options_.node_id; }
   boost::asio::awaitable<Location> locate(std::string session_id) override;
   std::optional<NodeAddress> placement() override;
-  std::vector<NodeAddress> peers() override;
+  boost::asio::awaitable<Result<std::vector<NodeAddress>>> peers() override;
   // SessionFence
   const std::string& node_id() const override { return options_.node_id; }
   std::optional<std::int64_t> epoch_of(std::string_view session_id) const override;
@@ -96,6 +97,7 @@ class ClusterNode final : public SessionLocator, public store::SessionFence, pub
   Status acquire_new(const std::string& session_id) override;
   bool holds(std::string_view session_id) const override;
   void left(const std::string& session_id, bool removed) override;
+  void resumed(const std::string& session_id) override;
 
  private:
   struct Metrics;
@@ -123,6 +125,8 @@ class ClusterNode final : public SessionLocator, public store::SessionFence, pub
   std::map<std::string, std::int64_t, std::less<>> held_;  // session id → epoch; guarded by mu_
   std::set<std::string, std::less<>> acquiring_;           // new sessions whose lease is being taken; mu_
   std::set<std::string, std::less<>> adopting_;            // claimed sessions not yet in the manager; mu_
+  // Taken-over sessions not resumed yet: when their previous owner was last seen (steady clock). mu_
+  std::map<std::string, std::chrono::steady_clock::time_point, std::less<>> orphaned_since_;
   std::vector<NodeRow> live_nodes_;                        // as of the last renewal; mu_
   // Start of the last successful renewal (steady clock); the fence is at + ttl - fence_margin. mu_
   std::chrono::steady_clock::time_point renewed_at_;

@@ -78,7 +78,13 @@ asio::awaitable<http::Response> serve_session_list(Forwarding f, http::Request& 
   if (!merged.is_object() || !merged["sessions"].is_array()) co_return local;
   std::set<std::string> seen;
   for (const auto& s : merged["sessions"]) seen.insert(s.value("session_id", ""));
-  for (const NodeAddress& peer : f.locator->peers()) {
+  asio::awaitable<Result<std::vector<NodeAddress>>> listing = f.locator->peers();
+  Result<std::vector<NodeAddress>> peers = co_await std::move(listing);
+  if (!peers) {
+    co_return http::Response::error(bhttp::status::service_unavailable, "node_unavailable", peers.error().message)
+        .with_header("Retry-After", "1");
+  }
+  for (const NodeAddress& peer : *peers) {
     asio::awaitable<http::Response> asking = f.forwarder->forward(req, peer);
     http::Response theirs = co_await std::move(asking);
     nlohmann::json doc = theirs.status == bhttp::status::ok && !theirs.is_streamed()
@@ -112,7 +118,13 @@ asio::awaitable<http::Response> serve_tenant_delete(Forwarding f, http::Request&
   if (!forwarded_already(req)) {
     http::Request scoped = req;
     scoped.target = req.path + "?scope=sessions";
-    for (const NodeAddress& peer : f.locator->peers()) {
+    asio::awaitable<Result<std::vector<NodeAddress>>> listing = f.locator->peers();
+    Result<std::vector<NodeAddress>> peers = co_await std::move(listing);
+    if (!peers) {
+      co_return http::Response::error(bhttp::status::service_unavailable, "node_unavailable", peers.error().message)
+          .with_header("Retry-After", "1");
+    }
+    for (const NodeAddress& peer : *peers) {
       asio::awaitable<http::Response> asking = f.forwarder->forward(scoped, peer);
       http::Response theirs = co_await std::move(asking);
       nlohmann::json doc = theirs.status == bhttp::status::ok ? nlohmann::json::parse(theirs.body, nullptr, false)

@@ -66,6 +66,9 @@ std::vector<store::PreparedSql> lease_statements() {
       {"release",
        "UPDATE session_leases SET lease_until = clock_timestamp(), released = true"
        " WHERE owner_node = $1 AND lease_until > clock_timestamp()"},
+      {"live_nodes",
+       "SELECT node_id, url, sessions::bigint FROM cluster_nodes"
+       " WHERE heartbeat_at > clock_timestamp() - make_interval(secs => $1) AND NOT leaving ORDER BY node_id"},
       {"node_leaving", "UPDATE cluster_nodes SET leaving = true WHERE node_id = $1 AND incarnation = $2"},
       {"node_forget", "DELETE FROM cluster_nodes WHERE node_id = $1 AND incarnation = $2"},
   };
@@ -163,6 +166,17 @@ Status LeaseStore::release(const std::string& node_id) {
     pqxx::nontransaction tx(c);
     tx.exec_prepared("release", node_id);
     return {};
+  });
+}
+
+Result<std::vector<NodeRow>> LeaseStore::live_nodes() {
+  return pool_->call<std::vector<NodeRow>>("list live nodes", [&](pqxx::connection& c) -> Result<std::vector<NodeRow>> {
+    pqxx::nontransaction tx(c);
+    std::vector<NodeRow> out;
+    for (const pqxx::row& r : tx.exec_prepared("live_nodes", ttl_seconds())) {
+      out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::int64_t>()});
+    }
+    return out;
   });
 }
 

@@ -78,6 +78,8 @@ class LeaseStore {
   // Ends every lease this node still holds, now (handed over: the others claim them at once). Call it
   // only once its sessions are closed.
   Status release(const std::string& node_id);
+  // The live nodes: heartbeat within the TTL, not leaving.
+  Result<std::vector<NodeRow>> live_nodes();
   // This node is leaving (SIGTERM): no more placements; `forget` also removes its row (the last step).
   Status set_leaving(const std::string& node_id, std::int64_t incarnation, bool forget);
 

@@ -155,6 +155,7 @@ class FakeLocator final : public SessionLocator {
     asks_.push_back(std::move(session_id));
     co_return location_;
   }
+  asio::awaitable<Result<std::vector<NodeAddress>>> peers() override { co_return std::vector<NodeAddress>{}; }
   std::optional<NodeAddress> placement() override {
     std::lock_guard lock(mu_);
     return placement_;

@@ -12,6 +12,8 @@
 #include <utility>  // before Boost.Asio: 1.74's awaitable.hpp uses std::exchange without it
 
 #include <boost/asio/awaitable.hpp>
+
+#include "core/result.h"
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,9 +47,10 @@ class SessionLocator {
   // The node a new login (QR or phone) should start on: the live node with the fewest sessions, or
   // nullopt for this node (also when this node is within one session of the least loaded).
   virtual std::optional<NodeAddress> placement() = 0;
-  // The other live nodes (for requests every node must answer: the tenant's session list, a tenant's
-  // deletion). Default: none.
-  virtual std::vector<NodeAddress> peers() { return {}; }
+  // The other live nodes now (for requests every node must answer: the tenant's session list, a
+  // tenant's deletion), asked of the store, not of the last renewal, so a node that joined a moment ago
+  // is among them. A store that cannot be asked: unavailable.
+  virtual boost::asio::awaitable<Result<std::vector<NodeAddress>>> peers() = 0;
 };
 
 }  // namespace tgpulse::cluster

@@ -890,6 +890,7 @@ asio::awaitable<void> SessionManager::run_session(std::shared_ptr<Session> sessi
   } else {
     bool engine_failed = false;
     authorized = co_await restore(*session, record, &engine_failed);
+    if (authorized && services_.ownership != nullptr) services_.ownership->resumed(session->id());
     trigger_name = trigger::kAuthorizationLost;
     // In a cluster a restore the engine could not do (the directory still locked by a node that has
     // not let go, a client that did not answer) is not a lost authorization: the session is closed and

@@ -24,6 +24,9 @@ class SessionOwnership {
   // The session left this node: cleaned up for good (`removed`), or closed because the node stops, its
   // lease was lost or it was handed over. Never blocks.
   virtual void left(const std::string& session_id, bool removed) = 0;
+  // A session this node took over answers again (its restore reached authorizationStateReady). Never
+  // blocks.
+  virtual void resumed(const std::string& session_id) = 0;
 };
 
 }  // namespace tgpulse::session

@@ -132,6 +132,7 @@ class Cluster:
             # One at a time: the first migrates the schema (the others would wait on its lock anyway).
             for n in self.nodes:
                 n.start()
+            self.wait_membership()
         except BaseException:
             self.close()
             raise
@@ -149,6 +150,13 @@ class Cluster:
         self.pg.close()
         shutil.rmtree(getattr(self, "dir", ""), ignore_errors=True)
 
+    def wait_membership(self, timeout=15):
+        """Until every live node has seen all live nodes in a renewal (placement needs their loads)."""
+        live = self.live()
+        for n in live:
+            harness.wait_until(lambda n=n: n.metric("tgpulse_cluster_nodes") == len(live), timeout=timeout,
+                               what=f"{n.node_id} seeing {len(live)} nodes")
+
     def live(self):
         return [n for n in self.nodes if n.alive()]
 
@@ -162,12 +170,13 @@ class Cluster:
         rows = self.pg.psql("SELECT session_id, owner_node FROM session_leases WHERE lease_until > clock_timestamp()")
         return dict(line.split("|") for line in rows.strip().splitlines() if line)
 
-    def authorized_sessions(self, auth, count, workers=6):
+    def authorized_sessions(self, auth, count, workers=6, entry=None):
         """`count` new authorized sessions: each a QR login started on the nodes in turn (placement may send
         it elsewhere), its scan simulated through the login page's route on any node (forwarded to the
-        owner, whose tdsim issued the link), then waited for. Returns their ids."""
+        owner, whose tdsim issued the link), then waited for. `entry`: send every login to that node (its
+        placement spreads them). Returns their ids."""
         def one(i):
-            node = self.nodes[i % len(self.nodes)]
+            node = entry or self.nodes[i % len(self.nodes)]
             for _ in range(50):
                 status, headers, doc = harness.http_json("POST", node.url + "/v1/qr-logins", {}, auth, timeout=30)
                 if status == 201:

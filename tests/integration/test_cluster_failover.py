@@ -58,10 +58,13 @@ def test_failover_partition_and_no_double_open():
     with cluster_util.Cluster(3, config=CONFIG, extra_env={"TGPULSE_THROTTLE_ENABLED": "false"}) as c:
         auth = c.tenant("acme")
         t0 = time.monotonic()
-        sids = c.authorized_sessions(auth, SESSIONS)
+        # Every login reaches node 1 (one load balancer target): placement spreads them over the nodes.
+        sids = c.authorized_sessions(auth, SESSIONS, entry=c.nodes[0])
         print(f"{len(sids)} sessions authorized in {time.monotonic() - t0:.1f}s", flush=True)
         owners = c.owners()
         harness.check(set(owners) >= set(sids), f"sessions without a valid lease: {set(sids) - set(owners)}")
+        for n in c.nodes:  # steady state: no node lost or fenced anything while sessions were created
+            harness.check(n.metric("tgpulse_lease_fenced_sessions_total") == 0, f"{n.node_id} gave sessions up")
         # Any node lists all of the tenant's sessions (each node answers for those it holds).
         code, _, listed = harness.http_json("GET", c.nodes[1].url + "/v1/sessions", headers=auth, timeout=30)
         harness.check(code == 200, f"list: {code} {listed}")
@@ -96,6 +99,13 @@ def test_failover_partition_and_no_double_open():
         harness.check(not bad, f"invokes after failover failed: {bad[:5]}")
         taken = sum(n.metric("tgpulse_lease_takeovers_total", reason="expired") for n in survivors)
         harness.check(taken == len(moved), f"takeovers counted {taken}, sessions moved {len(moved)}")
+        # Each takeover's duration (owner's last heartbeat → answering again) is observed once it resumed.
+        resumed = sum(n.metric("tgpulse_lease_takeover_seconds_count") for n in survivors)
+        within = sum(n.metric("tgpulse_lease_takeover_seconds_bucket", le="15") +
+                     n.metric("tgpulse_lease_takeover_seconds_bucket", le="15.0") for n in survivors)
+        slow = resumed - within
+        harness.check(resumed == len(moved), f"takeover durations observed {resumed}, sessions moved {len(moved)}")
+        harness.check(slow == 0, f"{slow} takeovers took longer than 15 s by the histogram")
         check_no_double_open(c)
 
         # --- the victim comes back under its id: it waits out its own heartbeat, then takes a share ---
