@@ -359,6 +359,40 @@ TEST_F(ConfigLoaderTest, StoreUrlRefusesAPasswordAndThePasswordComesFromAFile) {
   EXPECT_TRUE(load_config(sources()).ok());
 }
 
+// cluster.*: a node id and the URL the others reach it at; timings that leave no renewal before the
+// fence, and addresses nobody can dial, are refused naming the key.
+TEST_F(ConfigLoaderTest, ClusterKeysAreCheckedNamingTheKey) {
+  env_["TGPULSE_CLUSTER_NODE_ID"] = "tgpulse-0";
+  env_["TGPULSE_CLUSTER_ADVERTISE_URL"] = "http://tgpulse-0.tgpulse-nodes.default.svc:8080";
+  auto loaded = load_config(sources());
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ(loaded->cluster.node_id, "tgpulse-0");
+  EXPECT_EQ(loaded->cluster.advertise_url, "http://tgpulse-0.tgpulse-nodes.default.svc:8080");
+  for (const char* bad : {"tgpulse-0.svc:8080", "http://host", "http://host:0", "http://host:8080/api",
+                          "http://host:99999", "http://ho st:80"}) {
+    env_["TGPULSE_CLUSTER_ADVERTISE_URL"] = bad;
+    const std::string err = failure(sources());
+    EXPECT_NE(err.find("config: cluster.advertise_url: \"" + std::string(bad) + "\" must be http://host:port"),
+              std::string::npos) << err;
+  }
+  env_["TGPULSE_CLUSTER_ADVERTISE_URL"] = "http://[::1]:8080";
+  EXPECT_TRUE(load_config(sources()).ok());
+  env_["TGPULSE_CLUSTER_NODE_ID"] = "node/1";
+  EXPECT_NE(failure(sources()).find("config: cluster.node_id: \"node/1\" must be 1-64 characters"), std::string::npos)
+      << failure(sources());
+  env_["TGPULSE_CLUSTER_NODE_ID"] = "n1";
+  env_["TGPULSE_CLUSTER_RENEW_INTERVAL"] = "5s";  // 15s - 5s leaves room for 2 renewals of 5 s, not of 6 s
+  EXPECT_TRUE(load_config(sources()).ok());
+  env_["TGPULSE_CLUSTER_RENEW_INTERVAL"] = "6s";
+  EXPECT_NE(failure(sources()).find("config: cluster.renew_interval: 6s leaves fewer than two renewals"),
+            std::string::npos) << failure(sources());
+  env_.erase("TGPULSE_CLUSTER_RENEW_INTERVAL");
+  env_.erase("TGPULSE_CLUSTER_ADVERTISE_URL");
+  env_["TGPULSE_LISTEN"] = "0.0.0.0:8080";
+  EXPECT_NE(failure(sources()).find("config: cluster.advertise_url: server.listen is 0.0.0.0:8080"), std::string::npos)
+      << failure(sources());
+}
+
 // store.master_key / store.master_key_file: the master key of the session keys at rest.
 TEST_F(ConfigLoaderTest, MasterKeyFromTheEnvironmentOrAFileNeverEchoed) {
   const std::string key = "q2mD6cJ1h0x3vXb0kq3Yt1mO2b6n9Hh4Yx2fA8sWc0E=";  // 32 bytes

@@ -1,3 +1,4 @@
+#include <cctype>
 #include "app/config_schema.h"
 
 #include <algorithm>
@@ -548,11 +549,27 @@ ConfigSchema::ConfigSchema() {
         c.cluster.advertise_url.clear();
         return {};
       }
+      // A host name (the pod's DNS name in Kubernetes), an IPv4 address or a bracketed IPv6 one, and a port.
       std::string_view rest = v;
-      if (rest.substr(0, 7) != "http://") return "must be http://host:port (no path)";
+      const char* shape = "must be http://host:port (a host name or address and a port, no path)";
+      if (rest.substr(0, 7) != "http://") return shape;
       rest.remove_prefix(7);
-      auto hp = parse_host_port(rest);
-      if (!hp || hp->port == 0 || rest.find('/') != std::string_view::npos) return "must be http://host:port (no path)";
+      const std::size_t colon = rest.rfind(':');
+      if (colon == std::string_view::npos || colon == 0 || colon + 1 >= rest.size()) return shape;
+      const std::string_view host = rest.substr(0, colon);
+      const std::string_view port = rest.substr(colon + 1);
+      const bool bracketed = host.front() == '[' && host.back() == ']';
+      for (char ch : host) {
+        const bool ok = std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' ||
+                        (bracketed && (ch == ':' || ch == '[' || ch == ']'));
+        if (!ok) return shape;
+      }
+      int port_number = 0;
+      for (char ch : port) {
+        if (ch < '0' || ch > '9' || port_number > 65535) return shape;
+        port_number = port_number * 10 + (ch - '0');
+      }
+      if (port_number < 1 || port_number > 65535) return shape;
       c.cluster.advertise_url = std::string(v);
       return {};
     };
