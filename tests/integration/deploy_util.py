@@ -658,3 +658,16 @@ def load_unit(path):
     """A systemd unit file as {section: {key: [values in order]}} (systemd_sandbox.load_unit)."""
     import systemd_sandbox
     return systemd_sandbox.load_unit(path)
+
+
+def kustomize(directory):
+    """{kind: [objects]} of `kubectl kustomize <directory>`; fails on an error or a warning."""
+    kubectl = shutil.which("kubectl")
+    harness.check(kubectl, "kubectl is missing (Debian's kubernetes-client: run scripts/install-deps.sh)")
+    r = subprocess.run([kubectl, "kustomize", directory], capture_output=True, text=True, timeout=120)
+    harness.check(r.returncode == 0, f"kubectl kustomize failed:\n{r.stderr}")
+    harness.check(not r.stderr.strip(), f"kubectl kustomize warned:\n{r.stderr}")
+    by_kind = {}
+    for obj in load_yaml_documents(r.stdout):
+        by_kind.setdefault(obj["kind"], []).append(obj)
+    return by_kind

@@ -18,18 +18,10 @@ _rendered = []
 
 
 def rendered():
-    """{kind: [objects]} of `kubectl kustomize deploy/kubernetes` (rendered once)."""
+    """{kind: [objects]} of `kubectl kustomize` on KUSTOMIZE_DIR (rendered once)."""
     if not _rendered:
-        kubectl = shutil.which("kubectl")
-        check(kubectl, "kubectl is missing (Debian's kubernetes-client: run scripts/install-deps.sh)")
-        r = subprocess.run([kubectl, "kustomize", KUSTOMIZE_DIR], capture_output=True, text=True, timeout=120)
-        check(r.returncode == 0, f"kubectl kustomize failed:\n{r.stderr}")
-        check(not r.stderr.strip(), f"kubectl kustomize warned:\n{r.stderr}")
-        _rendered.append(du.load_yaml_documents(r.stdout))
-    by_kind = {}
-    for obj in _rendered[0]:
-        by_kind.setdefault(obj["kind"], []).append(obj)
-    return by_kind
+        _rendered.append(du.kustomize(KUSTOMIZE_DIR))
+    return _rendered[0]
 
 
 def one(kind):

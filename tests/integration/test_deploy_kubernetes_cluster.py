@@ -20,17 +20,10 @@ _rendered = []
 
 
 def rendered():
+    """{kind: [objects]} of `kubectl kustomize` on OVERLAY (rendered once)."""
     if not _rendered:
-        kubectl = shutil.which("kubectl")
-        check(kubectl, "kubectl is missing (Debian's kubernetes-client: run scripts/install-deps.sh)")
-        r = subprocess.run([kubectl, "kustomize", OVERLAY], capture_output=True, text=True, timeout=120)
-        check(r.returncode == 0, f"kubectl kustomize failed:\n{r.stderr}")
-        check(not r.stderr.strip(), f"kubectl kustomize warned:\n{r.stderr}")
-        _rendered.append(du.load_yaml_documents(r.stdout))
-    by_kind = {}
-    for obj in _rendered[0]:
-        by_kind.setdefault(obj["kind"], []).append(obj)
-    return by_kind
+        _rendered.append(du.kustomize(OVERLAY))
+    return _rendered[0]
 
 
 def statefulset():
