@@ -564,7 +564,12 @@ asio::awaitable<Result<std::vector<store::StoredUpdate>>> UpdateHub::poll(std::s
   } unregister{this, tenant_id, waiter};
   bool acknowledged = !acknowledge || offset <= 0;
   for (;;) {
-    waiter->timer.expires_at(deadline);
+    // In a cluster the wait ends at each recheck too: another node's commit wakes nobody here.
+    auto wake_at = deadline;
+    if (options_.shared_log_recheck.count() > 0) {
+      wake_at = std::min(deadline, std::chrono::steady_clock::now() + options_.shared_log_recheck);
+    }
+    waiter->timer.expires_at(wake_at);
     auto job = [this, tenant_id, offset, limit, session_id, ack = !acknowledged]() -> Result<std::vector<store::StoredUpdate>> {
       if (ack) {
         if (auto a = log_.acknowledge(tenant_id, offset); !a) return a.error();

@@ -21,6 +21,10 @@
 // refuses new updates, writes what was accepted, wakes every waiting reader and joins the writer. The
 // pool, the log and the metrics must outlive the hub.
 //
+// In a cluster (options.shared_log_recheck > 0) other nodes' hubs write to the same log and their
+// commits wake no reader here: a waiting long poll reads the log again at least every recheck interval
+// (streams and webhook deliveries do the same in their own loops).
+//
 // Thread-safety: thread-safe. accept() from any thread; read()/wait_for() from coroutines on any
 // executor (they resume on their own); the writer runs on `executor` and posts its store work to `pool`.
 #pragma once
