@@ -543,5 +543,25 @@ TEST_F(SharedLogTest, WithoutARecheckASingleNodeWaitsForItsOwnCommitsOnly) {
   EXPECT_EQ(ids(*own), (std::vector<std::int64_t>{2}));
 }
 
+TEST_F(SharedLogTest, ASettingChangedThroughAnotherHubFiltersHereAfterTheRefresh) {
+  UpdatesOptions options;
+  options.shared_log_recheck = 100ms;
+  options.shared_settings_refresh = 200ms;
+  auto& hub = make(options);
+  auto& other = make_other(options);
+  other.accept("t_alpha", "s", message(1));  // the other hub reads (and keeps) the default setting
+  ASSERT_TRUE(poll_now("t_alpha", 0).value().size() == 1);
+  auto set = asio::co_spawn(io_, hub.set_allowed_updates("t_alpha", AllowedUpdates::parse(json::array({"updateUser"})).value()),
+                            asio::use_future);
+  ASSERT_TRUE(set.get());
+  std::this_thread::sleep_for(300ms);  // past the refresh: the other hub reads the setting again
+  other.accept("t_alpha", "s", message(2));
+  other.accept("t_alpha", "s", json{{"@type", "updateUser"}});
+  auto page = poll_now("t_alpha", 2);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->size(), 1u) << "the message was filtered by the setting saved through the first hub";
+  EXPECT_EQ(json::parse((*page)[0].payload)["@type"], "updateUser");
+}
+
 }  // namespace
 }  // namespace tgpulse::updates

@@ -44,11 +44,12 @@ struct UpdatesOptions {
   // Set to 1 s by the wiring when cluster.node_id is set. Each waiting reader then costs one indexed
   // read of its tenant's log per interval.
   std::chrono::milliseconds shared_log_recheck{0};
-  // In a cluster, how often each node reads the stored webhooks again: one set or deleted through
-  // another node takes effect here (webhook mode for the readers, the delivery on its owner) within
-  // about this interval; the webhooks are read at once, too, when this node's share of them changes.
-  // Used only with a DeliveryMembership. Default 5 s.
-  std::chrono::milliseconds webhook_refresh{std::chrono::seconds(5)};
+  // In a cluster, how often a node reads again what another node may change: the stored webhooks (one
+  // set or deleted through another node takes effect here — webhook mode for the readers, the delivery
+  // on its owner — within about this interval; they are read at once, too, when this node's share of
+  // them changes) and each tenant's allowed_updates this hub keeps in memory. Used only when
+  // shared_log_recheck > 0 (the webhooks: with a DeliveryMembership). Default 5 s.
+  std::chrono::milliseconds shared_settings_refresh{std::chrono::seconds(5)};
 
   bool operator==(const UpdatesOptions&) const = default;
 };

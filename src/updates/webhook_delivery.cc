@@ -552,7 +552,7 @@ asio::awaitable<void> WebhookDelivery::follow(TaskGroup::Stop stop) {
     if (stop.requested()) break;
     const bool moved = share_changed();
     const auto now = std::chrono::steady_clock::now();
-    if (!moved && now - last_read < options_.webhook_refresh) continue;
+    if (!moved && now - last_read < options_.shared_settings_refresh) continue;
     std::uint64_t seen = 0;
     {
       std::lock_guard lock(mu_);
@@ -623,7 +623,7 @@ asio::awaitable<Status> WebhookDelivery::set(store::WebhookRecord record) {
     ++changes_;
     known_[record.tenant_id] = record;
     invalid_.erase(record.tenant_id);
-    // Another node delivers it: that node's follower reads the new webhook within webhook_refresh.
+    // Another node delivers it: that node's follower reads the new webhook within shared_settings_refresh.
     if (!delivers(record.tenant_id)) {
       retire_locked(record.tenant_id, "webhook delivered by another node");
       co_return Status{};

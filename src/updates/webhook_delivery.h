@@ -26,7 +26,7 @@
 // on the node the membership names its owner. A follower task (on `executor`, every shared_log_recheck,
 // 1 s when that is 0) starts the deliveries of the tenants this node gained and stops those it lost (after
 // the POST in flight: at least once holds, a duplicate is possible during the change), and reads the
-// stored webhooks again every webhook_refresh and at once when its share changed, so a webhook set,
+// stored webhooks again every shared_settings_refresh and at once when its share changed, so a webhook set,
 // replaced or deleted through another node takes effect here. A running delivery also reads the shared
 // log every shared_log_recheck (updates written by other nodes wake no one here).
 //

@@ -412,7 +412,7 @@ class ClusterDeliveryTest : public WebhookDeliveryTest {
  protected:
   void SetUp() override {
     options_.shared_log_recheck = 100ms;
-    options_.webhook_refresh = 300ms;
+    options_.shared_settings_refresh = 300ms;
     WebhookDeliveryTest::SetUp();
     hub_b_ = std::make_unique<UpdateHub>(io_.get_executor(), pool_, log_, clock_, options_, metrics_);
     hub_b_->start();
