@@ -6,7 +6,9 @@ simulator (POST /incoming on its control port reaches the sessions that node own
   seconds (every node re-reads the shared log each second; no wait for the poll's deadline).
 - A webhook set through node 1 is delivered by exactly one node (tgpulse_webhook_requests_total grows on
   one node only), GET /v1/webhook answers through every node, and with all three nodes up every message
-  arrives once: no duplicate in steady state."""
+  arrives once: no duplicate in steady state. When the delivering node leaves (SIGTERM), one survivor
+  takes the webhook over."""
+import json
 import threading
 import time
 
@@ -122,6 +124,19 @@ def test_long_poll_and_webhook_across_nodes():
             print(f"webhook POSTs by node: {posting}", flush=True)
             harness.check(sum(1 for v in posting.values() if v > 0) == 1,
                           f"the tenant's webhook was delivered by more than one node: {posting}")
+
+            # --- the delivering node leaves (SIGTERM): a survivor takes the webhook over ---
+            deliverer = next(n for n in c.nodes if posting[n.node_id] > 0)
+            deliverer.stop()
+            survivors = [n for n in c.nodes if n is not deliverer]
+            for n in survivors:
+                incoming(n, 1, f"after {deliverer.node_id} left")
+            harness.wait_until(lambda: any(f"after {deliverer.node_id} left" in json.dumps(u["update"])
+                                           for u in receiver.accepted()),
+                               timeout=30, what="a message sent after the delivering node left")
+            took_over = [n.node_id for n in survivors if n.metric("tgpulse_webhook_requests_total") > 0]
+            print(f"{deliverer.node_id} left; the webhook is delivered by {took_over}", flush=True)
+            harness.check(len(took_over) == 1, f"after {deliverer.node_id} left, delivered by {took_over}")
 
 
 if __name__ == "__main__":
