@@ -1,5 +1,6 @@
 #include "session/session_service.h"
 
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -21,6 +22,7 @@
 #include "session/file_transfers.h"
 #include "throttle/invoke_pipeline.h"
 #include "throttle/throttle.h"
+#include "updates/delivery_membership.h"
 #include "updates/update_hub.h"
 #include "updates/update_routes.h"
 #include "updates/webhook_client.h"
@@ -32,6 +34,23 @@ namespace asio = boost::asio;
 
 namespace tgpulse::session {
 namespace {
+
+// Which tenants' webhooks this node delivers in a cluster (docs/updates.md#in-a-cluster): rendezvous
+// hashing of the tenant over the live nodes as of the cluster node's last renewal — none before its first
+// renewal, while fenced or leaving. Attached to the node once it exists; thread-safe.
+class ClusterDeliveryMembership final : public updates::DeliveryMembership {
+ public:
+  void attach(const cluster::ClusterNode* node) { node_.store(node); }
+  bool owns(const std::string& tenant_id) const override {
+    const cluster::ClusterNode* node = node_.load();
+    if (node == nullptr) return false;
+    const std::vector<std::string> live = node->live_node_ids();
+    return !live.empty() && updates::rendezvous_owner(tenant_id, live) == node->self_node();
+  }
+
+ private:
+  std::atomic<const cluster::ClusterNode*> node_{nullptr};
+};
 
 // tgpulse_store_keys_encrypted and the start-up line saying how the session keys are kept at rest.
 void report_stored_keys(const store::StoredKeyStatus& status, const SessionService::Telemetry& telemetry) {
@@ -108,6 +127,7 @@ struct SessionService::Impl {
   std::unique_ptr<updates::UpdateMetrics> update_metrics;
   std::unique_ptr<telemetry::PhoneLoginMetrics> phone_metrics;
   std::unique_ptr<telemetry::ProxyMetrics> proxy_metrics;
+  std::unique_ptr<ClusterDeliveryMembership> delivery_membership;  // in a cluster; outlives the webhooks
   std::unique_ptr<updates::UpdateHub> hub;
   std::unique_ptr<updates::UpdateRoutes> update_routes;
   // The tenants' webhooks: after the hub (they read through it), stopped before it.
@@ -178,6 +198,12 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   m.last_used->start();
 
   m.update_metrics = std::make_unique<updates::UpdateMetrics>(telemetry.registry);
+  if (m.options.cluster.enabled()) {
+    // Other nodes write to the same update log: waiting readers and webhook deliveries look at it again
+    // every second, and each tenant's webhook is delivered by one live node.
+    if (m.options.updates.shared_log_recheck.count() == 0) m.options.updates.shared_log_recheck = std::chrono::seconds(1);
+    m.delivery_membership = std::make_unique<ClusterDeliveryMembership>();
+  }
   m.hub = std::make_unique<updates::UpdateHub>(
       m.io.get_executor(), store_pool, *m.update_log, clock, m.options.updates, *m.update_metrics,
       [&logger = telemetry.logger](const std::string& tenant_id, const Error& e, std::int64_t lost) {
@@ -201,7 +227,8 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
   m.webhook_client = std::make_unique<updates::WebhookClient>(m.options.updates.webhook, *m.webhook_resolver);
   m.webhooks = std::make_unique<updates::WebhookDelivery>(
       updates::WebhookDelivery::Context{m.io.get_executor(), store_pool, *m.update_log, *m.hub, clock,
-                                        *m.update_metrics, telemetry.registry, telemetry.logger, telemetry.tracer},
+                                        *m.update_metrics, telemetry.registry, telemetry.logger, telemetry.tracer,
+                                        m.delivery_membership.get()},
       m.options.updates,
       [client = m.webhook_client.get()](updates::WebhookUrl url, std::string body, std::string secret,
                                         std::int64_t timestamp, updates::WebhookConnections& connections) {
@@ -237,6 +264,7 @@ Result<std::unique_ptr<SessionService>> SessionService::start(SessionServiceOpti
                                            telemetry.logger, store_pool);
     if (!node) return Error(node.error().code, "cluster: " + node.error().message);
     m.cluster = std::move(*node);
+    m.delivery_membership->attach(m.cluster.get());
     if (Status st = m.cluster->join(); !st) return st.error();
     // Every session write now carries this node's lease epoch (a stale owner's write is refused).
     postgres->set_fence(std::shared_ptr<const store::SessionFence>(m.cluster.get(), [](const store::SessionFence*) {}));

@@ -87,6 +87,15 @@ UpdateHub::UpdateHub(asio::any_io_executor executor, BlockingPool& pool, store::
 
 UpdateHub::~UpdateHub() { stop(std::chrono::seconds(5)); }
 
+std::shared_ptr<const AllowedUpdates> UpdateHub::cached_allowed(std::string_view tenant_id) const {
+  auto it = allowed_.find(tenant_id);
+  if (it == allowed_.end()) return nullptr;
+  if (options_.shared_log_recheck.count() > 0 && clock_.now() - it->second.read_at >= options_.shared_settings_refresh) {
+    return nullptr;  // another node may have changed it: the writer reads it again
+  }
+  return it->second.value;
+}
+
 std::int64_t UpdateHub::now_ms() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall().time_since_epoch()).count();
 }
@@ -206,7 +215,7 @@ void UpdateHub::accept(const std::string& tenant_id, const std::string& session_
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
-    if (auto a = allowed_.find(tenant_id); a != allowed_.end() && !a->second->allows(type)) return;
+    if (auto a = cached_allowed(tenant_id); a && !a->allows(type)) return;
   }
   // Serialised here, once, outside the lock: the log stores this text and the routes send it as is.
   std::string payload = update.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -273,7 +282,7 @@ UpdateHub::Batch UpdateHub::take_batch() {
     it = it->second.items.empty() && it->second.lost == 0 ? queues_.erase(it) : std::next(it);
   }
   for (const auto& item : batch.items) {
-    if (auto a = allowed_.find(item.tenant_id); a != allowed_.end()) batch.allowed.emplace(a->first, a->second);
+    if (auto a = cached_allowed(item.tenant_id)) batch.allowed.emplace(item.tenant_id, std::move(a));
   }
   metrics_.pending(static_cast<double>(queued_ + retrying_));
   return batch;
@@ -394,7 +403,10 @@ void UpdateHub::publish(const Written& written) {
   std::vector<std::shared_ptr<Waiter>> wake;
   {
     std::lock_guard lock(mu_);
-    for (const auto& [tenant, allowed] : written.loaded) allowed_.emplace(tenant, allowed);
+    for (const auto& [tenant, allowed] : written.loaded) {
+      // Not over a setting saved here while the batch was written (it is newer than what was read).
+      if (!cached_allowed(tenant)) allowed_.insert_or_assign(tenant, CachedAllowed{allowed, clock_.now()});
+    }
     std::string last;
     for (const auto& u : written.stored) {
       if (u.tenant_id == last) continue;
@@ -503,7 +515,7 @@ asio::awaitable<void> UpdateHub::run_writer(TaskGroup::Stop stop) {
 asio::awaitable<Result<AllowedUpdates>> UpdateHub::allowed_updates(std::string tenant_id) {
   {
     std::lock_guard lock(mu_);
-    if (auto a = allowed_.find(tenant_id); a != allowed_.end()) co_return *a->second;
+    if (auto a = cached_allowed(tenant_id)) co_return *a;
   }
   auto job = [this, tenant_id]() -> Result<std::optional<std::string>> { return log_.allowed_updates(tenant_id); };
   auto stored = co_await pool_.run(std::move(job));
@@ -520,7 +532,7 @@ asio::awaitable<Status> UpdateHub::set_allowed_updates(std::string tenant_id, Al
   Status saved = co_await pool_.run(std::move(job));
   if (!saved) co_return saved;
   std::lock_guard lock(mu_);
-  allowed_[tenant_id] = std::make_shared<const AllowedUpdates>(std::move(allowed));
+  allowed_.insert_or_assign(tenant_id, CachedAllowed{std::make_shared<const AllowedUpdates>(std::move(allowed)), clock_.now()});
   co_return saved;
 }
 
@@ -564,7 +576,12 @@ asio::awaitable<Result<std::vector<store::StoredUpdate>>> UpdateHub::poll(std::s
   } unregister{this, tenant_id, waiter};
   bool acknowledged = !acknowledge || offset <= 0;
   for (;;) {
-    waiter->timer.expires_at(deadline);
+    // In a cluster the wait ends at each recheck too: another node's commit wakes nobody here.
+    auto wake_at = deadline;
+    if (options_.shared_log_recheck.count() > 0) {
+      wake_at = std::min(deadline, std::chrono::steady_clock::now() + options_.shared_log_recheck);
+    }
+    waiter->timer.expires_at(wake_at);
     auto job = [this, tenant_id, offset, limit, session_id, ack = !acknowledged]() -> Result<std::vector<store::StoredUpdate>> {
       if (ack) {
         if (auto a = log_.acknowledge(tenant_id, offset); !a) return a.error();

@@ -21,6 +21,10 @@
 // refuses new updates, writes what was accepted, wakes every waiting reader and joins the writer. The
 // pool, the log and the metrics must outlive the hub.
 //
+// In a cluster (options.shared_log_recheck > 0) other nodes' hubs write to the same log and their
+// commits wake no reader here: a waiting long poll reads the log again at least every recheck interval
+// (streams and webhook deliveries do the same in their own loops).
+//
 // Thread-safety: thread-safe. accept() from any thread; read()/wait_for() from coroutines on any
 // executor (they resume on their own); the writer runs on `executor` and posts its store work to `pool`.
 #pragma once
@@ -35,6 +39,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <utility>  // before Asio 1.74's awaitable.hpp
@@ -171,7 +176,15 @@ class UpdateHub final : public session::UpdateSink {
 
   mutable std::mutex mu_;
   std::map<std::string, TenantQueue, std::less<>> queues_;  // guarded by mu_
-  std::map<std::string, std::shared_ptr<const AllowedUpdates>, std::less<>> allowed_;  // guarded by mu_
+  // The tenants' allowed_updates as last read or set here, and when. In a cluster another node may change
+  // a setting: one older than shared_settings_refresh is read from the log again. Guarded by mu_.
+  struct CachedAllowed {
+    std::shared_ptr<const AllowedUpdates> value;
+    Clock::TimePoint read_at;
+  };
+  std::map<std::string, CachedAllowed, std::less<>> allowed_;
+  // Under mu_: the tenant's setting when known and, in a cluster, read recently enough; null otherwise.
+  std::shared_ptr<const AllowedUpdates> cached_allowed(std::string_view tenant_id) const;
   std::map<std::string, TenantSignal, std::less<>> signals_;  // guarded by mu_
   std::set<std::string, std::less<>> webhooks_;  // tenants in webhook mode; guarded by mu_
   std::function<void(const std::string&)> on_forget_;  // set before the routes serve

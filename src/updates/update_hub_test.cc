@@ -490,5 +490,78 @@ TEST_F(UpdateHubTest, StopGivesUpOnAFailingStoreWithinItsDrainAndCountsWhatWasLo
   EXPECT_NE(exposition().find("tgpulse_updates_pending 0"), std::string::npos);
 }
 
+// A cluster: two nodes' hubs on one shared log. A commit of hub B wakes no reader of hub A; with
+// shared_log_recheck A's waiting long poll reads the log again and answers within about the interval.
+class SharedLogTest : public UpdateHubTest {
+ protected:
+  void TearDown() override {
+    if (other_) other_->stop(5s);
+    other_.reset();
+    UpdateHubTest::TearDown();
+  }
+  UpdateHub& make_other(UpdatesOptions options) {
+    other_ = std::make_unique<UpdateHub>(io_.get_executor(), pool_, log_, clock_, options, metrics_);
+    other_->start();
+    return *other_;
+  }
+  std::unique_ptr<UpdateHub> other_;
+};
+
+TEST_F(SharedLogTest, ALongPollSeesAnUpdateWrittenThroughAnotherHubWithinTheRecheck) {
+  UpdatesOptions options;
+  options.shared_log_recheck = 200ms;
+  make(options);
+  auto& other = make_other(options);
+  auto waiting = poll("t_alpha", 0, 30s);
+  await_waiting("t_alpha", 1);
+  const auto written = std::chrono::steady_clock::now();
+  other.accept("t_alpha", "s_one", message(1));
+  ASSERT_EQ(waiting.wait_for(5s), std::future_status::ready) << "found by a recheck, not at the 30 s deadline";
+  auto page = *waiting.get();
+  ASSERT_TRUE(page) << page.error().to_string();
+  EXPECT_EQ(ids(*page), (std::vector<std::int64_t>{1}));
+  EXPECT_LT(std::chrono::steady_clock::now() - written, 2s);
+  EXPECT_EQ(hub_->waiting("t_alpha"), 0u);
+}
+
+TEST_F(SharedLogTest, WithoutARecheckASingleNodeWaitsForItsOwnCommitsOnly) {
+  make({});
+  auto& other = make_other({});
+  auto waiting = poll("t_alpha", 0, 1500ms);
+  await_waiting("t_alpha", 1);
+  other.accept("t_alpha", "s_one", message(1));
+  EXPECT_EQ(waiting.wait_for(700ms), std::future_status::timeout) << "no recheck: nothing woke the reader";
+  auto page = *waiting.get();
+  ASSERT_TRUE(page);
+  EXPECT_EQ(ids(*page), (std::vector<std::int64_t>{1})) << "found by the last read, at the deadline";
+  auto next = poll("t_alpha", 2, 30s);
+  await_waiting("t_alpha", 1);
+  hub_->accept("t_alpha", "s_one", message(2));
+  ASSERT_EQ(next.wait_for(10s), std::future_status::ready) << "its own commit wakes it, as always";
+  auto own = *next.get();
+  ASSERT_TRUE(own);
+  EXPECT_EQ(ids(*own), (std::vector<std::int64_t>{2}));
+}
+
+TEST_F(SharedLogTest, ASettingChangedThroughAnotherHubFiltersHereAfterTheRefresh) {
+  UpdatesOptions options;
+  options.shared_log_recheck = 100ms;
+  options.shared_settings_refresh = 200ms;
+  auto& hub = make(options);
+  auto& other = make_other(options);
+  other.accept("t_alpha", "s", message(1));  // the other hub reads (and keeps) the default setting
+  ASSERT_TRUE(poll_now("t_alpha", 0).value().size() == 1);
+  auto set = asio::co_spawn(io_, hub.set_allowed_updates("t_alpha", AllowedUpdates::parse(json::array({"updateUser"})).value()),
+                            asio::use_future);
+  ASSERT_TRUE(set.get());
+  std::this_thread::sleep_for(300ms);  // past the refresh: the other hub reads the setting again
+  other.accept("t_alpha", "s", message(2));
+  other.accept("t_alpha", "s", json{{"@type", "updateUser"}});
+  auto page = poll_now("t_alpha", 2);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->size(), 1u) << "the message was filtered by the setting saved through the first hub";
+  EXPECT_EQ(json::parse((*page)[0].payload)["@type"], "updateUser");
+}
+
 }  // namespace
 }  // namespace tgpulse::updates

@@ -1,5 +1,6 @@
 #include "updates/update_routes.h"
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 #include <mutex>
@@ -200,6 +201,10 @@ struct UpdateRoutes::Impl {
     auto place = std::make_shared<UpdateHub::Listening>(std::move(*listening));
     UpdateHub* hub_ptr = &hub;
     UpdateRoutesOptions opts = options;
+    // In a cluster another node's commit wakes no stream here: read the shared log at each recheck too.
+    if (const auto recheck = hub.options().shared_log_recheck; recheck.count() > 0) {
+      opts.stream_wait = std::min(opts.stream_wait, recheck);
+    }
     std::string tenant_id = tenant;
     std::string session_id = *session;
     co_return http::Response::event_stream(

@@ -37,6 +37,19 @@ struct UpdatesOptions {
   std::size_t webhook_batch_max = 20;
   // Updates a tenant's webhook delivery holds in memory, read ahead of its POSTs.
   std::size_t webhook_read_ahead = 2000;
+  // In a cluster (docs/updates.md#in-a-cluster) every node writes to the same log, but a hub wakes only
+  // the readers of its own commits: a long poll, a stream or a webhook delivery waiting here reads the
+  // shared log again at least this often, so an update written by another node reaches it within about
+  // this interval. Default 0 = off (a single node: only this hub writes, its commits wake every reader).
+  // Set to 1 s by the wiring when cluster.node_id is set. Each waiting reader then costs one indexed
+  // read of its tenant's log per interval.
+  std::chrono::milliseconds shared_log_recheck{0};
+  // In a cluster, how often a node reads again what another node may change: the stored webhooks (one
+  // set or deleted through another node takes effect here — webhook mode for the readers, the delivery
+  // on its owner — within about this interval; they are read at once, too, when this node's share of
+  // them changes) and each tenant's allowed_updates this hub keeps in memory. Used only when
+  // shared_log_recheck > 0 (the webhooks: with a DeliveryMembership). Default 5 s.
+  std::chrono::milliseconds shared_settings_refresh{std::chrono::seconds(5)};
 
   bool operator==(const UpdatesOptions&) const = default;
 };

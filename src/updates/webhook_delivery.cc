@@ -9,6 +9,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
@@ -105,6 +106,7 @@ struct WebhookDelivery::Tenant : std::enable_shared_from_this<Tenant> {
   const WebhookUrl url;
   const std::string secret;
   const std::size_t max_connections;
+  std::string url_text;  // the URL as stored: a follower compares it with the stored row
   WebhookRetryOptions retry;
   asio::strand<asio::any_io_executor> strand;
   TaskGroup tasks;
@@ -212,9 +214,13 @@ struct WebhookDelivery::Tenant : std::enable_shared_from_this<Tenant> {
       asio::steady_timer::duration wait = std::chrono::hours(1);
       if (connections.idle() > 0) wait = kWebhookKeepIdle;  // to close the kept connections in time
       if (read_failed) wait = kReadRetry;
+      // In a cluster other nodes write to the log too, and their commits wake no one here.
+      const auto recheck = options.shared_log_recheck;
+      if (recheck.count() > 0 && recheck < wait) wait = recheck;
       wake.expires_after(wait);
-      boost::system::error_code ignored;  // cancelled = woken
-      co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      boost::system::error_code woken;  // cancelled = woken (news, a POST that ended, stop)
+      co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, woken));
+      if (!woken && recheck.count() > 0) news = true;
     }
   }
 
@@ -424,7 +430,10 @@ WebhookDelivery::WebhookDelivery(Context context, UpdatesOptions options, Poster
     : ctx_(std::move(context)),
       options_(std::move(options)),
       post_(std::move(post)),
-      metrics_(std::make_shared<Metrics>(ctx_.registry)) {}
+      metrics_(std::make_shared<Metrics>(ctx_.registry)),
+      follower_("webhook_follower", [&logger = ctx_.logger](const std::string& task, const std::string& what) {
+        logger.error("Webhook follower failed", {{"error.message", task + ": " + what}});
+      }) {}
 
 WebhookDelivery::~WebhookDelivery() { stop(std::chrono::seconds(5)); }
 
@@ -441,21 +450,148 @@ std::shared_ptr<WebhookDelivery::Tenant> WebhookDelivery::start_tenant(const sto
   } else {
     tenants_.emplace(record.tenant_id, tenant);
   }
+  tenant->url_text = record.url;
   tenant->start();
   return tenant;
 }
 
 void WebhookDelivery::retire(const std::string& tenant_id) {
   std::lock_guard lock(mu_);
+  retire_locked(tenant_id, "webhook deleted");
+}
+
+void WebhookDelivery::retire_locked(const std::string& tenant_id, const char* why) {
   auto it = tenants_.find(tenant_id);
   if (it == tenants_.end()) return;
-  it->second->tasks.request_stop("webhook deleted");
+  // Its POSTs in flight end (their 2xx still removes their updates); no new one starts.
+  it->second->tasks.request_stop(why);
   retired_.push_back(std::move(it->second));
   tenants_.erase(it);
 }
 
+bool WebhookDelivery::delivers(const std::string& tenant_id) const {
+  return ctx_.membership == nullptr || ctx_.membership->owns(tenant_id);
+}
+
+bool WebhookDelivery::share_changed() const {
+  std::lock_guard lock(mu_);
+  for (const auto& [tenant, record] : known_) {
+    if (invalid_.contains(tenant)) continue;
+    if (delivers(tenant) != tenants_.contains(tenant)) return true;
+  }
+  return false;
+}
+
+void WebhookDelivery::reconcile(std::optional<std::vector<store::WebhookRecord>> rows, std::uint64_t seen) {
+  std::vector<std::pair<std::string, bool>> modes;  // the hub's webhook mode to change, outside mu_
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    if (rows && changes_ == seen) {
+      std::map<std::string, store::WebhookRecord, std::less<>> fresh;
+      for (auto& r : *rows) {
+        std::string id = r.tenant_id;
+        fresh.emplace(std::move(id), std::move(r));
+      }
+      for (const auto& [tenant, record] : known_) {
+        if (!fresh.contains(tenant)) modes.emplace_back(tenant, false);
+      }
+      for (const auto& [tenant, record] : fresh) {
+        auto old = known_.find(tenant);
+        if (old == known_.end()) modes.emplace_back(tenant, true);
+        if (old == known_.end() || old->second.url != record.url) invalid_.erase(tenant);
+      }
+      known_ = std::move(fresh);
+    }
+    // Deliveries of webhooks deleted, moved to another node, or replaced (through another node).
+    std::vector<std::string> gone;
+    std::vector<const store::WebhookRecord*> replaced;
+    for (const auto& [tenant, t] : tenants_) {
+      auto k = known_.find(tenant);
+      if (k == known_.end() || !delivers(tenant)) {
+        gone.push_back(tenant);
+      } else if (t->url_text != k->second.url || t->secret != k->second.secret ||
+                 t->max_connections != static_cast<std::size_t>(std::max<std::int64_t>(1, k->second.max_connections))) {
+        replaced.push_back(&k->second);
+      }
+    }
+    for (const auto& tenant : gone) {
+      retire_locked(tenant, known_.contains(tenant) ? "webhook delivered by another node" : "webhook deleted");
+    }
+    for (const store::WebhookRecord* record : replaced) {
+      Result<WebhookUrl> url = WebhookUrl::parse(record->url);
+      if (url) start_tenant(*record, std::move(*url));  // replaces the running one once its POSTs end
+    }
+    // Deliveries this node takes over.
+    for (const auto& [tenant, record] : known_) {
+      if (tenants_.contains(tenant) || invalid_.contains(tenant) || !delivers(tenant)) continue;
+      Result<WebhookUrl> url = WebhookUrl::parse(record.url);
+      if (!url) {
+        invalid_.insert(tenant);
+        ctx_.logger.error("A stored webhook URL is not valid; its tenant's updates wait for a new PUT /v1/webhook",
+                          {{"tenant_id", tenant}, {"error.message", url.error().message}});
+        continue;
+      }
+      start_tenant(record, std::move(*url));
+    }
+  }
+  for (const auto& [tenant, active] : modes) ctx_.hub.set_webhook(tenant, active);
+}
+
+asio::awaitable<void> WebhookDelivery::follow(TaskGroup::Stop stop) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  auto guard = stop.on_stop(timer.get_executor(), [&timer] { timer.cancel(); });
+  const auto tick = options_.shared_log_recheck.count() > 0 ? options_.shared_log_recheck
+                                                           : std::chrono::milliseconds(std::chrono::seconds(1));
+  auto last_read = std::chrono::steady_clock::now();
+  bool failing = false;  // the last read failed (logged once until one succeeds)
+  while (!stop.requested()) {
+    timer.expires_after(tick);
+    boost::system::error_code ignored;  // cancelled = stop
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    if (stop.requested()) break;
+    const bool moved = share_changed();
+    const auto now = std::chrono::steady_clock::now();
+    if (!moved && now - last_read < options_.shared_settings_refresh) continue;
+    std::uint64_t seen = 0;
+    {
+      std::lock_guard lock(mu_);
+      seen = changes_;
+    }
+    // On a change of share the rows are read first: a delivery taken over starts with the newest webhook.
+    auto job = [log = &ctx_.log] { return log->webhooks(); };
+    Result<std::vector<store::WebhookRecord>> rows = co_await ctx_.pool.run(std::move(job));
+    last_read = now;
+    if (!rows) {
+      if (!failing) {
+        ctx_.logger.error("Stored webhooks could not be read again; deliveries follow the last webhooks read",
+                          {{"error.message", rows.error().message}});
+      }
+      failing = true;
+      reconcile(std::nullopt, seen);  // the share still moves
+      continue;
+    }
+    failing = false;
+    reconcile(std::move(*rows), seen);
+  }
+}
+
 Status WebhookDelivery::load() {
   Result<std::vector<store::WebhookRecord>> stored = ctx_.log.webhooks();
+  if (ctx_.membership != nullptr) {
+    // Every node learns every webhook (its tenant is in webhook mode here); the follower starts the
+    // deliveries this node owns, now and as the membership changes. A failed read is retried by it.
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_) return {};
+    }
+    if (stored) reconcile(*stored, 0);
+    // The follower is joined by stop(), which the destructor calls first.
+    follower_.spawn(ctx_.executor, "webhook_follow",
+                    [this](TaskGroup::Stop stop) { return follow(std::move(stop)); });  // lint: joined-owner
+    if (!stored) return stored.error();
+    return {};
+  }
   if (!stored) return stored.error();
   for (const auto& record : *stored) {
     Result<WebhookUrl> url = WebhookUrl::parse(record.url);
@@ -483,6 +619,16 @@ asio::awaitable<Status> WebhookDelivery::set(store::WebhookRecord record) {
   ctx_.hub.set_webhook(record.tenant_id, true);
   std::lock_guard lock(mu_);
   if (stopped_) co_return Error(Errc::unavailable, "the service is shutting down");
+  if (ctx_.membership != nullptr) {
+    ++changes_;
+    known_[record.tenant_id] = record;
+    invalid_.erase(record.tenant_id);
+    // Another node delivers it: that node's follower reads the new webhook within shared_settings_refresh.
+    if (!delivers(record.tenant_id)) {
+      retire_locked(record.tenant_id, "webhook delivered by another node");
+      co_return Status{};
+    }
+  }
   start_tenant(record, std::move(*url));
   co_return Status{};
 }
@@ -497,6 +643,11 @@ asio::awaitable<Result<bool>> WebhookDelivery::remove(std::string tenant_id, boo
     return true;
   };
   Result<bool> removed = co_await ctx_.pool.run(std::move(job));
+  if (removed && ctx_.membership != nullptr) {
+    std::lock_guard lock(mu_);
+    ++changes_;
+    known_.erase(tenant_id);
+  }
   if (!removed || !*removed) co_return removed;
   retire(tenant_id);
   ctx_.hub.set_webhook(tenant_id, false);
@@ -505,10 +656,26 @@ asio::awaitable<Result<bool>> WebhookDelivery::remove(std::string tenant_id, boo
 
 asio::awaitable<Result<std::optional<WebhookDelivery::Info>>> WebhookDelivery::info(std::string tenant_id) {
   Info out;
+  bool local = false;
   {
     std::lock_guard lock(mu_);
     auto it = tenants_.find(tenant_id);
-    if (it == tenants_.end()) co_return std::optional<Info>{};
+    if (it == tenants_.end() && ctx_.membership == nullptr) co_return std::optional<Info>{};
+    local = it != tenants_.end();
+  }
+  if (!local) {  // in a cluster, delivered by another node (or not yet started here): the stored row
+    auto read = [log = &ctx_.log, tenant_id] { return log->webhook(tenant_id); };
+    Result<std::optional<store::WebhookRecord>> row = co_await ctx_.pool.run(std::move(read));
+    if (!row) co_return row.error();
+    if (!*row) co_return std::optional<Info>{};
+    Result<WebhookUrl> url = WebhookUrl::parse((*row)->url);
+    out.url = url ? url->redacted() : std::string();
+    out.max_connections = std::max<std::int64_t>(1, (*row)->max_connections);
+  }
+  if (local) {
+    std::lock_guard lock(mu_);
+    auto it = tenants_.find(tenant_id);
+    if (it == tenants_.end()) co_return std::optional<Info>{};  // deleted meanwhile
     const Tenant& t = *it->second;
     out.url = t.url.redacted();
     out.max_connections = static_cast<std::int64_t>(t.max_connections);
@@ -523,7 +690,12 @@ asio::awaitable<Result<std::optional<WebhookDelivery::Info>>> WebhookDelivery::i
   co_return std::optional<Info>(std::move(out));
 }
 
-void WebhookDelivery::forget_tenant(const std::string& tenant_id) { retire(tenant_id); }
+void WebhookDelivery::forget_tenant(const std::string& tenant_id) {
+  std::lock_guard lock(mu_);
+  known_.erase(tenant_id);
+  ++changes_;
+  retire_locked(tenant_id, "webhook deleted");
+}
 
 std::vector<std::string> WebhookDelivery::stop(std::chrono::milliseconds drain) {
   std::vector<std::shared_ptr<Tenant>> all;
@@ -534,9 +706,17 @@ std::vector<std::string> WebhookDelivery::stop(std::chrono::milliseconds drain) 
     for (auto& [id, t] : tenants_) all.push_back(t);
     all.insert(all.end(), retired_.begin(), retired_.end());
   }
-  for (auto& t : all) t->tasks.request_stop("shutdown");
+  // The follower first (it starts deliveries); its wait ends at once, a store read within the pool's time.
+  follower_.request_stop("shutdown");
   const auto deadline = std::chrono::steady_clock::now() + drain;
-  std::vector<std::string> outlived;
+  std::vector<std::string> outlived = follower_.wait_for(drain);
+  {
+    std::lock_guard lock(mu_);  // anything it started before it saw stopped_
+    for (auto& [id, t] : tenants_) {
+      if (std::find(all.begin(), all.end(), t) == all.end()) all.push_back(t);
+    }
+  }
+  for (auto& t : all) t->tasks.request_stop("shutdown");
   for (auto& t : all) {
     const auto left = std::max(std::chrono::steady_clock::duration::zero(), deadline - std::chrono::steady_clock::now());
     for (auto& name : t->tasks.wait_for(left)) outlived.push_back(name);

@@ -21,8 +21,17 @@
 // within updates.webhook_timeout) delays only its own tenant. set() while a delivery runs replaces it:
 // the new one starts once the old one's POSTs ended, so two never overlap.
 //
-// Lifetime: the pool, log, hub, metrics, logger and tracer must outlive this object; stop() stops and
-// joins every tenant's delivery within a bound (the destructor calls it).
+// In a cluster (Context::membership set; docs/updates.md#in-a-cluster) every node knows every stored
+// webhook (each tenant with one is in webhook mode on every node's hub), but a tenant's delivery runs only
+// on the node the membership names its owner. A follower task (on `executor`, every shared_log_recheck,
+// 1 s when that is 0) starts the deliveries of the tenants this node gained and stops those it lost (after
+// the POST in flight: at least once holds, a duplicate is possible during the change), and reads the
+// stored webhooks again every shared_settings_refresh and at once when its share changed, so a webhook set,
+// replaced or deleted through another node takes effect here. A running delivery also reads the shared
+// log every shared_log_recheck (updates written by other nodes wake no one here).
+//
+// Lifetime: the pool, log, hub, metrics, logger, tracer and membership must outlive this object; stop()
+// stops and joins the follower and every tenant's delivery within a bound (the destructor calls it).
 //
 // Thread-safety: thread-safe. load()/stop() from a thread that runs none of the executors; set(),
 // remove() and info() are coroutines that may run on any executor (store work goes to the pool).
@@ -36,6 +45,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,10 +55,12 @@
 
 #include "core/blocking_pool.h"
 #include "core/clock.h"
+#include "core/task_group.h"
 #include "store/update_log.h"
 #include "telemetry/logger.h"
 #include "telemetry/metrics.h"
 #include "telemetry/tracer.h"
+#include "updates/delivery_membership.h"
 #include "updates/update_hub.h"
 #include "updates/update_metrics.h"
 #include "updates/updates_options.h"
@@ -82,6 +94,8 @@ class WebhookDelivery {
     telemetry::Registry& registry;
     telemetry::Logger& logger;
     telemetry::Tracer& tracer;
+    // In a cluster: which tenants this node delivers. Null: every tenant (a single node).
+    const DeliveryMembership* membership = nullptr;
   };
 
   WebhookDelivery(Context context, UpdatesOptions options, Poster post);
@@ -90,7 +104,8 @@ class WebhookDelivery {
   WebhookDelivery& operator=(const WebhookDelivery&) = delete;
 
   // At start-up (blocking: reads the log directly): every stored webhook's tenant goes into webhook
-  // mode and its delivery starts. A stored URL that no longer parses is logged and skipped.
+  // mode and its delivery starts (in a cluster: the follower starts, and with it the deliveries of the
+  // tenants this node owns). A stored URL that no longer parses is logged and skipped.
   Status load();
   // Stores the webhook (replacing one), puts the tenant in webhook mode and (re)starts its delivery.
   // The URL must parse (WebhookUrl) and the secret be valid (validate_webhook_secret); the address
@@ -99,7 +114,8 @@ class WebhookDelivery {
   // Removes the tenant's webhook and stops its delivery; with drop_pending, its whole log is
   // acknowledged too. false when there was none.
   boost::asio::awaitable<Result<bool>> remove(std::string tenant_id, bool drop_pending);
-  // nullopt when the tenant has no webhook.
+  // nullopt when the tenant has no webhook. In a cluster, on a node that does not deliver the tenant's
+  // webhook, it is read from the log and has no last error (the delivering node keeps that).
   boost::asio::awaitable<Result<std::optional<Info>>> info(std::string tenant_id);
   // The tenant was deleted (its webhook row went with it): stop its delivery.
   void forget_tenant(const std::string& tenant_id);
@@ -114,6 +130,14 @@ class WebhookDelivery {
   struct Metrics;
   std::shared_ptr<Tenant> start_tenant(const store::WebhookRecord& record, WebhookUrl url);  // holds mu_
   void retire(const std::string& tenant_id);
+  void retire_locked(const std::string& tenant_id, const char* why);  // holds mu_
+  bool delivers(const std::string& tenant_id) const;  // the membership's answer; true without one
+  // The follower (cluster only), on ctx_.executor, in follower_; stop() joins it.
+  boost::asio::awaitable<void> follow(TaskGroup::Stop stop);
+  bool share_changed() const;  // a known webhook's delivery runs here and should not, or the reverse
+  // Takes `rows` as the stored webhooks (unless a set()/remove() ran since `seen`: a newer state), then
+  // starts and stops deliveries to match the membership; updates the hub's webhook mode.
+  void reconcile(std::optional<std::vector<store::WebhookRecord>> rows, std::uint64_t seen);
 
   Context ctx_;
   const UpdatesOptions options_;
@@ -124,6 +148,13 @@ class WebhookDelivery {
   std::map<std::string, std::shared_ptr<Tenant>, std::less<>> tenants_;  // guarded by mu_
   std::vector<std::shared_ptr<Tenant>> retired_;  // stopped, maybe not ended yet; guarded by mu_
   bool stopped_ = false;                          // guarded by mu_
+  // In a cluster: every stored webhook as last read or set here, by tenant (whoever delivers it), the
+  // tenants whose stored URL does not parse (logged once), and a count of set()/remove() calls (a read
+  // of the rows that began before one is stale). Guarded by mu_.
+  std::map<std::string, store::WebhookRecord, std::less<>> known_;
+  std::set<std::string, std::less<>> invalid_;
+  std::uint64_t changes_ = 0;
+  TaskGroup follower_;
 };
 
 }  // namespace tgpulse::updates

@@ -377,5 +377,140 @@ TEST_F(WebhookDeliveryTest, AStoredWebhookIsResumedWithWhatWasNotDelivered) {
   ASSERT_TRUE(receiver_.await([&] { return receiver_.delivered("t_alpha") == std::set<std::int64_t>{1}; }));
 }
 
+// A cluster of two nodes on one shared log: each node has its hub, its WebhookDelivery and its receiver
+// (to tell who POSTed); a fake membership names each tenant's owner. Each tenant is delivered by its
+// owner only, also what the other node wrote; a webhook set or deleted through the other node takes
+// effect on the owner; a change of owner moves the delivery.
+class Owners {
+ public:
+  void assign(const std::string& tenant, const std::string& node) {
+    std::lock_guard lock(mu_);
+    owner_[tenant] = node;
+  }
+  bool owned_by(const std::string& tenant, const std::string& node) const {
+    std::lock_guard lock(mu_);
+    auto it = owner_.find(tenant);
+    return it != owner_.end() && it->second == node;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::string> owner_;
+};
+
+class NodeMembership final : public DeliveryMembership {
+ public:
+  NodeMembership(const Owners& owners, std::string node) : owners_(owners), node_(std::move(node)) {}
+  bool owns(const std::string& tenant_id) const override { return owners_.owned_by(tenant_id, node_); }
+
+ private:
+  const Owners& owners_;
+  const std::string node_;
+};
+
+class ClusterDeliveryTest : public WebhookDeliveryTest {
+ protected:
+  void SetUp() override {
+    options_.shared_log_recheck = 100ms;
+    options_.shared_settings_refresh = 300ms;
+    WebhookDeliveryTest::SetUp();
+    hub_b_ = std::make_unique<UpdateHub>(io_.get_executor(), pool_, log_, clock_, options_, metrics_);
+    hub_b_->start();
+    owners_.assign("t_alpha", "a");
+    owners_.assign("t_beta", "b");
+    deliveries_ = std::make_unique<WebhookDelivery>(
+        WebhookDelivery::Context{io_.get_executor(), pool_, log_, *hub_, clock_, metrics_, registry_, logger_, tracer_,
+                                 &membership_a_},
+        options_, receiver_.poster());
+    deliveries_b_ = std::make_unique<WebhookDelivery>(
+        WebhookDelivery::Context{io_.get_executor(), pool_, log_, *hub_b_, clock_, metrics_, registry_, logger_,
+                                 tracer_, &membership_b_},
+        options_, receiver_b_.poster());
+    ASSERT_TRUE(deliveries_->load().ok());
+    ASSERT_TRUE(deliveries_b_->load().ok());
+  }
+  void TearDown() override {
+    if (deliveries_b_) deliveries_b_->stop(5s);
+    deliveries_b_.reset();
+    hub_b_->stop(5s);
+    hub_b_.reset();
+    WebhookDeliveryTest::TearDown();
+  }
+  static std::size_t posts_of(FakeReceiver& r, const std::string& tenant) {
+    std::lock_guard lock(r.mu);
+    return static_cast<std::size_t>(
+        std::count_if(r.posts.begin(), r.posts.end(), [&](const FakeReceiver::Post& p) { return p.tenant == tenant; }));
+  }
+  static std::set<std::int64_t> delivered_by(FakeReceiver& r, const std::string& tenant) {
+    std::lock_guard lock(r.mu);
+    return r.delivered(tenant);
+  }
+
+  Owners owners_;
+  NodeMembership membership_a_{owners_, "a"};
+  NodeMembership membership_b_{owners_, "b"};
+  FakeReceiver receiver_b_;
+  std::unique_ptr<UpdateHub> hub_b_;
+  std::unique_ptr<WebhookDelivery> deliveries_b_;
+};
+
+TEST_F(ClusterDeliveryTest, EachTenantIsDeliveredByItsOwnerOnlyWhicheverNodeWroteOrSetIt) {
+  ASSERT_TRUE(set("t_alpha").ok());  // through node a, which owns it
+  ASSERT_TRUE(set("t_beta").ok());   // through node a too: node b owns it and must find it
+  EXPECT_TRUE(eventually([&] { return deliveries_b_->running() == 1 && hub_b_->has_webhook("t_beta"); }))
+      << "node b read the webhook set through node a";
+  EXPECT_TRUE(eventually([&] { return hub_b_->has_webhook("t_alpha"); })) << "webhook mode on every node";
+  EXPECT_EQ(deliveries_->running(), 1u) << "node a delivers t_alpha only";
+  for (int i = 1; i <= 5; ++i) {
+    hub_b_->accept("t_alpha", "s_a", message(i));  // written by node b, delivered by node a
+    hub_->accept("t_beta", "s_b", message(i));     // written by node a, delivered by node b
+  }
+  const std::set<std::int64_t> all{1, 2, 3, 4, 5};
+  ASSERT_TRUE(eventually([&] { return delivered_by(receiver_, "t_alpha") == all; })) << receiver_.describe();
+  ASSERT_TRUE(eventually([&] { return delivered_by(receiver_b_, "t_beta") == all; })) << receiver_b_.describe();
+  EXPECT_EQ(posts_of(receiver_, "t_beta"), 0u) << "node a never delivered t_beta";
+  EXPECT_EQ(posts_of(receiver_b_, "t_alpha"), 0u) << "node b never delivered t_alpha";
+  EXPECT_TRUE(eventually([&] { return log_.count_pending("t_alpha").value() == 0; }));
+}
+
+TEST_F(ClusterDeliveryTest, TheDeliveryMovesWithItsOwnerAndADeleteThroughAnotherNodeStopsIt) {
+  ASSERT_TRUE(set("t_alpha").ok());
+  hub_->accept("t_alpha", "s_a", message(1));
+  ASSERT_TRUE(eventually([&] { return delivered_by(receiver_, "t_alpha") == std::set<std::int64_t>{1}; }));
+  owners_.assign("t_alpha", "b");  // node a left the membership (or b came): b owns t_alpha now
+  ASSERT_TRUE(eventually([&] { return deliveries_->running() == 0 && deliveries_b_->running() == 1; }))
+      << "node a stopped, node b took over";
+  const std::size_t a_posts = posts_of(receiver_, "t_alpha");
+  for (int i = 2; i <= 4; ++i) hub_->accept("t_alpha", "s_a", message(i));
+  ASSERT_TRUE(eventually([&] { return delivered_by(receiver_b_, "t_alpha").contains(4); })) << receiver_b_.describe();
+  EXPECT_EQ(posts_of(receiver_, "t_alpha"), a_posts) << "the former owner POSTs nothing more";
+  // The webhook deleted through node a, which no longer delivers it: node b stops within the refresh.
+  EXPECT_TRUE(remove("t_alpha", false).value());
+  EXPECT_FALSE(hub_->has_webhook("t_alpha"));
+  EXPECT_TRUE(eventually([&] { return deliveries_b_->running() == 0 && !hub_b_->has_webhook("t_alpha"); }));
+}
+
+TEST(RendezvousOwner, TheSameOwnerInAnyOrderAndALeavingNodeMovesOnlyItsTenants) {
+  const std::vector<std::string> three{"node-1", "node-2", "node-3"};
+  const std::vector<std::string> shuffled{"node-3", "node-1", "node-2"};
+  const std::vector<std::string> two{"node-1", "node-3"};
+  EXPECT_EQ(rendezvous_owner("t_x", {}), "");
+  std::map<std::string, int> share;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string tenant = "t_" + std::to_string(i);
+    const std::string owner = rendezvous_owner(tenant, three);
+    EXPECT_EQ(owner, rendezvous_owner(tenant, shuffled));
+    ++share[owner];
+    const std::string after = rendezvous_owner(tenant, two);
+    if (owner != "node-2") {
+      EXPECT_EQ(after, owner) << "only node-2's tenants move";
+    }
+  }
+  for (const auto& node : three) {
+    EXPECT_GT(share[node], 800) << node;
+    EXPECT_LT(share[node], 1200) << node;
+  }
+}
+
 }  // namespace
 }  // namespace tgpulse::updates
