@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include <thread>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -308,7 +310,9 @@ class ForwardingTest : public ::testing::Test {
     ASSERT_TRUE(owner_->start().ok());
 
     front_tracer_ = std::make_unique<telemetry::Tracer>(telemetry::TracerOptions{});
-    forwarder_ = std::make_unique<RequestForwarder>("node-a", ForwarderOptions{},
+    ForwarderOptions front_options;
+    front_options.exchange_timeout = 3s;  // the timeout test waits it out; every other answer is quick
+    forwarder_ = std::make_unique<RequestForwarder>("node-a", front_options,
                                                     ForwarderTelemetry{&registry_, nullptr, front_tracer_.get()});
     front_router_ = forwarding_router(front_routes_, locator_, *forwarder_);
     front_ = std::make_unique<http::Server>(server_options(), front_router_, http::ServerTelemetry{nullptr, nullptr, front_tracer_.get()});
@@ -520,6 +524,72 @@ TEST_F(ForwardingTest, OwnerDownIsAnsweredRetryableUnavailable) {
   EXPECT_EQ(a.status, 503u);
   EXPECT_EQ(a.header("Retry-After"), "1");
   EXPECT_EQ(json(a)["error"]["code"], "owner_unavailable");
+}
+
+// An "owner" that is not tgpulse: it reads a request and then answers `reply` (empty: nothing, the
+// connection held open) on one connection.
+class RawOwner {
+ public:
+  explicit RawOwner(std::string reply) : reply_(std::move(reply)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::listen(fd_, 4);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      const int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      char buf[4096];
+      std::string got;
+      while (got.find("\r\n\r\n") == std::string::npos) {
+        const ssize_t n = ::read(c, buf, sizeof buf);
+        if (n <= 0) break;
+        got.append(buf, static_cast<std::size_t>(n));
+      }
+      if (!reply_.empty()) {
+        (void)::write(c, reply_.data(), reply_.size());
+      } else {
+        while (::read(c, buf, sizeof buf) > 0) {
+        }
+      }
+      ::close(c);
+    });
+  }
+  ~RawOwner() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  NodeAddress address() const { return NodeAddress{"node-raw", "http://127.0.0.1:" + std::to_string(port_)}; }
+
+ private:
+  std::string reply_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST_F(ForwardingTest, AnOwnerThatAnswersNoHttpIsABadResponse) {
+  RawOwner owner("this is not HTTP\r\n\r\n");
+  locator_.set(SessionLocator::Where::elsewhere, owner.address());
+  const Answer a = exchange(front_->port(), request("GET", "/v1/sessions/s1"));
+  EXPECT_EQ(a.status, 502u);
+  EXPECT_EQ(json(a)["error"]["code"], "owner_bad_response");
+}
+
+TEST_F(ForwardingTest, AnOwnerThatNeverAnswersTimesOut) {
+  RawOwner owner("");
+  locator_.set(SessionLocator::Where::elsewhere, owner.address());
+  const auto started = std::chrono::steady_clock::now();
+  const Answer a = exchange(front_->port(), request("GET", "/v1/sessions/s1"));
+  EXPECT_EQ(a.status, 504u);
+  EXPECT_EQ(json(a)["error"]["code"], "owner_timeout");
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 3s);
+  forwarder_->stop();  // lets the held connection go, so the raw owner's thread ends
 }
 
 TEST_F(ForwardingTest, MovingSessionIsAnsweredRetryableSessionMoving) {

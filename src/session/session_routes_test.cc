@@ -1735,6 +1735,24 @@ TEST_F(SessionRoutesProxyTest, ALoginWhoseProxyTdlibRefusesEndsWithTheReason) {
   EXPECT_TRUE(run_until([&] { return manager_->live_count() == 0; })) << "nothing is left behind";
 }
 
+// The answers a cluster node's forwarder gives for a session route (502 owner_bad_response, 504
+// owner_timeout): src/cluster/request_forwarder_test.cc produces them, not these cases.
+bool is_forwarder_answer(const std::string& key) {
+  const std::size_t method_end = key.find(' ');
+  const std::size_t status_at = key.rfind(' ');
+  const std::string method = key.substr(0, method_end);
+  const std::string path = key.substr(method_end + 1, status_at - method_end - 1);
+  const std::string status = key.substr(status_at + 1);
+  std::string op = method;
+  for (char& ch : op) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const json& paths = SessionRoutesTest::contract().document().at("paths");
+  if (!paths.contains(path) || !paths.at(path).contains(op)) return false;
+  const json& responses = paths.at(path).at(op).at("responses");
+  if (!responses.contains(status)) return false;
+  const std::string ref = responses.at(status).value("$ref", "");
+  return ref == "#/components/responses/OwnerBadResponse" || ref == "#/components/responses/OwnerTimeout";
+}
+
 // Every answer the document lists for a session route is produced by a case — or is one the server gives.
 TEST(SessionRoutesCoverage, DocumentedAnswersAreCovered) {
   std::set<std::string> tested;
@@ -1747,7 +1765,7 @@ TEST(SessionRoutesCoverage, DocumentedAnswersAreCovered) {
   for (const std::string& key : SessionRoutesTest::contract().documented_answers()) {
     const std::string route = key.substr(0, key.rfind(' '));
     if (routes.count(route) == 0) continue;  // not a session route (/healthz, /metrics, ...)
-    if (tested.count(key) == 0 && !is_server_answer(key)) untested.push_back(key);
+    if (tested.count(key) == 0 && !is_server_answer(key) && !is_forwarder_answer(key)) untested.push_back(key);
     if (tested.count(key) != 0 && is_server_answer(key)) ADD_FAILURE() << key << " is tested: drop it from the server's answers";
   }
   EXPECT_EQ(untested, std::vector<std::string>{});
