@@ -15,7 +15,11 @@ import cluster_util
 import harness
 from cluster_util import DOUBLE_OPEN_SIGNS, invoke
 
-SESSIONS = int(os.environ.get("TGPULSE_CLUSTER_TEST_SESSIONS", "300"))
+# The acceptance figures (300 sessions, resumed within the lease TTL + 5 s) are for the plain build; an
+# ASan build (make test SANITIZE=1) runs the same steps on fewer sessions with a looser time bound, and
+# checks it for memory errors instead.
+SESSIONS = int(os.environ.get("TGPULSE_CLUSTER_TEST_SESSIONS", "90" if harness.asan_build() else "300"))
+RESUME_BOUND = 6.0 + (15 if harness.asan_build() else 5)
 LEASE_TTL = 6.0
 CONFIG = """
 cluster:
@@ -52,6 +56,8 @@ def check_no_double_open(cluster):
         out = n.all_output()
         for sign in DOUBLE_OPEN_SIGNS:
             harness.check(sign not in out, f"{sign!r} in the output of {n.node_id}: a session was open on two nodes")
+        report = harness.sanitizer_report(out)
+        harness.check(report is None, f"{n.node_id}: {report}")
 
 
 def test_failover_partition_and_no_double_open():
@@ -91,10 +97,10 @@ def test_failover_partition_and_no_double_open():
         def all_resumed():
             left = [s for s in moved if not _authorized(survivors[0], auth, s)]
             return not left
-        harness.wait_until(all_resumed, timeout=LEASE_TTL + 15, interval=0.2, what="every session resumed")
+        harness.wait_until(all_resumed, timeout=RESUME_BOUND + 5, interval=0.2, what="every session resumed")
         took = time.monotonic() - killed_at
         print(f"{len(moved)} sessions of {victim.node_id} resumed on survivors {took:.1f}s after kill -9", flush=True)
-        harness.check(took <= LEASE_TTL + 5, f"failover took {took:.1f}s > lease TTL + 5 s")
+        harness.check(took <= RESUME_BOUND, f"failover took {took:.1f}s > {RESUME_BOUND:.0f} s")
         bad = all_answer(survivors, auth, moved)
         harness.check(not bad, f"invokes after failover failed: {bad[:5]}")
         taken = sum(n.metric("tgpulse_lease_takeovers_total", reason="expired") for n in survivors)

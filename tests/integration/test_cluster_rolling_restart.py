@@ -147,6 +147,8 @@ def test_rolling_restart_under_load_loses_no_request_and_no_session():
             out = n.all_output()
             for sign in DOUBLE_OPEN_SIGNS:
                 harness.check(sign not in out, f"{sign!r} in the output of {n.node_id}")
+            report = harness.sanitizer_report(out)
+            harness.check(report is None, f"{n.node_id}: {report}")
 
 
 def _authorized(node, auth, sid):
