@@ -3,14 +3,18 @@
 Every part starts its own cluster (tests/integration/cluster_util.py: `tgpulse serve` nodes on one real
 PostgreSQL 15, one data directory, tdsim) on 127.0.0.1 and free ports, and stops it and the database.
 
-  failover  3 nodes, SESSIONS authorized sessions; KILLS times: kill -9 the node holding the most, time
-            from the kill until every one of its sessions answers getMe through a survivor, then start
-            the killed node again under its id. Reports p50/p99 (over the kills) of that time, the lease
-            TTL, and the survivors' tgpulse_lease_takeover_seconds histogram summed over the kills.
+  failover  3 nodes, --sessions authorized sessions (60); --kills times (10): kill -9 the node holding
+            the most, time from the kill until every one of its sessions answers getMe through a
+            survivor, then start the killed node again under its id. Reports p50/p99 (over the kills) of
+            that time, the lease TTL, and the survivors' tgpulse_lease_takeover_seconds histogram summed
+            over the kills.
   forward   3 nodes, 30 sessions: the same getMe sent to the session's owner and through another node
-            (forwarded), alternately, sequentially and from 8 threads; p50/p99 of each and the difference.
-  spread    clusters of 1, 2 and 3 nodes, SESSIONS sessions each: sessions per node and RSS (VmRSS of
-            the node's process) before and after, per session, against the 1-node cluster.
+            (forwarded), in turn, sequentially and from 8 threads; p50/p99 of each and the difference. A
+            third column sends it to the owner on a new connection each time (the forwarder opens one per
+            request), to show how much of the difference is that connection.
+  spread    clusters of 1, 2 and 3 nodes (--nodes), --sessions sessions each (300): sessions per node
+            and RSS (VmRSS of the node's process) before and after, per session, against the 1-node
+            cluster.
 """
 import argparse
 import concurrent.futures
@@ -155,19 +159,24 @@ class KeepAlive:
         self.auth = dict(auth, **{"Content-Type": "application/json"})
         self.local = threading.local()
 
-    def get_me(self, node, sid):
+    def get_me(self, node, sid, fresh=False):
+        """Nanoseconds until getMe's answer; `fresh`: on a new connection (its set-up timed), closed after."""
         conns = self.local.__dict__.setdefault("conns", {})
         body = b'{"@type":"getMe"}'
         for attempt in range(2):
-            conn = conns.get(node.port)
+            conn = None if fresh else conns.get(node.port)
+            t = time.perf_counter_ns()
             if conn is None:
-                conn = conns[node.port] = http.client.HTTPConnection("127.0.0.1", node.port, timeout=30)
+                conn = http.client.HTTPConnection("127.0.0.1", node.port, timeout=30)
+                if not fresh:
+                    conns[node.port] = conn
             try:
-                t = time.perf_counter_ns()
                 conn.request("POST", f"/v1/sessions/{sid}/invoke", body, self.auth)
                 r = conn.getresponse()
                 data = r.read()
                 ns = time.perf_counter_ns() - t
+                if fresh:
+                    conn.close()
             except (OSError, http.client.HTTPException):
                 conn.close()
                 conns.pop(node.port, None)
@@ -196,29 +205,29 @@ def forward(args):
         client = KeepAlive(auth)
 
         def run(count, offset):
-            direct, fwd = [], []
+            direct, fwd, fresh = [], [], []
             for i in range(count):
                 sid, owner, via = pairs[(offset + i) % len(pairs)]
-                if i % 2:  # alternate which goes first, so neither always follows the other
-                    fwd.append(client.get_me(via, sid))
-                    direct.append(client.get_me(owner, sid))
-                else:
-                    direct.append(client.get_me(owner, sid))
-                    fwd.append(client.get_me(via, sid))
-            return direct, fwd
+                calls = [lambda: direct.append(client.get_me(owner, sid)),
+                         lambda: fwd.append(client.get_me(via, sid)),
+                         lambda: fresh.append(client.get_me(owner, sid, fresh=True))]
+                for k in range(3):  # rotate which goes first, so none always follows another
+                    calls[(i + k) % 3]()
+            return direct, fwd, fresh
 
-        run(60, 0)  # warm-up: connections, the forwarders' connections to the owners
+        run(60, 0)  # warm-up: the client's kept-alive connections, each node's first requests
         for r in range(args.rounds):
             load_before = loadavg()
             seq = run(args.requests, r)
             with concurrent.futures.ThreadPoolExecutor(args.threads) as pool:
                 parts = list(pool.map(lambda t: run(args.requests // args.threads, t * 7), range(args.threads)))
-            conc = ([x for p in parts for x in p[0]], [x for p in parts for x in p[1]])
+            conc = tuple([x for p in parts for x in p[k]] for k in range(3))
             one = {"loadavg_before": load_before, "loadavg_after": loadavg()}
-            for name, (d, f) in (("sequential", seq), (f"threads_{args.threads}", conc)):
-                one[name] = {"direct_p50_ms": quantile(d, 0.5) / 1e6, "direct_p99_ms": quantile(d, 0.99) / 1e6,
-                             "forwarded_p50_ms": quantile(f, 0.5) / 1e6, "forwarded_p99_ms": quantile(f, 0.99) / 1e6,
-                             "requests": len(d)}
+            for name, (d, f, n) in (("sequential", seq), (f"threads_{args.threads}", conc)):
+                one[name] = {"requests": len(d)}
+                for column, values in (("direct", d), ("forwarded", f), ("direct_new_connection", n)):
+                    one[name][f"{column}_p50_ms"] = quantile(values, 0.5) / 1e6
+                    one[name][f"{column}_p99_ms"] = quantile(values, 0.99) / 1e6
             rounds.append(one)
             print(f"round {r + 1}: {json.dumps(one)}", flush=True)
     summary = {}
@@ -272,13 +281,15 @@ def main():
     p.add_argument("--out", help="write the result as JSON here")
     p.add_argument("--lease-ttl", type=int, choices=sorted(TIMINGS), default=6,
                    help="6: the failover test's timings (renew 1 s, fence margin 2 s, claim 500 ms); 15: the defaults")
-    p.add_argument("--sessions", type=int, default=60)
+    p.add_argument("--sessions", type=int, help="authorized sessions (default: 60 for failover, 300 for spread)")
     p.add_argument("--kills", type=int, default=10)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--requests", type=int, default=1000, help="per round, each of direct and forwarded")
     p.add_argument("--threads", type=int, default=8)
     p.add_argument("--nodes", type=int, nargs="+", default=[1, 2, 3])
     args = p.parse_args()
+    if args.sessions is None:
+        args.sessions = 300 if args.part == "spread" else 60
     result = {"part": args.part, "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
               "loadavg_before": loadavg(), "cpus": os.cpu_count()}
     result.update({"failover": failover, "forward": forward, "spread": spread}[args.part](args))
