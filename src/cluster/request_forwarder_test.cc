@@ -320,6 +320,11 @@ class ForwardingTest : public ::testing::Test {
     locator_.set(SessionLocator::Where::elsewhere, owner_address());
   }
   void TearDown() override {
+    {
+      // The stream's waker holds a strand of the owner's io_context: it goes before that context does.
+      std::lock_guard lock(seen_->mu);
+      seen_->wake_stream = nullptr;
+    }
     if (forwarder_) forwarder_->stop();
     if (owner_forwarder_) owner_forwarder_->stop();
     if (front_) front_->shutdown();
