@@ -25,8 +25,25 @@ struct Forwarding {
 
 bool forwarded_already(const http::Request& req) { return !req.header(kForwardedByHeader).empty(); }
 
+// 503 with Retry-After: 1 — the cluster is between two states (a session moving, a node away).
+http::Response retry_soon(std::string_view code, std::string_view message) {
+  return http::Response::error(bhttp::status::service_unavailable, code, message).with_header("Retry-After", "1");
+}
+
 asio::awaitable<http::Response> serve_local(http::Handler local, http::Request& req) {
   asio::awaitable<http::Response> answering = local(req);
+  http::Response res = co_await std::move(answering);
+  co_return res;
+}
+
+// Sends the request to `to` when set, else serves it here.
+asio::awaitable<http::Response> forward_or_local(Forwarding f, http::Request& req, std::optional<NodeAddress> to) {
+  if (to) {
+    asio::awaitable<http::Response> forwarding = f.forwarder->forward(req, *to);
+    http::Response res = co_await std::move(forwarding);
+    co_return res;
+  }
+  asio::awaitable<http::Response> answering = serve_local(std::move(f.local), req);
   http::Response res = co_await std::move(answering);
   co_return res;
 }
@@ -38,32 +55,19 @@ asio::awaitable<http::Response> serve_session_route(Forwarding f, http::Request&
   // sent on: the client retries and reaches the new owner. Never a 404 for a session that exists.
   if (where.where == SessionLocator::Where::moving ||
       (where.where == SessionLocator::Where::elsewhere && forwarded_already(req))) {
-    co_return http::Response::error(bhttp::status::service_unavailable, "session_moving",
-                                    "the session is moving to another node; retry")
-        .with_header("Retry-After", "1");
+    co_return retry_soon("session_moving", "the session is moving to another node; retry");
   }
-  if (!forwarded_already(req)) {
-    if (where.where == SessionLocator::Where::elsewhere) {
-      asio::awaitable<http::Response> forwarding = f.forwarder->forward(req, where.owner);
-      http::Response res = co_await std::move(forwarding);
-      co_return res;
-    }
-  }
-  asio::awaitable<http::Response> answering = serve_local(std::move(f.local), req);
+  std::optional<NodeAddress> to;
+  if (where.where == SessionLocator::Where::elsewhere) to = where.owner;  // (not forwarded: checked above)
+  asio::awaitable<http::Response> answering = forward_or_local(std::move(f), req, std::move(to));
   http::Response res = co_await std::move(answering);
   co_return res;
 }
 
 asio::awaitable<http::Response> serve_login_start(Forwarding f, http::Request& req) {
-  if (!forwarded_already(req)) {
-    const std::optional<NodeAddress> node = f.locator->placement();
-    if (node) {
-      asio::awaitable<http::Response> forwarding = f.forwarder->forward(req, *node);
-      http::Response res = co_await std::move(forwarding);
-      co_return res;
-    }
-  }
-  asio::awaitable<http::Response> answering = serve_local(std::move(f.local), req);
+  std::optional<NodeAddress> to;
+  if (!forwarded_already(req)) to = f.locator->placement();
+  asio::awaitable<http::Response> answering = forward_or_local(std::move(f), req, std::move(to));
   http::Response res = co_await std::move(answering);
   co_return res;
 }
@@ -81,8 +85,7 @@ asio::awaitable<http::Response> serve_session_list(Forwarding f, http::Request& 
   asio::awaitable<Result<std::vector<NodeAddress>>> listing = f.locator->peers();
   Result<std::vector<NodeAddress>> peers = co_await std::move(listing);
   if (!peers) {
-    co_return http::Response::error(bhttp::status::service_unavailable, "node_unavailable", peers.error().message)
-        .with_header("Retry-After", "1");
+    co_return retry_soon("node_unavailable", peers.error().message);
   }
   for (const NodeAddress& peer : *peers) {
     asio::awaitable<http::Response> asking = f.forwarder->forward(req, peer);
@@ -91,9 +94,7 @@ asio::awaitable<http::Response> serve_session_list(Forwarding f, http::Request& 
                              ? nlohmann::json::parse(theirs.body, nullptr, false)
                              : nlohmann::json();
     if (!doc.is_object() || !doc["sessions"].is_array()) {
-      co_return http::Response::error(bhttp::status::service_unavailable, "node_unavailable",
-                                      "node " + peer.node_id + " did not list its sessions; retry")
-          .with_header("Retry-After", "1");
+      co_return retry_soon("node_unavailable", "node " + peer.node_id + " did not list its sessions; retry");
     }
     for (auto& s : doc["sessions"]) {
       if (seen.insert(s.value("session_id", "")).second) merged["sessions"].push_back(std::move(s));
@@ -121,8 +122,7 @@ asio::awaitable<http::Response> serve_tenant_delete(Forwarding f, http::Request&
     asio::awaitable<Result<std::vector<NodeAddress>>> listing = f.locator->peers();
     Result<std::vector<NodeAddress>> peers = co_await std::move(listing);
     if (!peers) {
-      co_return http::Response::error(bhttp::status::service_unavailable, "node_unavailable", peers.error().message)
-          .with_header("Retry-After", "1");
+      co_return retry_soon("node_unavailable", peers.error().message);
     }
     for (const NodeAddress& peer : *peers) {
       asio::awaitable<http::Response> asking = f.forwarder->forward(scoped, peer);

@@ -5,7 +5,6 @@ AUTH_KEY_DUPLICATED), each node its own tdsim control port. A node can be killed
 with SIGTERM and started again under the same id and port."""
 import concurrent.futures
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -14,11 +13,30 @@ import time
 
 import harness
 import pg_util
+from session_util import scrape_metric
 
 ADMIN_TOKEN = "admin-" + secrets.token_hex(16)
 ADMIN = {"Authorization": "Bearer " + ADMIN_TOKEN}
-_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)')
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+# The tests' cluster: short leases (a failover within seconds), invoke throttling and tenant limits out
+# of the way of the load they send.
+TEST_CONFIG = """
+cluster:
+  lease_ttl: 6s
+  renew_interval: 1s
+  fence_margin: 2s
+  claim_interval: 500ms
+throttle:
+  tenant:
+    default_rate: 10000
+    default_burst: 10000
+limits:
+  tenant_request_rate: 0
+  tenant_logins: 200
+  process_logins: 400
+  tenant_logins_per_minute: 100000
+"""
+TEST_LEASE_TTL = 6.0
 
 # What tdsim answers when a directory is opened twice or an authorization is used by two clients at
 # once (the texts TDLib and Telegram use): none of it may ever appear in a failover.
@@ -99,16 +117,7 @@ class Node:
         return out
 
     def metric(self, name, **labels):
-        status, _, raw = harness.http("GET", self.url + "/metrics")
-        harness.check(status == 200, f"/metrics of {self.node_id}: {status}")
-        total = 0.0
-        for line in raw.decode().splitlines():
-            m = _SAMPLE.match(line) if line and not line.startswith("#") else None
-            if m and m.group(1) == name:
-                lab = dict(_LABEL.findall(m.group(2) or ""))
-                if all(lab.get(k) == str(w) for k, w in labels.items()):
-                    total += float(m.group(3))
-        return total
+        return scrape_metric(self.url, name, **labels)
 
 
 class Cluster:

@@ -36,6 +36,20 @@ def span_attr(span, key):
     return None
 
 
+def scrape_metric(base_url, name, **labels):
+    """Sum of the samples of `name` in base_url's /metrics whose labels include `labels`."""
+    status, _, raw = harness.http("GET", base_url + "/metrics")
+    harness.check(status == 200, f"/metrics of {base_url}: {status}")
+    total = 0.0
+    for line in raw.decode().splitlines():
+        m = _SAMPLE.match(line) if line and not line.startswith("#") else None
+        if m and m.group(1) == name:
+            lab = dict(_LABEL.findall(m.group(2) or ""))
+            if all(lab.get(k) == str(w) for k, w in labels.items()):
+                total += float(m.group(3))
+    return total
+
+
 class SessionStack:
     """The service on tdsim with tenant "acme" and no session yet. `qr_timeout` e.g. "5s"; `data_dir`
     reuses a data directory (a restart); `extra_env` adds environment variables; `config` is more YAML
@@ -93,16 +107,7 @@ class SessionStack:
 
     def metric(self, name, **labels):
         """Sum of the samples of `name` whose labels include `labels`."""
-        status, _, raw = harness.http("GET", self.url + "/metrics")
-        harness.check(status == 200, f"/metrics: {status}")
-        total = 0.0
-        for line in raw.decode().splitlines():
-            m = _SAMPLE.match(line) if line and not line.startswith("#") else None
-            if m and m.group(1) == name:
-                lab = dict(_LABEL.findall(m.group(2) or ""))
-                if all(lab.get(k) == str(w) for k, w in labels.items()):
-                    total += float(m.group(3))
-        return total
+        return scrape_metric(self.url, name, **labels)
 
     def logs(self, message):
         return [line for line in self.service.log_lines() if line.get("message") == message]

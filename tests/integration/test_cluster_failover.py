@@ -20,23 +20,8 @@ from cluster_util import DOUBLE_OPEN_SIGNS, invoke
 # checks it for memory errors instead.
 SESSIONS = int(os.environ.get("TGPULSE_CLUSTER_TEST_SESSIONS", "90" if harness.asan_build() else "300"))
 RESUME_BOUND = 6.0 + (15 if harness.asan_build() else 5)
-LEASE_TTL = 6.0
-CONFIG = """
-cluster:
-  lease_ttl: 6s
-  renew_interval: 1s
-  fence_margin: 2s
-  claim_interval: 500ms
-throttle:
-  tenant:
-    default_rate: 10000
-    default_burst: 10000
-limits:
-  tenant_request_rate: 0
-  tenant_logins: 200
-  process_logins: 400
-  tenant_logins_per_minute: 100000
-"""
+LEASE_TTL = cluster_util.TEST_LEASE_TTL
+CONFIG = cluster_util.TEST_CONFIG
 
 
 def all_answer(nodes, auth, sids):

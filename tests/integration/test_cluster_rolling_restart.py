@@ -18,21 +18,7 @@ import harness
 from cluster_util import DOUBLE_OPEN_SIGNS
 
 SESSIONS = 60
-CONFIG = """
-cluster:
-  lease_ttl: 6s
-  renew_interval: 1s
-  fence_margin: 2s
-  claim_interval: 500ms
-throttle:
-  tenant:
-    default_rate: 10000
-    default_burst: 10000
-limits:
-  tenant_request_rate: 0
-  tenant_logins: 200
-  tenant_logins_per_minute: 100000
-"""
+CONFIG = cluster_util.TEST_CONFIG
 
 
 class Load:
